@@ -1,0 +1,106 @@
+"""The composition root: the one place that picks and wires the adapters."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from bot.config import Settings
+from bot.ingest.fetch import Fetcher, is_local, local_path
+from bot.ingest.source import HttpFeedSource
+from bot.llm.extractive import ExtractiveSummarizer
+from bot.services.ask import AskService
+from bot.services.brief import BriefService
+from bot.services.digest import DigestService
+from bot.services.feeds import FeedService
+from bot.services.ingest import IngestService
+from bot.services.ports import Summarizer
+from bot.store.sqlite import SqliteStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class App:
+    settings: Settings
+    store: SqliteStore
+    fetcher: Fetcher
+    source: HttpFeedSource
+    summarizer: Summarizer
+    ingest: IngestService
+    feeds: FeedService
+    digests: DigestService
+    briefs: BriefService
+    asks: AskService
+    warnings: list[str] = field(default_factory=list)
+
+    async def close(self) -> None:
+        await self.fetcher.aclose()
+        await self.store.close()
+
+
+def default_feed_problems(settings: Settings) -> tuple[list[str], list[str]]:
+    """Split NEWSBRIEF_FEEDS into usable entries and readable complaints about the rest."""
+    usable, problems = [], []
+    for entry in settings.feeds:
+        if is_local(entry):
+            path = local_path(entry)
+            if not path.is_file():
+                problems.append(f"NEWSBRIEF_FEEDS: no feed file at {path}; skipped")
+                continue
+            usable.append(str(path.resolve()))
+        elif entry.startswith(("http://", "https://")):
+            usable.append(entry)
+        else:
+            problems.append(f"NEWSBRIEF_FEEDS: {entry!r} is not an http(s) URL or a file; skipped")
+    return usable, problems
+
+
+async def build_app(settings: Settings, *, summarizer: Summarizer | None = None) -> App:
+    store = await SqliteStore.open(settings.db_path)
+    try:
+        return await _wire(settings, store, summarizer)
+    except BaseException:
+        await store.close()
+        raise
+
+
+async def _wire(settings: Settings, store: SqliteStore, summarizer: Summarizer | None) -> App:
+    fetcher = Fetcher(
+        timeout_seconds=settings.fetch_timeout_seconds,
+        max_bytes=settings.max_feed_bytes,
+        max_redirects=settings.max_redirects,
+        per_host_concurrency=settings.per_host_concurrency,
+        allow_private=settings.allow_private_urls,
+    )
+    source = HttpFeedSource(fetcher, fetch_full_text=settings.fetch_full_text)
+    summarizer = summarizer or ExtractiveSummarizer()
+    ingest = IngestService(
+        store,
+        source,
+        poll_interval=timedelta(minutes=settings.poll_minutes),
+        max_backoff=timedelta(hours=settings.max_backoff_hours),
+    )
+    usable, warnings = default_feed_problems(settings)
+    await store.sync_default_feeds(usable)
+    for warning in warnings:
+        log.warning("%s", warning)
+    return App(
+        settings=settings,
+        store=store,
+        fetcher=fetcher,
+        source=source,
+        summarizer=summarizer,
+        ingest=ingest,
+        feeds=FeedService(store, source, ingest),
+        digests=DigestService(store, summarizer, max_stories=settings.digest_max_stories),
+        briefs=BriefService(
+            store,
+            summarizer,
+            window=timedelta(days=settings.brief_days),
+            max_stories=settings.brief_max_stories,
+        ),
+        asks=AskService(store, summarizer),
+        warnings=warnings,
+    )

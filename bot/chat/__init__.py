@@ -1,0 +1,1 @@
+"""Chat adapters: commands in, rendered messages out, nothing else."""

@@ -1,0 +1,197 @@
+"""The console adapter: the bot in a terminal, interactive or fed by a pipe.
+
+The console is one local workspace with one channel; its "thread" is the last
+digest or brief printed, so a plain line is a follow-up question about it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import sys
+import threading
+from collections.abc import Awaitable, Callable
+from typing import TextIO
+
+from bot.domain import CONSOLE_SCOPE, Message, ThreadKind
+from bot.services.ask import AskService
+from bot.services.brief import BriefService
+from bot.services.digest import DigestService
+from bot.services.feeds import FeedService
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "console"
+HELP = """Commands:
+  /brief <topic>       a cited brief on a topic, e.g. /brief ukraine
+  /digest              today's digest
+  /feeds               the feeds read, with their health
+  /feeds add <url>     follow another feed (URL or local file)
+  /feeds remove <url>  stop following a feed
+  /help                this list
+  /quit                leave (end of input does too)
+Anything else is a question about the last digest or brief."""
+
+
+def render_text(message: Message) -> str:
+    """A Message as plain terminal text: numbered stories, bullets, cited sources."""
+    lines = [f"== {message.title} =="]
+    numbered = message.kind in (ThreadKind.DIGEST, ThreadKind.BRIEF) and message.found
+    for index, section in enumerate(message.sections, start=1):
+        lines.append("")
+        if section.heading:
+            refs = "".join(f"[{n}]" for n in section.citations)
+            prefix = f"{index}. " if numbered else ""
+            lines.append(f"{prefix}{section.heading} {refs}".rstrip())
+        for bullet in section.bullets:
+            refs = "".join(f"[{n}]" for n in bullet.citations)
+            lines.append(f"   - {bullet.text} {refs}".rstrip())
+    if message.citations:
+        lines += ["", "Sources:"]
+        for citation in message.citations:
+            lines.append(f"  [{citation.number}] {citation.source}: {citation.title}")
+            lines.append(f"      {citation.url}")
+    if message.notes:
+        lines.append("")
+        lines += [f"Note: {note}" for note in message.notes]
+    return "\n".join(lines)
+
+
+class ConsoleAdapter:
+    """Reads commands from a text stream and prints replies; also a Publisher."""
+
+    platform = CONSOLE_SCOPE.platform
+
+    def __init__(
+        self,
+        *,
+        briefs: BriefService,
+        digests: DigestService,
+        asks: AskService,
+        feeds: FeedService,
+        stdin: TextIO = sys.stdin,
+        stdout: TextIO = sys.stdout,
+        interactive: bool | None = None,
+    ) -> None:
+        self._briefs = briefs
+        self._digests = digests
+        self._asks = asks
+        self._feeds = feeds
+        self._stdin = stdin
+        self._stdout = stdout
+        self._interactive = stdin.isatty() if interactive is None else interactive
+        self._keys = itertools.count(1)
+        self.thread_key: str | None = None
+
+    def say(self, text: str = "") -> None:
+        print(text, file=self._stdout, flush=True)
+
+    async def publish(self, channel: str, message: Message) -> str | None:
+        """Print a message; a printed digest or brief becomes the console's thread."""
+        self.say()
+        self.say(render_text(message))
+        if not message.found or message.kind is ThreadKind.ANSWER:
+            return None
+        key = f"console-{next(self._keys)}"
+        await self._asks.open_thread(CONSOLE_SCOPE, CHANNEL, key, message)
+        self.thread_key = key
+        return key
+
+    async def handle(self, line: str) -> bool:
+        """Run one input line; False when the user asked to leave."""
+        line = line.strip()
+        if not line:
+            return True
+        command, _, rest = line.partition(" ") if line.startswith("/") else ("", "", line)
+        rest = rest.strip()
+        handlers: dict[str, Callable[[str], Awaitable[None]]] = {
+            "/brief": self._brief,
+            "/digest": self._digest,
+            "/feeds": self._feeds_command,
+            "/ask": self._ask,
+            "": self._ask,
+        }
+        if command.lower() in ("/quit", "/exit", "/q"):
+            return False
+        if command.lower() in ("/help", "/?"):
+            self.say(HELP)
+            return True
+        handler = handlers.get(command.lower())
+        if handler is None:
+            self.say(f"Unknown command {command}. {HELP}")
+            return True
+        try:
+            await handler(rest)
+        except Exception as exc:  # one bad command must not end the session
+            log.exception("console command %r failed", line)
+            self.say(f"Sorry, that failed: {exc.__class__.__name__}: {exc}")
+        return True
+
+    async def _brief(self, topic: str) -> None:
+        if not topic:
+            self.say("Usage: /brief <topic>, e.g. /brief ukraine")
+            return
+        await self.publish(CHANNEL, await self._briefs.brief(CONSOLE_SCOPE, topic))
+
+    async def _digest(self, _: str) -> None:
+        await self.publish(CHANNEL, await self._digests.digest(CONSOLE_SCOPE))
+
+    async def _ask(self, question: str) -> None:
+        if not question:
+            self.say("Usage: type a question, or /ask <question>")
+            return
+        message = await self._asks.ask(
+            CONSOLE_SCOPE, question, channel=CHANNEL, thread_key=self.thread_key
+        )
+        await self.publish(CHANNEL, message)
+
+    async def _feeds_command(self, rest: str) -> None:
+        action, _, url = rest.partition(" ")
+        action = action.lower() or "list"
+        if action == "list":
+            self.say(render_text(await self._feeds.list(CONSOLE_SCOPE)))
+        elif action in ("add", "remove") and url.strip():
+            if action == "add":
+                change = await self._feeds.add(
+                    CONSOLE_SCOPE, url, channel=CHANNEL, allow_local=True
+                )
+            else:
+                change = await self._feeds.remove(CONSOLE_SCOPE, url)
+            self.say(change.text)
+        else:
+            self.say("Usage: /feeds [list] | /feeds add <url> | /feeds remove <url>")
+
+    async def run(self) -> None:
+        """Read lines until /quit or end of input."""
+        lines = _line_reader(self._stdin)
+        while True:
+            if self._interactive:
+                print("> ", end="", file=self._stdout, flush=True)
+            line = await lines.get()
+            if line is None:
+                if self._interactive:
+                    self.say()
+                return
+            if not await self.handle(line):
+                return
+
+
+def _line_reader(stream: TextIO) -> asyncio.Queue[str | None]:
+    """Lines from a blocking stream, read on a daemon thread so exit never waits on it."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[str | None] = asyncio.Queue()
+
+    def pump() -> None:
+        try:
+            for line in stream:
+                loop.call_soon_threadsafe(queue.put_nowait, line)
+        except (OSError, ValueError, RuntimeError):
+            pass
+        finally:
+            with contextlib.suppress(RuntimeError):  # the loop closed first: nobody listens
+                loop.call_soon_threadsafe(queue.put_nowait, None)
+
+    threading.Thread(target=pump, name="console-stdin", daemon=True).start()
+    return queue

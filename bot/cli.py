@@ -1,0 +1,200 @@
+"""`python -m bot ...`: run the bot, or do one thing and exit."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import timedelta
+
+from pydantic import ValidationError
+
+from bot import __version__
+from bot.app import App, build_app
+from bot.chat.console import CHANNEL, ConsoleAdapter, render_text
+from bot.config import Settings
+from bot.domain import CONSOLE_SCOPE, FeedReport
+from bot.scheduler import Scheduler
+from bot.services.render import plural
+
+log = logging.getLogger(__name__)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot",
+        description="newsbrief: cited news digests, briefs and answers.",
+    )
+    parser.add_argument("--version", action="version", version=f"newsbrief {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub.add_parser("run", help="run the bot (console when no chat tokens are set)")
+    sub.add_parser("ingest", help="fetch every feed now and report")
+    digest = sub.add_parser("digest", help="print the digest of the last 24 hours")
+    digest.add_argument("topics", nargs="*", help="only stories on these topics")
+    brief = sub.add_parser("brief", help="print a cited brief on a topic")
+    brief.add_argument("topic", nargs="+", help="e.g. ukraine, or interest rates")
+    ask = sub.add_parser("ask", help="answer a question from the stored articles")
+    ask.add_argument("question", nargs="+")
+    feeds = sub.add_parser("feeds", help="list, add or remove feeds")
+    feeds_sub = feeds.add_subparsers(dest="action", metavar="ACTION", required=True)
+    feeds_sub.add_parser("list", help="feeds with their health")
+    add = feeds_sub.add_parser("add", help="follow a feed URL or file")
+    add.add_argument("url")
+    remove = feeds_sub.add_parser("remove", help="stop following a feed")
+    remove.add_argument("url")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        print("newsbrief: the settings are not valid:", file=sys.stderr)
+        for error in exc.errors():
+            name = error["loc"][0] if error["loc"] else "?"
+            print(f"  {name}: {error['msg']}", file=sys.stderr)
+        print("Fix them in the environment or .env (see .env.example).", file=sys.stderr)
+        return 2
+    _configure_logging(settings, console=args.command == "run")
+    try:
+        return asyncio.run(_dispatch(args, settings))
+    except KeyboardInterrupt:
+        return 130
+
+
+def _configure_logging(settings: Settings, *, console: bool) -> None:
+    level = settings.log_level
+    if "log_level" not in settings.model_fields_set:
+        # The terminal is for the conversation; say only what needs attention.
+        level = "WARNING" if console or sys.stdout.isatty() else level
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        app = await build_app(settings)
+    except Exception as exc:
+        print(f"newsbrief: cannot start: {exc}", file=sys.stderr)
+        return 1
+    try:
+        if args.command == "run":
+            return await _run(app)
+        if args.command == "ingest":
+            reports = await app.ingest.poll_all()
+            print(_ingest_summary(reports))
+            for report in reports:
+                detail = report.error or f"{report.new_articles} new"
+                print(f"  {report.status:<12} {report.url}  {detail}")
+            return 0 if all(r.status != "error" for r in reports) else 1
+        if args.command == "feeds":
+            return await _feeds(app, args)
+        await app.ingest.poll_due()
+        if args.command == "digest":
+            message = await app.digests.digest(CONSOLE_SCOPE, args.topics)
+        elif args.command == "brief":
+            message = await app.briefs.brief(CONSOLE_SCOPE, " ".join(args.topic))
+        else:
+            message = await app.asks.ask(CONSOLE_SCOPE, " ".join(args.question))
+        print(render_text(message))
+        return 0
+    finally:
+        await app.close()
+
+
+async def _feeds(app: App, args: argparse.Namespace) -> int:
+    if args.action == "list":
+        print(render_text(await app.feeds.list(CONSOLE_SCOPE)))
+        return 0
+    if args.action == "add":
+        change = await app.feeds.add(CONSOLE_SCOPE, args.url, channel=CHANNEL, allow_local=True)
+    else:
+        change = await app.feeds.remove(CONSOLE_SCOPE, args.url)
+    print(change.text)
+    return 0 if change.ok else 1
+
+
+def _ingest_summary(reports: Sequence[FeedReport]) -> str:
+    failed = sum(r.status == "error" for r in reports)
+    new = sum(r.new_articles for r in reports)
+    text = f"Fetched {plural(len(reports), 'feed', 'feeds')}: "
+    text += plural(new, "new article", "new articles")
+    return text + (f", {failed} failed (see `feeds list`)" if failed else "")
+
+
+def banner(app: App) -> str:
+    s = app.settings
+    lines = [f"newsbrief {__version__} — console mode"]
+    chat = "console (this terminal)"
+    pending = [
+        name
+        for name, value in (
+            ("DISCORD_TOKEN", s.discord_token),
+            ("SLACK_BOT_TOKEN", s.slack_bot_token),
+        )
+        if value
+    ]
+    lines.append(
+        f"  Chat:       {chat}; Discord and Slack adapters are switched on by "
+        "DISCORD_TOKEN and SLACK_BOT_TOKEN"
+    )
+    for name in pending:
+        lines.append(f"              {name} is set, but this build has no adapter for it yet")
+    llm = "offline extractive summarizer (quotes the sources; no API key needed)"
+    lines.append(f"  Summarizer: {llm}")
+    if s.openai_api_key or s.openai_base_url:
+        lines.append(
+            "              OPENAI_API_KEY/OPENAI_BASE_URL is set, but this build has "
+            "no LLM summarizer yet"
+        )
+    else:
+        lines.append("              an LLM is switched on by OPENAI_API_KEY or OPENAI_BASE_URL")
+    defaults = (
+        "the bundled sample feeds" if "feeds" not in s.model_fields_set else "NEWSBRIEF_FEEDS"
+    )
+    lines.append(f"  Feeds:      {plural(len(s.feeds), 'feed', 'feeds')} from {defaults}")
+    lines.append(f"  Database:   {s.db_path}")
+    lines.append("Type /help for commands.")
+    return "\n".join(lines)
+
+
+async def _run(app: App) -> int:
+    console = ConsoleAdapter(briefs=app.briefs, digests=app.digests, asks=app.asks, feeds=app.feeds)
+    console.say(banner(app))
+    for warning in app.warnings:
+        console.say(f"Warning: {warning}")
+    await app.store.upsert_subscription(
+        CONSOLE_SCOPE,
+        CHANNEL,
+        digest_time=app.settings.digest_time,
+        timezone=app.settings.timezone,
+        topics=(),
+    )
+    reports = await app.ingest.poll_all()
+    console.say(_ingest_summary(reports))
+    for report in reports:
+        if report.status == "error":
+            console.say(f"  {report.url}: {report.error}")
+    scheduler = Scheduler(
+        app.store,
+        app.ingest,
+        app.digests,
+        {console.platform: console},
+        poll_interval=timedelta(minutes=app.settings.poll_minutes),
+        grace=timedelta(minutes=app.settings.digest_grace_minutes),
+    )
+    await console.publish(
+        CHANNEL, await app.digests.digest(CONSOLE_SCOPE, timezone=app.settings.timezone)
+    )
+    await scheduler.start(catch_up=False)
+    try:
+        await console.run()
+    finally:
+        scheduler.shutdown()
+    return 0

@@ -1,0 +1,114 @@
+"""Every setting the bot reads, from the environment and `.env`.
+
+One place, so `.env.example`, the README and the start-up banner can all be
+checked against it. Tokens are `SecretStr` so they never reach a log line.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import time
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+SAMPLES_DIR = Path(__file__).parent / "samples"
+
+_HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+
+
+def bundled_sample_feeds() -> list[str]:
+    """The sample corpus shipped in the package, so the bot runs with no network."""
+    return [str(p) for p in sorted(SAMPLES_DIR.glob("*.xml"))]
+
+
+def parse_hhmm(value: str) -> time:
+    """`"07:30"` -> time(7, 30); a clear ValueError for anything else."""
+    match = _HHMM.match(value.strip())
+    if not match:
+        raise ValueError(f"{value!r} is not a time of day as HH:MM (24-hour), e.g. 07:30")
+    return time(int(match.group(1)), int(match.group(2)))
+
+
+def check_timezone(value: str) -> str:
+    """Accept only IANA names (`Europe/Kyiv`), which zoneinfo can resolve offline."""
+    try:
+        ZoneInfo(value.strip())
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"{value!r} is not an IANA time zone name, e.g. Europe/Kyiv") from exc
+    return value.strip()
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    # --- storage and feeds ---------------------------------------------------------
+    db_path: Path = Field(Path("newsbrief.db"), alias="NEWSBRIEF_DB")
+    feeds: Annotated[list[str], NoDecode] = Field(
+        default_factory=bundled_sample_feeds, alias="NEWSBRIEF_FEEDS"
+    )
+    allow_private_urls: bool = Field(False, alias="NEWSBRIEF_ALLOW_PRIVATE_URLS")
+    poll_minutes: int = Field(30, ge=1, le=24 * 60, alias="NEWSBRIEF_POLL_MINUTES")
+    fetch_timeout_seconds: float = Field(20.0, gt=0, le=300, alias="NEWSBRIEF_FETCH_TIMEOUT")
+    max_feed_bytes: int = Field(5_000_000, ge=10_000, alias="NEWSBRIEF_MAX_FEED_BYTES")
+    max_redirects: int = Field(5, ge=0, le=20, alias="NEWSBRIEF_MAX_REDIRECTS")
+    per_host_concurrency: int = Field(2, ge=1, le=32, alias="NEWSBRIEF_PER_HOST_CONCURRENCY")
+    fetch_full_text: bool = Field(True, alias="NEWSBRIEF_FETCH_FULL_TEXT")
+    max_backoff_hours: float = Field(24.0, gt=0, alias="NEWSBRIEF_MAX_BACKOFF_HOURS")
+
+    # --- digests and briefs ------------------------------------------------------------
+    digest_time: str = Field("08:00", alias="NEWSBRIEF_DIGEST_TIME")
+    timezone: str = Field("UTC", alias="NEWSBRIEF_TIMEZONE")
+    digest_max_stories: int = Field(8, ge=1, le=40, alias="NEWSBRIEF_DIGEST_MAX_STORIES")
+    digest_grace_minutes: int = Field(180, ge=0, alias="NEWSBRIEF_DIGEST_GRACE_MINUTES")
+    brief_days: int = Field(7, ge=1, le=365, alias="NEWSBRIEF_BRIEF_DAYS")
+    brief_max_stories: int = Field(5, ge=1, le=20, alias="NEWSBRIEF_BRIEF_MAX_STORIES")
+    log_level: str = Field("INFO", alias="NEWSBRIEF_LOG_LEVEL")
+
+    # --- switches for the adapters and the LLM (read so the banner can tell) -----
+    discord_token: SecretStr | None = Field(None, alias="DISCORD_TOKEN")
+    slack_bot_token: SecretStr | None = Field(None, alias="SLACK_BOT_TOKEN")
+    openai_api_key: SecretStr | None = Field(None, alias="OPENAI_API_KEY")
+    openai_base_url: str | None = Field(None, alias="OPENAI_BASE_URL")
+
+    @field_validator("feeds", mode="before")
+    @classmethod
+    def _split_feeds(cls, value: object) -> object:
+        if isinstance(value, str):
+            items = [part.strip() for part in value.split(",") if part.strip()]
+            return items or bundled_sample_feeds()
+        return value
+
+    @field_validator("digest_time")
+    @classmethod
+    def _valid_time(cls, value: str) -> str:
+        parse_hhmm(value)
+        return value.strip()
+
+    @field_validator("timezone")
+    @classmethod
+    def _valid_timezone(cls, value: str) -> str:
+        return check_timezone(value)
+
+    @field_validator("log_level")
+    @classmethod
+    def _valid_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
+
+    @field_validator("discord_token", "slack_bot_token", "openai_api_key", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("openai_base_url", mode="before")
+    @classmethod
+    def _blank_url_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value

@@ -1,0 +1,172 @@
+"""Plain data the whole bot speaks: feeds, articles, stories and what we post.
+
+Nothing here imports a platform, a database or a network library, so every
+service and adapter can share these types without pulling each other in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+@dataclass(frozen=True)
+class Scope:
+    """A workspace: a Discord guild, a Slack team, or the local console.
+
+    Every query that feeds a digest, brief or answer is filtered by it, so one
+    workspace never sees another's feeds or questions.
+    """
+
+    platform: str
+    workspace: str
+
+
+CONSOLE_SCOPE = Scope(platform="console", workspace="local")
+
+
+@dataclass
+class Feed:
+    id: int
+    url: str
+    title: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    next_poll_at: datetime | None = None
+    consecutive_failures: int = 0
+    last_error: str | None = None
+    last_success_at: datetime | None = None
+    last_attempt_at: datetime | None = None
+    is_default: bool = False
+
+    @property
+    def healthy(self) -> bool:
+        return self.consecutive_failures == 0
+
+
+@dataclass(frozen=True)
+class Article:
+    id: int
+    url: str
+    canonical_url: str
+    title: str
+    source: str
+    published_at: datetime
+    fetched_at: datetime
+    text: str
+    is_full_text: bool
+    content_hash: str
+    guid: str | None = None
+
+
+@dataclass(frozen=True)
+class Story:
+    """One event, told by one or more outlets; the lead article is the richest."""
+
+    articles: tuple[Article, ...]
+
+    @property
+    def lead(self) -> Article:
+        return self.articles[0]
+
+    @property
+    def latest(self) -> datetime:
+        return max(a.published_at for a in self.articles)
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A channel's daily digest: when (local time) and on which topics."""
+
+    id: int
+    scope: Scope
+    channel: str
+    topics: tuple[str, ...]
+    digest_time: str  # "HH:MM", local to `timezone`
+    timezone: str
+    last_digest_at: datetime | None = None
+    enabled: bool = True
+
+
+class ThreadKind(StrEnum):
+    DIGEST = "digest"
+    BRIEF = "brief"
+    ANSWER = "answer"
+
+
+@dataclass(frozen=True)
+class ThreadContext:
+    """What a thread under one of our posts is about: the articles behind it."""
+
+    id: int
+    scope: Scope
+    channel: str
+    thread_key: str
+    kind: ThreadKind
+    article_ids: tuple[int, ...]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class QATurn:
+    question: str
+    answer: str
+    asked_at: datetime
+
+
+# --- the neutral message model that every adapter renders ---------------------
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A numbered source: `[number]` in the text links to `url`."""
+
+    number: int
+    title: str
+    url: str
+    source: str
+    article_id: int
+
+
+@dataclass(frozen=True)
+class Bullet:
+    text: str
+    citations: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Section:
+    """One story in a digest or brief, or the body of an answer."""
+
+    heading: str | None
+    bullets: tuple[Bullet, ...]
+    url: str | None = None
+    citations: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Message:
+    """What a service hands an adapter: structure only, no platform markup."""
+
+    kind: ThreadKind
+    title: str
+    sections: tuple[Section, ...]
+    citations: tuple[Citation, ...]
+    notes: tuple[str, ...] = ()
+    article_ids: tuple[int, ...] = ()
+    found: bool = True  # False: nothing matched; adapters may show it privately
+
+    def citation(self, number: int) -> Citation | None:
+        return next((c for c in self.citations if c.number == number), None)
+
+
+@dataclass(frozen=True)
+class FeedReport:
+    """The outcome of polling one feed, for logs and `feeds list`."""
+
+    url: str
+    status: str  # "ok", "not-modified", "error", "skipped"
+    new_articles: int = 0
+    error: str | None = None
+    details: dict[str, int] = field(default_factory=dict)

@@ -1,0 +1,1 @@
+"""Feeds in: HTTP and files (fetch), feedparser (parse), trafilatura (extract)."""

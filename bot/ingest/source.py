@@ -1,0 +1,98 @@
+"""The FeedSource port: fetch a feed, parse it, fill in excerpts with full text."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import replace
+
+from bot.domain import Feed
+from bot.ingest.extract import extract_text
+from bot.ingest.fetch import Fetcher, is_local, local_path
+from bot.ingest.parse import FULL_TEXT_MIN_WORDS, parse_feed
+from bot.services.ports import FeedError, FetchedFeed, ParsedEntry
+from bot.text import clean_text
+from bot.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+# Pages fetched for full text per poll of one feed: politeness to the publisher.
+MAX_FULL_TEXT_PER_POLL = 10
+
+
+class HttpFeedSource:
+    def __init__(self, fetcher: Fetcher, *, fetch_full_text: bool) -> None:
+        self._fetcher = fetcher
+        self._fetch_full_text = fetch_full_text
+
+    async def check_url(self, url: str, *, allow_local: bool = False) -> str:
+        url = url.strip().strip("<>")
+        if not url:
+            raise FeedError("give a feed URL, e.g. https://example.com/feed.xml")
+        if is_local(url):
+            if not allow_local:
+                raise FeedError("only http:// and https:// feed URLs can be added here")
+            path = local_path(url)
+            if not path.is_file():
+                raise FeedError(f"no feed file at {path}")
+            return str(path.resolve())
+        await self._fetcher.check_public(url)
+        return url
+
+    async def fetch(self, feed: Feed) -> FetchedFeed:
+        fetched = await self._fetcher.fetch(
+            feed.url, etag=feed.etag, last_modified=feed.last_modified
+        )
+        if fetched.not_modified:
+            return FetchedFeed(
+                not_modified=True,
+                etag=fetched.etag or feed.etag,
+                last_modified=fetched.last_modified or feed.last_modified,
+            )
+        parsed = await asyncio.to_thread(
+            parse_feed,
+            fetched.body,
+            content_type=fetched.content_type,
+            now=utcnow(),
+            base_url=None if is_local(feed.url) else fetched.url,
+        )
+        entries = parsed.entries
+        if self._fetch_full_text and not is_local(feed.url):
+            entries = await self._fill_excerpts(entries)
+        title = parsed.title
+        if not title:
+            title = local_path(feed.url).stem if is_local(feed.url) else None
+        return FetchedFeed(
+            not_modified=False,
+            title=title,
+            entries=entries,
+            etag=fetched.etag,
+            last_modified=fetched.last_modified,
+            warnings=parsed.warnings,
+        )
+
+    async def _fill_excerpts(self, entries: tuple[ParsedEntry, ...]) -> tuple[ParsedEntry, ...]:
+        wanted = [
+            i
+            for i, e in enumerate(entries)
+            if not e.is_full_text and e.url.startswith(("http://", "https://"))
+        ][:MAX_FULL_TEXT_PER_POLL]
+        if not wanted:
+            return entries
+        texts = await asyncio.gather(*(self._full_text(entries[i].url) for i in wanted))
+        filled = list(entries)
+        for i, text in zip(wanted, texts, strict=True):
+            if text and len(text) > len(filled[i].text):
+                filled[i] = replace(
+                    filled[i], text=text, is_full_text=len(text.split()) >= FULL_TEXT_MIN_WORDS
+                )
+        return tuple(filled)
+
+    async def _full_text(self, url: str) -> str | None:
+        try:
+            page = await self._fetcher.fetch(url)
+        except FeedError as exc:
+            log.info("full text of %s not fetched: %s", url, exc)
+            return None
+        text = await asyncio.to_thread(extract_text, page.body, url=url)
+        return "\n\n".join(clean_text(p) for p in text.split("\n") if p.strip()) if text else None

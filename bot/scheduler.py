@@ -1,0 +1,146 @@
+"""APScheduler jobs: poll feeds, post each subscription's daily digest on time.
+
+A digest missed while the bot was down is posted when it comes back, within
+the grace period, and never twice (deliveries are keyed per local day).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.config import parse_hhmm
+from bot.domain import Subscription
+from bot.services.digest import DigestService
+from bot.services.ingest import IngestService
+from bot.services.ports import Publisher, Store
+from bot.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+POLL_JOB = "poll-feeds"
+
+
+def last_due(subscription: Subscription, now: datetime) -> datetime:
+    """The most recent moment, at or before `now`, when this digest was due."""
+    zone = ZoneInfo(subscription.timezone)
+    local_now = now.astimezone(zone)
+    at = parse_hhmm(subscription.digest_time)
+    due = datetime.combine(local_now.date(), at, tzinfo=zone)
+    if due > local_now:
+        due = datetime.combine(local_now.date() - timedelta(days=1), at, tzinfo=zone)
+    return due.astimezone(UTC)
+
+
+class Scheduler:
+    def __init__(
+        self,
+        store: Store,
+        ingest: IngestService,
+        digests: DigestService,
+        publishers: Mapping[str, Publisher],
+        *,
+        poll_interval: timedelta,
+        grace: timedelta,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._store = store
+        self._ingest = ingest
+        self._digests = digests
+        self._publishers = publishers
+        self._poll_interval = poll_interval
+        self._grace = grace
+        self._clock = clock
+        self._scheduler = AsyncIOScheduler(timezone=UTC)
+
+    async def start(self, *, poll_now: bool = False, catch_up: bool = True) -> None:
+        first_poll = self._clock() if poll_now else self._clock() + self._poll_interval
+        self._scheduler.add_job(
+            self.poll,
+            IntervalTrigger(minutes=1, timezone=UTC),  # each feed keeps its own next-poll time
+            id=POLL_JOB,
+            next_run_time=first_poll,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=60,
+        )
+        for subscription in await self._store.list_subscriptions():
+            self.schedule(subscription)
+        self._scheduler.start()
+        if catch_up:
+            await self.catch_up()
+
+    def shutdown(self) -> None:
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+
+    def schedule(self, subscription: Subscription) -> None:
+        """Add or move a subscription's daily job (after `/digest` changes it)."""
+        if subscription.scope.platform not in self._publishers:
+            log.debug(
+                "no %s adapter running; digest %d not scheduled",
+                subscription.scope.platform,
+                subscription.id,
+            )
+            return
+        at = parse_hhmm(subscription.digest_time)
+        self._scheduler.add_job(
+            self.post_digest,
+            CronTrigger(hour=at.hour, minute=at.minute, timezone=ZoneInfo(subscription.timezone)),
+            args=[subscription.id],
+            id=f"digest:{subscription.id}",
+            replace_existing=True,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=int(self._grace.total_seconds()) or 1,
+        )
+
+    def unschedule(self, subscription_id: int) -> None:
+        job = self._scheduler.get_job(f"digest:{subscription_id}")
+        if job is not None:
+            job.remove()
+
+    async def poll(self) -> None:
+        try:
+            reports = await self._ingest.poll_due()
+        except Exception:
+            log.exception("feed polling failed")
+            return
+        new = sum(r.new_articles for r in reports)
+        if reports:
+            log.info("polled %d feeds, %d new articles", len(reports), new)
+
+    async def post_digest(self, subscription_id: int) -> str:
+        subscription = next(
+            (s for s in await self._store.list_subscriptions() if s.id == subscription_id), None
+        )
+        if subscription is None:
+            self.unschedule(subscription_id)
+            return "gone"
+        publisher = self._publishers.get(subscription.scope.platform)
+        if publisher is None:
+            return "no-adapter"
+        try:
+            due = last_due(subscription, self._clock())
+            return await self._digests.deliver(subscription, publisher, due=due)
+        except Exception:
+            log.exception("daily digest for subscription %d failed", subscription_id)
+            return "failed"
+
+    async def catch_up(self) -> list[tuple[int, str]]:
+        """Post digests that fell due while the bot was down, if still within grace."""
+        now = self._clock()
+        results = []
+        for subscription in await self._store.list_subscriptions():
+            if subscription.scope.platform not in self._publishers:
+                continue
+            due = last_due(subscription, now)
+            if now - due <= self._grace:
+                results.append((subscription.id, await self.post_digest(subscription.id)))
+        return results

@@ -1,0 +1,95 @@
+"""Questions in a thread: answered from the articles behind the post, cited."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from bot.domain import Article, Message, QATurn, Scope, ThreadContext, ThreadKind
+from bot.services.ports import Store, Summarizer
+from bot.services.render import NO_ANSWER, not_found, render_answer
+from bot.services.retrieval import find_articles
+from bot.text import clean_text
+from bot.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+MAX_QUESTION_CHARS = 500
+WIDER_CANDIDATES = 12
+REMEMBERED_TURNS = 6
+
+
+class AskService:
+    def __init__(
+        self,
+        store: Store,
+        summarizer: Summarizer,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._store = store
+        self._summarizer = summarizer
+        self._clock = clock
+
+    async def open_thread(
+        self, scope: Scope, channel: str, thread_key: str, message: Message
+    ) -> ThreadContext:
+        """Remember which articles stand behind a post, so replies under it can be answered."""
+        return await self._store.save_thread(
+            scope, channel, thread_key, message.kind, message.article_ids
+        )
+
+    async def ask(
+        self,
+        scope: Scope,
+        question: str,
+        *,
+        channel: str | None = None,
+        thread_key: str | None = None,
+    ) -> Message:
+        question = clean_text(question)[:MAX_QUESTION_CHARS]
+        if not question:
+            return not_found(
+                "Ask a question", "Type a question about the stories.", kind=ThreadKind.ANSWER
+            )
+        thread = None
+        if channel is not None and thread_key is not None:
+            thread = await self._store.get_thread(scope, channel, thread_key)
+        turns = await self._store.recent_turns(thread, REMEMBERED_TURNS) if thread else []
+
+        message = None
+        if thread is not None:
+            articles = await self._store.get_articles(thread.article_ids)
+            message = await self._answer(question, articles, turns)
+        if message is None or not message.found:
+            # Not in the thread's own articles: look wider, in everything this scope reads.
+            found = await find_articles(
+                self._store,
+                scope,
+                question,
+                now=self._clock(),
+                since=None,
+                limit=WIDER_CANDIDATES,
+                any_word=True,
+            )
+            wider = await self._answer(question, found, turns)
+            if wider.found or message is None:
+                message = wider
+        if thread is not None:
+            answer_text = _plain(message)
+            await self._store.add_turn(thread, question, answer_text, message.article_ids)
+        return message
+
+    async def _answer(
+        self, question: str, articles: Sequence[Article], turns: Sequence[QATurn]
+    ) -> Message:
+        if not articles:
+            return not_found("No answer in the sources", NO_ANSWER, kind=ThreadKind.ANSWER)
+        draft = await self._summarizer.answer(question, articles, turns)
+        notes = [self._summarizer.label] if self._summarizer.label else []
+        return render_answer(draft, articles, notes=notes)
+
+
+def _plain(message: Message) -> str:
+    return " ".join(b.text for s in message.sections for b in s.bullets)

@@ -1,0 +1,79 @@
+"""`/brief <topic>`: the top recent stories on a topic, summarized and cited."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from bot.domain import Message, Scope, ThreadKind
+from bot.services.ports import Store, Summarizer
+from bot.services.render import not_found, plural, render_stories
+from bot.services.retrieval import find_articles
+from bot.services.stories import group_stories
+from bot.text import query_terms
+from bot.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+CANDIDATES = 40
+# Recent articles that tell story grouping which words are common.
+BACKGROUND = 400
+
+
+class BriefService:
+    def __init__(
+        self,
+        store: Store,
+        summarizer: Summarizer,
+        *,
+        window: timedelta,
+        max_stories: int,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._store = store
+        self._summarizer = summarizer
+        self._window = window
+        self._max_stories = max_stories
+        self._clock = clock
+
+    async def brief(self, scope: Scope, topic: str) -> Message:
+        topic = " ".join(topic.split())
+        if not query_terms(topic):
+            return not_found(
+                "Which topic?",
+                "Give a topic to brief on, e.g. `/brief ukraine` or `/brief interest rates`.",
+                kind=ThreadKind.BRIEF,
+            )
+        now = self._clock()
+        found = await find_articles(
+            self._store,
+            scope,
+            topic,
+            now=now,
+            since=now - self._window,
+            limit=CANDIDATES,
+            any_word=False,
+        )
+        background = await self._store.recent_articles(
+            scope, since=now - self._window, limit=BACKGROUND
+        )
+        stories = group_stories(found, background)[: self._max_stories]
+        if not stories:
+            days = self._window.days
+            return not_found(
+                f"Nothing on “{topic}”",
+                f"No article from the last {days} days mentions all of “{topic}”. "
+                "Try fewer or broader words, or `/feeds` to see what is followed.",
+                kind=ThreadKind.BRIEF,
+            )
+        summaries = await asyncio.gather(*(self._summarizer.summarize(s) for s in stories))
+        notes = [self._summarizer.label] if self._summarizer.label else []
+        sources = len({a.source for s in stories for a in s.articles})
+        title = (
+            f"Brief: {topic} — {plural(len(stories), 'story', 'stories')} "
+            f"from {plural(sources, 'outlet', 'outlets')}"
+        )
+        items = list(zip(stories, summaries, strict=True))
+        return render_stories(ThreadKind.BRIEF, title, items, notes=notes)

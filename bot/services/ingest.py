@@ -1,0 +1,155 @@
+"""Polling feeds into the store: when to fetch, what is new, and backing off."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from bot.domain import Feed, FeedReport
+from bot.ingest.dedupe import canonical_url, content_hash
+from bot.services.ports import FeedError, FeedSource, NewArticle, ParsedEntry, Store
+from bot.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+
+class IngestService:
+    def __init__(
+        self,
+        store: Store,
+        source: FeedSource,
+        *,
+        poll_interval: timedelta,
+        max_backoff: timedelta,
+        concurrency: int = 8,
+        clock: Callable[[], datetime] = utcnow,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self._store = store
+        self._source = source
+        self._poll_interval = poll_interval
+        self._max_backoff = max_backoff
+        self._concurrency = asyncio.Semaphore(concurrency)
+        self._clock = clock
+        self._jitter = jitter
+        self._running: set[int] = set()
+
+    def backoff(self, failures: int, retry_after_seconds: float | None = None) -> timedelta:
+        """Exponential in the number of failures, capped, with +-25% jitter."""
+        base: timedelta = self._poll_interval * 2 ** min(failures, 16)
+        delay: timedelta = min(base, self._max_backoff) * (0.75 + 0.5 * self._jitter())
+        if retry_after_seconds is not None:
+            delay = max(delay, timedelta(seconds=min(retry_after_seconds, 7 * 86400)))
+        return delay
+
+    async def poll_due(self) -> list[FeedReport]:
+        """Fetch every feed whose next poll time has come."""
+        now = self._clock()
+        feeds = [
+            f
+            for f in await self._store.polled_feeds()
+            if f.next_poll_at is None or f.next_poll_at <= now
+        ]
+        return await self.poll(feeds)
+
+    async def poll_all(self) -> list[FeedReport]:
+        """Fetch every feed now, as `ingest` does; backoff still applies to failing feeds."""
+        now = self._clock()
+        feeds = [
+            f
+            for f in await self._store.polled_feeds()
+            if f.consecutive_failures == 0 or f.next_poll_at is None or f.next_poll_at <= now
+        ]
+        return await self.poll(feeds)
+
+    async def poll(self, feeds: Sequence[Feed]) -> list[FeedReport]:
+        return list(await asyncio.gather(*(self._guarded(feed) for feed in feeds)))
+
+    async def _guarded(self, feed: Feed) -> FeedReport:
+        if feed.id in self._running:  # a slow poll must not overlap the next one
+            return FeedReport(url=feed.url, status="skipped")
+        self._running.add(feed.id)
+        try:
+            async with self._concurrency:
+                return await self.poll_feed(feed)
+        finally:
+            self._running.discard(feed.id)
+
+    async def poll_feed(self, feed: Feed) -> FeedReport:
+        started = self._clock()
+        try:
+            fetched = await self._source.fetch(feed)
+        except FeedError as exc:
+            return await self._failed(feed, started, str(exc), exc.retry_after_seconds)
+        except Exception as exc:  # a bug or library surprise must not stop other feeds
+            log.exception("unexpected error polling %s", feed.url)
+            return await self._failed(feed, started, f"internal error: {exc!r}", None)
+
+        if fetched.not_modified:
+            await self._store.record_fetch_success(
+                feed,
+                at=started,
+                next_poll_at=started + self._poll_interval,
+                etag=fetched.etag,
+                last_modified=fetched.last_modified,
+                title=None,
+            )
+            log.debug("feed %s not modified", feed.url)
+            return FeedReport(url=feed.url, status="not-modified")
+
+        source_name = fetched.title or feed.title or urlsplit(feed.url).hostname or feed.url
+        added = 0
+        for entry in fetched.entries:
+            if await self._store.add_article(feed, self._article(entry, source_name, started)):
+                added += 1
+        await self._store.record_fetch_success(
+            feed,
+            at=started,
+            next_poll_at=started + self._poll_interval,
+            etag=fetched.etag,
+            last_modified=fetched.last_modified,
+            title=fetched.title,
+        )
+        for warning in fetched.warnings:
+            log.warning("feed %s: %s", feed.url, warning)
+        log.info("feed %s: %d entries, %d new", feed.url, len(fetched.entries), added)
+        return FeedReport(
+            url=feed.url,
+            status="ok",
+            new_articles=added,
+            details={"entries": len(fetched.entries)},
+        )
+
+    async def _failed(
+        self, feed: Feed, at: datetime, error: str, retry_after: float | None
+    ) -> FeedReport:
+        failures = feed.consecutive_failures + 1
+        next_poll = at + self.backoff(failures, retry_after)
+        await self._store.record_fetch_failure(feed, at=at, next_poll_at=next_poll, error=error)
+        log.warning(
+            "feed %s failed (%d in a row, next try %s): %s",
+            feed.url,
+            failures,
+            next_poll.isoformat(timespec="minutes"),
+            error,
+        )
+        return FeedReport(url=feed.url, status="error", error=error)
+
+    @staticmethod
+    def _article(entry: ParsedEntry, source: str, fetched_at: datetime) -> NewArticle:
+        return NewArticle(
+            guid=entry.guid,
+            url=entry.url,
+            canonical_url=canonical_url(entry.url),
+            title=entry.title,
+            source=source,
+            published_at=entry.published_at or fetched_at,
+            fetched_at=fetched_at,
+            text=entry.text,
+            is_full_text=entry.is_full_text,
+            content_hash=content_hash(entry.title, entry.text),
+        )

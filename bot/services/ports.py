@@ -1,0 +1,232 @@
+"""The small interfaces the core talks through. Adapters implement them.
+
+Services depend on these Protocols only, so tests wire fakes and the
+composition root wires SQLite, HTTP, the console, Discord or Slack.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal, Protocol
+
+from bot.domain import (
+    Article,
+    Feed,
+    Message,
+    QATurn,
+    Scope,
+    Story,
+    Subscription,
+    ThreadContext,
+    ThreadKind,
+)
+
+# --- ingest ------------------------------------------------------------------------
+
+
+class FeedError(Exception):
+    """A feed could not be fetched or read; the message is shown to admins as is."""
+
+    def __init__(self, message: str, *, retry_after_seconds: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+
+
+@dataclass(frozen=True)
+class ParsedEntry:
+    title: str
+    url: str
+    guid: str | None
+    published_at: datetime | None
+    text: str
+    is_full_text: bool
+
+
+@dataclass(frozen=True)
+class FetchedFeed:
+    """A feed as the source read it; `not_modified` means nothing changed (HTTP 304)."""
+
+    not_modified: bool
+    title: str | None = None
+    entries: tuple[ParsedEntry, ...] = ()
+    etag: str | None = None
+    last_modified: str | None = None
+    warnings: tuple[str, ...] = ()
+
+
+class FeedSource(Protocol):
+    async def fetch(self, feed: Feed) -> FetchedFeed:
+        """Fetch and parse one feed, conditionally; raise FeedError on failure."""
+        ...
+
+    async def check_url(self, url: str, *, allow_local: bool = False) -> str:
+        """Normalise a feed URL (or, where allowed, a path); raise FeedError if refused."""
+        ...
+
+
+@dataclass(frozen=True)
+class NewArticle:
+    guid: str | None
+    url: str
+    canonical_url: str
+    title: str
+    source: str
+    published_at: datetime
+    fetched_at: datetime
+    text: str
+    is_full_text: bool
+    content_hash: str
+
+
+# --- storage -----------------------------------------------------------------------
+
+MatchMode = Literal["all", "any"]
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    article: Article
+    relevance: float  # larger is better (negated bm25)
+
+
+@dataclass
+class DeliveryClaim:
+    key: str
+    granted: bool
+    status: str = field(default="pending")
+
+
+class Store(Protocol):
+    # feeds
+    async def sync_default_feeds(self, urls: Sequence[str]) -> list[Feed]: ...
+    async def add_feed(self, url: str) -> Feed: ...
+    async def get_feed(self, url: str) -> Feed | None: ...
+    async def polled_feeds(self) -> list[Feed]: ...
+    async def feeds_for_scope(self, scope: Scope) -> list[Feed]: ...
+    async def subscribe_feed(
+        self, scope: Scope, feed: Feed, *, channel: str, added_by: str | None
+    ) -> bool: ...
+    async def unsubscribe_feed(self, scope: Scope, feed: Feed) -> bool: ...
+    async def record_fetch_success(
+        self,
+        feed: Feed,
+        *,
+        at: datetime,
+        next_poll_at: datetime,
+        etag: str | None,
+        last_modified: str | None,
+        title: str | None,
+    ) -> None: ...
+    async def record_fetch_failure(
+        self, feed: Feed, *, at: datetime, next_poll_at: datetime, error: str
+    ) -> None: ...
+
+    # articles
+    async def add_article(self, feed: Feed, article: NewArticle) -> int | None: ...
+    async def get_articles(self, ids: Sequence[int]) -> list[Article]: ...
+    async def recent_articles(
+        self, scope: Scope, *, since: datetime, limit: int, fetched_since: datetime | None = None
+    ) -> list[Article]: ...
+    async def search(
+        self,
+        scope: Scope,
+        words: Sequence[str],
+        *,
+        mode: MatchMode,
+        since: datetime | None,
+        limit: int,
+        fetched_since: datetime | None = None,
+    ) -> list[SearchHit]: ...
+    async def count_articles(self) -> int: ...
+
+    # subscriptions (daily digests)
+    async def upsert_subscription(
+        self,
+        scope: Scope,
+        channel: str,
+        *,
+        digest_time: str,
+        timezone: str,
+        topics: Sequence[str],
+    ) -> Subscription: ...
+    async def get_subscription(self, scope: Scope, channel: str) -> Subscription | None: ...
+    async def disable_subscription(self, scope: Scope, channel: str) -> bool: ...
+    async def list_subscriptions(self) -> list[Subscription]: ...
+    async def mark_digest_sent(self, subscription_id: int, at: datetime) -> None: ...
+
+    # deliveries: at-most-once posting
+    async def claim_delivery(self, key: str, scope: Scope, channel: str) -> bool: ...
+    async def complete_delivery(self, key: str, message_ref: str | None) -> None: ...
+    async def release_delivery(self, key: str) -> None: ...
+    async def delivery_status(self, key: str) -> str | None: ...
+
+    # threads and Q&A
+    async def save_thread(
+        self,
+        scope: Scope,
+        channel: str,
+        thread_key: str,
+        kind: ThreadKind,
+        article_ids: Sequence[int],
+    ) -> ThreadContext: ...
+    async def get_thread(
+        self, scope: Scope, channel: str, thread_key: str
+    ) -> ThreadContext | None: ...
+    async def add_turn(
+        self, thread: ThreadContext, question: str, answer: str, article_ids: Sequence[int]
+    ) -> None: ...
+    async def recent_turns(self, thread: ThreadContext, limit: int) -> list[QATurn]: ...
+
+
+# --- summarizing and answering -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Point:
+    """A sentence and the articles that support it."""
+
+    text: str
+    article_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class StorySummary:
+    headline: str
+    points: tuple[Point, ...]
+    why_it_matters: str | None = None
+
+
+@dataclass(frozen=True)
+class AnswerDraft:
+    points: tuple[Point, ...]
+    supported: bool
+
+
+class Summarizer(Protocol):
+    """The LLM port: the offline extractive one, or a model behind an API."""
+
+    @property
+    def label(self) -> str | None:
+        """A note every post made with this summarizer carries, or None."""
+        ...
+
+    async def summarize(self, story: Story) -> StorySummary: ...
+
+    async def answer(
+        self, question: str, articles: Sequence[Article], turns: Sequence[QATurn]
+    ) -> AnswerDraft: ...
+
+
+# --- posting -------------------------------------------------------------------------
+
+
+class Publisher(Protocol):
+    """A chat platform's way to post a message into a channel."""
+
+    platform: str
+
+    async def publish(self, channel: str, message: Message) -> str | None:
+        """Post; return a reference replies can be matched to (a thread key), if any."""
+        ...

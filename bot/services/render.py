@@ -1,0 +1,194 @@
+"""Stories and answers -> the neutral Message: numbering citations happens here, once.
+
+Adapters only turn a Message into their own markup; none of them numbers,
+orders or links sources on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from bot.domain import (
+    Article,
+    Bullet,
+    Citation,
+    Feed,
+    Message,
+    Section,
+    Story,
+    ThreadKind,
+)
+from bot.services.ports import AnswerDraft, Point, StorySummary
+
+NO_ANSWER = (
+    "The sources I have don't answer that. Try rephrasing, or `/brief <topic>` "
+    "for what they do cover."
+)
+
+
+class _Numbering:
+    """Citation numbers in order of first mention, one per article."""
+
+    def __init__(self, articles: Sequence[Article]) -> None:
+        self._articles = {a.id: a for a in articles}
+        self._numbers: dict[int, int] = {}
+
+    def numbers(self, article_ids: Sequence[int]) -> tuple[int, ...]:
+        result = []
+        for article_id in article_ids:
+            if article_id not in self._articles:
+                continue  # never cite what we were not given
+            if article_id not in self._numbers:
+                self._numbers[article_id] = len(self._numbers) + 1
+            result.append(self._numbers[article_id])
+        return tuple(dict.fromkeys(result))
+
+    def citations(self) -> tuple[Citation, ...]:
+        return tuple(
+            Citation(
+                number=n,
+                title=self._articles[a].title,
+                url=self._articles[a].url,
+                source=self._articles[a].source,
+                article_id=a,
+            )
+            for a, n in sorted(self._numbers.items(), key=lambda item: item[1])
+        )
+
+
+def _bullets(points: Sequence[Point], numbering: _Numbering) -> tuple[Bullet, ...]:
+    bullets = []
+    for point in points:
+        numbers = numbering.numbers(point.article_ids)
+        if numbers and point.text.strip():  # an uncited claim is not posted
+            bullets.append(Bullet(text=point.text.strip(), citations=numbers))
+    return tuple(bullets)
+
+
+def render_stories(
+    kind: ThreadKind,
+    title: str,
+    items: Sequence[tuple[Story, StorySummary]],
+    *,
+    notes: Sequence[str] = (),
+) -> Message:
+    numbering = _Numbering([a for story, _ in items for a in story.articles])
+    sections = []
+    for story, summary in items:
+        bullets = _bullets(summary.points, numbering)
+        if not bullets:
+            continue
+        story_numbers = numbering.numbers([a.id for a in story.articles])
+        if summary.why_it_matters:
+            bullets += (Bullet(f"Why it matters: {summary.why_it_matters}", story_numbers[:1]),)
+        sections.append(
+            Section(
+                heading=summary.headline,
+                url=story.lead.url,
+                bullets=bullets,
+                citations=story_numbers,
+            )
+        )
+    citations = numbering.citations()
+    return Message(
+        kind=kind,
+        title=title,
+        sections=tuple(sections),
+        citations=citations,
+        notes=tuple(notes),
+        article_ids=tuple(c.article_id for c in citations),
+        found=bool(sections),
+    )
+
+
+def render_answer(
+    draft: AnswerDraft, articles: Sequence[Article], *, notes: Sequence[str] = ()
+) -> Message:
+    numbering = _Numbering(articles)
+    bullets = _bullets(draft.points, numbering) if draft.supported else ()
+    if not bullets:
+        return not_found("No answer in the sources", NO_ANSWER, kind=ThreadKind.ANSWER)
+    citations = numbering.citations()
+    return Message(
+        kind=ThreadKind.ANSWER,
+        title="From the sources",
+        sections=(Section(heading=None, bullets=bullets),),
+        citations=citations,
+        notes=tuple(notes),
+        article_ids=tuple(c.article_id for c in citations),
+    )
+
+
+def not_found(title: str, text: str, *, kind: ThreadKind) -> Message:
+    """A reply that says plainly nothing was found; adapters may show it privately."""
+    return Message(
+        kind=kind,
+        title=title,
+        sections=(Section(heading=None, bullets=(Bullet(text),)),),
+        citations=(),
+        found=False,
+    )
+
+
+def render_feeds(feeds: Sequence[Feed], now: datetime) -> Message:
+    sections = []
+    for feed in feeds:
+        lines = [f"Status: {_health(feed, now)}"]
+        if feed.last_error:
+            lines.append(f"Last error: {feed.last_error}")
+        if feed.is_default:
+            lines.append("Set by the operator (NEWSBRIEF_FEEDS)")
+        sections.append(
+            Section(
+                heading=feed.title or feed.url,
+                url=feed.url if feed.url.startswith(("http://", "https://")) else None,
+                bullets=tuple(Bullet(line) for line in [*lines, feed.url]),
+            )
+        )
+    if not sections:
+        return not_found("No feeds", "No feeds are configured yet.", kind=ThreadKind.ANSWER)
+    return Message(
+        kind=ThreadKind.ANSWER,
+        title=f"Feeds ({len(sections)})",
+        sections=tuple(sections),
+        citations=(),
+    )
+
+
+def plural(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}"
+
+
+def span(seconds: float) -> str:
+    """A duration as people say it: "5 min", "3 h", "2 days"."""
+    seconds = max(0, int(seconds))
+    if seconds < 90:
+        return "1 min"
+    if seconds < 90 * 60:
+        return f"{seconds // 60} min"
+    if seconds < 36 * 3600:
+        return f"{seconds // 3600} h"
+    return f"{seconds // 86400} days"
+
+
+def ago(moment: datetime, now: datetime) -> str:
+    return f"{span((now - moment).total_seconds())} ago"
+
+
+def _health(feed: Feed, now: datetime) -> str:
+    if feed.last_attempt_at is None:
+        return "not fetched yet"
+    if feed.consecutive_failures:
+        last_ok = (
+            f"last success {ago(feed.last_success_at, now)}"
+            if feed.last_success_at
+            else "never fetched successfully"
+        )
+        retry = ""
+        if feed.next_poll_at and feed.next_poll_at > now:
+            retry = f", next try in {span((feed.next_poll_at - now).total_seconds())}"
+        return f"failing ({feed.consecutive_failures} in a row; {last_ok}{retry})"
+    if feed.last_success_at is None:
+        return "not fetched yet"
+    return f"ok (last fetched {ago(feed.last_success_at, now)})"

@@ -1,0 +1,135 @@
+"""Forward-only schema migrations, numbered by SQLite's `user_version`.
+
+A migration is never edited once released: add a new one instead, so every
+existing database can be brought to the current shape in order.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: feeds, articles with FTS5, subscriptions, deliveries, threads, Q&A turns
+    """
+    CREATE TABLE feeds (
+        id INTEGER PRIMARY KEY,
+        url TEXT NOT NULL UNIQUE,
+        title TEXT,
+        etag TEXT,
+        last_modified TEXT,
+        next_poll_at TEXT,
+        consecutive_failures INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        last_success_at TEXT,
+        last_attempt_at TEXT,
+        is_default INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL
+    );
+
+    -- A feed one workspace's channel subscribed to (the defaults are is_default).
+    CREATE TABLE workspace_feeds (
+        platform TEXT NOT NULL,
+        workspace TEXT NOT NULL,
+        feed_id INTEGER NOT NULL REFERENCES feeds(id) ON DELETE CASCADE,
+        channel TEXT NOT NULL DEFAULT '',
+        added_by TEXT,
+        added_at TEXT NOT NULL,
+        PRIMARY KEY (platform, workspace, feed_id)
+    );
+
+    CREATE TABLE articles (
+        id INTEGER PRIMARY KEY,
+        guid TEXT,
+        url TEXT NOT NULL,
+        canonical_url TEXT NOT NULL,
+        title TEXT NOT NULL,
+        source TEXT NOT NULL,
+        published_at TEXT NOT NULL,
+        fetched_at TEXT NOT NULL,
+        text TEXT NOT NULL,
+        is_full_text INTEGER NOT NULL,
+        content_hash TEXT NOT NULL
+    );
+    CREATE UNIQUE INDEX articles_canonical_url ON articles(canonical_url);
+    CREATE UNIQUE INDEX articles_content_hash ON articles(content_hash);
+    CREATE INDEX articles_published_at ON articles(published_at);
+
+    -- Which feeds carried an article (dedupe keeps one row, every feed keeps its link).
+    CREATE TABLE article_feeds (
+        article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+        feed_id INTEGER NOT NULL REFERENCES feeds(id) ON DELETE CASCADE,
+        guid TEXT,
+        PRIMARY KEY (article_id, feed_id)
+    );
+    CREATE UNIQUE INDEX article_feeds_guid ON article_feeds(feed_id, guid)
+        WHERE guid IS NOT NULL;
+    CREATE INDEX article_feeds_feed ON article_feeds(feed_id);
+
+    CREATE VIRTUAL TABLE articles_fts USING fts5(
+        title, text,
+        content='articles', content_rowid='id',
+        tokenize='porter unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER articles_ai AFTER INSERT ON articles BEGIN
+        INSERT INTO articles_fts(rowid, title, text) VALUES (new.id, new.title, new.text);
+    END;
+    CREATE TRIGGER articles_ad AFTER DELETE ON articles BEGIN
+        INSERT INTO articles_fts(articles_fts, rowid, title, text)
+            VALUES ('delete', old.id, old.title, old.text);
+    END;
+    CREATE TRIGGER articles_au AFTER UPDATE OF title, text ON articles BEGIN
+        INSERT INTO articles_fts(articles_fts, rowid, title, text)
+            VALUES ('delete', old.id, old.title, old.text);
+        INSERT INTO articles_fts(rowid, title, text) VALUES (new.id, new.title, new.text);
+    END;
+
+    CREATE TABLE subscriptions (
+        id INTEGER PRIMARY KEY,
+        platform TEXT NOT NULL,
+        workspace TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        topics TEXT NOT NULL DEFAULT '[]',
+        digest_time TEXT NOT NULL,
+        timezone TEXT NOT NULL,
+        last_digest_at TEXT,
+        enabled INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        UNIQUE (platform, workspace, channel)
+    );
+
+    -- One row per post that must happen at most once (a day's digest, a command).
+    CREATE TABLE deliveries (
+        key TEXT PRIMARY KEY,
+        platform TEXT NOT NULL,
+        workspace TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        status TEXT NOT NULL,
+        message_ref TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+
+    CREATE TABLE threads (
+        id INTEGER PRIMARY KEY,
+        platform TEXT NOT NULL,
+        workspace TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        thread_key TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        article_ids TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        UNIQUE (platform, workspace, channel, thread_key)
+    );
+
+    CREATE TABLE qa_turns (
+        id INTEGER PRIMARY KEY,
+        thread_id INTEGER NOT NULL REFERENCES threads(id) ON DELETE CASCADE,
+        question TEXT NOT NULL,
+        answer TEXT NOT NULL,
+        article_ids TEXT NOT NULL DEFAULT '[]',
+        asked_at TEXT NOT NULL
+    );
+    CREATE INDEX qa_turns_thread ON qa_turns(thread_id, id);
+    """,
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)

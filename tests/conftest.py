@@ -1,0 +1,48 @@
+"""Shared fixtures: a real SQLite store on disk, settings isolated from the host."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.app import App, build_app
+from bot.config import Settings
+from bot.store.sqlite import SqliteStore
+
+_HOST_SETTINGS = (
+    "NEWSBRIEF_",
+    "DISCORD_",
+    "SLACK_",
+    "OPENAI_",
+)
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """No test reads the developer's environment or .env file."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith(_HOST_SETTINGS):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    yield
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
+    opened = await SqliteStore.open(tmp_path / "test.db")
+    yield opened
+    await opened.close()
+
+
+@pytest.fixture
+async def app(tmp_path: Path) -> AsyncIterator[App]:
+    """The real composition on the bundled sample feeds, ingested, offline."""
+    built = await build_app(Settings(NEWSBRIEF_DB=tmp_path / "app.db"))
+    reports = await built.ingest.poll_all()
+    assert all(r.status == "ok" for r in reports), reports
+    yield built
+    await built.close()

@@ -1,0 +1,155 @@
+from __future__ import annotations
+
+import sqlite3
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.domain import Scope, ThreadKind
+from bot.ingest.dedupe import canonical_url, content_hash
+from bot.services.ports import NewArticle
+from bot.store.migrations import SCHEMA_VERSION
+from bot.store.sqlite import SchemaTooNewError, SqliteStore, fts_query
+from bot.timeutil import utcnow
+
+A = Scope("slack", "TA")
+B = Scope("slack", "TB")
+
+
+def _article(url: str, title: str, text: str, guid: str | None = None) -> NewArticle:
+    now = utcnow()
+    return NewArticle(
+        guid=guid,
+        url=url,
+        canonical_url=canonical_url(url),
+        title=title,
+        source="Test Outlet",
+        published_at=now,
+        fetched_at=now,
+        text=text,
+        is_full_text=True,
+        content_hash=content_hash(title, text),
+    )
+
+
+async def test_new_database_is_at_the_current_schema_in_wal_mode(tmp_path: Path) -> None:
+    """Opening creates every table, records the schema version and turns on WAL."""
+    store = await SqliteStore.open(tmp_path / "s.db")
+    assert await store.schema_version() == SCHEMA_VERSION
+    await store.close()
+    with sqlite3.connect(tmp_path / "s.db") as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+    assert {
+        "feeds",
+        "articles",
+        "articles_fts",
+        "subscriptions",
+        "deliveries",
+        "threads",
+        "qa_turns",
+        "workspace_feeds",
+        "article_feeds",
+    } <= tables
+
+
+async def test_reopening_keeps_data_and_does_not_migrate_again(tmp_path: Path) -> None:
+    """A second open of the same file finds its data and the same schema."""
+    store = await SqliteStore.open(tmp_path / "s.db")
+    await store.add_feed("https://a.example/feed")
+    await store.close()
+    again = await SqliteStore.open(tmp_path / "s.db")
+    assert (await again.get_feed("https://a.example/feed")) is not None
+    await again.close()
+
+
+async def test_database_from_a_newer_build_is_refused(tmp_path: Path) -> None:
+    """A schema newer than the code is refused with advice, not silently used."""
+    with sqlite3.connect(tmp_path / "new.db") as conn:
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(SchemaTooNewError, match="upgrade newsbrief"):
+        await SqliteStore.open(tmp_path / "new.db")
+
+
+async def test_duplicates_by_guid_url_or_text_are_stored_once(store: SqliteStore) -> None:
+    """Same guid in a feed, same canonical URL, or same text: one article."""
+    feed = await store.add_feed("https://a.example/feed")
+    text = "The council approved the new bridge after a long debate. " * 6
+    assert await store.add_article(feed, _article("https://a.example/1", "Bridge", text, "g1"))
+    assert (
+        await store.add_article(feed, _article("https://a.example/other", "X", "y", "g1")) is None
+    )
+    tracked = "https://A.example/1?utm_source=rss#top"
+    assert await store.add_article(feed, _article(tracked, "Bridge!", "other words")) is None
+    assert await store.add_article(feed, _article("https://b.example/copy", "Copy", text)) is None
+    assert await store.count_articles() == 1
+
+
+async def test_search_uses_stemming_and_is_scoped(store: SqliteStore) -> None:
+    """FTS5 with stemming finds 'talks' for 'talk', only in the asking workspace's feeds."""
+    feed = await store.add_feed("https://a.example/feed")
+    await store.subscribe_feed(A, feed, channel="C", added_by="U")
+    await store.add_article(
+        feed, _article("https://a.example/t", "Peace talks resume", "Envoys talked for hours.")
+    )
+    hits = await store.search(A, ["talk"], mode="all", since=None, limit=5)
+    assert [h.article.title for h in hits] == ["Peace talks resume"]
+    assert await store.search(B, ["talk"], mode="all", since=None, limit=5) == []
+    assert (await store.feeds_for_scope(B)) == []
+    assert [f.url for f in await store.feeds_for_scope(A)] == ["https://a.example/feed"]
+
+
+async def test_search_window_excludes_older_articles(store: SqliteStore) -> None:
+    """Articles published before `since` are not found."""
+    feed = (await store.sync_default_feeds(["https://a.example/feed"]))[0]
+    await store.add_article(feed, _article("https://a.example/t", "Harbour news", "Ships."))
+    future = utcnow() + timedelta(minutes=1)
+    assert await store.search(A, ["harbour"], mode="all", since=future, limit=5) == []
+    assert len(await store.search(A, ["harbour"], mode="all", since=None, limit=5)) == 1
+
+
+def test_fts_query_quotes_every_token() -> None:
+    """User text becomes quoted tokens, so FTS5 operators cannot be injected."""
+    assert (
+        fts_query(['ukraine" OR x', "NEAR(a"], "all")
+        == '"ukraine" AND "or" AND "x" AND "near" AND "a"'
+    )
+    assert fts_query(["peace", "talks"], "any") == '"peace" OR "talks"'
+    assert fts_query(["***", "()"], "all") is None
+
+
+async def test_delivery_claims_are_exclusive(store: SqliteStore) -> None:
+    """A delivery key can be claimed once; released claims can be claimed again."""
+    assert await store.claim_delivery("k", A, "C")
+    assert not await store.claim_delivery("k", A, "C")
+    await store.release_delivery("k")
+    assert await store.claim_delivery("k", A, "C")
+    await store.complete_delivery("k", "ts-1")
+    await store.release_delivery("k")  # a completed post is never released
+    assert await store.delivery_status("k") == "posted"
+
+
+async def test_threads_and_turns_belong_to_their_workspace(store: SqliteStore) -> None:
+    """A thread is found only in its own workspace and channel; turns come back in order."""
+    thread = await store.save_thread(A, "C1", "ts-1", ThreadKind.BRIEF, [3, 1, 2])
+    assert thread.article_ids == (3, 1, 2)
+    assert await store.get_thread(B, "C1", "ts-1") is None
+    assert await store.get_thread(A, "C2", "ts-1") is None
+    await store.add_turn(thread, "q1", "a1", [3])
+    await store.add_turn(thread, "q2", "a2", [1])
+    turns = await store.recent_turns(thread, 1)
+    assert [t.question for t in turns] == ["q2"]
+
+
+async def test_subscriptions_upsert_disable_and_list(store: SqliteStore) -> None:
+    """Setting a digest twice updates it; turning it off removes it from the schedule."""
+    await store.upsert_subscription(A, "C1", digest_time="08:00", timezone="UTC", topics=["x"])
+    sub = await store.upsert_subscription(
+        A, "C1", digest_time="09:30", timezone="Europe/Kyiv", topics=[]
+    )
+    assert (sub.digest_time, sub.timezone, sub.topics) == ("09:30", "Europe/Kyiv", ())
+    assert [s.id for s in await store.list_subscriptions()] == [sub.id]
+    assert await store.disable_subscription(A, "C1")
+    assert await store.list_subscriptions() == []
+    assert not await store.disable_subscription(A, "C1")

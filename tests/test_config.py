@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from bot.config import Settings, bundled_sample_feeds, parse_hhmm
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_defaults_run_offline_on_the_bundled_samples() -> None:
+    """With nothing set: the sample feeds, private URLs refused, no tokens."""
+    settings = Settings()
+    assert settings.feeds == bundled_sample_feeds()
+    assert len(settings.feeds) >= 3
+    assert not settings.allow_private_urls
+    assert settings.discord_token is None and settings.openai_api_key is None
+
+
+def test_feeds_are_comma_separated_and_blank_means_samples(monkeypatch: pytest.MonkeyPatch) -> None:
+    """NEWSBRIEF_FEEDS splits on commas; an empty value falls back to the samples."""
+    monkeypatch.setenv("NEWSBRIEF_FEEDS", " https://a.example/f , /tmp/x.xml ,")
+    assert Settings().feeds == ["https://a.example/f", "/tmp/x.xml"]
+    monkeypatch.setenv("NEWSBRIEF_FEEDS", "")
+    assert Settings().feeds == bundled_sample_feeds()
+
+
+def test_tokens_are_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tokens never show in a repr or log line."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-very-secret")
+    assert "sk-very-secret" not in repr(Settings())
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("NEWSBRIEF_DIGEST_TIME", "8am"),
+        ("NEWSBRIEF_TIMEZONE", "Kyiv"),
+        ("NEWSBRIEF_POLL_MINUTES", "0"),
+        ("NEWSBRIEF_LOG_LEVEL", "loud"),
+    ],
+)
+def test_bad_values_are_refused(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+    """Malformed times, unknown time zones and out-of-range numbers are errors."""
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError, match=name):
+        Settings()
+
+
+def test_parse_hhmm() -> None:
+    """HH:MM in 24-hour time, nothing else."""
+    assert parse_hhmm("07:05").minute == 5
+    with pytest.raises(ValueError, match="HH:MM"):
+        parse_hhmm("24:00")
+
+
+def test_every_setting_is_in_env_example_with_a_comment() -> None:
+    """.env.example lists every setting the code reads, each after a comment line."""
+    example = (REPO / ".env.example").read_text(encoding="utf-8").splitlines()
+    names = {f.alias for f in Settings.model_fields.values() if f.alias}
+    for name in names:
+        index = next(i for i, line in enumerate(example) if re.match(rf"#?\s*{name}=", line))
+        assert example[index - 1].startswith("#"), name

@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from bot.app import App
+from bot.domain import Scope, Subscription
+from bot.llm.extractive import ExtractiveSummarizer
+from bot.scheduler import Scheduler, last_due
+from bot.services.digest import DigestService
+from tests.fakes.publisher import RecordingPublisher
+
+SLACK = Scope("slack", "T1")
+
+
+def _scheduler(app: App, now: datetime, publisher: RecordingPublisher) -> Scheduler:
+    digests = DigestService(app.store, ExtractiveSummarizer(), max_stories=5, clock=lambda: now)
+    return Scheduler(
+        app.store,
+        app.ingest,
+        digests,
+        {"slack": publisher},
+        poll_interval=timedelta(minutes=30),
+        grace=timedelta(hours=3),
+        clock=lambda: now,
+    )
+
+
+def test_last_due_is_today_after_the_time_and_yesterday_before() -> None:
+    """The last due moment is today's local time once passed, else yesterday's."""
+    sub = Subscription(1, SLACK, "C1", (), "08:00", "Europe/Kyiv")  # UTC+2 in November
+    assert last_due(sub, datetime(2026, 11, 25, 7, 0, tzinfo=UTC)) == datetime(
+        2026, 11, 25, 6, 0, tzinfo=UTC
+    )
+    assert last_due(sub, datetime(2026, 11, 25, 5, 59, tzinfo=UTC)) == datetime(
+        2026, 11, 24, 6, 0, tzinfo=UTC
+    )
+
+
+async def test_missed_digest_is_posted_on_return_within_grace_and_only_once(app: App) -> None:
+    """A digest due while the bot was down is posted when it starts, and not again."""
+    await app.store.upsert_subscription(SLACK, "C1", digest_time="08:00", timezone="UTC", topics=())
+    publisher = RecordingPublisher(platform="slack")
+    now = datetime.now(UTC).replace(hour=9, minute=30)
+    first = _scheduler(app, now, publisher)
+    assert [r for _, r in await first.catch_up()] == ["posted"]
+    second = _scheduler(app, now + timedelta(minutes=5), publisher)
+    assert [r for _, r in await second.catch_up()] == ["already-posted"]
+    assert len(publisher.posts) == 1
+
+
+async def test_digest_missed_beyond_grace_is_not_posted(app: App) -> None:
+    """Past the grace period a missed digest waits for its next day instead."""
+    await app.store.upsert_subscription(SLACK, "C1", digest_time="08:00", timezone="UTC", topics=())
+    publisher = RecordingPublisher(platform="slack")
+    now = datetime.now(UTC).replace(hour=13, minute=0)
+    assert await _scheduler(app, now, publisher).catch_up() == []
+    assert publisher.posts == []
+
+
+async def test_started_scheduler_holds_one_daily_job_per_subscription(app: App) -> None:
+    """Each subscription gets a cron job at its local time; moving it replaces the job."""
+    sub = await app.store.upsert_subscription(
+        SLACK, "C1", digest_time="07:15", timezone="Asia/Tokyo", topics=("moon",)
+    )
+    publisher = RecordingPublisher(platform="slack")
+    scheduler = _scheduler(app, datetime.now(UTC).replace(hour=0, minute=0), publisher)
+    await scheduler.start(catch_up=False)
+    try:
+        job = scheduler._scheduler.get_job(f"digest:{sub.id}")
+        assert job is not None
+        assert "hour='7'" in str(job.trigger) and "minute='15'" in str(job.trigger)
+        assert str(job.trigger.timezone) == "Asia/Tokyo"
+        moved = await app.store.upsert_subscription(
+            SLACK, "C1", digest_time="18:00", timezone="Asia/Tokyo", topics=()
+        )
+        scheduler.schedule(moved)
+        jobs = [j for j in scheduler._scheduler.get_jobs() if j.id.startswith("digest:")]
+        assert len(jobs) == 1 and "hour='18'" in str(jobs[0].trigger)
+    finally:
+        scheduler.shutdown()
+
+
+async def test_scheduled_job_posts_through_the_platform_publisher(app: App) -> None:
+    """The daily job builds the digest and posts it to the subscription's channel."""
+    sub = await app.store.upsert_subscription(
+        SLACK, "C9", digest_time="08:00", timezone="UTC", topics=()
+    )
+    publisher = RecordingPublisher(platform="slack")
+    scheduler = _scheduler(app, datetime.now(UTC).replace(hour=8, minute=0), publisher)
+    assert await scheduler.post_digest(sub.id) == "posted"
+    assert publisher.posts[0][0] == "C9"
+
+
+async def test_subscription_without_a_running_adapter_is_skipped(app: App) -> None:
+    """A Discord subscription is not scheduled when only Slack runs."""
+    sub = await app.store.upsert_subscription(
+        Scope("discord", "G1"), "1", digest_time="08:00", timezone="UTC", topics=()
+    )
+    scheduler = _scheduler(app, datetime.now(UTC), RecordingPublisher(platform="slack"))
+    assert await scheduler.post_digest(sub.id) == "no-adapter"

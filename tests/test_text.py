@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from bot.text import clean_text, html_to_text, query_terms, shorten, split_sentences, terms
+
+
+def test_sentences_split_on_ends_but_not_on_abbreviations() -> None:
+    """Mr., U.S. and decimals do not end a sentence; paragraphs always do."""
+    text = 'Mr. Smith met U.S. envoys. Growth was 2.5% in Q3. "We will see," he said.\n\nNew one'
+    assert split_sentences(text) == [
+        "Mr. Smith met U.S. envoys.",
+        "Growth was 2.5% in Q3.",
+        '"We will see," he said.',
+        "New one",
+    ]
+
+
+def test_invisible_and_bidi_characters_are_removed() -> None:
+    """Zero-width and bidi control characters cannot hide text."""
+    assert clean_text("a\u200bb\u202ec  d\ufeff") == "abc d"
+
+
+def test_html_becomes_paragraphs_of_plain_text() -> None:
+    """Block tags become paragraph breaks, entities are decoded, tags dropped."""
+    assert html_to_text("<p>One &amp; two</p><p>Three<br>four <b>five</b></p>") == (
+        "One & two\n\nThree\n\nfour five"
+    )
+
+
+def test_terms_are_stemmed_content_words() -> None:
+    """Stop words go, stems stay, so 'talks' matches 'talk'."""
+    assert terms("The talks on the ceasefire") == ["talk", "ceasefir"]
+    assert query_terms("What is the latest on Ukraine's talks?") == ["ukraine's", "talks"]
+
+
+def test_shorten_cuts_at_a_word_and_says_so() -> None:
+    """A shortened text ends at a word boundary with an ellipsis."""
+    assert shorten("one two three four", 10) == "one two…"
+    assert shorten("short", 10) == "short"
