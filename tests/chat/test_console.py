@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import io
+
+from bot.app import App
+from bot.chat.console import ConsoleAdapter, render_text
+from bot.domain import CONSOLE_SCOPE
+
+
+def _console(app: App, stdin: str = "") -> tuple[ConsoleAdapter, io.StringIO]:
+    out = io.StringIO()
+    console = ConsoleAdapter(
+        briefs=app.briefs,
+        digests=app.digests,
+        asks=app.asks,
+        feeds=app.feeds,
+        stdin=io.StringIO(stdin),
+        stdout=out,
+        interactive=False,
+    )
+    return console, out
+
+
+async def test_plain_line_asks_about_the_last_brief(app: App) -> None:
+    """A question after /brief is answered from that brief's articles."""
+    console, out = _console(app, "/brief ukraine\nwhat happens next?\n/quit\nnever read\n")
+    await console.run()
+    text = out.getvalue()
+    assert "== Brief: ukraine" in text
+    assert "envoy is expected to travel" in text
+    assert "never read" not in text
+    thread = await app.store.get_thread(CONSOLE_SCOPE, "console", console.thread_key or "")
+    assert thread is not None and thread.article_ids
+
+
+async def test_a_failing_command_is_reported_and_the_session_goes_on(app: App) -> None:
+    """An exception in one command prints an apology, and the next command still runs."""
+    console, out = _console(app)
+
+    async def broken(scope: object, topic: str) -> None:
+        raise RuntimeError("database on fire")
+
+    console._briefs.brief = broken  # type: ignore[method-assign, assignment]
+    assert await console.handle("/brief ukraine")
+    assert await console.handle("/digest")
+    text = out.getvalue()
+    assert "Sorry, that failed: RuntimeError: database on fire" in text
+    assert "== Daily digest" in text
+
+
+async def test_render_text_numbers_stories_and_lists_sources(app: App) -> None:
+    """The terminal rendering shows numbered stories, cited bullets and source links."""
+    message = await app.briefs.brief(CONSOLE_SCOPE, "interest rates")
+    text = render_text(message)
+    assert text.startswith("== Brief: interest rates")
+    assert "\n1. " in text
+    for citation in message.citations:
+        assert f"[{citation.number}] {citation.source}: {citation.title}" in text
+        assert citation.url in text
+    assert "Note: Extractive summary" in text
