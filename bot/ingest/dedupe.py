@@ -59,6 +59,8 @@ def canonical_url(url: str) -> str:
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
+    if ":" in host:  # an IPv6 literal keeps its brackets
+        host = f"[{host}]"
     if parts.port and not (
         (scheme == "http" and parts.port == 80) or (scheme == "https" and parts.port == 443)
     ):

@@ -145,11 +145,7 @@ class Fetcher:
     ) -> Fetched:
         if is_local(location):
             return await self._read_file(location, last_modified)
-        try:
-            async with asyncio.timeout(self.timeout_seconds):
-                return await self._fetch_http(location, etag, last_modified)
-        except TimeoutError as exc:
-            raise FeedError(f"timed out after {self.timeout_seconds:g} s") from exc
+        return await self._fetch_http(location, etag, last_modified)
 
     async def _fetch_http(self, url: str, etag: str | None, last_modified: str | None) -> Fetched:
         headers = {
@@ -160,14 +156,28 @@ class Fetcher:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
+        loop = asyncio.get_running_loop()
+        deadline: float | None = None
         seen = {url}
         current = url
         for _ in range(self.max_redirects + 1):
-            await self.check_public(current)
+            try:
+                async with asyncio.timeout(self.timeout_seconds):
+                    await self.check_public(current)
+            except TimeoutError as exc:
+                raise FeedError(
+                    f"resolving the host timed out after {self.timeout_seconds:g} s"
+                ) from exc
             host = urlsplit(current).hostname or ""
+            # Waiting for a turn at a busy host does not count against the time limit;
+            # from the first request on, the limit covers every hop and the whole body.
             async with self._per_host[host]:
+                deadline = deadline or loop.time() + self.timeout_seconds
                 try:
-                    async with self._client.stream("GET", current, headers=headers) as response:
+                    async with (
+                        asyncio.timeout_at(deadline),
+                        self._client.stream("GET", current, headers=headers) as response,
+                    ):
                         if response.status_code in _REDIRECTS:
                             target = response.headers.get("Location")
                             if not target:
@@ -178,7 +188,7 @@ class Fetcher:
                             seen.add(current)
                             continue
                         return await self._read_response(current, response)
-                except httpx.TimeoutException as exc:
+                except (TimeoutError, httpx.TimeoutException) as exc:
                     raise FeedError(f"timed out after {self.timeout_seconds:g} s") from exc
                 except httpx.HTTPError as exc:
                     raise FeedError(f"connection failed: {exc.__class__.__name__}: {exc}") from exc

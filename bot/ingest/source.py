@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import replace
 
 from bot.domain import Feed
@@ -57,8 +58,6 @@ class HttpFeedSource:
             base_url=None if is_local(feed.url) else fetched.url,
         )
         entries = parsed.entries
-        if self._fetch_full_text and not is_local(feed.url):
-            entries = await self._fill_excerpts(entries)
         title = parsed.title
         if not title:
             title = local_path(feed.url).stem if is_local(feed.url) else None
@@ -71,14 +70,21 @@ class HttpFeedSource:
             warnings=parsed.warnings,
         )
 
-    async def _fill_excerpts(self, entries: tuple[ParsedEntry, ...]) -> tuple[ParsedEntry, ...]:
+    async def complete(self, feed: Feed, entries: Sequence[ParsedEntry]) -> list[ParsedEntry]:
+        """Replace excerpts with the article page's text, for entries not stored yet.
+
+        Only for feeds on the web: a local feed's links are not followed, and
+        an entry's link is only ever fetched over http(s).
+        """
+        if not self._fetch_full_text or is_local(feed.url):
+            return list(entries)
         wanted = [
             i
             for i, e in enumerate(entries)
             if not e.is_full_text and e.url.startswith(("http://", "https://"))
         ][:MAX_FULL_TEXT_PER_POLL]
         if not wanted:
-            return entries
+            return list(entries)
         texts = await asyncio.gather(*(self._full_text(entries[i].url) for i in wanted))
         filled = list(entries)
         for i, text in zip(wanted, texts, strict=True):
@@ -86,7 +92,7 @@ class HttpFeedSource:
                 filled[i] = replace(
                     filled[i], text=text, is_full_text=len(text.split()) >= FULL_TEXT_MIN_WORDS
                 )
-        return tuple(filled)
+        return filled
 
     async def _full_text(self, url: str) -> str | None:
         try:

@@ -102,8 +102,16 @@ class IngestService:
             return FeedReport(url=feed.url, status="not-modified")
 
         source_name = fetched.title or feed.title or urlsplit(feed.url).hostname or feed.url
-        added = 0
+        new_entries = []
         for entry in fetched.entries:
+            if await self._store.known_article(feed, entry.guid, canonical_url(entry.url)):
+                # Still linked, so a workspace reading only this feed sees it too.
+                await self._store.add_article(feed, self._article(entry, source_name, started))
+            else:
+                new_entries.append(entry)
+        # Article pages are fetched for new excerpts only: a re-poll costs no page loads.
+        added = 0
+        for entry in await self._source.complete(feed, new_entries):
             if await self._store.add_article(feed, self._article(entry, source_name, started)):
                 added += 1
         await self._store.record_fetch_success(

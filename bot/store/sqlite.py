@@ -215,6 +215,19 @@ class SqliteStore:
 
     # --- articles --------------------------------------------------------------------
 
+    async def known_article(self, feed: Feed, guid: str | None, canonical_url: str) -> bool:
+        """Whether an entry is stored already, by its guid in this feed or its URL."""
+        if guid:
+            row = await self._fetchone(
+                "SELECT 1 FROM article_feeds WHERE feed_id = ? AND guid = ?", (feed.id, guid)
+            )
+            if row is not None:
+                return True
+        row = await self._fetchone(
+            "SELECT 1 FROM articles WHERE canonical_url = ?", (canonical_url,)
+        )
+        return row is not None
+
     async def add_article(self, feed: Feed, article: NewArticle) -> int | None:
         """Insert unless a copy exists (same guid in this feed, canonical URL or text).
 

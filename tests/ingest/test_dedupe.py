@@ -80,3 +80,8 @@ def test_content_hash_of_short_text_includes_title() -> None:
     assert content_hash("rates  RISE", "short.") == content_hash("Rates rise", "Short.")
     long_text = "word " * 100
     assert content_hash("One headline", long_text) == content_hash("Another", long_text)
+
+
+def test_ipv6_literal_hosts_keep_their_brackets() -> None:
+    """An IPv6 host stays a valid URL after canonicalisation."""
+    assert canonical_url("http://[::1]:8080/a?utm_source=x") == "http://[::1]:8080/a"

@@ -410,3 +410,18 @@ async def test_local_file_missing_or_too_big(tmp_path: Path) -> None:
         big.write_bytes(FEED)
         with pytest.raises(FeedError, match="over the 10 cap"):
             await fetcher.fetch(str(big))
+
+
+async def test_waiting_for_a_busy_host_does_not_count_against_the_time_limit(
+    server: FeedServer,
+) -> None:
+    """Requests queued behind a per-host limit each get their full time once sent."""
+
+    async def slowish(request: web.Request) -> web.StreamResponse:
+        await asyncio.sleep(0.3)
+        return web.Response(body=FEED, content_type=RSS_TYPE)
+
+    url = server.serve("/slowish.xml", slowish)
+    async with open_fetcher(timeout_seconds=0.6, per_host_concurrency=1) as fetcher:
+        results = await asyncio.gather(*(fetcher.fetch(url) for _ in range(4)))
+    assert [r.body for r in results] == [FEED] * 4

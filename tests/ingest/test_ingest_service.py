@@ -182,10 +182,9 @@ async def test_same_article_in_two_feeds_is_stored_once(
     await store.sync_default_feeds([feed_a, feed_b])
     reports = await make_service(store, fetcher).poll_all()
 
-    assert {r.url: (r.status, r.new_articles) for r in reports} == {
-        feed_a: ("ok", 2),
-        feed_b: ("ok", 0),
-    }
+    # The feeds are polled concurrently, so either may be credited with the shared story.
+    assert {r.status for r in reports} == {"ok"}
+    assert sum(r.new_articles for r in reports) == 2
     assert await store.count_articles() == 2
     stories = [a for a in await scope_articles(store) if a.canonical_url == link]
     assert len(stories) == 1
@@ -470,8 +469,8 @@ ARTICLE_PARAGRAPHS = [
 LAST_SENTENCE = "the first scheduled service, a weekly connection to three Mediterranean ports"
 
 
-def article_page() -> bytes:
-    paragraphs = "".join(f"<p>{p}</p>" for p in ARTICLE_PARAGRAPHS)
+def article_page(lead: str = "") -> bytes:
+    paragraphs = "".join(f"<p>{p}</p>" for p in [lead, *ARTICLE_PARAGRAPHS] if p)
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         "<title>Harbour terminal to open in spring</title></head><body>"
@@ -683,3 +682,27 @@ def test_backoff_honours_retry_after() -> None:
     assert service.backoff(5, 60) == timedelta(hours=2)
     assert service.backoff(1, 30 * 86400) == timedelta(days=7)
     assert service.backoff(1, 0) == timedelta(minutes=20)
+
+
+async def test_repoll_fetches_article_pages_for_new_excerpts_only(
+    store: SqliteStore, server: FeedServer, fetcher: Fetcher
+) -> None:
+    """A changed feed re-polled loads the page of its new excerpt, not of the stored one."""
+    old_page = article_page("The old terminal closes for good this winter, its owners said.")
+    new_page = article_page("The new terminal opens to passengers in the spring, its owners said.")
+    server.serve("/old.html", static(old_page, content_type="text/html"))
+    server.serve("/new.html", static(new_page, content_type="text/html"))
+    old_item = rss_item("Old story", server.url("/old.html"), guid="old", description="Old.")
+    new_item = rss_item("New story", server.url("/new.html"), guid="new", description="New.")
+    bodies = [rss_feed(old_item), rss_feed(new_item, old_item)]
+
+    async def growing(request: web.Request) -> web.StreamResponse:
+        return web.Response(body=bodies.pop(0), content_type="application/rss+xml")
+
+    url = server.serve("/feed.xml", growing)
+    (feed,) = await store.sync_default_feeds([url])
+    service = make_service(store, fetcher, full_text=True)
+    assert (await service.poll_feed(feed)).new_articles == 1
+    assert (await service.poll_feed(await reread(store, url))).new_articles == 1
+    assert server.count("/old.html") == 1
+    assert server.count("/new.html") == 1
