@@ -10,6 +10,7 @@ from bot.config import Settings
 from bot.ingest.fetch import Fetcher, is_local, local_path
 from bot.ingest.source import HttpFeedSource
 from bot.llm.extractive import ExtractiveSummarizer
+from bot.llm.prompts import PromptLibrary
 from bot.services.ask import AskService
 from bot.services.brief import BriefService
 from bot.services.digest import DigestService
@@ -37,7 +38,41 @@ class App:
 
     async def close(self) -> None:
         await self.fetcher.aclose()
+        close_summarizer = getattr(self.summarizer, "aclose", None)
+        if close_summarizer is not None:
+            await close_summarizer()
         await self.store.close()
+
+
+def build_summarizer(settings: Settings, store: SqliteStore) -> Summarizer:
+    """The LLM when a key or a server is configured, else the offline extractive one."""
+    if not settings.llm_enabled:
+        return ExtractiveSummarizer()
+    # Imported here: the SDK takes most of a second to import, and the offline
+    # path (the console, one-shot commands) should not pay for it.
+    from openai import AsyncOpenAI
+
+    from bot.llm.openai_client import PROMPT_NAMES, LlmSummarizer
+
+    prompts = PromptLibrary(settings.prompts_dir)
+    prompts.check(PROMPT_NAMES)
+    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+    client = AsyncOpenAI(
+        # Local servers (Ollama, llama.cpp) need no key, but the SDK insists on one.
+        api_key=key or "not-needed",
+        base_url=settings.openai_base_url,
+        timeout=settings.llm_timeout_seconds,
+        max_retries=0,  # retries are ours: bounded, logged, honouring Retry-After
+    )
+    return LlmSummarizer(
+        client,
+        store,
+        prompts,
+        model=settings.openai_model,
+        output_mode=settings.llm_output,
+        daily_token_budget=settings.llm_daily_tokens,
+        max_retries=settings.llm_max_retries,
+    )
 
 
 def default_feed_problems(settings: Settings) -> tuple[list[str], list[str]]:
@@ -75,7 +110,7 @@ async def _wire(settings: Settings, store: SqliteStore, summarizer: Summarizer |
         allow_private=settings.allow_private_urls,
     )
     source = HttpFeedSource(fetcher, fetch_full_text=settings.fetch_full_text)
-    summarizer = summarizer or ExtractiveSummarizer()
+    summarizer = summarizer or build_summarizer(settings, store)
     ingest = IngestService(
         store,
         source,

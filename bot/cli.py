@@ -18,6 +18,7 @@ from bot.config import Settings
 from bot.domain import CONSOLE_SCOPE, FeedReport
 from bot.scheduler import Scheduler
 from bot.services.render import plural
+from bot.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     brief.add_argument("topic", nargs="+", help="e.g. ukraine, or interest rates")
     ask = sub.add_parser("ask", help="answer a question from the stored articles")
     ask.add_argument("question", nargs="+")
+    sub.add_parser("stats", help="model calls, tokens, cache hits and failures")
     feeds = sub.add_parser("feeds", help="list, add or remove feeds")
     feeds_sub = feeds.add_subparsers(dest="action", metavar="ACTION", required=True)
     feeds_sub.add_parser("list", help="feeds with their health")
@@ -95,6 +97,9 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             return 0 if all(r.status != "error" for r in reports) else 1
         if args.command == "feeds":
             return await _feeds(app, args)
+        if args.command == "stats":
+            print(await _stats(app))
+            return 0
         await app.ingest.poll_due()
         if args.command == "digest":
             message = await app.digests.digest(CONSOLE_SCOPE, args.topics)
@@ -118,6 +123,23 @@ async def _feeds(app: App, args: argparse.Namespace) -> int:
         change = await app.feeds.remove(CONSOLE_SCOPE, args.url)
     print(change.text)
     return 0 if change.ok else 1
+
+
+async def _stats(app: App) -> str:
+    now = utcnow()
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    lines = [f"Summarizer: {app.summarizer.name}"]
+    for label, since in (("today (UTC)", today), ("all time", None)):
+        s = await app.store.llm_stats(since)
+        lines.append(
+            f"  {label:<12} calls {s.calls} (ok {s.ok}, failed {s.failures}), "
+            f"cache hits {s.cache_hits}, tokens in {s.tokens_in:,}, out {s.tokens_out:,}"
+        )
+    budget = app.settings.llm_daily_tokens
+    if app.settings.llm_enabled and budget:
+        used = await app.store.tokens_used_since(today)
+        lines.append(f"  daily token budget: {used:,} of {budget:,} used")
+    return "\n".join(lines)
 
 
 def _ingest_summary(reports: Sequence[FeedReport]) -> str:
@@ -146,14 +168,8 @@ def banner(app: App) -> str:
     )
     for name in pending:
         lines.append(f"              {name} is set, but this build has no adapter for it yet")
-    llm = "offline extractive summarizer (quotes the sources; no API key needed)"
-    lines.append(f"  Summarizer: {llm}")
-    if s.openai_api_key or s.openai_base_url:
-        lines.append(
-            "              OPENAI_API_KEY/OPENAI_BASE_URL is set, but this build has "
-            "no LLM summarizer yet"
-        )
-    else:
+    lines.append(f"  Summarizer: {app.summarizer.name}")
+    if not s.llm_enabled:
         lines.append("              an LLM is switched on by OPENAI_API_KEY or OPENAI_BASE_URL")
     defaults = (
         "the bundled sample feeds" if "feeds" not in s.model_fields_set else "NEWSBRIEF_FEEDS"

@@ -15,6 +15,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.llm.modes import OutputMode
+from bot.llm.prompts import DEFAULT_PROMPTS_DIR
+
 SAMPLES_DIR = Path(__file__).parent / "samples"
 
 _HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
@@ -70,11 +73,23 @@ class Settings(BaseSettings):
     brief_max_stories: int = Field(5, ge=1, le=20, alias="NEWSBRIEF_BRIEF_MAX_STORIES")
     log_level: str = Field("INFO", alias="NEWSBRIEF_LOG_LEVEL")
 
-    # --- switches for the adapters and the LLM (read so the banner can tell) -----
-    discord_token: SecretStr | None = Field(None, alias="DISCORD_TOKEN")
-    slack_bot_token: SecretStr | None = Field(None, alias="SLACK_BOT_TOKEN")
+    # --- LLM: on when OPENAI_API_KEY or OPENAI_BASE_URL is set ---------------------------
     openai_api_key: SecretStr | None = Field(None, alias="OPENAI_API_KEY")
     openai_base_url: str | None = Field(None, alias="OPENAI_BASE_URL")
+    openai_model: str = Field("gpt-4.1-mini", min_length=1, alias="OPENAI_MODEL")
+    llm_timeout_seconds: float = Field(60.0, gt=0, le=600, alias="NEWSBRIEF_LLM_TIMEOUT")
+    llm_daily_tokens: int = Field(500_000, ge=0, alias="NEWSBRIEF_LLM_DAILY_TOKENS")
+    llm_max_retries: int = Field(2, ge=0, le=10, alias="NEWSBRIEF_LLM_MAX_RETRIES")
+    llm_output: OutputMode = Field(OutputMode.AUTO, alias="NEWSBRIEF_LLM_OUTPUT")
+    prompts_dir: Path = Field(DEFAULT_PROMPTS_DIR, alias="NEWSBRIEF_PROMPTS_DIR")
+
+    # --- chat platforms (read so the banner can tell) ---------------------------------------
+    discord_token: SecretStr | None = Field(None, alias="DISCORD_TOKEN")
+    slack_bot_token: SecretStr | None = Field(None, alias="SLACK_BOT_TOKEN")
+
+    @property
+    def llm_enabled(self) -> bool:
+        return self.openai_api_key is not None or self.openai_base_url is not None
 
     @field_validator("feeds", mode="before")
     @classmethod

@@ -143,6 +143,7 @@ class Section:
     bullets: tuple[Bullet, ...]
     url: str | None = None
     citations: tuple[int, ...] = ()
+    note: str | None = None  # e.g. that this item is extractive because the model failed
 
 
 @dataclass(frozen=True)

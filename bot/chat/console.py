@@ -44,7 +44,8 @@ def render_text(message: Message) -> str:
         if section.heading:
             refs = "".join(f"[{n}]" for n in section.citations)
             prefix = f"{index}. " if numbered else ""
-            lines.append(f"{prefix}{section.heading} {refs}".rstrip())
+            note = f" ({section.note})" if section.note else ""
+            lines.append(f"{prefix}{section.heading}{note} {refs}".rstrip())
         for bullet in section.bullets:
             refs = "".join(f"[{n}]" for n in bullet.citations)
             lines.append(f"   - {bullet.text} {refs}".rstrip())

@@ -153,9 +153,15 @@ class ExtractiveSummarizer:
     """The Summarizer port with no model: ranked sentences, always cited."""
 
     label: str | None = EXTRACTIVE_LABEL
+    name = "offline extractive summarizer (quotes the sources; no API key needed)"
 
     def __init__(self, sentences_per_story: int = 3) -> None:
         self.sentences_per_story = sentences_per_story
+
+    async def overview(
+        self, topic: str, items: Sequence[tuple[Story, StorySummary]]
+    ) -> tuple[Point, ...]:
+        return ()  # an overview would have to be written, and this summarizer only quotes
 
     async def summarize(self, story: Story) -> StorySummary:
         lead = story.lead

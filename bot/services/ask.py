@@ -10,7 +10,7 @@ from bot.domain import Article, Message, QATurn, Scope, ThreadContext, ThreadKin
 from bot.services.ports import Store, Summarizer
 from bot.services.render import NO_ANSWER, not_found, render_answer
 from bot.services.retrieval import find_articles
-from bot.text import clean_text
+from bot.text import clean_text, query_terms, stem, terms
 from bot.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,8 @@ class AskService:
         message = None
         if thread is not None:
             articles = await self._store.get_articles(thread.article_ids)
-            message = await self._answer(question, articles, turns)
+            if mentions_any(question, articles):
+                message = await self._answer(question, articles, turns)
         if message is None or not message.found:
             # Not in the thread's own articles: look wider, in everything this scope reads.
             found = await find_articles(
@@ -87,8 +88,20 @@ class AskService:
         if not articles:
             return not_found("No answer in the sources", NO_ANSWER, kind=ThreadKind.ANSWER)
         draft = await self._summarizer.answer(question, articles, turns)
-        notes = [self._summarizer.label] if self._summarizer.label else []
-        return render_answer(draft, articles, notes=notes)
+        return render_answer(draft, articles, label=self._summarizer.label)
+
+
+def mentions_any(question: str, articles: Sequence[Article]) -> bool:
+    """Whether the thread's articles speak of the question at all.
+
+    A question with no words of substance ("what happens next?") is a follow-up
+    about the thread and always counts; otherwise some word must appear, so an
+    unrelated question is turned away without asking the model.
+    """
+    wanted = {stem(w) for w in query_terms(question)}
+    if not wanted:
+        return True
+    return any(wanted & set(terms(f"{a.title} {a.text}")) for a in articles)
 
 
 def _plain(message: Message) -> str:

@@ -69,11 +69,13 @@ class BriefService:
                 kind=ThreadKind.BRIEF,
             )
         summaries = await asyncio.gather(*(self._summarizer.summarize(s) for s in stories))
-        notes = [self._summarizer.label] if self._summarizer.label else []
         sources = len({a.source for s in stories for a in s.articles})
         title = (
             f"Brief: {topic} — {plural(len(stories), 'story', 'stories')} "
             f"from {plural(sources, 'outlet', 'outlets')}"
         )
         items = list(zip(stories, summaries, strict=True))
-        return render_stories(ThreadKind.BRIEF, title, items, notes=notes)
+        overview = await self._summarizer.overview(topic, items)
+        return render_stories(
+            ThreadKind.BRIEF, title, items, label=self._summarizer.label, overview=overview
+        )

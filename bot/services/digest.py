@@ -71,15 +71,15 @@ class DigestService:
                 ThreadKind.DIGEST,
                 f"Daily digest{topic_text} — {day}",
                 [],
+                label=None,
                 notes=(f"No new stories{topic_text} in this period.",),
             )
         summaries = await asyncio.gather(*(self._summarizer.summarize(s) for s in stories))
-        notes = [self._summarizer.label] if self._summarizer.label else []
         return render_stories(
             ThreadKind.DIGEST,
             f"Daily digest{topic_text} — {day} — {plural(len(stories), 'story', 'stories')}",
             list(zip(stories, summaries, strict=True)),
-            notes=notes,
+            label=self._summarizer.label,
         )
 
     async def _candidates(

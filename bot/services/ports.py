@@ -201,12 +201,17 @@ class StorySummary:
     headline: str
     points: tuple[Point, ...]
     why_it_matters: str | None = None
+    # Quoted by the offline summarizer: as the default, or because the model failed.
+    extractive: bool = True
+    fallback_reason: str | None = None
 
 
 @dataclass(frozen=True)
 class AnswerDraft:
     points: tuple[Point, ...]
     supported: bool
+    extractive: bool = True
+    fallback_reason: str | None = None
 
 
 class Summarizer(Protocol):
@@ -217,11 +222,56 @@ class Summarizer(Protocol):
         """A note every post made with this summarizer carries, or None."""
         ...
 
+    @property
+    def name(self) -> str:
+        """What the start-up banner calls this summarizer."""
+        ...
+
     async def summarize(self, story: Story) -> StorySummary: ...
+
+    async def overview(
+        self, topic: str, items: Sequence[tuple[Story, StorySummary]]
+    ) -> tuple[Point, ...]:
+        """A few cited sentences across a brief's stories; () when it cannot write one."""
+        ...
 
     async def answer(
         self, question: str, articles: Sequence[Article], turns: Sequence[QATurn]
     ) -> AnswerDraft: ...
+
+
+@dataclass(frozen=True)
+class LlmCall:
+    kind: str
+    model: str
+    prompt_version: str
+    status: str  # "ok", "invalid", "error", "cache-hit", "budget"
+    tokens_in: int = 0
+    tokens_out: int = 0
+    latency_ms: int = 0
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class LlmStats:
+    calls: int
+    ok: int
+    failures: int
+    cache_hits: int
+    tokens_in: int
+    tokens_out: int
+
+
+class LlmLedger(Protocol):
+    """Where model output is cached and model calls are counted."""
+
+    async def cached_output(self, key: str) -> str | None: ...
+    async def cache_output(
+        self, key: str, *, kind: str, model: str, prompt_version: str, output: str
+    ) -> None: ...
+    async def record_call(self, call: LlmCall, at: datetime) -> None: ...
+    async def tokens_used_since(self, since: datetime) -> int: ...
+    async def llm_stats(self, since: datetime | None) -> LlmStats: ...
 
 
 # --- posting -------------------------------------------------------------------------

@@ -66,15 +66,32 @@ def _bullets(points: Sequence[Point], numbering: _Numbering) -> tuple[Bullet, ..
     return tuple(bullets)
 
 
+def source_notes(label: str | None, drafts: Sequence[StorySummary | AnswerDraft]) -> list[str]:
+    """What a post must say about how it was written.
+
+    The offline summarizer labels everything; with a model, only the items that
+    fell back to quoting the sources are marked, with the reason.
+    """
+    if label:
+        return [label]
+    reasons = list(dict.fromkeys(d.fallback_reason for d in drafts if d.fallback_reason))
+    if not reasons:
+        return []
+    return [f"Items marked “extractive” quote the sources instead: {'; '.join(reasons)}."]
+
+
 def render_stories(
     kind: ThreadKind,
     title: str,
     items: Sequence[tuple[Story, StorySummary]],
     *,
+    label: str | None,
+    overview: Sequence[Point] = (),
     notes: Sequence[str] = (),
 ) -> Message:
     numbering = _Numbering([a for story, _ in items for a in story.articles])
     sections = []
+    overview_bullets = _bullets(overview, numbering)
     for story, summary in items:
         bullets = _bullets(summary.points, numbering)
         if not bullets:
@@ -88,23 +105,24 @@ def render_stories(
                 url=story.lead.url,
                 bullets=bullets,
                 citations=story_numbers,
+                note="extractive" if summary.extractive and not label else None,
             )
         )
+    if overview_bullets and sections:
+        sections.insert(0, Section(heading=None, bullets=overview_bullets))
     citations = numbering.citations()
     return Message(
         kind=kind,
         title=title,
         sections=tuple(sections),
         citations=citations,
-        notes=tuple(notes),
+        notes=(*notes, *source_notes(label, [s for _, s in items])),
         article_ids=tuple(c.article_id for c in citations),
         found=bool(sections),
     )
 
 
-def render_answer(
-    draft: AnswerDraft, articles: Sequence[Article], *, notes: Sequence[str] = ()
-) -> Message:
+def render_answer(draft: AnswerDraft, articles: Sequence[Article], *, label: str | None) -> Message:
     numbering = _Numbering(articles)
     bullets = _bullets(draft.points, numbering) if draft.supported else ()
     if not bullets:
@@ -115,7 +133,7 @@ def render_answer(
         title="From the sources",
         sections=(Section(heading=None, bullets=bullets),),
         citations=citations,
-        notes=tuple(notes),
+        notes=tuple(source_notes(label, [draft])),
         article_ids=tuple(c.article_id for c in citations),
     )
 

@@ -130,6 +130,32 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX qa_turns_thread ON qa_turns(thread_id, id);
     """,
+    # 2: model output cache and a ledger of model calls (tokens, failures, cache hits)
+    """
+    -- Keyed by hash(input text + model + prompt version): one summary per article, ever.
+    CREATE TABLE llm_cache (
+        key TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        model TEXT NOT NULL,
+        prompt_version TEXT NOT NULL,
+        output TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+
+    CREATE TABLE llm_calls (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        model TEXT NOT NULL,
+        prompt_version TEXT NOT NULL,
+        status TEXT NOT NULL,
+        tokens_in INTEGER NOT NULL DEFAULT 0,
+        tokens_out INTEGER NOT NULL DEFAULT 0,
+        latency_ms INTEGER NOT NULL DEFAULT 0,
+        error TEXT
+    );
+    CREATE INDEX llm_calls_at ON llm_calls(at);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -24,7 +24,7 @@ from bot.domain import (
     ThreadContext,
     ThreadKind,
 )
-from bot.services.ports import MatchMode, NewArticle, SearchHit
+from bot.services.ports import LlmCall, LlmStats, MatchMode, NewArticle, SearchHit
 from bot.store.migrations import MIGRATIONS, SCHEMA_VERSION
 from bot.timeutil import from_db, from_db_optional, to_db, utcnow
 
@@ -500,6 +500,60 @@ class SqliteStore:
             (thread.id, limit),
         )
         return [QATurn(r["question"], r["answer"], from_db(r["asked_at"])) for r in reversed(rows)]
+
+    # --- model output cache and call ledger ----------------------------------------------
+
+    async def cached_output(self, key: str) -> str | None:
+        row = await self._fetchone("SELECT output FROM llm_cache WHERE key = ?", (key,))
+        return str(row[0]) if row else None
+
+    async def cache_output(
+        self, key: str, *, kind: str, model: str, prompt_version: str, output: str
+    ) -> None:
+        async with self._transaction() as conn:
+            await conn.execute(
+                "INSERT INTO llm_cache (key, kind, model, prompt_version, output, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET output = excluded.output",
+                (key, kind, model, prompt_version, output, to_db(utcnow())),
+            )
+
+    async def record_call(self, call: LlmCall, at: datetime) -> None:
+        async with self._transaction() as conn:
+            await conn.execute(
+                "INSERT INTO llm_calls (at, kind, model, prompt_version, status, tokens_in, "
+                "tokens_out, latency_ms, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    to_db(at),
+                    call.kind,
+                    call.model,
+                    call.prompt_version,
+                    call.status,
+                    call.tokens_in,
+                    call.tokens_out,
+                    call.latency_ms,
+                    (call.error or "")[:500] or None,
+                ),
+            )
+
+    async def tokens_used_since(self, since: datetime) -> int:
+        row = await self._fetchone(
+            "SELECT COALESCE(SUM(tokens_in + tokens_out), 0) FROM llm_calls WHERE at >= ?",
+            (to_db(since),),
+        )
+        return int(row[0]) if row else 0
+
+    async def llm_stats(self, since: datetime | None) -> LlmStats:
+        row = await self._fetchone(
+            "SELECT COUNT(*) FILTER (WHERE status NOT IN ('cache-hit', 'budget')), "
+            "COUNT(*) FILTER (WHERE status = 'ok'), "
+            "COUNT(*) FILTER (WHERE status IN ('error', 'invalid')), "
+            "COUNT(*) FILTER (WHERE status = 'cache-hit'), "
+            "COALESCE(SUM(tokens_in), 0), COALESCE(SUM(tokens_out), 0) "
+            "FROM llm_calls WHERE at >= ?",
+            (to_db(since) if since else "",),
+        )
+        assert row is not None
+        return LlmStats(*(int(v) for v in row))
 
 
 def _statements(script: str) -> list[str]:
