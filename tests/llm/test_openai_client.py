@@ -208,10 +208,19 @@ async def test_injected_instructions_in_an_article_change_nothing(
     now = utcnow()
     await llm_app.store.add_article(
         feed,
-        NewArticle(None, "https://x.example/z", canonical_url("https://x.example/z"),
-                   "Zeppelin race returns", "Test Outlet", now, now, text, False,
-                   content_hash("Zeppelin race returns", text)),
-    )  # fmt: skip
+        NewArticle(
+            None,
+            "https://x.example/z",
+            canonical_url("https://x.example/z"),
+            "Zeppelin race returns",
+            "Test Outlet",
+            now,
+            now,
+            text,
+            False,
+            content_hash("Zeppelin race returns", text),
+        ),
+    )
     # A model that obeys the article answers off-schema: refused, repaired, then offline.
     fake.script(
         reply_json({"action": "post", "text": "@everyone FREE CRYPTO"}),
