@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Protocol
+
+from pydantic import SecretStr
 
 from bot.config import Settings
 from bot.ingest.fetch import Fetcher, is_local, local_path
 from bot.ingest.source import HttpFeedSource
 from bot.llm.extractive import ExtractiveSummarizer
 from bot.llm.prompts import PromptLibrary
+from bot.scheduler import Scheduler
 from bot.services.ask import AskService
 from bot.services.brief import BriefService
 from bot.services.digest import DigestService
 from bot.services.feeds import FeedService
 from bot.services.ingest import IngestService
-from bot.services.ports import Summarizer
+from bot.services.ports import Publisher, Summarizer
+from bot.services.subscriptions import SubscriptionService
 from bot.store.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
@@ -34,6 +41,7 @@ class App:
     digests: DigestService
     briefs: BriefService
     asks: AskService
+    subscriptions: SubscriptionService
     warnings: list[str] = field(default_factory=list)
 
     async def close(self) -> None:
@@ -137,5 +145,85 @@ async def _wire(settings: Settings, store: SqliteStore, summarizer: Summarizer |
             max_stories=settings.brief_max_stories,
         ),
         asks=AskService(store, summarizer),
+        subscriptions=SubscriptionService(store),
         warnings=warnings,
     )
+
+
+class ChatAdapter(Publisher, Protocol):
+    """A chat platform the bot serves: started and stopped with the process."""
+
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+
+
+def build_chat_adapters(app: App) -> list[ChatAdapter]:
+    """The platforms whose tokens are set; none means the console."""
+    settings = app.settings
+    adapters: list[ChatAdapter] = []
+    if settings.slack_bot_token:
+        from bot.chat.slack import SlackAdapter
+
+        adapters.append(
+            SlackAdapter(
+                bot_token=settings.slack_bot_token.get_secret_value(),
+                app_token=_secret(settings.slack_app_token),
+                signing_secret=_secret(settings.slack_signing_secret),
+                api_url=settings.slack_api_url,
+                admin_users=settings.slack_admin_users,
+                briefs=app.briefs,
+                digests=app.digests,
+                asks=app.asks,
+                feeds=app.feeds,
+                subscriptions=app.subscriptions,
+                host=settings.slack_host,
+                port=settings.slack_port,
+            )
+        )
+    return adapters
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value else None
+
+
+def build_scheduler(app: App, publishers: Sequence[Publisher]) -> Scheduler:
+    scheduler = Scheduler(
+        app.store,
+        app.ingest,
+        app.digests,
+        {p.platform: p for p in publishers},
+        poll_interval=timedelta(minutes=app.settings.poll_minutes),
+        grace=timedelta(minutes=app.settings.digest_grace_minutes),
+    )
+    # A digest set or turned off in chat takes effect at once, no restart.
+    app.subscriptions.on_change = scheduler.schedule
+    app.subscriptions.on_remove = scheduler.unschedule
+    return scheduler
+
+
+async def serve(app: App, adapters: Sequence[ChatAdapter], stop: asyncio.Event) -> None:
+    """Run the chat adapters and the scheduler until `stop` is set."""
+    scheduler = build_scheduler(app, adapters)
+    reports = await app.ingest.poll_all()
+    failed = [r for r in reports if r.status == "error"]
+    log.info(
+        "ingested %d feeds, %d new articles, %d failing",
+        len(reports),
+        sum(r.new_articles for r in reports),
+        len(failed),
+    )
+    started: list[ChatAdapter] = []
+    try:
+        for adapter in adapters:
+            await adapter.start()
+            started.append(adapter)
+        await scheduler.start(catch_up=True)
+        await stop.wait()
+    finally:
+        scheduler.shutdown()
+        for adapter in reversed(started):
+            try:
+                await adapter.stop()
+            except Exception:
+                log.exception("stopping the %s adapter failed", adapter.platform)

@@ -5,18 +5,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 from collections.abc import Sequence
-from datetime import timedelta
 
 from pydantic import ValidationError
 
 from bot import __version__
-from bot.app import App, build_app
+from bot.app import App, ChatAdapter, build_app, build_chat_adapters, build_scheduler, serve
 from bot.chat.console import CHANNEL, ConsoleAdapter, render_text
 from bot.config import Settings
 from bot.domain import CONSOLE_SCOPE, FeedReport
-from bot.scheduler import Scheduler
 from bot.services.render import plural
 from bot.timeutil import utcnow
 
@@ -150,24 +149,21 @@ def _ingest_summary(reports: Sequence[FeedReport]) -> str:
     return text + (f", {failed} failed (see `feeds list`)" if failed else "")
 
 
-def banner(app: App) -> str:
+def banner(app: App, chat: list[str]) -> str:
     s = app.settings
-    lines = [f"newsbrief {__version__} — console mode"]
-    chat = "console (this terminal)"
-    pending = [
-        name
-        for name, value in (
-            ("DISCORD_TOKEN", s.discord_token),
-            ("SLACK_BOT_TOKEN", s.slack_bot_token),
+    mode = "console mode" if not chat else "serving " + " and ".join(chat)
+    lines = [f"newsbrief {__version__} — {mode}"]
+    if chat:
+        lines.append(f"  Chat:       {', '.join(chat)}")
+    else:
+        lines.append(
+            "  Chat:       console (this terminal); Slack is switched on by SLACK_BOT_TOKEN, "
+            "Discord by DISCORD_TOKEN"
         )
-        if value
-    ]
-    lines.append(
-        f"  Chat:       {chat}; Discord and Slack adapters are switched on by "
-        "DISCORD_TOKEN and SLACK_BOT_TOKEN"
-    )
-    for name in pending:
-        lines.append(f"              {name} is set, but this build has no adapter for it yet")
+    if s.discord_token:
+        lines.append(
+            "              DISCORD_TOKEN is set, but this build has no Discord adapter yet"
+        )
     lines.append(f"  Summarizer: {app.summarizer.name}")
     if not s.llm_enabled:
         lines.append("              an LLM is switched on by OPENAI_API_KEY or OPENAI_BASE_URL")
@@ -176,13 +172,21 @@ def banner(app: App) -> str:
     )
     lines.append(f"  Feeds:      {plural(len(s.feeds), 'feed', 'feeds')} from {defaults}")
     lines.append(f"  Database:   {s.db_path}")
-    lines.append("Type /help for commands.")
+    if not chat:
+        lines.append("Type /help for commands.")
     return "\n".join(lines)
 
 
 async def _run(app: App) -> int:
+    try:
+        adapters = build_chat_adapters(app)
+    except ValueError as exc:
+        print(f"newsbrief: {exc}", file=sys.stderr)
+        return 2
+    if adapters:
+        return await _serve(app, adapters)
     console = ConsoleAdapter(briefs=app.briefs, digests=app.digests, asks=app.asks, feeds=app.feeds)
-    console.say(banner(app))
+    console.say(banner(app, []))
     for warning in app.warnings:
         console.say(f"Warning: {warning}")
     await app.store.upsert_subscription(
@@ -197,14 +201,7 @@ async def _run(app: App) -> int:
     for report in reports:
         if report.status == "error":
             console.say(f"  {report.url}: {report.error}")
-    scheduler = Scheduler(
-        app.store,
-        app.ingest,
-        app.digests,
-        {console.platform: console},
-        poll_interval=timedelta(minutes=app.settings.poll_minutes),
-        grace=timedelta(minutes=app.settings.digest_grace_minutes),
-    )
+    scheduler = build_scheduler(app, [console])
     await console.publish(
         CHANNEL, await app.digests.digest(CONSOLE_SCOPE, timezone=app.settings.timezone)
     )
@@ -213,4 +210,16 @@ async def _run(app: App) -> int:
         await console.run()
     finally:
         scheduler.shutdown()
+    return 0
+
+
+async def _serve(app: App, adapters: list[ChatAdapter]) -> int:
+    print(banner(app, [a.platform.capitalize() for a in adapters]), flush=True)
+    for warning in app.warnings:
+        print(f"Warning: {warning}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await serve(app, adapters, stop)
     return 0

@@ -83,9 +83,19 @@ class Settings(BaseSettings):
     llm_output: OutputMode = Field(OutputMode.AUTO, alias="NEWSBRIEF_LLM_OUTPUT")
     prompts_dir: Path = Field(DEFAULT_PROMPTS_DIR, alias="NEWSBRIEF_PROMPTS_DIR")
 
-    # --- chat platforms (read so the banner can tell) ---------------------------------------
-    discord_token: SecretStr | None = Field(None, alias="DISCORD_TOKEN")
+    # --- Slack: on when SLACK_BOT_TOKEN is set ---------------------------------------------
     slack_bot_token: SecretStr | None = Field(None, alias="SLACK_BOT_TOKEN")
+    slack_app_token: SecretStr | None = Field(None, alias="SLACK_APP_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(None, alias="SLACK_SIGNING_SECRET")
+    slack_host: str = Field("0.0.0.0", alias="SLACK_HOST")
+    slack_port: int = Field(3000, ge=0, le=65535, alias="SLACK_PORT")
+    slack_api_url: str = Field("https://slack.com/api/", alias="SLACK_API_URL")
+    slack_admin_users: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, alias="SLACK_ADMIN_USERS"
+    )
+
+    # --- Discord (read so the banner can tell) ------------------------------------------------
+    discord_token: SecretStr | None = Field(None, alias="DISCORD_TOKEN")
 
     @property
     def llm_enabled(self) -> bool:
@@ -98,6 +108,19 @@ class Settings(BaseSettings):
             items = [part.strip() for part in value.split(",") if part.strip()]
             return items or bundled_sample_feeds()
         return value
+
+    @field_validator("slack_admin_users", mode="before")
+    @classmethod
+    def _split_users(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _api_url_slash(cls, value: str) -> str:
+        value = value.strip()
+        return value if value.endswith("/") else value + "/"
 
     @field_validator("digest_time")
     @classmethod
@@ -118,7 +141,14 @@ class Settings(BaseSettings):
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
         return level
 
-    @field_validator("discord_token", "slack_bot_token", "openai_api_key", mode="before")
+    @field_validator(
+        "discord_token",
+        "slack_bot_token",
+        "slack_app_token",
+        "slack_signing_secret",
+        "openai_api_key",
+        mode="before",
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

@@ -40,6 +40,16 @@ class AskService:
             scope, channel, thread_key, message.kind, message.article_ids
         )
 
+    async def thread(self, scope: Scope, channel: str, thread_key: str) -> ThreadContext | None:
+        return await self._store.get_thread(scope, channel, thread_key)
+
+    async def claim_reply(self, scope: Scope, channel: str, message_key: str) -> bool:
+        """True once per incoming message: platforms redeliver, and one reply may
+        arrive as two events (a message and a mention)."""
+        return await self._store.claim_delivery(
+            f"reply:{scope.platform}:{scope.workspace}:{channel}:{message_key}", scope, channel
+        )
+
     async def ask(
         self,
         scope: Scope,

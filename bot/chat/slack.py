@@ -1,0 +1,338 @@
+"""The Slack adapter on slack-bolt: /brief, /newsbrief, and answers in threads.
+
+Socket Mode when SLACK_APP_TOKEN is set (no public URL needed), else HTTP mode
+on SLACK_PORT at /slack/events, verified with SLACK_SIGNING_SECRET. One bot
+token serves one workspace. Handlers ack at once (Slack allows 3 seconds),
+then call one service and post what it returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.chat.slack_blocks import escape, plain_text, render_blocks
+from bot.domain import Message, Scope, ThreadKind
+from bot.services.ask import AskService
+from bot.services.brief import BriefService
+from bot.services.digest import DigestService
+from bot.services.feeds import FeedService
+from bot.services.subscriptions import SubscriptionService, parse_topics
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "slack"
+ADMIN_CACHE_SECONDS = 300
+_MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
+
+NEWSBRIEF_HELP = """*newsbrief commands*
+• `/brief <topic>`: a cited brief on a topic, posted here; reply in its thread to ask about it
+• `/newsbrief digest HH:MM <IANA zone> [topics, comma-separated]`: this channel's daily digest
+• `/newsbrief digest off` · `/newsbrief digest now`
+• `/newsbrief feeds`: the feeds read here, with their health
+• `/newsbrief subscribe <feed url>` · `/newsbrief unsubscribe <feed url>`
+Changing feeds or the digest is for workspace admins and owners."""
+
+_CANNOT_POST = {
+    "not_in_channel": "I'm not in this channel: `/invite @newsbrief`, then try again.",
+    "channel_not_found": "I can't see this channel. Invite me to it, then try again.",
+    "is_archived": "This channel is archived, so I can't post here.",
+    "restricted_action": "This workspace doesn't let me post here.",
+}
+
+
+def clean_url(text: str) -> str:
+    """Slack may send `<https://x|label>`; the URL is what counts."""
+    return text.strip().strip("<>").split("|", 1)[0]
+
+
+class SlackAdapter:
+    platform = PLATFORM
+
+    def __init__(
+        self,
+        *,
+        bot_token: str,
+        app_token: str | None,
+        signing_secret: str | None,
+        api_url: str,
+        admin_users: Sequence[str],
+        briefs: BriefService,
+        digests: DigestService,
+        asks: AskService,
+        feeds: FeedService,
+        subscriptions: SubscriptionService,
+        host: str = "0.0.0.0",  # HTTP mode must be reachable by Slack
+        port: int = 3000,
+    ) -> None:
+        if not app_token and not signing_secret:
+            raise ValueError(
+                "Slack needs SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode)"
+            )
+        self._briefs = briefs
+        self._digests = digests
+        self._asks = asks
+        self._feeds = feeds
+        self._subscriptions = subscriptions
+        self._app_token = app_token
+        self._admin_users = set(admin_users)
+        self._admin_cache: dict[str, tuple[float, bool]] = {}
+        self._host, self._port = host, port
+        self.client = AsyncWebClient(token=bot_token, base_url=api_url)
+        self.client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=3))
+        self.app = AsyncApp(
+            client=self.client,
+            signing_secret=signing_secret or "",
+            request_verification_enabled=signing_secret is not None and not app_token,
+        )
+        self.team_id = ""
+        self.bot_user_id = ""
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._runner: web.AppRunner | None = None
+        self._socket: AsyncSocketModeHandler | None = None
+        self.bound_port: int | None = None
+        self._register()
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        identity = await self.client.auth_test()
+        self.team_id = str(identity["team_id"])
+        self.bot_user_id = str(identity["user_id"])
+        if self._app_token:
+            self._socket = AsyncSocketModeHandler(self.app, self._app_token, web_client=self.client)
+            await self._socket.connect_async()  # type: ignore[no-untyped-call]
+            log.info("Slack: connected in Socket Mode to team %s", self.team_id)
+            return
+        self._runner = web.AppRunner(self.app.web_app(path="/slack/events"), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self._host, self._port)
+        await site.start()
+        server = site._server
+        sockets = getattr(server, "sockets", None) or []
+        self.bound_port = sockets[0].getsockname()[1] if sockets else self._port
+        log.info("Slack: HTTP mode on %s:%s/slack/events", self._host, self.bound_port)
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._socket is not None:
+            await self._socket.close_async()  # type: ignore[no-untyped-call]
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def _background(self, work: Awaitable[None]) -> None:
+        """Run after the ack, so Slack gets its answer within 3 seconds."""
+
+        async def guarded() -> None:
+            try:
+                await work
+            except Exception:
+                log.exception("Slack: a command failed after its ack")
+
+        task = asyncio.create_task(guarded())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # --- posting -----------------------------------------------------------------------
+
+    def scope(self, team_id: str | None = None) -> Scope:
+        return Scope(PLATFORM, team_id or self.team_id)
+
+    async def publish(self, channel: str, message: Message) -> str | None:
+        """Post a digest or brief (split if long); every part opens a thread."""
+        return await self.post(self.scope(), channel, message)
+
+    async def post(
+        self, scope: Scope, channel: str, message: Message, *, thread_ts: str | None = None
+    ) -> str | None:
+        first: str | None = None
+        for part in render_blocks(message):
+            response = await self.client.chat_postMessage(
+                channel=channel,
+                text=part.text,
+                blocks=part.blocks,
+                thread_ts=thread_ts,
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+            ts = str(response["ts"])
+            first = first or ts
+            if thread_ts is None and message.kind is not ThreadKind.ANSWER:
+                await self._asks.open_thread(scope, channel, ts, message)
+        return first
+
+    # --- handlers ----------------------------------------------------------------------
+
+    def _register(self) -> None:
+        self.app.command("/brief")(self._on_brief)
+        self.app.command("/newsbrief")(self._on_newsbrief)
+        self.app.event("message")(self._on_message)
+        self.app.event("app_mention")(self._on_mention)
+
+    async def _on_brief(self, ack: Any, command: dict[str, Any], respond: Any) -> None:
+        topic = " ".join(command.get("text", "").split())
+        if not topic:
+            await ack(text="Usage: `/brief <topic>`, e.g. `/brief ukraine`.")
+            return
+        await ack()
+        self._background(self._brief(command, topic, respond))
+
+    async def _brief(self, command: dict[str, Any], topic: str, respond: Any) -> None:
+        scope, channel = self.scope(command["team_id"]), command["channel_id"]
+        message = await self._briefs.brief(scope, topic)
+        if not message.found:
+            await respond(text=plain_text(message), response_type="ephemeral")
+            return
+        await self._post_or_explain(scope, channel, message, respond)
+
+    async def _post_or_explain(
+        self, scope: Scope, channel: str, message: Message, respond: Any
+    ) -> None:
+        try:
+            await self.post(scope, channel, message)
+        except SlackApiError as exc:
+            error = str(exc.response.get("error", "unknown_error"))
+            log.warning("Slack: cannot post in %s: %s", channel, error)
+            reason = _CANNOT_POST.get(error, f"Slack refused the post ({error}).")
+            await respond(text=reason, response_type="ephemeral")
+
+    async def _on_newsbrief(self, ack: Any, command: dict[str, Any], respond: Any) -> None:
+        words = command.get("text", "").split()
+        action = words[0].lower() if words else "help"
+        if action not in ("digest", "feeds", "subscribe", "unsubscribe"):
+            await ack(text=NEWSBRIEF_HELP)
+            return
+        await ack()
+        self._background(self._newsbrief(command, action, words[1:], respond))
+
+    async def _newsbrief(
+        self, command: dict[str, Any], action: str, args: list[str], respond: Any
+    ) -> None:
+        scope, channel = self.scope(command["team_id"]), command["channel_id"]
+
+        async def say(text: str) -> None:
+            await respond(text=escape(text), response_type="ephemeral")
+
+        if action == "feeds":
+            await respond(text=plain_text(await self._feeds.list(scope)), response_type="ephemeral")
+            return
+        if not await self.is_admin(command["user_id"]):
+            await say(
+                "Sorry, only workspace admins and owners (or users the operator allows in "
+                "SLACK_ADMIN_USERS) can change feeds or the daily digest."
+            )
+            return
+        if action in ("subscribe", "unsubscribe"):
+            if not args:
+                await say(f"Usage: /newsbrief {action} <feed url>")
+                return
+            url = clean_url(args[0])
+            if action == "subscribe":
+                change = await self._feeds.add(
+                    scope, url, channel=channel, added_by=command["user_id"]
+                )
+            else:
+                change = await self._feeds.remove(scope, url)
+            await say(change.text)
+            return
+        await self._digest_command(scope, channel, args, say, respond)
+
+    async def _digest_command(
+        self,
+        scope: Scope,
+        channel: str,
+        args: list[str],
+        say: Callable[[str], Awaitable[None]],
+        respond: Any,
+    ) -> None:
+        if args and args[0].lower() == "off":
+            await say((await self._subscriptions.turn_off(scope, channel)).text)
+            return
+        if args and args[0].lower() == "now":
+            subscription = await self._subscriptions.get(scope, channel)
+            topics = subscription.topics if subscription else ()
+            zone = subscription.timezone if subscription else "UTC"
+            message = await self._digests.digest(scope, topics, timezone=zone)
+            if not message.found:
+                await say("No new stories in the last 24 hours.")
+                return
+            await self._post_or_explain(scope, channel, message, respond)
+            return
+        if len(args) < 2:
+            await say(
+                "Usage: /newsbrief digest HH:MM <IANA time zone> [topics]  "
+                "(e.g. /newsbrief digest 08:00 Europe/Kyiv ukraine, energy), "
+                "/newsbrief digest off, /newsbrief digest now"
+            )
+            return
+        result = await self._subscriptions.schedule(
+            scope, channel, args[0], args[1], parse_topics(" ".join(args[2:]))
+        )
+        await say(result.text)
+
+    async def is_admin(self, user_id: str) -> bool:
+        """Workspace admins and owners, or users in SLACK_ADMIN_USERS."""
+        if user_id in self._admin_users:
+            return True
+        cached = self._admin_cache.get(user_id)
+        if cached and time.monotonic() - cached[0] < ADMIN_CACHE_SECONDS:
+            return cached[1]
+        try:
+            user = (await self.client.users_info(user=user_id))["user"]
+        except SlackApiError as exc:
+            log.warning("Slack: users.info for %s failed: %s", user_id, exc.response.get("error"))
+            return False
+        allowed = bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))
+        self._admin_cache[user_id] = (time.monotonic(), allowed)
+        return allowed
+
+    async def _on_message(self, event: dict[str, Any], body: dict[str, Any]) -> None:
+        thread_ts = event.get("thread_ts")
+        if event.get("subtype") or event.get("bot_id") or not thread_ts:
+            return  # edits, joins, bots (ourselves included), and top-level chatter
+        if thread_ts == event.get("ts") or _MENTION.search(event.get("text", "")):
+            return  # a thread parent, or a mention that app_mention answers
+        await self._answer(body.get("team_id") or self.team_id, event, known_threads_only=True)
+
+    async def _on_mention(self, event: dict[str, Any], body: dict[str, Any]) -> None:
+        if event.get("bot_id"):
+            return
+        await self._answer(body.get("team_id") or self.team_id, event, known_threads_only=False)
+
+    async def _answer(
+        self, team_id: str, event: dict[str, Any], *, known_threads_only: bool
+    ) -> None:
+        scope = self.scope(team_id)
+        channel = str(event.get("channel", ""))
+        ts = str(event.get("ts", ""))
+        thread_ts = event.get("thread_ts")
+        question = _MENTION.sub("", event.get("text", "")).strip()
+        if not channel or not ts or not question:
+            return
+        thread = await self._asks.thread(scope, channel, thread_ts) if thread_ts else None
+        if thread is None and known_threads_only:
+            return  # a thread that is not under one of our posts
+        # Slack retries events and may send one reply as two events: answer once.
+        if not await self._asks.claim_reply(scope, channel, ts):
+            return
+        message = await self._asks.ask(
+            scope, question, channel=channel, thread_key=thread_ts if thread else None
+        )
+        try:
+            await self.post(scope, channel, message, thread_ts=thread_ts or ts)
+        except SlackApiError as exc:
+            log.warning("Slack: cannot answer in %s: %s", channel, exc.response.get("error"))

@@ -1,0 +1,496 @@
+"""A fake Slack Web API on loopback (port 0), plus signed-request helpers for Bolt in HTTP mode.
+
+Point the real `slack_sdk` client at it:
+`AsyncWebClient(token="xoxb-test", base_url=fake.base_url)`.
+Every call to `/api/<method>` is recorded in `calls` (also the failed, unauthenticated and
+unknown ones), then answered the way Slack answers it: JSON, HTTP 200, `{"ok": true, ...}` or
+`{"ok": false, "error": ...}`; `fail_next` scripts 429s (with Retry-After) or error answers.
+
+How slack_sdk 3.x sends a call decides where its arguments arrive, so `SlackCall.body` merges
+the query string with the body, whatever its encoding:
+- `json=` (chat.postMessage, chat.postEphemeral, chat.update): a JSON body;
+- `params=` (auth.test, chat.delete, users.info, conversations.info, apps.connections.open):
+  the query string, empty body; users.info and conversations.info are GETs;
+- `data=` (rare, and hand-made `api_call`s): a form body, where blocks arrive as a JSON string.
+`SlackCall.blocks` is the parsed block list whichever way they came.
+
+The other half drives a Bolt app in HTTP mode the way Slack does: `sign` makes the headers
+`slack_sdk.signature.SignatureVerifier` accepts, and `slash_command_body` / `event_body` build
+the request bodies. `FakeSlack.response_url` is an endpoint that records `respond()` posts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import itertools
+import json
+import time
+from collections import defaultdict, deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+BOT_ID = "BBOT"
+NOT_IN_CHANNEL = "CNOTIN"
+GONE_CHANNEL = "CGONE"
+RESPONSE_URL_METHOD = "response_url"
+
+_TS_START = 1_700_000_000_000_100  # microseconds: "1700000000.000100"
+_event_ids = itertools.count(1)
+
+
+def _default_users() -> dict[str, dict[str, Any]]:
+    def user(user_id: str, name: str, *, admin: bool = False, owner: bool = False) -> dict:
+        return {
+            "id": user_id,
+            "team_id": "T0001",
+            "name": name,
+            "real_name": name.title(),
+            "deleted": False,
+            "is_bot": False,
+            "is_admin": admin,
+            "is_owner": owner,
+            "is_primary_owner": owner,
+            "is_restricted": False,
+            "is_ultra_restricted": False,
+            "tz": "Europe/London",
+            "profile": {"display_name": name, "real_name": name.title()},
+        }
+
+    return {
+        "UADMIN": user("UADMIN", "admin", admin=True),
+        "UOWNER": user("UOWNER", "owner", admin=True, owner=True),
+        "UMEMBER": user("UMEMBER", "member"),
+    }
+
+
+@dataclass
+class SlackCall:
+    method: str  # e.g. "chat.postMessage", or RESPONSE_URL_METHOD for response_url posts
+    body: dict[str, Any]  # query string merged with the JSON or form body, values as sent
+    headers: dict[str, str]
+    http_method: str = "POST"
+
+    @property
+    def blocks(self) -> list[dict[str, Any]] | None:
+        """The blocks argument as a list, parsed when it came as a JSON string; else None."""
+        blocks = self.body.get("blocks")
+        if isinstance(blocks, str):
+            try:
+                blocks = json.loads(blocks)
+            except ValueError:
+                return None
+        return blocks if isinstance(blocks, list) else None
+
+    @property
+    def channel(self) -> str | None:
+        channel = self.body.get("channel")
+        return channel if isinstance(channel, str) else None
+
+    @property
+    def text(self) -> str | None:
+        text = self.body.get("text")
+        return text if isinstance(text, str) else None
+
+
+@dataclass
+class _Failure:
+    status: int
+    retry_after: int
+    error: str
+
+
+@dataclass
+class FakeSlack:
+    base_url: str  # "http://127.0.0.1:PORT/api/", trailing slash as slack_sdk wants
+    calls: list[SlackCall] = field(default_factory=list)
+    team_id: str = "T0001"
+    bot_user_id: str = "UBOT"
+    users: dict[str, dict[str, Any]] = field(default_factory=_default_users)
+    response_url: str = ""  # POSTs here are recorded with method RESPONSE_URL_METHOD
+    _failures: defaultdict[str, deque[_Failure]] = field(
+        default_factory=lambda: defaultdict(deque), repr=False
+    )
+    _ts: itertools.count[int] = field(default_factory=itertools.count, repr=False)
+
+    def posted(self, method: str = "chat.postMessage") -> list[SlackCall]:
+        """The recorded calls of `method`, in order (failed ones included)."""
+        return [call for call in self.calls if call.method == method]
+
+    def count(self, method: str) -> int:
+        return len(self.posted(method))
+
+    def fail_next(
+        self,
+        method: str,
+        *,
+        status: int = 429,
+        retry_after: int = 1,
+        error: str = "ratelimited",
+        times: int = 1,
+    ) -> None:
+        """Answer the next `times` calls of `method` with HTTP `status` (429: Retry-After).
+
+        status 200 answers `{"ok": false, "error": error}` like any Slack API error; other
+        statuses carry the same body with that HTTP status.
+        """
+        failure = _Failure(status=status, retry_after=retry_after, error=error)
+        self._failures[method].extend([failure] * times)
+
+    def next_ts(self) -> str:
+        """A fresh message ts, unique and increasing: 1700000000.000100, ...000200, ..."""
+        micros = _TS_START + 100 * next(self._ts)
+        return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
+
+    # ------------------------------------------------------------------------ answering
+
+    def _answer(self, method: str, args: dict[str, Any]) -> web.Response:
+        failures = self._failures.get(method)
+        if failures:
+            failure = failures.popleft()
+            headers = {"Retry-After": str(failure.retry_after)} if failure.status == 429 else None
+            return _json({"ok": False, "error": failure.error}, failure.status, headers)
+
+        handler = _METHODS.get(method)
+        if handler is None:
+            return _error("unknown_method")
+        return handler(self, args)
+
+    def _auth_test(self, args: dict[str, Any]) -> web.Response:
+        payload = {
+            "ok": True,
+            "url": "https://fake.slack.com/",
+            "team": "Fake",
+            "user": "newsbrief",
+            "team_id": self.team_id,
+            "user_id": self.bot_user_id,
+            "bot_id": BOT_ID,
+            "is_enterprise_install": False,
+        }
+        scopes = "app_mentions:read,channels:history,chat:write,commands,users:read"
+        return _json(payload, headers={"X-OAuth-Scopes": scopes})
+
+    def _message(self, args: dict[str, Any], ts: str) -> dict[str, Any]:
+        message: dict[str, Any] = {
+            "type": "message",
+            "user": self.bot_user_id,
+            "bot_id": BOT_ID,
+            "text": args.get("text") or "",
+            "ts": ts,
+            "team": self.team_id,
+        }
+        blocks = SlackCall(method="", body=args, headers={}).blocks
+        if blocks is not None:
+            message["blocks"] = blocks
+        if args.get("thread_ts"):
+            message["thread_ts"] = args["thread_ts"]
+        return message
+
+    def _post_message(self, args: dict[str, Any]) -> web.Response:
+        problem = _channel_problem(args)
+        if problem:
+            return _error(problem)
+        if not (args.get("text") or args.get("blocks") or args.get("attachments")):
+            return _error("no_text")
+        ts = self.next_ts()
+        return _json(
+            {"ok": True, "channel": args["channel"], "ts": ts, "message": self._message(args, ts)}
+        )
+
+    def _post_ephemeral(self, args: dict[str, Any]) -> web.Response:
+        problem = _channel_problem(args)
+        if problem:
+            return _error(problem)
+        if not args.get("user"):
+            return _error("user_not_in_channel")
+        return _json({"ok": True, "message_ts": self.next_ts()})
+
+    def _update(self, args: dict[str, Any]) -> web.Response:
+        problem = _channel_problem(args)
+        if problem:
+            return _error(problem)
+        if not args.get("ts"):
+            return _error("message_not_found")
+        message = self._message(args, str(args["ts"]))
+        payload = {
+            "ok": True,
+            "channel": args["channel"],
+            "ts": args["ts"],
+            "text": message["text"],
+            "message": message,
+        }
+        return _json(payload)
+
+    def _delete(self, args: dict[str, Any]) -> web.Response:
+        problem = _channel_problem(args)
+        if problem:
+            return _error(problem)
+        if not args.get("ts"):
+            return _error("message_not_found")
+        return _json({"ok": True, "channel": args["channel"], "ts": args["ts"]})
+
+    def _users_info(self, args: dict[str, Any]) -> web.Response:
+        user = self.users.get(str(args.get("user") or ""))
+        if user is None:
+            return _error("user_not_found")
+        return _json({"ok": True, "user": user})
+
+    def _conversations_info(self, args: dict[str, Any]) -> web.Response:
+        channel = str(args.get("channel") or "")
+        if not channel or channel == GONE_CHANNEL:
+            return _error("channel_not_found")
+        info = {
+            "id": channel,
+            "name": "general",
+            "is_channel": True,
+            "is_private": False,
+            "is_archived": False,
+            "is_member": channel != NOT_IN_CHANNEL,
+        }
+        return _json({"ok": True, "channel": info})
+
+    def _connections_open(self, args: dict[str, Any]) -> web.Response:
+        return _json({"ok": True, "url": "ws://127.0.0.1:1/"})
+
+
+_METHODS = {
+    "auth.test": FakeSlack._auth_test,
+    "chat.postMessage": FakeSlack._post_message,
+    "chat.postEphemeral": FakeSlack._post_ephemeral,
+    "chat.update": FakeSlack._update,
+    "chat.delete": FakeSlack._delete,
+    "users.info": FakeSlack._users_info,
+    "conversations.info": FakeSlack._conversations_info,
+    "apps.connections.open": FakeSlack._connections_open,
+}
+
+
+def _json(
+    payload: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
+    return web.json_response(payload, status=status, headers=headers)
+
+
+def _error(error: str) -> web.Response:
+    return _json({"ok": False, "error": error})
+
+
+def _channel_problem(args: dict[str, Any]) -> str | None:
+    channel = args.get("channel")
+    if not channel or channel == GONE_CHANNEL:
+        return "channel_not_found"
+    if channel == NOT_IN_CHANNEL:
+        return "not_in_channel"
+    return None
+
+
+async def _read_args(request: web.Request) -> dict[str, Any]:
+    """Query string, then the body on top: JSON, urlencoded or multipart (files as names)."""
+    args: dict[str, Any] = dict(request.query)
+    if not request.body_exists:
+        return args
+    if request.content_type == "application/json":
+        raw = await request.read()
+        try:
+            parsed = json.loads(raw) if raw else {}
+        except ValueError:
+            parsed = {"_unparsed": raw.decode(errors="replace")}
+        args.update(parsed if isinstance(parsed, dict) else {"_unparsed": parsed})
+    elif request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        form = await request.post()
+        for key, value in form.items():
+            args[key] = value if isinstance(value, str) else getattr(value, "filename", "")
+    else:
+        raw = await request.read()
+        if raw:
+            args["_unparsed"] = raw.decode(errors="replace")
+    return args
+
+
+def _has_token(headers: dict[str, str], args: dict[str, Any]) -> bool:
+    auth = headers.get("Authorization", "")
+    if auth.startswith("Bearer ") and auth.removeprefix("Bearer ").strip():
+        return True
+    return bool(args.get("token"))
+
+
+@asynccontextmanager
+async def fake_slack() -> AsyncIterator[FakeSlack]:
+    server = FakeSlack(base_url="")
+
+    async def api(request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        args = await _read_args(request)
+        headers = dict(request.headers)
+        server.calls.append(
+            SlackCall(method=method, body=args, headers=headers, http_method=request.method)
+        )
+        if not _has_token(headers, args):
+            return _error("not_authed")
+        return server._answer(method, args)
+
+    async def respond(request: web.Request) -> web.Response:
+        args = await _read_args(request)
+        server.calls.append(
+            SlackCall(
+                method=RESPONSE_URL_METHOD,
+                body=args,
+                headers=dict(request.headers),
+                http_method=request.method,
+            )
+        )
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_route("*", "/api/{method}", api)
+    app.router.add_post("/response/{tail:.*}", respond)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=0.1)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
+    port = sockets[0].getsockname()[1]
+    server.base_url = f"http://127.0.0.1:{port}/api/"
+    server.response_url = f"http://127.0.0.1:{port}/response/T0001/1/fake"
+    try:
+        yield server
+    finally:
+        await runner.cleanup()
+        await asyncio.sleep(0)
+
+
+# ---------------------------------------------------------------------------- Bolt HTTP mode
+
+
+def sign(signing_secret: str, body: str, timestamp: int | None = None) -> dict[str, str]:
+    """Headers for POSTing `body` to a Bolt app: Slack's v0 signature and the content type.
+
+    SignatureVerifier rejects timestamps more than 5 minutes from now; pass an old one to
+    test that.
+    """
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    digest = hmac.new(
+        signing_secret.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256
+    ).hexdigest()
+    is_json = body.lstrip().startswith("{")
+    return {
+        "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": f"v0={digest}",
+        "Content-Type": "application/json" if is_json else "application/x-www-form-urlencoded",
+    }
+
+
+def slash_command_body(
+    command: str,
+    text: str,
+    *,
+    user_id: str = "UMEMBER",
+    channel_id: str = "C0001",
+    team_id: str = "T0001",
+    trigger_id: str = "123.456",
+    response_url: str = "http://127.0.0.1:1/resp",
+) -> str:
+    """A slash-command request body, urlencoded with the fields Slack sends."""
+    return urlencode(
+        {
+            "token": "verification-token",
+            "team_id": team_id,
+            "team_domain": "fake",
+            "channel_id": channel_id,
+            "channel_name": "general",
+            "user_id": user_id,
+            "user_name": user_id.lower(),
+            "command": command,
+            "text": text,
+            "api_app_id": "A1",
+            "is_enterprise_install": "false",
+            "response_url": response_url,
+            "trigger_id": trigger_id,
+        }
+    )
+
+
+def event_body(
+    event: dict[str, Any], *, team_id: str = "T0001", event_id: str | None = None
+) -> str:
+    """An Events API `event_callback` envelope around `event`, as JSON."""
+    return json.dumps(
+        {
+            "token": "x",
+            "team_id": team_id,
+            "context_team_id": team_id,
+            "api_app_id": "A1",
+            "event": event,
+            "type": "event_callback",
+            "event_id": event_id or f"Ev{next(_event_ids):08d}",
+            "event_time": int(time.time()),
+            "authorizations": [
+                {
+                    "enterprise_id": None,
+                    "team_id": team_id,
+                    "user_id": "UBOT",
+                    "is_bot": True,
+                    "is_enterprise_install": False,
+                }
+            ],
+            "is_ext_shared_channel": False,
+        }
+    )
+
+
+def message_event(
+    text: str,
+    *,
+    user: str | None = "UMEMBER",
+    channel: str = "C0001",
+    ts: str = "1700000100.000200",
+    thread_ts: str | None = None,
+    bot_id: str | None = None,
+    subtype: str | None = None,
+) -> dict[str, Any]:
+    """A `message` event; bot_id="BBOT" with user="UBOT" is the bot's own message."""
+    event: dict[str, Any] = {
+        "type": "message",
+        "text": text,
+        "channel": channel,
+        "ts": ts,
+        "event_ts": ts,
+        "channel_type": "channel",
+    }
+    if user is not None:
+        event["user"] = user
+    if thread_ts is not None:
+        event["thread_ts"] = thread_ts
+    if bot_id is not None:
+        event["bot_id"] = bot_id
+    if subtype is not None:
+        event["subtype"] = subtype
+    return event
+
+
+def app_mention_event(
+    text: str,
+    *,
+    user: str = "UMEMBER",
+    channel: str = "C0001",
+    ts: str = "1700000100.000300",
+    thread_ts: str | None = None,
+) -> dict[str, Any]:
+    """An `app_mention` event; `text` is used as is, so include "<@UBOT>" yourself."""
+    event: dict[str, Any] = {
+        "type": "app_mention",
+        "text": text,
+        "user": user,
+        "channel": channel,
+        "ts": ts,
+        "event_ts": ts,
+    }
+    if thread_ts is not None:
+        event["thread_ts"] = thread_ts
+    return event

@@ -1,0 +1,339 @@
+"""The fake Slack Web API through the real slack_sdk client, and signed requests to Bolt."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import aiohttp
+import pytest
+from aiohttp import web
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond, AsyncSay
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.signature import SignatureVerifier
+from slack_sdk.web.async_client import AsyncWebClient
+
+from tests.fakes.slack_api import (
+    RESPONSE_URL_METHOD,
+    FakeSlack,
+    app_mention_event,
+    event_body,
+    fake_slack,
+    message_event,
+    sign,
+    slash_command_body,
+)
+
+SECRET = "s3cret"
+BLOCKS = [{"type": "section", "text": {"type": "mrkdwn", "text": "*Top story*"}}]
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeSlack]:
+    async with fake_slack() as server:
+        yield server
+
+
+@pytest.fixture
+def client(fake: FakeSlack) -> AsyncWebClient:
+    return AsyncWebClient(token="xoxb-test", base_url=fake.base_url)
+
+
+def bolt_app(fake: FakeSlack, *, process_before_response: bool = False) -> AsyncApp:
+    # Only `client`: passing `token` as well makes Bolt log "`token` will be unused".
+    return AsyncApp(
+        signing_secret=SECRET,
+        client=AsyncWebClient(token="xoxb-test", base_url=fake.base_url),
+        process_before_response=process_before_response,
+    )
+
+
+@asynccontextmanager
+async def serve(app: AsyncApp) -> AsyncIterator[str]:
+    """Serve the Bolt app over loopback HTTP; yields the events URL."""
+    runner = web.AppRunner(
+        app.web_app(path="/slack/events"), handle_signals=False, shutdown_timeout=0.1
+    )
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
+    port = sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}/slack/events"
+    finally:
+        await runner.cleanup()
+        await asyncio.sleep(0)
+
+
+async def post_signed(url: str, body: str, secret: str = SECRET) -> tuple[int, str]:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(url, data=body.encode(), headers=sign(secret, body)) as resp,
+    ):
+        return resp.status, await resp.text()
+
+
+async def wait_until(predicate: Callable[[], bool], within: float = 2.0) -> None:
+    deadline = time.monotonic() + within
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out waiting"
+        await asyncio.sleep(0.01)
+
+
+# ---------------------------------------------------------------------------- Web API
+
+
+async def test_auth_test_answers_like_slack(fake: FakeSlack, client: AsyncWebClient) -> None:
+    """auth.test returns the fake team and bot identity and is recorded with the bearer token."""
+    resp = await client.auth_test()
+    assert resp["ok"] is True
+    assert (resp["team_id"], resp["user_id"], resp["bot_id"]) == ("T0001", "UBOT", "BBOT")
+    assert resp["is_enterprise_install"] is False
+    [call] = fake.posted("auth.test")
+    assert call.headers["Authorization"] == "Bearer xoxb-test"
+
+
+async def test_post_message_records_parsed_blocks(fake: FakeSlack, client: AsyncWebClient) -> None:
+    """chat.postMessage arrives as JSON; blocks are recorded parsed and a ts comes back."""
+    resp = await client.chat_postMessage(channel="C0001", text="Top story", blocks=BLOCKS)
+    [call] = fake.posted()
+    assert call.headers["Content-Type"].startswith("application/json")
+    assert call.channel == "C0001"
+    assert call.text == "Top story"
+    assert call.blocks == BLOCKS
+    assert resp["channel"] == "C0001"
+    assert resp["ts"] == "1700000000.000100"
+    assert resp["message"]["blocks"] == BLOCKS
+    assert resp["message"]["user"] == "UBOT"
+
+
+async def test_form_encoded_blocks_stay_strings_but_parse(
+    fake: FakeSlack, client: AsyncWebClient
+) -> None:
+    """A form body keeps blocks as the JSON string sent, and `blocks` parses it."""
+    await client.api_call(
+        "chat.postMessage",
+        data={"channel": "C0001", "text": "hi", "blocks": json.dumps(BLOCKS)},
+    )
+    [call] = fake.posted()
+    assert call.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert isinstance(call.body["blocks"], str)
+    assert call.blocks == BLOCKS
+
+
+async def test_message_ts_are_unique_and_increasing(client: AsyncWebClient) -> None:
+    """Each posted message gets a later ts than the one before."""
+    stamps = [(await client.chat_postMessage(channel="C0001", text=str(i)))["ts"] for i in range(3)]
+    assert stamps == sorted(stamps, key=float)
+    assert len(set(stamps)) == 3
+
+
+async def test_update_and_delete_echo_the_ts(client: AsyncWebClient) -> None:
+    """chat.update and chat.delete answer ok with the message's channel and ts."""
+    ts = (await client.chat_postMessage(channel="C0001", text="draft"))["ts"]
+    updated = await client.chat_update(channel="C0001", ts=ts, text="final")
+    assert (updated["ts"], updated["text"]) == (ts, "final")
+    deleted = await client.chat_delete(channel="C0001", ts=ts)
+    assert (deleted["channel"], deleted["ts"]) == ("C0001", ts)
+
+
+@pytest.mark.parametrize(
+    ("channel", "error"), [("CNOTIN", "not_in_channel"), ("CGONE", "channel_not_found")]
+)
+async def test_channel_errors_raise(
+    fake: FakeSlack, client: AsyncWebClient, channel: str, error: str
+) -> None:
+    """Posting to CNOTIN or CGONE raises SlackApiError with Slack's error code."""
+    with pytest.raises(SlackApiError) as caught:
+        await client.chat_postMessage(channel=channel, text="hello")
+    assert caught.value.response["error"] == error
+    assert fake.count("chat.postMessage") == 1
+
+
+async def test_missing_token_is_not_authed(fake: FakeSlack) -> None:
+    """A call without a bearer token or token field is refused with not_authed."""
+    with pytest.raises(SlackApiError) as caught:
+        await AsyncWebClient(base_url=fake.base_url).auth_test()
+    assert caught.value.response["error"] == "not_authed"
+
+
+async def test_rate_limit_is_retried_after_retry_after(
+    fake: FakeSlack, client: AsyncWebClient
+) -> None:
+    """A scripted 429 carries Retry-After; the SDK's rate-limit handler retries and succeeds."""
+    client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=1))
+    fake.fail_next("chat.postMessage", retry_after=1)
+    resp = await client.chat_postMessage(channel="C0001", text="hello")
+    assert resp["ok"] is True
+    assert fake.count("chat.postMessage") == 2
+
+
+async def test_rate_limit_without_retry_handler_raises(
+    fake: FakeSlack, client: AsyncWebClient
+) -> None:
+    """Without a rate-limit handler the 429 surfaces as SlackApiError with status 429."""
+    fake.fail_next("chat.postMessage", retry_after=7)
+    with pytest.raises(SlackApiError) as caught:
+        await client.chat_postMessage(channel="C0001", text="hello")
+    assert caught.value.response.status_code == 429
+    assert caught.value.response.headers["Retry-After"] == "7"
+    assert caught.value.response["error"] == "ratelimited"
+
+
+async def test_fail_next_with_status_200_is_an_api_error_then_recovers(
+    fake: FakeSlack, client: AsyncWebClient
+) -> None:
+    """status=200 scripts {"ok": false} answers for `times` calls, then normal ones."""
+    fake.fail_next("users.info", status=200, error="fatal_error", times=2)
+    for _ in range(2):
+        with pytest.raises(SlackApiError) as caught:
+            await client.users_info(user="UADMIN")
+        assert caught.value.response["error"] == "fatal_error"
+    assert (await client.users_info(user="UADMIN"))["ok"] is True
+
+
+async def test_users_info_admin_flags(fake: FakeSlack, client: AsyncWebClient) -> None:
+    """users.info (a GET with query params) returns the default users' admin and owner flags."""
+    admin = (await client.users_info(user="UADMIN"))["user"]
+    owner = (await client.users_info(user="UOWNER"))["user"]
+    member = (await client.users_info(user="UMEMBER"))["user"]
+    assert (admin["is_admin"], admin["is_owner"]) == (True, False)
+    assert owner["is_owner"] is True
+    assert (member["is_admin"], member["is_owner"]) == (False, False)
+    call = fake.posted("users.info")[0]
+    assert (call.http_method, call.body) == ("GET", {"user": "UADMIN"})
+    with pytest.raises(SlackApiError) as caught:
+        await client.users_info(user="UNOBODY")
+    assert caught.value.response["error"] == "user_not_found"
+
+
+async def test_conversations_info_and_ephemeral(client: AsyncWebClient) -> None:
+    """conversations.info reports membership; chat.postEphemeral returns a message_ts."""
+    info = await client.conversations_info(channel="C0001")
+    assert info["channel"] == {
+        "id": "C0001",
+        "name": "general",
+        "is_channel": True,
+        "is_private": False,
+        "is_archived": False,
+        "is_member": True,
+    }
+    ephemeral = await client.chat_postEphemeral(channel="C0001", user="UMEMBER", text="psst")
+    assert ephemeral["message_ts"]
+
+
+async def test_unknown_method_is_recorded_and_refused(
+    fake: FakeSlack, client: AsyncWebClient
+) -> None:
+    """An unmodelled method answers unknown_method and is still recorded."""
+    with pytest.raises(SlackApiError) as caught:
+        await client.api_call("reactions.add", params={"name": "eyes"})
+    assert caught.value.response["error"] == "unknown_method"
+    assert fake.posted("reactions.add")[0].body == {"name": "eyes"}
+
+
+# ---------------------------------------------------------------------------- signing
+
+
+def test_sign_is_accepted_by_slack_sdk_verifier() -> None:
+    """sign() makes headers SignatureVerifier accepts, and rejects when stale or wrong."""
+    body = slash_command_body("/ping", "hello")
+    verifier = SignatureVerifier(SECRET)
+    assert verifier.is_valid_request(body, sign(SECRET, body))
+    assert not verifier.is_valid_request(body, sign("other", body))
+    assert not verifier.is_valid_request(body, sign(SECRET, body, int(time.time()) - 600))
+    assert sign(SECRET, event_body({}))["Content-Type"] == "application/json"
+
+
+async def test_signed_slash_command_is_acked_over_http(fake: FakeSlack) -> None:
+    """Bolt verifies the signature, calls auth.test once, and answers ack("pong") as text."""
+    app = bolt_app(fake)
+
+    @app.command("/ping")
+    async def ping(ack: AsyncAck) -> None:
+        await ack("pong")
+
+    async with serve(app) as url:
+        status, text = await post_signed(url, slash_command_body("/ping", ""))
+        assert (status, text) == (200, "pong")
+        status, _ = await post_signed(url, slash_command_body("/ping", "again"))
+        assert status == 200
+        assert fake.count("auth.test") == 1
+
+
+async def test_wrong_signature_is_401_without_auth_test(fake: FakeSlack) -> None:
+    """A body signed with another secret is refused before Bolt calls the Web API."""
+    app = bolt_app(fake)
+
+    @app.command("/ping")
+    async def ping(ack: AsyncAck) -> None:
+        await ack("pong")
+
+    async with serve(app) as url:
+        status, _ = await post_signed(url, slash_command_body("/ping", ""), secret="wrong")
+    assert status == 401
+    assert fake.calls == []
+
+
+@pytest.mark.parametrize("process_before_response", [False, True])
+async def test_process_before_response_decides_when_http_answers(
+    fake: FakeSlack, process_before_response: bool
+) -> None:
+    """False: the HTTP reply goes out at ack(); True: only when the listener returns."""
+    app = bolt_app(fake, process_before_response=process_before_response)
+    gate = asyncio.Event()
+    done = asyncio.Event()
+
+    @app.command("/brief")
+    async def brief(ack: AsyncAck, respond: AsyncRespond) -> None:
+        await ack("working on it")
+        await gate.wait()
+        await respond("here is your brief")
+        done.set()
+
+    async with serve(app) as url:
+        body = slash_command_body("/brief", "today", response_url=fake.response_url)
+        request = asyncio.ensure_future(post_signed(url, body))
+        await asyncio.sleep(0.3)
+        assert request.done() is not process_before_response
+        gate.set()
+        assert await request == (200, "working on it")
+        await asyncio.wait_for(done.wait(), 2)
+    [responded] = fake.posted(RESPONSE_URL_METHOD)
+    assert responded.body["text"] == "here is your brief"
+
+
+async def test_app_mention_event_says_and_own_messages_are_ignored(fake: FakeSlack) -> None:
+    """An app_mention listener's say() posts through the fake; the bot's own message is dropped."""
+    app = bolt_app(fake)
+    seen: list[str] = []
+
+    @app.event("app_mention")
+    async def mention(event: dict, say: AsyncSay) -> None:
+        await say(text=f"hi <@{event['user']}>", thread_ts=event["ts"])
+
+    @app.event("message")
+    async def message(event: dict) -> None:
+        seen.append(event["text"])
+
+    async with serve(app) as url:
+        mention_body = event_body(app_mention_event("<@UBOT> brief?"))
+        assert (await post_signed(url, mention_body))[0] == 200
+        await wait_until(lambda: fake.count("chat.postMessage") == 1)
+        own = message_event("posted by me", user="UBOT", bot_id="BBOT")
+        other = message_event("posted by someone")
+        assert (await post_signed(url, event_body(own)))[0] == 200
+        assert (await post_signed(url, event_body(other)))[0] == 200
+        await wait_until(lambda: seen == ["posted by someone"])
+    [post] = fake.posted()
+    assert post.body == {  # Bolt's per-request client adds the request's team_id to every call
+        "team_id": "T0001",
+        "channel": "C0001",
+        "text": "hi <@UMEMBER>",
+        "thread_ts": "1700000100.000300",
+    }
