@@ -134,6 +134,11 @@ class SlackAdapter:
         if self._runner is not None:
             await self._runner.cleanup()
 
+    async def drain(self) -> None:
+        """Wait for work started after acks (tests, and a clean shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
     def _background(self, work: Awaitable[None]) -> None:
         """Run after the ack, so Slack gets its answer within 3 seconds."""
 

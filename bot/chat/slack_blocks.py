@@ -100,8 +100,12 @@ def _sources(cited: list[Citation]) -> list[str]:
     return _pieces(lines)
 
 
-def _header(text: str) -> Block:
-    text = text if len(text) <= HEADER_LIMIT else text[: HEADER_LIMIT - 1].rstrip() + "…"
+def _header(title: str, suffix: str = "") -> Block:
+    """A header of at most 150 characters; a long title is shortened, the part number kept."""
+    room = HEADER_LIMIT - len(suffix)
+    if len(title) > room:
+        title = title[: room - 1].rstrip() + "…"
+    text = f"{title}{suffix}"
     return {"type": "header", "text": {"type": "plain_text", "text": text, "emoji": False}}
 
 
@@ -121,10 +125,11 @@ def render_blocks(message: Message) -> list[SlackMessage]:
     notes = [escape(n) for n in message.notes]
     rendered = []
     for index, part in enumerate(parts, start=1):
-        title = message.title if len(parts) == 1 else f"{message.title} ({index}/{len(parts)})"
+        suffix = "" if len(parts) == 1 else f" ({index}/{len(parts)})"
+        title = f"{message.title}{suffix}"
         out: list[Block] = []
         if message.kind is not ThreadKind.ANSWER:
-            out.append(_header(title))
+            out.append(_header(message.title, suffix))
         for _, section_blocks in part:
             out += section_blocks
         numbers = sorted({n for s, _ in part for n in _cited_numbers(s)})

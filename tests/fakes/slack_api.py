@@ -46,7 +46,9 @@ _event_ids = itertools.count(1)
 
 
 def _default_users() -> dict[str, dict[str, Any]]:
-    def user(user_id: str, name: str, *, admin: bool = False, owner: bool = False) -> dict:
+    def user(
+        user_id: str, name: str, *, admin: bool = False, owner: bool = False
+    ) -> dict[str, Any]:
         return {
             "id": user_id,
             "team_id": "T0001",
@@ -76,6 +78,13 @@ class SlackCall:
     body: dict[str, Any]  # query string merged with the JSON or form body, values as sent
     headers: dict[str, str]
     http_method: str = "POST"
+    response: dict[str, Any] | None = None  # what the fake answered, e.g. the new "ts"
+
+    @property
+    def ts(self) -> str | None:
+        """The ts the fake gave a posted message (None if the call failed)."""
+        value = (self.response or {}).get("ts")
+        return value if isinstance(value, str) else None
 
     @property
     def blocks(self) -> list[dict[str, Any]] | None:
@@ -328,12 +337,14 @@ async def fake_slack() -> AsyncIterator[FakeSlack]:
         method = request.match_info["method"]
         args = await _read_args(request)
         headers = dict(request.headers)
-        server.calls.append(
-            SlackCall(method=method, body=args, headers=headers, http_method=request.method)
-        )
+        call = SlackCall(method=method, body=args, headers=headers, http_method=request.method)
+        server.calls.append(call)
         if not _has_token(headers, args):
             return _error("not_authed")
-        return server._answer(method, args)
+        response = server._answer(method, args)
+        if response.body is not None and response.status == 200:
+            call.response = json.loads(bytes(response.body))  # type: ignore[arg-type]
+        return response
 
     async def respond(request: web.Request) -> web.Response:
         args = await _read_args(request)
@@ -354,7 +365,7 @@ async def fake_slack() -> AsyncIterator[FakeSlack]:
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
+    sockets = getattr(site._server, "sockets", None) or []
     port = sockets[0].getsockname()[1]
     server.base_url = f"http://127.0.0.1:{port}/api/"
     server.response_url = f"http://127.0.0.1:{port}/response/T0001/1/fake"

@@ -280,6 +280,22 @@ async def test_wrong_signature_is_401_without_auth_test(fake: FakeSlack) -> None
     assert fake.calls == []
 
 
+async def test_bolt_drops_form_bodies_mentioning_payload(fake: FakeSlack) -> None:
+    """Bolt quirk: a form body containing "payload" anywhere parses as {} and is a 404."""
+    app = bolt_app(fake)
+
+    @app.command("/brief")
+    async def brief(ack: AsyncAck) -> None:
+        await ack("ok")
+
+    async with serve(app) as url:
+        assert await post_signed(url, slash_command_body("/brief", "no payload")) == (
+            404,
+            '{"error": "unhandled request"}',
+        )
+        assert await post_signed(url, slash_command_body("/brief", "fine")) == (200, "ok")
+
+
 @pytest.mark.parametrize("process_before_response", [False, True])
 async def test_process_before_response_decides_when_http_answers(
     fake: FakeSlack, process_before_response: bool

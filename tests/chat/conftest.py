@@ -1,0 +1,94 @@
+"""Slack over real HTTP: the Bolt app in HTTP mode on loopback, the fake Web API behind it."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from bot.app import App, build_app
+from bot.chat.slack import SlackAdapter
+from bot.config import Settings
+from tests.fakes.slack_api import FakeSlack, event_body, fake_slack, sign, slash_command_body
+
+SECRET = "test-signing-secret"
+
+
+@dataclass
+class SlackRig:
+    app: App
+    adapter: SlackAdapter
+    fake: FakeSlack
+    http: aiohttp.ClientSession
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.adapter.bound_port}/slack/events"
+
+    async def send(self, body: str, *, secret: str = SECRET) -> tuple[int, str, float]:
+        """POST a signed request; return status, body and seconds until the response."""
+        started = time.perf_counter()
+        async with self.http.post(self.url, data=body.encode(), headers=sign(secret, body)) as r:
+            text = await r.text()
+        return r.status, text, time.perf_counter() - started
+
+    async def command(self, command: str, text: str, **kwargs: Any) -> tuple[int, str, float]:
+        kwargs.setdefault("response_url", self.fake.response_url)
+        result = await self.send(slash_command_body(command, text, **kwargs))
+        await self.adapter.drain()
+        return result
+
+    async def event(self, event: dict[str, Any], **kwargs: Any) -> tuple[int, str, float]:
+        return await self.send(event_body(event, **kwargs))
+
+    async def until(self, check: Callable[[], bool]) -> None:
+        """Wait (at most 10 s) for the bot to do what `check` looks for."""
+        async with asyncio.timeout(10):
+            while not check():
+                await asyncio.sleep(0.02)
+
+    def responses(self) -> list[str]:
+        """Texts sent back through response_url (ephemeral replies)."""
+        return [str(c.body.get("text", "")) for c in self.fake.calls if c.method == "response_url"]
+
+
+@pytest.fixture
+async def slack(tmp_path: Path) -> AsyncIterator[SlackRig]:
+    async with fake_slack() as fake:
+        settings = Settings(
+            NEWSBRIEF_DB=tmp_path / "slack.db",
+            NEWSBRIEF_ALLOW_PRIVATE_URLS=True,
+            SLACK_BOT_TOKEN="xoxb-test",
+            SLACK_SIGNING_SECRET=SECRET,
+            SLACK_API_URL=fake.base_url,
+        )
+        app = await build_app(settings)
+        await app.ingest.poll_all()
+        adapter = SlackAdapter(
+            bot_token="xoxb-test",
+            app_token=None,
+            signing_secret=SECRET,
+            api_url=fake.base_url,
+            admin_users=["UALLOWED"],
+            briefs=app.briefs,
+            digests=app.digests,
+            asks=app.asks,
+            feeds=app.feeds,
+            subscriptions=app.subscriptions,
+            host="127.0.0.1",
+            port=0,
+        )
+        await adapter.start()
+        async with aiohttp.ClientSession() as http:
+            try:
+                yield SlackRig(app, adapter, fake, http)
+            finally:
+                await adapter.drain()
+                await adapter.stop()
+                await app.close()

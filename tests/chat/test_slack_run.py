@@ -1,0 +1,85 @@
+"""`python -m bot run` with Slack settings, as an operator starts it (HTTP mode)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+
+import aiohttp
+
+from tests.fakes.slack_api import event_body, fake_slack, message_event, sign, slash_command_body
+
+REPO = Path(__file__).resolve().parents[2]
+SECRET = "run-secret"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_run_serves_slack_brief_and_thread_answers(tmp_path: Path) -> None:
+    """The bot starts on Slack settings, answers /brief and a thread reply, stops on TERM."""
+    port = _free_port()
+    async with fake_slack() as fake:
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("NEWSBRIEF_", "DISCORD_", "SLACK_", "OPENAI_"))
+        }
+        env.update(
+            NEWSBRIEF_DB=str(tmp_path / "run.db"),
+            SLACK_BOT_TOKEN="xoxb-run",
+            SLACK_SIGNING_SECRET=SECRET,
+            SLACK_API_URL=fake.base_url,
+            SLACK_HOST="127.0.0.1",
+            SLACK_PORT=str(port),
+            PYTHONPATH=str(REPO),
+        )
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "run",
+            cwd=tmp_path,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        url = f"http://127.0.0.1:{port}/slack/events"
+        try:
+            async with aiohttp.ClientSession() as http:
+                async with asyncio.timeout(60):
+                    while True:  # until the bot listens
+                        try:
+                            async with http.get(f"http://127.0.0.1:{port}/") as _:
+                                break
+                        except aiohttp.ClientConnectionError:
+                            await asyncio.sleep(0.1)
+                body = slash_command_body("/brief", "ukraine", response_url=fake.response_url)
+                async with http.post(url, data=body, headers=sign(SECRET, body)) as response:
+                    assert response.status == 200
+                async with asyncio.timeout(30):
+                    while not fake.posted():
+                        await asyncio.sleep(0.05)
+                parent = fake.posted()[0].ts
+                event = event_body(
+                    message_event("what happens next?", thread_ts=parent, ts="1800000000.000001")
+                )
+                async with http.post(url, data=event, headers=sign(SECRET, event)) as response:
+                    assert response.status == 200
+                async with asyncio.timeout(30):
+                    while len(fake.posted()) < 2:
+                        await asyncio.sleep(0.05)
+            assert fake.posted()[1].body["thread_ts"] == parent
+        finally:
+            process.send_signal(signal.SIGTERM)
+            out, err = await asyncio.wait_for(process.communicate(), timeout=30)
+        assert process.returncode == 0, err.decode()
+        assert "serving Slack" in out.decode()
+        assert "Traceback" not in err.decode()
