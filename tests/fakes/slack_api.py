@@ -17,6 +17,21 @@ the query string with the body, whatever its encoding:
 The other half drives a Bolt app in HTTP mode the way Slack does: `sign` makes the headers
 `slack_sdk.signature.SignatureVerifier` accepts, and `slash_command_body` / `event_body` build
 the request bodies. `FakeSlack.response_url` is an endpoint that records `respond()` posts.
+
+Socket Mode works too, on the same server, as slack_sdk's aiohttp `SocketModeClient` (what
+Bolt's `AsyncSocketModeHandler` runs) expects it:
+- `apps.connections.open`, called with the app-level token (`xapp-...`) as bearer (a bot token
+  gets `not_allowed_token_type`), answers `ws://127.0.0.1:PORT/socket-mode?ticket=...&app_id=A1`.
+  The client treats the URL as opaque; the fake only accepts tickets it issued (else HTTP 401).
+- On connect the fake sends `hello`; live connections are in `FakeSlack.sockets`. The client
+  pings at once (`sdk-ping-pong:<time>`) and every `ping_interval`; the fake pongs the same
+  data (`socket_pings` counts them), and pongs are how the client decides a link is stale.
+- `socket_send(type, payload)` pushes an envelope to the newest connection and returns its id.
+  The client acks with `{"envelope_id": ...}` plus `"payload"` when the ack carried a body
+  (`ack(text=...)`); acks land in `socket_acks` with `received_at` / `sent_at` (monotonic).
+- `socket_disconnect()` sends `{"type": "disconnect"}`: the client calls apps.connections.open
+  again, connects anew, then closes the old connection, as on Slack's periodic refresh.
+`slash_command_payload` / `event_payload` are the HTTP bodies as the dicts Socket Mode carries.
 """
 
 from __future__ import annotations
@@ -27,6 +42,7 @@ import hmac
 import itertools
 import json
 import time
+import uuid
 from collections import defaultdict, deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -34,12 +50,14 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from aiohttp import web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 BOT_ID = "BBOT"
 NOT_IN_CHANNEL = "CNOTIN"
 GONE_CHANNEL = "CGONE"
 RESPONSE_URL_METHOD = "response_url"
+APP_ID = "A1"
+SOCKET_PATH = "/socket-mode"
 
 _TS_START = 1_700_000_000_000_100  # microseconds: "1700000000.000100"
 _event_ids = itertools.count(1)
@@ -127,6 +145,15 @@ class FakeSlack:
         default_factory=lambda: defaultdict(deque), repr=False
     )
     _ts: itertools.count[int] = field(default_factory=itertools.count, repr=False)
+    # Socket Mode
+    socket_url: str = ""  # "ws://127.0.0.1:PORT/socket-mode", what connections.open hands out
+    sockets: list[web.WebSocketResponse] = field(default_factory=list)  # live, newest last
+    socket_acks: list[dict[str, Any]] = field(default_factory=list)  # + received_at, sent_at
+    socket_sent: dict[str, float] = field(default_factory=dict)  # envelope id -> monotonic
+    socket_connects: int = 0  # websocket handshakes accepted, reconnections included
+    socket_pings: int = 0  # pings the client sent (each answered with a pong)
+    _tickets: set[str] = field(default_factory=set, repr=False)
+    _socket_changed: asyncio.Condition = field(default_factory=asyncio.Condition, repr=False)
 
     def posted(self, method: str = "chat.postMessage") -> list[SlackCall]:
         """The recorded calls of `method`, in order (failed ones included)."""
@@ -265,7 +292,120 @@ class FakeSlack:
         return _json({"ok": True, "channel": info})
 
     def _connections_open(self, args: dict[str, Any]) -> web.Response:
-        return _json({"ok": True, "url": "ws://127.0.0.1:1/"})
+        ticket = str(uuid.uuid4())
+        self._tickets.add(ticket)
+        return _json(
+            {
+                "ok": True,
+                "url": f"{self.socket_url}?{urlencode({'ticket': ticket, 'app_id': APP_ID})}",
+            }
+        )
+
+    # ------------------------------------------------------------------------ Socket Mode
+
+    async def wait_socket_connected(self) -> web.WebSocketResponse:
+        """Wait until a Socket Mode client is connected (hello sent); return the newest socket.
+
+        Like the other waits here, it has no deadline of its own: wrap it in asyncio.timeout.
+        """
+        async with self._socket_changed:
+            await self._socket_changed.wait_for(lambda: bool(self.sockets))
+        return self.sockets[-1]
+
+    async def wait_socket_closed(self) -> None:
+        """Wait until no Socket Mode connection is left."""
+        async with self._socket_changed:
+            await self._socket_changed.wait_for(lambda: not self.sockets)
+
+    async def socket_send(
+        self, envelope_type: str, payload: dict[str, Any], *, accepts_response_payload: bool = True
+    ) -> str:
+        """Push an envelope ("slash_commands", "events_api", ...) to the newest connection.
+
+        Returns the envelope id; the client's ack for it shows up in `socket_acks`.
+        """
+        if not self.sockets:
+            raise RuntimeError("no Socket Mode client is connected")
+        envelope_id = str(uuid.uuid4())
+        envelope: dict[str, Any] = {
+            "envelope_id": envelope_id,
+            "type": envelope_type,
+            "payload": payload,
+            "accepts_response_payload": accepts_response_payload,
+        }
+        if envelope_type == "events_api":
+            envelope |= {"retry_attempt": 0, "retry_reason": ""}
+        self.socket_sent[envelope_id] = time.monotonic()
+        await self.sockets[-1].send_json(envelope)
+        return envelope_id
+
+    async def wait_socket_ack(self, envelope_id: str) -> dict[str, Any]:
+        """Wait for the client's ack of `envelope_id` and return it (see `socket_acks`)."""
+
+        def found() -> dict[str, Any] | None:
+            return next((a for a in self.socket_acks if a["envelope_id"] == envelope_id), None)
+
+        async with self._socket_changed:
+            await self._socket_changed.wait_for(lambda: found() is not None)
+        ack = found()
+        assert ack is not None
+        return ack
+
+    async def socket_disconnect(self, reason: str = "refresh_requested") -> None:
+        """Ask the connected client(s) to reconnect, as Slack does every few hours."""
+        message = {"type": "disconnect", "reason": reason, "debug_info": {"host": "applink-fake"}}
+        for ws in list(self.sockets):
+            await ws.send_json(message)
+
+    async def _socket_handler(self, request: web.Request) -> web.StreamResponse:
+        if request.query.get("ticket") not in self._tickets:
+            return web.Response(status=401, text="invalid ticket")
+        ws = web.WebSocketResponse(autoping=False)  # pings answered (and counted) below
+        await ws.prepare(request)
+        self.socket_connects += 1
+        await ws.send_json(
+            {
+                "type": "hello",
+                "num_connections": len(self.sockets) + 1,
+                "debug_info": {
+                    "host": "applink-fake",
+                    "build_number": 1,
+                    "approximate_connection_time": 18060,
+                },
+                "connection_info": {"app_id": APP_ID},
+            }
+        )
+        async with self._socket_changed:
+            self.sockets.append(ws)
+            self._socket_changed.notify_all()
+        try:
+            async for message in ws:
+                if message.type == WSMsgType.PING:
+                    self.socket_pings += 1
+                    await ws.pong(message.data)
+                elif message.type == WSMsgType.TEXT:
+                    await self._socket_received(message.data)
+        finally:
+            async with self._socket_changed:
+                self.sockets.remove(ws)
+                self._socket_changed.notify_all()
+        return ws
+
+    async def _socket_received(self, text: str) -> None:
+        try:
+            message = json.loads(text)
+        except ValueError:
+            return
+        if not isinstance(message, dict) or "envelope_id" not in message:
+            return
+        ack = {
+            **message,
+            "received_at": time.monotonic(),
+            "sent_at": self.socket_sent.get(str(message["envelope_id"])),
+        }
+        async with self._socket_changed:
+            self.socket_acks.append(ack)
+            self._socket_changed.notify_all()
 
 
 _METHODS = {
@@ -329,6 +469,13 @@ def _has_token(headers: dict[str, str], args: dict[str, Any]) -> bool:
     return bool(args.get("token"))
 
 
+def _bearer(headers: dict[str, str], args: dict[str, Any]) -> str:
+    auth = headers.get("Authorization", "")
+    if auth.startswith("Bearer "):
+        return auth.removeprefix("Bearer ").strip()
+    return str(args.get("token") or "")
+
+
 @asynccontextmanager
 async def fake_slack() -> AsyncIterator[FakeSlack]:
     server = FakeSlack(base_url="")
@@ -341,6 +488,8 @@ async def fake_slack() -> AsyncIterator[FakeSlack]:
         server.calls.append(call)
         if not _has_token(headers, args):
             return _error("not_authed")
+        if method == "apps.connections.open" and not _bearer(headers, args).startswith("xapp-"):
+            return _error("not_allowed_token_type")  # Slack wants the app-level token here
         response = server._answer(method, args)
         if response.body is not None and response.status == 200:
             call.response = json.loads(bytes(response.body))  # type: ignore[arg-type]
@@ -361,6 +510,7 @@ async def fake_slack() -> AsyncIterator[FakeSlack]:
     app = web.Application()
     app.router.add_route("*", "/api/{method}", api)
     app.router.add_post("/response/{tail:.*}", respond)
+    app.router.add_get(SOCKET_PATH, server._socket_handler)
     runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=0.1)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -369,9 +519,12 @@ async def fake_slack() -> AsyncIterator[FakeSlack]:
     port = sockets[0].getsockname()[1]
     server.base_url = f"http://127.0.0.1:{port}/api/"
     server.response_url = f"http://127.0.0.1:{port}/response/T0001/1/fake"
+    server.socket_url = f"ws://127.0.0.1:{port}{SOCKET_PATH}"
     try:
         yield server
     finally:
+        for ws in list(server.sockets):  # a client still connected: hang up like Slack would
+            await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")
         await runner.cleanup()
         await asyncio.sleep(0)
 
@@ -397,6 +550,34 @@ def sign(signing_secret: str, body: str, timestamp: int | None = None) -> dict[s
     }
 
 
+def slash_command_payload(
+    command: str,
+    text: str,
+    *,
+    user_id: str = "UMEMBER",
+    channel_id: str = "C0001",
+    team_id: str = "T0001",
+    trigger_id: str = "123.456",
+    response_url: str = "http://127.0.0.1:1/resp",
+) -> dict[str, str]:
+    """A slash command's fields as Slack sends them: a Socket Mode `slash_commands` payload."""
+    return {
+        "token": "verification-token",
+        "team_id": team_id,
+        "team_domain": "fake",
+        "channel_id": channel_id,
+        "channel_name": "general",
+        "user_id": user_id,
+        "user_name": user_id.lower(),
+        "command": command,
+        "text": text,
+        "api_app_id": "A1",
+        "is_enterprise_install": "false",
+        "response_url": response_url,
+        "trigger_id": trigger_id,
+    }
+
+
 def slash_command_body(
     command: str,
     text: str,
@@ -408,51 +589,49 @@ def slash_command_body(
     response_url: str = "http://127.0.0.1:1/resp",
 ) -> str:
     """A slash-command request body, urlencoded with the fields Slack sends."""
-    return urlencode(
-        {
-            "token": "verification-token",
-            "team_id": team_id,
-            "team_domain": "fake",
-            "channel_id": channel_id,
-            "channel_name": "general",
-            "user_id": user_id,
-            "user_name": user_id.lower(),
-            "command": command,
-            "text": text,
-            "api_app_id": "A1",
-            "is_enterprise_install": "false",
-            "response_url": response_url,
-            "trigger_id": trigger_id,
-        }
+    payload = slash_command_payload(
+        command,
+        text,
+        user_id=user_id,
+        channel_id=channel_id,
+        team_id=team_id,
+        trigger_id=trigger_id,
+        response_url=response_url,
     )
+    return urlencode(payload)
+
+
+def event_payload(
+    event: dict[str, Any], *, team_id: str = "T0001", event_id: str | None = None
+) -> dict[str, Any]:
+    """An Events API `event_callback` envelope around `event`: an `events_api` payload."""
+    return {
+        "token": "x",
+        "team_id": team_id,
+        "context_team_id": team_id,
+        "api_app_id": "A1",
+        "event": event,
+        "type": "event_callback",
+        "event_id": event_id or f"Ev{next(_event_ids):08d}",
+        "event_time": int(time.time()),
+        "authorizations": [
+            {
+                "enterprise_id": None,
+                "team_id": team_id,
+                "user_id": "UBOT",
+                "is_bot": True,
+                "is_enterprise_install": False,
+            }
+        ],
+        "is_ext_shared_channel": False,
+    }
 
 
 def event_body(
     event: dict[str, Any], *, team_id: str = "T0001", event_id: str | None = None
 ) -> str:
     """An Events API `event_callback` envelope around `event`, as JSON."""
-    return json.dumps(
-        {
-            "token": "x",
-            "team_id": team_id,
-            "context_team_id": team_id,
-            "api_app_id": "A1",
-            "event": event,
-            "type": "event_callback",
-            "event_id": event_id or f"Ev{next(_event_ids):08d}",
-            "event_time": int(time.time()),
-            "authorizations": [
-                {
-                    "enterprise_id": None,
-                    "team_id": team_id,
-                    "user_id": "UBOT",
-                    "is_bot": True,
-                    "is_enterprise_install": False,
-                }
-            ],
-            "is_ext_shared_channel": False,
-        }
-    )
+    return json.dumps(event_payload(event, team_id=team_id, event_id=event_id))
 
 
 def message_event(
