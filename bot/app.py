@@ -180,6 +180,22 @@ def build_chat_adapters(app: App) -> list[ChatAdapter]:
                 port=settings.slack_port,
             )
         )
+    if settings.discord_token:
+        from bot.chat.discord import DiscordAdapter
+
+        adapters.append(
+            DiscordAdapter(
+                token=settings.discord_token.get_secret_value(),
+                api_url=settings.discord_api_url,
+                guild_id=settings.discord_guild_id,
+                message_content=settings.discord_message_content,
+                briefs=app.briefs,
+                digests=app.digests,
+                asks=app.asks,
+                feeds=app.feeds,
+                subscriptions=app.subscriptions,
+            )
+        )
     return adapters
 
 

@@ -94,8 +94,11 @@ class Settings(BaseSettings):
         default_factory=list, alias="SLACK_ADMIN_USERS"
     )
 
-    # --- Discord (read so the banner can tell) ------------------------------------------------
+    # --- Discord: on when DISCORD_TOKEN is set -----------------------------------------------
     discord_token: SecretStr | None = Field(None, alias="DISCORD_TOKEN")
+    discord_guild_id: int | None = Field(None, alias="DISCORD_GUILD_ID")
+    discord_api_url: str | None = Field(None, alias="DISCORD_API_URL")
+    discord_message_content: bool = Field(False, alias="DISCORD_MESSAGE_CONTENT")
 
     @property
     def llm_enabled(self) -> bool:
@@ -153,7 +156,7 @@ class Settings(BaseSettings):
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("openai_base_url", mode="before")
+    @field_validator("openai_base_url", "discord_api_url", "discord_guild_id", mode="before")
     @classmethod
     def _blank_url_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

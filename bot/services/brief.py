@@ -38,6 +38,22 @@ class BriefService:
         self._max_stories = max_stories
         self._clock = clock
 
+    async def has_matches(self, scope: Scope, topic: str) -> bool:
+        """Cheap check before a slow brief: does any recent article mention the topic?"""
+        if not query_terms(topic):
+            return False
+        now = self._clock()
+        found = await find_articles(
+            self._store,
+            scope,
+            topic,
+            now=now,
+            since=now - self._window,
+            limit=1,
+            any_word=False,
+        )
+        return bool(found)
+
     async def brief(self, scope: Scope, topic: str) -> Message:
         topic = " ".join(topic.split())
         if not query_terms(topic):

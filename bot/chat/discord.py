@@ -1,0 +1,418 @@
+"""The Discord adapter on discord.py: slash commands, digests as embeds, thread answers.
+
+Commands are application commands on a CommandTree, synced at start
+(globally, or to DISCORD_GUILD_ID for fast iteration). Every message the bot
+sends has `allowed_mentions` none, so article text can never ping anyone.
+Handlers defer at once (Discord drops an interaction not answered within 3
+seconds), call one service, and post what it returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import discord
+import yarl
+from discord import app_commands
+from discord.http import Route
+
+from bot.chat.discord_embeds import DiscordMessage, plain_text, render_embeds
+from bot.domain import Message, Scope, ThreadKind
+from bot.services.ask import AskService
+from bot.services.brief import BriefService
+from bot.services.digest import DigestService
+from bot.services.feeds import FeedService
+from bot.services.subscriptions import SubscriptionService, parse_topics
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "discord"
+NO_PINGS = discord.AllowedMentions.none()
+READY_TIMEOUT_SECONDS = 60.0
+SEND_ATTEMPTS = 3
+THREAD_NAME_LIMIT = 100
+T = TypeVar("T")
+
+NEEDS = "Send Messages, Embed Links, Create Public Threads and Send Messages in Threads"
+ADMIN_ONLY = "Changing feeds or the daily digest needs the Manage Server permission."
+
+
+def point_at(api_url: str) -> None:
+    """Send REST (webhooks and interaction callbacks included) to another base URL."""
+    Route.BASE = api_url.rstrip("/")
+
+
+class DiscordAdapter:
+    platform = PLATFORM
+
+    def __init__(
+        self,
+        *,
+        token: str,
+        api_url: str | None,
+        guild_id: int | None,
+        message_content: bool,
+        briefs: BriefService,
+        digests: DigestService,
+        asks: AskService,
+        feeds: FeedService,
+        subscriptions: SubscriptionService,
+    ) -> None:
+        self._token = token
+        self._api_url = api_url
+        self._guild_id = guild_id
+        self._briefs = briefs
+        self._digests = digests
+        self._asks = asks
+        self._feeds = feeds
+        self._subscriptions = subscriptions
+        intents = discord.Intents.default()
+        intents.message_content = message_content
+        self.client = discord.Client(intents=intents, allowed_mentions=NO_PINGS)
+        self.tree = app_commands.CommandTree(self.client)
+        self._connection: asyncio.Task[None] | None = None
+        self._register()
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._api_url:
+            point_at(self._api_url)
+        await self.client.login(self._token)
+        if self._api_url:
+            # A plain Client never asks REST for the gateway; behind another REST base
+            # the gateway must come from there too, or it would only see half the traffic.
+            _, url, _ = await self.client.http.get_bot_gateway()
+            discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
+        self._connection = asyncio.create_task(self.client.connect(reconnect=True))
+        ready = asyncio.create_task(self.client.wait_until_ready())
+        done, _ = await asyncio.wait(
+            {self._connection, ready},
+            timeout=READY_TIMEOUT_SECONDS,
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+        if ready not in done:
+            ready.cancel()
+            if self._connection in done:
+                self._connection.result()  # raises why the connection ended
+            raise TimeoutError("Discord: not ready after 60 s")
+        await self.sync_commands()
+        log.info("Discord: connected as %s", self.client.user)
+
+    async def sync_commands(self) -> None:
+        if self._guild_id:
+            guild = discord.Object(self._guild_id)
+            self.tree.copy_global_to(guild=guild)
+            await self.tree.sync(guild=guild)
+        else:
+            await self.tree.sync()
+
+    async def stop(self) -> None:
+        await self.client.close()
+        if self._connection is not None:
+            try:
+                await self._connection
+            except Exception:
+                log.debug("Discord: connection ended with an error on close", exc_info=True)
+
+    # --- posting -----------------------------------------------------------------------
+
+    @staticmethod
+    def scope(guild_id: int | None) -> Scope:
+        return Scope(PLATFORM, str(guild_id or "dm"))
+
+    async def publish(self, channel: str, message: Message) -> str | None:
+        """Post a digest into a channel and open a thread on it for questions."""
+        target = self.client.get_channel(int(channel)) or await self.client.fetch_channel(
+            int(channel)
+        )
+        if not isinstance(target, discord.TextChannel):
+            raise ValueError(f"Discord channel {channel} is not a text channel")
+        first = None
+        for part in render_embeds(message):
+            sent = await _send(target, part)
+            first = first or sent
+        assert first is not None
+        thread = await self._open_thread(target, first, message)
+        return str(thread.id) if thread else None
+
+    async def _open_thread(
+        self, channel: discord.TextChannel, first: discord.Message, message: Message
+    ) -> discord.Thread | None:
+        """A thread on the post, remembered with the articles behind it."""
+        try:
+            thread = await _retry(
+                lambda: channel.create_thread(name=_thread_name(message), message=first)
+            )
+        except discord.Forbidden:
+            log.warning("Discord: no permission to open threads in #%s", channel.name)
+            return None
+        await self._asks.open_thread(
+            self.scope(channel.guild.id), str(channel.id), str(thread.id), message
+        )
+        return thread
+
+    # --- commands ----------------------------------------------------------------------
+
+    def _register(self) -> None:
+        manage = discord.Permissions(manage_guild=True)
+
+        @self.tree.command(name="brief", description="A cited brief on a topic from recent news")
+        @app_commands.describe(topic="What to brief on, e.g. ukraine")
+        @app_commands.guild_only()
+        async def brief(interaction: discord.Interaction, topic: str) -> None:
+            await self.on_brief(interaction, topic)
+
+        @self.tree.command(name="ask", description="Ask about the stories behind this thread")
+        @app_commands.describe(question="Your question")
+        @app_commands.guild_only()
+        async def ask(interaction: discord.Interaction, question: str) -> None:
+            await self.on_ask(interaction, question)
+
+        digest = app_commands.Group(
+            name="digest",
+            description="This channel's daily digest",
+            default_permissions=manage,
+            guild_only=True,
+        )
+
+        @digest.command(name="schedule", description="Post a daily digest here")
+        @app_commands.describe(
+            time="Local time, HH:MM (24-hour)",
+            timezone="IANA time zone, e.g. Europe/Kyiv",
+            topics="Optional topics, comma-separated",
+        )
+        async def schedule(
+            interaction: discord.Interaction, time: str, timezone: str, topics: str | None = None
+        ) -> None:
+            await self.admin(
+                interaction, lambda: self._schedule(interaction, time, timezone, topics or "")
+            )
+
+        @digest.command(name="off", description="Stop this channel's daily digest")
+        async def off(interaction: discord.Interaction) -> None:
+            await self.admin(interaction, lambda: self._off(interaction))
+
+        @digest.command(name="now", description="Post the digest here now")
+        async def now(interaction: discord.Interaction) -> None:
+            await self.admin(interaction, lambda: self._digest_now(interaction), public=True)
+
+        feeds = app_commands.Group(
+            name="feeds",
+            description="The feeds this server reads",
+            default_permissions=manage,
+            guild_only=True,
+        )
+
+        @feeds.command(name="list", description="Feeds with their health")
+        async def feeds_list(interaction: discord.Interaction) -> None:
+            await self.admin(interaction, lambda: self._feeds_list(interaction))
+
+        @feeds.command(name="add", description="Follow a feed (RSS or Atom URL)")
+        @app_commands.describe(url="The feed's URL")
+        async def feeds_add(interaction: discord.Interaction, url: str) -> None:
+            await self.admin(interaction, lambda: self._feeds_change(interaction, url, add=True))
+
+        @feeds.command(name="remove", description="Stop following a feed")
+        @app_commands.describe(url="The feed's URL")
+        async def feeds_remove(interaction: discord.Interaction, url: str) -> None:
+            await self.admin(interaction, lambda: self._feeds_change(interaction, url, add=False))
+
+        self.tree.add_command(digest)
+        self.tree.add_command(feeds)
+        self.tree.error(self._on_tree_error)
+        self.client.event(self.on_message)
+
+    async def _on_tree_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        log.error("Discord: command failed", exc_info=error)
+        await _reply(interaction, "Sorry, that failed. The error is in the bot's log.")
+
+    async def admin(
+        self,
+        interaction: discord.Interaction,
+        work: Callable[[], Awaitable[None]],
+        *,
+        public: bool = False,
+    ) -> None:
+        """Defer, check Manage Server again at run time, then do the work."""
+        await interaction.response.defer(ephemeral=not public, thinking=True)
+        if not interaction.permissions.manage_guild:
+            await interaction.followup.send(ADMIN_ONLY, ephemeral=True)
+            return
+        await work()
+
+    async def on_brief(self, interaction: discord.Interaction, topic: str) -> None:
+        scope = self.scope(interaction.guild_id)
+        if not await self._briefs.has_matches(scope, topic):
+            message = await self._briefs.brief(scope, topic)  # the helpful not-found reply
+            await interaction.response.send_message(plain_text(message), ephemeral=True)
+            return
+        await interaction.response.defer(thinking=True)
+        message = await self._briefs.brief(scope, topic)
+        await self._follow_up(interaction, message)
+
+    async def _follow_up(self, interaction: discord.Interaction, message: Message) -> None:
+        """Post as the interaction's follow-up; open a thread unless already in one."""
+        channel = interaction.channel
+        first: discord.Message | None = None
+        try:
+            for part in render_embeds(message):
+                sent = await _retry(
+                    lambda part=part: interaction.followup.send(  # type: ignore[misc]
+                        content=part.content or discord.utils.MISSING,
+                        embeds=[discord.Embed.from_dict(e) for e in part.embeds],
+                        allowed_mentions=NO_PINGS,
+                        wait=True,
+                    )
+                )
+                first = first or sent
+        except discord.Forbidden:
+            await _reply(interaction, f"I can't post here: I need {NEEDS} in this channel.")
+            return
+        if first is None or message.kind is ThreadKind.ANSWER or not message.found:
+            return
+        scope = self.scope(interaction.guild_id)
+        if isinstance(channel, discord.Thread):
+            parent = str(channel.parent_id)
+            await self._asks.open_thread(scope, parent, str(channel.id), message)
+        elif isinstance(channel, discord.TextChannel):
+            # A follow-up message has no guild attached; open the thread from the channel.
+            await self._open_thread(channel, first, message)
+
+    async def on_ask(self, interaction: discord.Interaction, question: str) -> None:
+        await interaction.response.defer(thinking=True)
+        channel = interaction.channel
+        scope = self.scope(interaction.guild_id)
+        if isinstance(channel, discord.Thread):
+            message = await self._asks.ask(
+                scope, question, channel=str(channel.parent_id), thread_key=str(channel.id)
+            )
+        else:
+            message = await self._asks.ask(scope, question)
+        await self._follow_up(interaction, message)
+
+    async def _schedule(
+        self, interaction: discord.Interaction, time: str, timezone: str, topics: str
+    ) -> None:
+        result = await self._subscriptions.schedule(
+            self.scope(interaction.guild_id),
+            str(interaction.channel_id),
+            time,
+            timezone,
+            parse_topics(topics),
+        )
+        await interaction.followup.send(result.text, ephemeral=True)
+
+    async def _off(self, interaction: discord.Interaction) -> None:
+        result = await self._subscriptions.turn_off(
+            self.scope(interaction.guild_id), str(interaction.channel_id)
+        )
+        await interaction.followup.send(result.text, ephemeral=True)
+
+    async def _digest_now(self, interaction: discord.Interaction) -> None:
+        scope = self.scope(interaction.guild_id)
+        subscription = await self._subscriptions.get(scope, str(interaction.channel_id))
+        message = await self._digests.digest(
+            scope,
+            subscription.topics if subscription else (),
+            timezone=subscription.timezone if subscription else "UTC",
+        )
+        if not message.found:
+            await interaction.followup.send("No new stories in the last 24 hours.")
+            return
+        await self._follow_up(interaction, message)
+
+    async def _feeds_list(self, interaction: discord.Interaction) -> None:
+        message = await self._feeds.list(self.scope(interaction.guild_id))
+        for part in render_embeds(message):
+            await interaction.followup.send(
+                content=part.content or discord.utils.MISSING,
+                embeds=[discord.Embed.from_dict(e) for e in part.embeds],
+                ephemeral=True,
+            )
+
+    async def _feeds_change(self, interaction: discord.Interaction, url: str, *, add: bool) -> None:
+        scope = self.scope(interaction.guild_id)
+        url = url.strip().strip("<>")
+        if add:
+            change = await self._feeds.add(
+                scope, url, channel=str(interaction.channel_id), added_by=str(interaction.user.id)
+            )
+        else:
+            change = await self._feeds.remove(scope, url)
+        await interaction.followup.send(discord.utils.escape_markdown(change.text), ephemeral=True)
+
+    # --- thread messages (needs the message-content intent) --------------------------------
+
+    async def on_message(self, message: discord.Message) -> None:
+        if message.author.bot or message.guild is None:
+            return  # ourselves, other bots, direct messages
+        channel = message.channel
+        if not isinstance(channel, discord.Thread) or not message.content.strip():
+            return
+        scope = self.scope(message.guild.id)
+        parent = str(channel.parent_id)
+        if await self._asks.thread(scope, parent, str(channel.id)) is None:
+            return  # not a thread we opened
+        if not await self._asks.claim_reply(scope, parent, str(message.id)):
+            return
+        question = (
+            message.clean_content.replace(f"@{self.client.user.name}", "").strip()
+            if (self.client.user)
+            else message.content
+        )
+        answer = await self._asks.ask(scope, question, channel=parent, thread_key=str(channel.id))
+        try:
+            for part in render_embeds(answer):
+                await _send(channel, part, reference=message)
+        except discord.Forbidden:
+            log.warning("Discord: cannot answer in thread %s: missing permissions", channel.id)
+
+
+async def _retry(action: Callable[[], Awaitable[T]]) -> T:
+    """Retry a send that failed on Discord's side or the network; rate limits are
+    discord.py's own business (it waits and retries 429s itself)."""
+    for attempt in range(1, SEND_ATTEMPTS + 1):
+        try:
+            return await action()
+        except (TimeoutError, discord.DiscordServerError, OSError) as exc:
+            if attempt == SEND_ATTEMPTS:
+                raise
+            log.warning("Discord: send failed (%s); retry %d", exc, attempt)
+            await asyncio.sleep(0.5 * attempt)
+    raise AssertionError("unreachable")
+
+
+async def _send(
+    channel: discord.abc.Messageable,
+    part: DiscordMessage,
+    *,
+    reference: discord.Message | None = None,
+) -> discord.Message:
+    kwargs: dict[str, Any] = {
+        "embeds": [discord.Embed.from_dict(e) for e in part.embeds],
+        "allowed_mentions": NO_PINGS,
+    }
+    if part.content:
+        kwargs["content"] = part.content
+    if reference is not None:
+        kwargs["reference"] = reference
+        kwargs["mention_author"] = False
+    return await _retry(lambda: channel.send(**kwargs))
+
+
+async def _reply(interaction: discord.Interaction, text: str) -> None:
+    if interaction.response.is_done():
+        await interaction.followup.send(text, ephemeral=True)
+    else:
+        await interaction.response.send_message(text, ephemeral=True)
+
+
+def _thread_name(message: Message) -> str:
+    name = f"Questions: {message.title}"
+    return name if len(name) <= THREAD_NAME_LIMIT else name[: THREAD_NAME_LIMIT - 1] + "…"

@@ -1,0 +1,152 @@
+"""The neutral Message as Discord embeds, within Discord's documented limits.
+
+Limits kept: 2,000 characters of content, 256 per embed title, 4,096 per
+embed description, 2,048 per footer, 10 embeds and 6,000 embed characters per
+message. Longer text is split across embeds and messages, never cut. Article
+and model text is escaped for Markdown (so it cannot forge a masked link);
+pings are prevented where the message is sent (`allowed_mentions` none).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.domain import Citation, Message, Section, ThreadKind
+
+CONTENT_LIMIT = 2000
+TITLE_LIMIT = 256
+DESCRIPTION_LIMIT = 4096
+FOOTER_LIMIT = 2048
+EMBEDS_PER_MESSAGE = 10
+EMBED_CHARS_PER_MESSAGE = 6000
+COLOUR = 0x1D3557
+
+_MARKDOWN = re.compile(r"([\\*_~`|>\[\]()#-])")
+
+Embed = dict[str, Any]
+
+
+@dataclass
+class DiscordMessage:
+    content: str
+    embeds: list[Embed] = field(default_factory=list)
+
+
+def escape(text: str) -> str:
+    """Markdown characters as literals: no bold, no masked links, no headings."""
+    return _MARKDOWN.sub(r"\\\1", text)
+
+
+def _link_target(url: str) -> str:
+    """A URL that cannot end a masked link early."""
+    return url.replace(" ", "%20").replace("(", "%28").replace(")", "%29").replace(">", "%3E")
+
+
+def _refs(numbers: tuple[int, ...], citations: dict[int, Citation]) -> str:
+    return " ".join(
+        f"[\\[{n}\\]]({_link_target(citations[n].url)})" for n in numbers if n in citations
+    )
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _chunks(lines: list[str], limit: int) -> list[str]:
+    chunks: list[str] = []
+    current = ""
+    for line in lines:
+        while len(line) > limit:
+            cut = line.rfind(" ", 0, limit) or limit
+            chunks.append(line[:cut])
+            line = line[cut:].lstrip()
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            chunks.append(current)
+            current = line
+        else:
+            current = candidate
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def _section_embeds(
+    section: Section, citations: dict[int, Citation], footer: str | None
+) -> list[Embed]:
+    lines = [
+        f"• {escape(b.text)} {_refs(b.citations, citations)}".rstrip() for b in section.bullets
+    ]
+    heading = section.heading or "Overview"
+    if section.note:
+        heading = f"{heading} ({section.note})"
+    embeds: list[Embed] = []
+    for index, chunk in enumerate(_chunks(lines, DESCRIPTION_LIMIT)):
+        embed: Embed = {"description": chunk, "color": COLOUR}
+        title = heading if index == 0 else f"{heading} (continued)"
+        embed["title"] = _shorten(title, TITLE_LIMIT)
+        if section.url and index == 0:
+            embed["url"] = section.url
+        embeds.append(embed)
+    if footer and embeds:
+        embeds[-1]["footer"] = {"text": _shorten(footer, FOOTER_LIMIT)}
+    return embeds
+
+
+def _footer(section: Section, citations: dict[int, Citation], label: str | None) -> str | None:
+    numbers = list(
+        dict.fromkeys([*section.citations, *(n for b in section.bullets for n in b.citations)])
+    )
+    parts = [f"[{n}] {citations[n].source}" for n in numbers if n in citations]
+    text = " · ".join(parts)
+    if label:
+        text = f"{text} — {label}" if text else label
+    return text or None
+
+
+def _size(embed: Embed) -> int:
+    return (
+        len(embed.get("title", ""))
+        + len(embed.get("description", ""))
+        + len(embed.get("footer", {}).get("text", ""))
+    )
+
+
+def render_embeds(message: Message) -> list[DiscordMessage]:
+    """A Message as one or more Discord messages, each within the limits."""
+    citations = {c.number: c for c in message.citations}
+    label = " ".join(message.notes) or None
+    embeds: list[Embed] = []
+    for section in message.sections:
+        if message.kind is ThreadKind.ANSWER:
+            footer = _footer(section, citations, label)
+        else:
+            footer = _footer(section, citations, label if section.heading else None)
+        embeds += _section_embeds(section, citations, footer)
+    messages: list[DiscordMessage] = [DiscordMessage(content="")]
+    used = 0
+    for embed in embeds:
+        current = messages[-1]
+        if current.embeds and (
+            len(current.embeds) == EMBEDS_PER_MESSAGE
+            or used + _size(embed) > EMBED_CHARS_PER_MESSAGE
+        ):
+            messages.append(DiscordMessage(content=""))
+            used = 0
+        messages[-1].embeds.append(embed)
+        used += _size(embed)
+    title = escape(message.title)
+    for index, part in enumerate(messages, start=1):
+        suffix = "" if len(messages) == 1 else f" ({index}/{len(messages)})"
+        if message.kind is not ThreadKind.ANSWER:
+            part.content = _shorten(f"**{title}**", CONTENT_LIMIT - len(suffix)) + suffix
+    return messages
+
+
+def plain_text(message: Message) -> str:
+    """Short escaped text for ephemeral replies (errors, usage, not-found)."""
+    lines = [f"**{escape(message.title)}**"]
+    lines += [escape(b.text) for s in message.sections for b in s.bullets]
+    return _shorten("\n".join(lines), CONTENT_LIMIT)
