@@ -60,6 +60,7 @@ class DiscordAdapter:
         asks: AskService,
         feeds: FeedService,
         subscriptions: SubscriptionService,
+        guild_ready_timeout: float = 2.0,
     ) -> None:
         self._token = token
         self._api_url = api_url
@@ -69,9 +70,14 @@ class DiscordAdapter:
         self._asks = asks
         self._feeds = feeds
         self._subscriptions = subscriptions
+        # The bot has no voice; the library's warnings about voice libraries are noise.
+        discord.VoiceClient.warn_nacl = False
+        discord.VoiceClient.warn_dave = False
         intents = discord.Intents.default()
         intents.message_content = message_content
-        self.client = discord.Client(intents=intents, allowed_mentions=NO_PINGS)
+        self.client = discord.Client(
+            intents=intents, allowed_mentions=NO_PINGS, guild_ready_timeout=guild_ready_timeout
+        )
         self.tree = app_commands.CommandTree(self.client)
         self._connection: asyncio.Task[None] | None = None
         self._register()

@@ -1,0 +1,79 @@
+"""The Discord adapter wired to the real app and the loopback Discord (REST + gateway)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import discord
+import discord.gateway
+import discord.http
+
+from bot.app import App, build_app
+from bot.chat.discord import DiscordAdapter
+from bot.config import Settings
+from tests.fakes.discord_api import FakeDiscord, RestCall, fake_discord
+
+MANAGE_GUILD = str(1 << 5)
+
+
+@dataclass
+class DiscordRig:
+    app: App
+    adapter: DiscordAdapter
+    fake: FakeDiscord
+
+    async def until(self, check: Callable[[], Any]) -> Any:
+        """Wait (at most 10 s) until `check` returns something truthy; return it."""
+        async with asyncio.timeout(10):
+            while not (result := check()):
+                await asyncio.sleep(0.02)
+        return result
+
+    def posts(self, path_contains: str = "") -> list[RestCall]:
+        """Messages the bot sent: channel messages and interaction follow-ups."""
+        return [
+            c
+            for c in self.fake.calls
+            if c.method == "POST"
+            and (c.path.endswith("/messages") or c.path.startswith("/webhooks/"))
+            and path_contains in c.path
+        ]
+
+    def callbacks(self) -> list[RestCall]:
+        return [c for c in self.fake.calls if c.path.endswith("/callback")]
+
+
+@asynccontextmanager
+async def discord_rig(tmp_path: Path) -> AsyncIterator[DiscordRig]:
+    saved_base = discord.http.Route.BASE
+    saved_gateway = discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
+    try:
+        async with fake_discord() as fake:
+            app = await build_app(Settings(NEWSBRIEF_DB=tmp_path / "discord.db"))
+            await app.ingest.poll_all()
+            adapter = DiscordAdapter(
+                token=fake.token,
+                api_url=fake.api_base,
+                guild_id=fake.guild_id,
+                message_content=True,
+                briefs=app.briefs,
+                digests=app.digests,
+                asks=app.asks,
+                feeds=app.feeds,
+                subscriptions=app.subscriptions,
+                guild_ready_timeout=0.05,
+            )
+            await adapter.start()
+            try:
+                yield DiscordRig(app, adapter, fake)
+            finally:
+                await adapter.stop()
+                await app.close()
+    finally:
+        discord.http.Route.BASE = saved_base
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = saved_gateway

@@ -1,0 +1,260 @@
+"""The Discord adapter end to end: discord.py's real client against the loopback Discord."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.app import build_scheduler
+from bot.domain import Message, Scope, ThreadKind
+from bot.services.brief import BriefService
+from tests.chat.discord_rig import MANAGE_GUILD, DiscordRig, discord_rig
+
+
+@pytest.fixture
+async def rig(tmp_path: Path) -> AsyncIterator[DiscordRig]:
+    async with discord_rig(tmp_path) as running:
+        yield running
+
+
+def _embeds(call) -> list[dict]:  # type: ignore[no-untyped-def]
+    return list((call.body or {}).get("embeds") or [])
+
+
+def _text(call) -> str:  # type: ignore[no-untyped-def]
+    return json.dumps(call.body, ensure_ascii=False)
+
+
+class SlowBriefs:
+    """Briefs that take longer than Discord waits for an answer to an interaction."""
+
+    def __init__(self, real: BriefService, seconds: float) -> None:
+        self.real, self.seconds = real, seconds
+
+    async def has_matches(self, scope: Scope, topic: str) -> bool:
+        return await self.real.has_matches(scope, topic)
+
+    async def brief(self, scope: Scope, topic: str) -> Message:
+        await asyncio.sleep(self.seconds)
+        return await self.real.brief(scope, topic)
+
+
+async def test_commands_are_synced_to_the_guild_on_start(rig: DiscordRig) -> None:
+    """Start-up registers /brief, /ask, /digest and /feeds, config groups behind Manage Server."""
+    names = {c["name"]: c for c in rig.fake.commands[rig.fake.guild_id]}
+    assert {"brief", "ask", "digest", "feeds"} <= set(names)
+    assert str(names["feeds"]["default_member_permissions"]) == MANAGE_GUILD
+    assert str(names["digest"]["default_member_permissions"]) == MANAGE_GUILD
+
+
+async def test_brief_defers_at_once_while_the_summarizer_is_slow(rig: DiscordRig) -> None:
+    """The deferral reaches Discord within 3 seconds; the brief follows when ready."""
+    rig.adapter._briefs = SlowBriefs(rig.app.briefs, 3.5)  # type: ignore[assignment]
+    sent = time.monotonic()
+    await rig.fake.interaction("brief", [{"name": "topic", "value": "ukraine"}])
+    callback = await rig.until(lambda: rig.callbacks())
+    assert callback[0].body["type"] == 5  # deferred channel message
+    assert callback[0].at - sent < 3.0
+    assert rig.posts() == []
+    await rig.until(lambda: rig.posts())
+
+
+async def test_brief_follow_up_has_cited_embeds_and_opens_a_thread(rig: DiscordRig) -> None:
+    """The follow-up carries one embed per story with linked citations, then a thread opens."""
+    await rig.fake.interaction("brief", [{"name": "topic", "value": "ukraine"}])
+    thread_call = await rig.until(lambda: rig.fake.rest("POST", "/threads"))
+    (follow_up,) = rig.posts("/webhooks/")
+    embeds = _embeds(follow_up)
+    assert embeds and all(e.get("url", "").startswith("https://") for e in embeds)
+    assert "[\\\\[1\\\\]](https://" in _text(follow_up)
+    assert "Extractive summary" in _text(follow_up)
+    assert follow_up.body["allowed_mentions"] == {"parse": []}
+    assert "Brief: ukraine" in follow_up.body["content"]
+    opened_in = thread_call[0].path.split("/")[2]
+    thread = await rig.app.store.get_thread(
+        Scope("discord", str(rig.fake.guild_id)), str(rig.fake.channel_id), _thread_of(rig)
+    )
+    assert thread is not None and thread.kind is ThreadKind.BRIEF
+    assert opened_in == str(rig.fake.channel_id)
+
+
+def _thread_of(rig: DiscordRig) -> str:
+    return str(next(iter(rig.fake.threads)))
+
+
+async def test_a_message_in_the_thread_is_answered_there(rig: DiscordRig) -> None:
+    """A question typed in the brief's thread gets a cited answer in that thread."""
+    await rig.fake.interaction("brief", [{"name": "topic", "value": "ukraine"}])
+    await rig.until(lambda: rig.fake.threads)
+    thread_id = int(_thread_of(rig))
+    await rig.fake.message("what happens next?", channel_id=thread_id)
+    answer = await rig.until(lambda: rig.posts(f"/channels/{thread_id}/messages"))
+    assert "envoy is expected to travel" in _text(answer[0])
+    assert answer[0].body["allowed_mentions"]["parse"] == []
+    await rig.fake.message("and who said so?", channel_id=thread_id)
+    await rig.until(lambda: len(rig.posts(f"/channels/{thread_id}/messages")) == 2)
+    thread = await rig.app.store.get_thread(
+        Scope("discord", str(rig.fake.guild_id)), str(rig.fake.channel_id), str(thread_id)
+    )
+    assert thread is not None
+    turns = await rig.app.store.recent_turns(thread, 5)
+    assert [t.question for t in turns] == ["what happens next?", "and who said so?"]
+
+
+async def test_bots_and_unknown_threads_get_no_answer(rig: DiscordRig) -> None:
+    """Other bots, plain channel chatter and threads we did not open are ignored."""
+    await rig.fake.interaction("brief", [{"name": "topic", "value": "ukraine"}])
+    await rig.until(lambda: rig.fake.threads)
+    thread_id = int(_thread_of(rig))
+    before = len(rig.posts())
+    await rig.fake.message("beep", channel_id=thread_id, author_id=7777, bot=True)
+    await rig.fake.message("what happens next?", channel_id=rig.fake.channel_id)
+    await asyncio.sleep(0.5)
+    assert len(rig.posts()) == before
+
+
+async def test_ask_inside_the_thread_answers_without_message_content(rig: DiscordRig) -> None:
+    """/ask in the thread does what a typed question does, for bots without the intent."""
+    await rig.fake.interaction("brief", [{"name": "topic", "value": "ukraine"}])
+    await rig.until(lambda: rig.fake.threads)
+    thread_id = int(_thread_of(rig))
+    await rig.fake.interaction(
+        "ask", [{"name": "question", "value": "what happens next?"}], channel_id=thread_id
+    )
+    follow_ups = await rig.until(
+        lambda: len(rig.posts("/webhooks/")) == 2 and rig.posts("/webhooks/")
+    )
+    assert "envoy is expected to travel" in _text(follow_ups[-1])
+
+
+async def test_no_match_gets_an_ephemeral_reply(rig: DiscordRig) -> None:
+    """A topic nothing matches is answered privately at once, and nothing is posted."""
+    await rig.fake.interaction("brief", [{"name": "topic", "value": "zeppelin racing"}])
+    (callback,) = await rig.until(lambda: rig.callbacks())
+    assert callback.body["type"] == 4
+    assert callback.body["data"]["flags"] & 64
+    assert "zeppelin racing" in callback.body["data"]["content"]
+    assert rig.posts() == []
+
+
+async def test_mentions_in_articles_never_ping(rig: DiscordRig) -> None:
+    """An article with @everyone is posted with allowed_mentions that parse nothing."""
+    from bot.ingest.dedupe import canonical_url, content_hash
+    from bot.services.ports import NewArticle
+    from bot.timeutil import utcnow
+
+    title = "Zeppelin club tells @everyone and @here it won"
+    text = "The zeppelin club told @everyone and <@5001> that its airship won the race on the lake."
+    feed = (await rig.app.store.polled_feeds())[0]
+    now = utcnow()
+    await rig.app.store.add_article(
+        feed,
+        NewArticle(
+            "z",
+            "https://z.example/1",
+            canonical_url("https://z.example/1"),
+            title,
+            "Test Outlet",
+            now,
+            now,
+            text,
+            False,
+            content_hash(title, text),
+        ),
+    )
+    await rig.fake.interaction("brief", [{"name": "topic", "value": "zeppelin"}])
+    (post,) = await rig.until(lambda: rig.posts())
+    assert "@everyone" in _text(post)
+    assert post.body["allowed_mentions"] == {"parse": []}
+
+
+async def test_non_admin_cannot_add_feeds(rig: DiscordRig) -> None:
+    """Without Manage Server, /feeds add is refused at run time and nothing changes."""
+    before = await rig.app.store.polled_feeds()
+    await rig.fake.interaction(
+        "feeds",
+        [{"name": "url", "value": "https://example.com/f.xml"}],
+        subcommand="add",
+        permissions="0",
+    )
+    reply = await rig.until(lambda: rig.posts("/webhooks/"))
+    assert "Manage Server" in _text(reply[0])
+    assert reply[0].body.get("flags", 0) & 64
+    assert await rig.app.store.polled_feeds() == before
+
+
+async def test_admin_schedules_a_digest_and_a_restart_does_not_repeat_it(rig: DiscordRig) -> None:
+    """/digest schedule stores the channel's digest; posted once, never again after restart."""
+    due = (datetime.now(UTC) - timedelta(minutes=5)).strftime("%H:%M")
+    await rig.fake.interaction(
+        "digest",
+        [{"name": "time", "value": due}, {"name": "timezone", "value": "UTC"}],
+        subcommand="schedule",
+        permissions=MANAGE_GUILD,
+    )
+    reply = await rig.until(lambda: rig.posts("/webhooks/"))
+    assert f"{due} UTC" in _text(reply[0])
+    (subscription,) = await rig.app.store.list_subscriptions()
+    assert subscription.channel == str(rig.fake.channel_id)
+    first = build_scheduler(rig.app, [rig.adapter])
+    assert [r for _, r in await first.catch_up()] == ["posted"]
+    posted = rig.posts(f"/channels/{rig.fake.channel_id}/messages")
+    assert posted and "Daily digest" in posted[0].body["content"]
+    assert rig.fake.rest("POST", "/threads")
+    restarted = build_scheduler(rig.app, [rig.adapter])
+    assert [r for _, r in await restarted.catch_up()] == ["already-posted"]
+    assert len(rig.posts(f"/channels/{rig.fake.channel_id}/messages")) == len(posted)
+
+
+async def test_a_long_digest_is_split_across_messages_within_limits(rig: DiscordRig) -> None:
+    """A digest too big for one message goes out as several, each within Discord's limits."""
+    from tests.chat.test_discord_embeds import _digest
+
+    message = _digest(stories=25, bullet_words=300)
+    thread = await rig.adapter.publish(str(rig.fake.channel_id), message)
+    posts = rig.posts(f"/channels/{rig.fake.channel_id}/messages")
+    assert len(posts) > 1 and thread is not None
+    for post in posts:
+        embeds = _embeds(post)
+        assert len(embeds) <= 10 and len(post.body.get("content", "")) <= 2000
+        total = sum(
+            len(e.get("title", ""))
+            + len(e.get("description", ""))
+            + len(e.get("footer", {}).get("text", ""))
+            for e in embeds
+        )
+        assert total <= 6000
+
+
+async def test_a_rate_limited_post_is_retried_by_discord_py(rig: DiscordRig) -> None:
+    """A 429 on sending is waited out and retried; the message lands."""
+    rig.fake.fail_next("POST", f"/channels/{rig.fake.channel_id}/messages", retry_after=0.2)
+    message = await rig.app.digests.digest(Scope("discord", str(rig.fake.guild_id)))
+    await rig.adapter.publish(str(rig.fake.channel_id), message)
+    statuses = [c.status for c in rig.posts(f"/channels/{rig.fake.channel_id}/messages")]
+    assert statuses[0] == 429 and statuses[-1] == 200
+
+
+async def test_missing_permission_gets_a_clear_message(rig: DiscordRig) -> None:
+    """When Discord refuses the follow-up (403), the user is told what the bot needs."""
+    rig.fake.fail_next("POST", "/webhooks/", status=403, code=50013, message="Missing Permissions")
+    await rig.fake.interaction("brief", [{"name": "topic", "value": "ukraine"}])
+    await rig.until(lambda: len(rig.posts("/webhooks/")) >= 2)
+    assert "I can't post here" in _text(rig.posts("/webhooks/")[-1])
+
+
+async def test_a_dropped_gateway_resumes_and_keeps_answering(rig: DiscordRig) -> None:
+    """After a disconnect discord.py resumes, and thread questions are still answered."""
+    await rig.fake.interaction("brief", [{"name": "topic", "value": "ukraine"}])
+    await rig.until(lambda: rig.fake.threads)
+    thread_id = int(_thread_of(rig))
+    await rig.fake.disconnect(code=None)
+    await rig.fake.resumed()
+    await rig.fake.message("what happens next?", channel_id=thread_id)
+    await rig.until(lambda: rig.posts(f"/channels/{thread_id}/messages"))

@@ -1,0 +1,62 @@
+"""`python -m bot run` with DISCORD_TOKEN, against the loopback Discord, as an operator runs it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+from tests.fakes.discord_api import fake_discord
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+async def test_run_serves_discord_brief_and_thread_answers(tmp_path: Path) -> None:
+    """The bot connects through DISCORD_API_URL, answers /brief and a thread message, stops."""
+    async with fake_discord() as fake:
+        fake.wait_timeout = 60
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("NEWSBRIEF_", "DISCORD_", "SLACK_", "OPENAI_"))
+        }
+        env.update(
+            NEWSBRIEF_DB=str(tmp_path / "run.db"),
+            DISCORD_TOKEN=fake.token,
+            DISCORD_API_URL=fake.api_base,
+            DISCORD_GUILD_ID=str(fake.guild_id),
+            DISCORD_MESSAGE_CONTENT="true",
+            PYTHONPATH=str(REPO),
+        )
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "run",
+            cwd=tmp_path,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            await fake.ready()
+            async with asyncio.timeout(30):
+                while fake.guild_id not in fake.commands:  # commands synced: the bot is up
+                    await asyncio.sleep(0.05)
+            await fake.interaction("brief", [{"name": "topic", "value": "ukraine"}])
+            async with asyncio.timeout(30):
+                while not fake.threads:
+                    await asyncio.sleep(0.05)
+            thread_id = next(iter(fake.threads))
+            await fake.message("what happens next?", channel_id=thread_id)
+            async with asyncio.timeout(30):
+                while not fake.rest("POST", f"/channels/{thread_id}/messages"):
+                    await asyncio.sleep(0.05)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            out, err = await asyncio.wait_for(process.communicate(), timeout=30)
+        assert process.returncode == 0, err.decode()
+        assert "serving Discord" in out.decode()
+        assert "Traceback" not in err.decode()

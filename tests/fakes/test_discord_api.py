@@ -1,0 +1,355 @@
+"""The fake Discord REST API and gateway through discord.py's real Client."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import json
+import time
+import warnings
+import zlib
+from collections.abc import AsyncIterator, Iterator
+
+import aiohttp
+import pytest
+import yarl
+
+from tests.fakes.discord_api import FakeDiscord, fake_discord
+
+# discord.py imports audioop, deprecated since 3.11; pyproject turns warnings into errors.
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", "'audioop' is deprecated", DeprecationWarning)
+    import discord
+    from discord import app_commands
+    from discord.gateway import DiscordWebSocket
+    from discord.http import Route
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeDiscord]:
+    async with fake_discord() as server:
+        yield server
+
+
+@pytest.fixture
+def pointed(fake: FakeDiscord) -> Iterator[FakeDiscord]:
+    """Route.BASE at the fake for the test, restored after; DEFAULT_GATEWAY restored too."""
+    base, gateway = Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
+    Route.BASE = fake.api_base
+    try:
+        yield fake
+    finally:
+        Route.BASE = base
+        DiscordWebSocket.DEFAULT_GATEWAY = gateway
+
+
+class FastClient(discord.Client):
+    """discord.Client without the 5 s sleep before every IDENTIFY but the first."""
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        return None
+
+
+def make_client(client_class: type[discord.Client] = discord.Client) -> discord.Client:
+    intents = discord.Intents.default() | discord.Intents(message_content=True)
+    # guild_ready_timeout: discord.py waits this long after the last GUILD_CREATE before
+    # on_ready (default 2 s).
+    return client_class(intents=intents, guild_ready_timeout=0.05)
+
+
+@contextlib.asynccontextmanager
+async def running(
+    fake: FakeDiscord, client: discord.Client | None = None
+) -> AsyncIterator[discord.Client]:
+    """Log in, read GET /gateway/bot, connect; yields once on_ready fired; closes after."""
+    client = client or make_client()
+    ready = asyncio.Event()
+
+    @client.event
+    async def on_ready() -> None:
+        ready.set()
+
+    task: asyncio.Task[None] | None = None
+    try:
+        await client.login(fake.token)
+        _shards, url, _limits = await client.http.get_bot_gateway()
+        DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
+        task = asyncio.create_task(client.connect(reconnect=True))
+        await fake.ready()
+        await asyncio.wait_for(ready.wait(), 3)
+        yield client
+    finally:
+        await client.close()
+        if task is not None:
+            await asyncio.wait_for(task, 3)
+
+
+async def test_client_logs_in_and_connects_through_the_fake_gateway(pointed: FakeDiscord) -> None:
+    """Login, IDENTIFY over zlib-stream, READY + GUILD_CREATE fill the cache; on_ready fires."""
+    async with running(pointed) as client:
+        channel = client.get_channel(pointed.channel_id)
+        assert isinstance(channel, discord.TextChannel)
+        assert channel.name == "news"
+        assert client.user is not None and client.user.id == pointed.bot_user_id
+        assert client.application_id == pointed.application_id
+        guild = client.get_guild(pointed.guild_id)
+        assert guild is not None and guild.me is not None
+        assert channel.permissions_for(guild.me).send_messages
+    compress = discord.utils._ActiveDecompressionContext.COMPRESSION_TYPE  # zlib-stream here
+    assert pointed.gateway_connects == [{"v": "10", "encoding": "json", "compress": compress}]
+    identify = next(p for p in pointed.gateway_received if p["op"] == 2)
+    assert identify["d"]["token"] == pointed.token
+    assert identify["d"]["intents"] & (1 << 15)
+    assert [c.path for c in pointed.rest("GET")][:3] == [
+        "/users/@me",
+        "/oauth2/applications/@me",
+        "/gateway/bot",
+    ]
+
+
+async def test_slash_command_defers_then_follows_up(pointed: FakeDiscord) -> None:
+    """tree.sync bulk-overwrites; the interaction runs /ping; defer then followup are recorded."""
+    client = make_client()
+    tree = app_commands.CommandTree(client)
+    done = asyncio.Event()
+    sent: list[discord.WebhookMessage] = []
+
+    @tree.command(name="ping", description="Ping the bot", guild=discord.Object(pointed.guild_id))
+    async def ping(interaction: discord.Interaction) -> None:
+        assert interaction.permissions.manage_guild
+        assert isinstance(interaction.channel, discord.TextChannel)
+        await interaction.response.defer()
+        sent.append(await interaction.followup.send("pong", wait=True))
+        done.set()
+
+    async with running(pointed, client):
+        synced = await tree.sync(guild=discord.Object(pointed.guild_id))
+        assert [c.name for c in synced] == ["ping"]
+        put = pointed.rest("PUT", f"/guilds/{pointed.guild_id}/commands")
+        assert len(put) == 1 and put[0].body[0]["name"] == "ping"
+        app, guild = pointed.application_id, pointed.guild_id
+        assert put[0].path == f"/applications/{app}/guilds/{guild}/commands"
+
+        payload = await pointed.interaction("ping", permissions=str(1 << 5))
+        assert payload["data"]["guild_id"] == str(pointed.guild_id)
+        assert payload["data"]["id"] == str(synced[0].id)
+        await asyncio.wait_for(done.wait(), 3)
+
+    callback = pointed.rest("POST", f"/interactions/{payload['id']}/")
+    assert len(callback) == 1 and callback[0].body == {"type": 5}
+    followup = pointed.rest("POST", f"/webhooks/{pointed.application_id}/{payload['token']}")
+    assert len(followup) == 1 and followup[0].body["content"] == "pong"
+    assert followup[0].query["wait"] == "1"
+    assert callback[0].at <= followup[0].at
+    # After a defer the first followup becomes the original response.
+    responses = [
+        m
+        for m in pointed.messages.values()
+        if m.get("interaction_metadata", {}).get("id") == payload["id"]
+    ]
+    assert len(responses) == 1 and int(responses[0]["id"]) == sent[0].id
+    assert sent[0].content == "pong" and not responses[0]["flags"] & (1 << 7)
+
+
+async def test_message_create_reaches_on_message(pointed: FakeDiscord) -> None:
+    """A MESSAGE_CREATE from the fake arrives in on_message with its content."""
+    client = make_client()
+    got: asyncio.Queue[discord.Message] = asyncio.Queue()
+
+    @client.event
+    async def on_message(message: discord.Message) -> None:
+        if message.author != client.user:
+            await got.put(message)
+
+    async with running(pointed, client):
+        await pointed.message("hello", channel_id=pointed.channel_id)
+        message = await asyncio.wait_for(got.get(), 3)
+    assert message.content == "hello"
+    assert message.channel.id == pointed.channel_id
+    assert message.guild is not None and message.guild.id == pointed.guild_id
+    assert message.author.id == 5001 and not message.author.bot
+
+
+async def test_thread_on_a_message(pointed: FakeDiscord) -> None:
+    """channel.create_thread(message=...) returns a Thread, cached; sending into it works."""
+    async with running(pointed) as client:
+        channel = client.get_channel(pointed.channel_id)
+        assert isinstance(channel, discord.TextChannel)
+        msg = await channel.send("digest")
+        thread = await channel.create_thread(name="Discuss", message=msg)
+        assert isinstance(thread, discord.Thread)
+        assert thread.id == msg.id and thread.parent_id == pointed.channel_id
+        assert thread.name == "Discuss"
+        reply = await thread.send("in the thread", file=discord.File(io.BytesIO(b"hi"), "a.txt"))
+        assert reply.channel.id == thread.id
+        assert [(a.filename, a.size) for a in reply.attachments] == [("a.txt", 2)]
+        for _ in range(100):
+            if client.get_channel(thread.id) is not None:
+                break
+            await asyncio.sleep(0.01)
+        assert isinstance(client.get_channel(thread.id), discord.Thread)
+    post = pointed.rest("POST", f"/channels/{pointed.channel_id}/messages/{msg.id}/threads")
+    assert post[0].body["name"] == "Discuss"
+    in_thread = pointed.rest("POST", f"/channels/{thread.id}/messages")
+    assert in_thread[0].status == 200 and in_thread[0].files == ["a.txt"]
+    assert in_thread[0].body["content"] == "in the thread"  # multipart payload_json, parsed
+
+
+async def test_rate_limited_send_is_retried(pointed: FakeDiscord) -> None:
+    """A 429 on POST /channels/{id}/messages is slept off and retried by discord.py."""
+    path = f"/channels/{pointed.channel_id}/messages"
+    async with running(pointed) as client:
+        channel = client.get_channel(pointed.channel_id)
+        assert isinstance(channel, discord.TextChannel)
+        pointed.fail_next("POST", path, status=429, retry_after=0.2)
+        started = time.monotonic()
+        sent = await channel.send("after the limit")
+        assert time.monotonic() - started >= 0.2
+    assert sent.content == "after the limit"
+    calls = pointed.rest("POST", path)
+    assert [c.status for c in calls] == [429, 200]
+    assert calls[1].at - calls[0].at >= 0.2
+
+
+async def test_client_resumes_after_a_disconnect(pointed: FakeDiscord) -> None:
+    """After the fake closes the socket (4000) the client RESUMEs and still gets messages."""
+    client = make_client()
+    got: asyncio.Queue[discord.Message] = asyncio.Queue()
+    resumed = asyncio.Event()
+
+    @client.event
+    async def on_message(message: discord.Message) -> None:
+        await got.put(message)
+
+    @client.event
+    async def on_resumed() -> None:
+        resumed.set()
+
+    async with running(pointed, client):
+        await pointed.disconnect()
+        # Dispatched while disconnected: replayed on RESUME.
+        await pointed.message("missed while away", channel_id=pointed.channel_id)
+        await pointed.resumed()
+        await asyncio.wait_for(resumed.wait(), 3)
+        await pointed.message("after resume", channel_id=pointed.channel_id)
+        first = await asyncio.wait_for(got.get(), 3)
+        second = await asyncio.wait_for(got.get(), 3)
+    assert [first.content, second.content] == ["missed while away", "after resume"]
+    assert pointed.identify_count == 1 and pointed.resume_count == 1
+    resume = next(p for p in pointed.gateway_received if p["op"] == 6)
+    assert resume["d"]["seq"] >= 2
+
+
+async def test_dropped_connection_and_reconnect_request_resume(pointed: FakeDiscord) -> None:
+    """A TCP drop with no close frame (1006), and op 7 RECONNECT, each end in a RESUME."""
+    async with running(pointed):
+        await pointed.disconnect(None)
+        await pointed.resumed()
+        await pointed.reconnect_request()
+        await pointed.resumed()
+    assert pointed.resume_count == 2 and pointed.identify_count == 1
+
+
+async def test_invalidated_session_identifies_again(pointed: FakeDiscord) -> None:
+    """With resumable=False the RESUME gets INVALID_SESSION and the client IDENTIFYs anew."""
+    async with running(pointed, make_client(FastClient)) as client:
+        await pointed.disconnect(resumable=False)
+        await pointed.ready()
+        for _ in range(100):
+            if client.get_channel(pointed.channel_id) is not None:
+                break
+            await asyncio.sleep(0.01)
+        assert isinstance(client.get_channel(pointed.channel_id), discord.TextChannel)
+    assert pointed.identify_count == 2 and pointed.resume_count == 0
+
+
+async def test_interaction_response_message_and_edit(pointed: FakeDiscord) -> None:
+    """send_message (type 4) then edit_original_response; a followup is a separate message."""
+    client = make_client()
+    tree = app_commands.CommandTree(client)
+    done = asyncio.Event()
+
+    @tree.command(name="brief", description="A brief")
+    @app_commands.describe(topic="What about")
+    async def brief(interaction: discord.Interaction, topic: str, days: int = 1) -> None:
+        await interaction.response.send_message(f"working on {topic} ({days})")
+        await interaction.edit_original_response(content=f"brief on {topic}")
+        original = await interaction.original_response()
+        assert original.content == f"brief on {topic}"
+        await interaction.followup.send("more")
+        done.set()
+
+    async with running(pointed, client):
+        await tree.sync()
+        assert pointed.rest("PUT", f"/applications/{pointed.application_id}/commands")
+        payload = await pointed.interaction(
+            "brief", [{"name": "topic", "value": "ai"}, {"name": "days", "value": 3}]
+        )
+        await asyncio.wait_for(done.wait(), 3)
+    assert "guild_id" not in payload["data"]
+    callback = pointed.rest("POST", "/callback")[0]
+    assert callback.body["type"] == 4 and callback.body["data"]["content"] == "working on ai (3)"
+    patch = pointed.rest("PATCH", "/messages/@original")[0]
+    assert patch.body["content"] == "brief on ai"
+    followup = pointed.rest("POST", "/webhooks/")[0]
+    assert followup.body["content"] == "more"
+    assert followup.query["wait"] == "1"  # interaction followups always wait
+
+
+async def test_rest_errors_look_like_discord(pointed: FakeDiscord) -> None:
+    """Unknown channels, routes and scripted failures answer Discord's JSON errors."""
+    async with running(pointed) as client:
+        with pytest.raises(discord.NotFound) as unknown:
+            await client.fetch_channel(424242)
+        assert unknown.value.code == 10003
+        pointed.fail_next("POST", "/messages", status=403, code=50013)
+        channel = client.get_channel(pointed.channel_id)
+        assert isinstance(channel, discord.TextChannel)
+        with pytest.raises(discord.Forbidden) as forbidden:
+            await channel.send("nope")
+        assert forbidden.value.code == 50013
+        with pytest.raises(discord.NotFound):
+            await client.fetch_guild(pointed.guild_id)
+    assert pointed.rest("GET", f"/guilds/{pointed.guild_id}")[0].status == 404
+
+
+async def test_bad_token_fails_login(pointed: FakeDiscord) -> None:
+    """A wrong token gets 401 from GET /users/@me, which discord.py raises as LoginFailure."""
+    client = make_client()
+    try:
+        with pytest.raises(discord.LoginFailure):
+            await client.login("wrong")
+    finally:
+        await client.close()
+
+
+async def test_gateway_protocol_by_hand(fake: FakeDiscord) -> None:
+    """zlib-stream frames end in Z_SYNC_FLUSH and share one stream; no compress: text frames."""
+    inflate = zlib.decompressobj()
+    async with aiohttp.ClientSession() as session:
+        url = f"{fake.gateway_url}?v=10&encoding=json&compress=zlib-stream"
+        async with session.ws_connect(url) as ws:
+
+            async def receive() -> dict[str, object]:
+                frame = await ws.receive_bytes(timeout=2)
+                assert frame.endswith(b"\x00\x00\xff\xff")
+                return dict(json.loads(inflate.decompress(frame)))
+
+            assert (await receive())["op"] == 10
+            await ws.send_json({"op": 1, "d": None})
+            assert (await receive())["op"] == 11
+            await ws.send_json({"op": 2, "d": {"token": fake.token, "intents": 513}})
+            ready, guild = await receive(), await receive()
+            assert (ready["t"], ready["s"], guild["t"], guild["s"]) == (
+                "READY",
+                1,
+                "GUILD_CREATE",
+                2,
+            )
+        async with session.ws_connect(f"{fake.gateway_url}?v=10&encoding=json") as ws:
+            hello = json.loads(await ws.receive_str(timeout=2))
+            assert hello["d"]["heartbeat_interval"] == fake.heartbeat_interval
+            await ws.send_json({"op": 6, "d": {"token": fake.token, "session_id": "x", "seq": 1}})
+            assert json.loads(await ws.receive_str(timeout=2)) == {"op": 9, "d": False}
+    await fake.ready()
