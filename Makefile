@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
 	$(BIN)/python bench/bench_llm.py
 	$(BIN)/python bench/bench_slack.py
+	$(BIN)/python bench/bench_discord.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
