@@ -127,3 +127,31 @@ def shorten(text: str, limit: int) -> str:
 
 def unique(items: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(items))
+
+
+def pack_lines(lines: Iterable[str], limit: int) -> list[str]:
+    """Join lines into texts of at most `limit` characters, in order, losing nothing.
+
+    A line longer than the limit is split at a space (or hard, if it has none):
+    chat platforms cap each text, and content must be split, never cut.
+    """
+    packed: list[str] = []
+    current = ""
+    for line in lines:
+        while len(line) > limit:
+            if current:  # what came before goes first
+                packed.append(current)
+                current = ""
+            cut = line.rfind(" ", 0, limit)
+            cut = cut if cut > 0 else limit
+            packed.append(line[:cut])
+            line = line[cut:].lstrip()
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            packed.append(current)
+            current = line
+        else:
+            current = candidate
+    if current:
+        packed.append(current)
+    return packed

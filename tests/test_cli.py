@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,20 +9,11 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-
-REPO = Path(__file__).resolve().parents[1]
+from tests.helpers import REPO, bot_env
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("NEWSBRIEF_", "DISCORD_", "SLACK_", "OPENAI_"))
-    }
-    env["NEWSBRIEF_DB"] = str(tmp_path / "cli.db")
-    env["PYTHONPATH"] = str(REPO)
-    env.update(extra)
-    return env
+    return bot_env(NEWSBRIEF_DB=str(tmp_path / "cli.db"), **extra)
 
 
 def _run(

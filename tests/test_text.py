@@ -1,6 +1,14 @@
 from __future__ import annotations
 
-from bot.text import clean_text, html_to_text, query_terms, shorten, split_sentences, terms
+from bot.text import (
+    clean_text,
+    html_to_text,
+    pack_lines,
+    query_terms,
+    shorten,
+    split_sentences,
+    terms,
+)
 
 
 def test_sentences_split_on_ends_but_not_on_abbreviations() -> None:
@@ -36,3 +44,12 @@ def test_shorten_cuts_at_a_word_and_says_so() -> None:
     """A shortened text ends at a word boundary with an ellipsis."""
     assert shorten("one two three four", 10) == "one two…"
     assert shorten("short", 10) == "short"
+
+
+def test_pack_lines_splits_without_losing_anything() -> None:
+    """Lines are packed under the limit; an over-long line is split at spaces, nothing lost."""
+    lines = ["short", "word " * 30, "x" * 25]
+    packed = pack_lines(lines, 40)
+    assert all(len(p) <= 40 for p in packed)
+    assert "".join(packed).replace("\n", "").replace(" ", "") == "".join(lines).replace(" ", "")
+    assert packed[0] == "short" and packed[-1].endswith("x" * 25)  # order kept

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.domain import Citation, Message, Section, ThreadKind
+from bot.text import pack_lines
 
 CONTENT_LIMIT = 2000
 TITLE_LIMIT = 256
@@ -54,25 +55,6 @@ def _shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def _chunks(lines: list[str], limit: int) -> list[str]:
-    chunks: list[str] = []
-    current = ""
-    for line in lines:
-        while len(line) > limit:
-            cut = line.rfind(" ", 0, limit) or limit
-            chunks.append(line[:cut])
-            line = line[cut:].lstrip()
-        candidate = f"{current}\n{line}" if current else line
-        if len(candidate) > limit:
-            chunks.append(current)
-            current = line
-        else:
-            current = candidate
-    if current:
-        chunks.append(current)
-    return chunks
-
-
 def _section_embeds(
     section: Section, citations: dict[int, Citation], footer: str | None
 ) -> list[Embed]:
@@ -83,7 +65,7 @@ def _section_embeds(
     if section.note:
         heading = f"{heading} ({section.note})"
     embeds: list[Embed] = []
-    for index, chunk in enumerate(_chunks(lines, DESCRIPTION_LIMIT)):
+    for index, chunk in enumerate(pack_lines(lines, DESCRIPTION_LIMIT)):
         embed: Embed = {"description": chunk, "color": COLOUR}
         title = heading if index == 0 else f"{heading} (continued)"
         embed["title"] = _shorten(title, TITLE_LIMIT)

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from bot.domain import Bullet, Citation, Message, Section, ThreadKind
+from bot.text import pack_lines
 
 TEXT_LIMIT = 3000
 HEADER_LIMIT = 150
@@ -51,26 +52,6 @@ def _mrkdwn(text: str) -> Block:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
 
 
-def _pieces(lines: list[str], limit: int = TEXT_LIMIT) -> list[str]:
-    """Join lines into texts of at most `limit` characters, splitting long lines at words."""
-    pieces: list[str] = []
-    current = ""
-    for line in lines:
-        while len(line) > limit:  # a single enormous line: split at a space
-            cut = line.rfind(" ", 0, limit) or limit
-            pieces.append(line[:cut])
-            line = line[cut:].lstrip()
-        candidate = f"{current}\n{line}" if current else line
-        if len(candidate) > limit:
-            pieces.append(current)
-            current = line
-        else:
-            current = candidate
-    if current:
-        pieces.append(current)
-    return pieces
-
-
 def _bullet_line(bullet: Bullet, citations: dict[int, Citation]) -> str:
     refs = _refs(bullet.citations, citations)
     return f"• {escape(bullet.text)} {refs}".rstrip()
@@ -84,7 +65,7 @@ def _section_blocks(section: Section, citations: dict[int, Citation]) -> list[Bl
         note = f"  _({escape(section.note)})_" if section.note else ""
         lines.append(f"{title}{note}")
     lines += [_bullet_line(b, citations) for b in section.bullets]
-    return [_mrkdwn(piece) for piece in _pieces(lines)]
+    return [_mrkdwn(piece) for piece in pack_lines(lines, TEXT_LIMIT)]
 
 
 def _context_blocks(texts: list[str]) -> list[Block]:
@@ -97,7 +78,7 @@ def _context_blocks(texts: list[str]) -> list[Block]:
 
 def _sources(cited: list[Citation]) -> list[str]:
     lines = [f"{link(c.url, f'[{c.number}]')} {escape(c.source)}: {escape(c.title)}" for c in cited]
-    return _pieces(lines)
+    return pack_lines(lines, TEXT_LIMIT)
 
 
 def _header(title: str, suffix: str = "") -> Block:
@@ -136,7 +117,7 @@ def render_blocks(message: Message) -> list[SlackMessage]:
         cited = [citations[n] for n in numbers if n in citations]
         context = _sources(cited) if cited else []
         if index == len(parts):
-            context += _pieces(notes)
+            context += pack_lines(notes, TEXT_LIMIT)
         out += _context_blocks(context)
         rendered.append(SlackMessage(text=_fallback_text(title, part), blocks=out))
     return rendered

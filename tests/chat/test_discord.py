@@ -15,6 +15,7 @@ from bot.app import build_scheduler
 from bot.domain import Message, Scope, ThreadKind
 from bot.services.brief import BriefService
 from tests.chat.discord_rig import MANAGE_GUILD, DiscordRig, discord_rig
+from tests.helpers import add_article
 
 
 @pytest.fixture
@@ -145,29 +146,9 @@ async def test_no_match_gets_an_ephemeral_reply(rig: DiscordRig) -> None:
 
 async def test_mentions_in_articles_never_ping(rig: DiscordRig) -> None:
     """An article with @everyone is posted with allowed_mentions that parse nothing."""
-    from bot.ingest.dedupe import canonical_url, content_hash
-    from bot.services.ports import NewArticle
-    from bot.timeutil import utcnow
-
     title = "Zeppelin club tells @everyone and @here it won"
     text = "The zeppelin club told @everyone and <@5001> that its airship won the race on the lake."
-    feed = (await rig.app.store.polled_feeds())[0]
-    now = utcnow()
-    await rig.app.store.add_article(
-        feed,
-        NewArticle(
-            "z",
-            "https://z.example/1",
-            canonical_url("https://z.example/1"),
-            title,
-            "Test Outlet",
-            now,
-            now,
-            text,
-            False,
-            content_hash(title, text),
-        ),
-    )
+    await add_article(rig.app.store, title=title, text=text, url="https://z.example/1")
     await rig.fake.interaction("brief", [{"name": "topic", "value": "zeppelin"}])
     (post,) = await rig.until(lambda: rig.posts())
     assert "@everyone" in _text(post)

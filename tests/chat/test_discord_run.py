@@ -3,32 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sys
 from pathlib import Path
 
 from tests.fakes.discord_api import fake_discord
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.helpers import bot_env
 
 
 async def test_run_serves_discord_brief_and_thread_answers(tmp_path: Path) -> None:
     """The bot connects through DISCORD_API_URL, answers /brief and a thread message, stops."""
     async with fake_discord() as fake:
         fake.wait_timeout = 60
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("NEWSBRIEF_", "DISCORD_", "SLACK_", "OPENAI_"))
-        }
-        env.update(
+        env = bot_env(
             NEWSBRIEF_DB=str(tmp_path / "run.db"),
             DISCORD_TOKEN=fake.token,
             DISCORD_API_URL=fake.api_base,
             DISCORD_GUILD_ID=str(fake.guild_id),
             DISCORD_MESSAGE_CONTENT="true",
-            PYTHONPATH=str(REPO),
         )
         process = await asyncio.create_subprocess_exec(
             sys.executable,

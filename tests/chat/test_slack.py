@@ -11,6 +11,7 @@ from bot.domain import Message, Scope, ThreadKind
 from bot.services.brief import BriefService
 from tests.chat.conftest import SlackRig
 from tests.fakes.slack_api import app_mention_event, message_event, slash_command_body
+from tests.helpers import add_article
 
 TEAM = Scope("slack", "T0001")
 
@@ -160,32 +161,12 @@ async def test_bots_and_other_threads_are_ignored(slack: SlackRig) -> None:
 
 async def test_mentions_in_a_hostile_article_are_escaped(slack: SlackRig) -> None:
     """<!everyone>, <!channel>, <@U…> and & < > from a feed reach Slack as inert text."""
-    from bot.ingest.dedupe import canonical_url, content_hash
-    from bot.services.ports import NewArticle
-    from bot.timeutil import utcnow
-
     title = "Zeppelin club <!everyone> says <!channel> & <@U0ADMIN> won"
     text = (
         "The zeppelin club told <!here> and @everyone that its airship won the lake race. "
         "Organisers said the <https://evil.example|prize> would be <b>doubled</b> next year."
     )
-    feed = (await slack.app.store.polled_feeds())[0]
-    now = utcnow()
-    await slack.app.store.add_article(
-        feed,
-        NewArticle(
-            "z",
-            "https://z.example/1",
-            canonical_url("https://z.example/1"),
-            title,
-            "Test Outlet",
-            now,
-            now,
-            text,
-            False,
-            content_hash(title, text),
-        ),
-    )
+    await add_article(slack.app.store, title=title, text=text, url="https://z.example/1")
     await slack.command("/brief", "zeppelin")
     (post,) = slack.fake.posted()
     sent = _all_text(post.blocks or []) + str(post.body.get("text"))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import socket
 import sys
@@ -12,8 +11,8 @@ from pathlib import Path
 import aiohttp
 
 from tests.fakes.slack_api import event_body, fake_slack, message_event, sign, slash_command_body
+from tests.helpers import bot_env
 
-REPO = Path(__file__).resolve().parents[2]
 SECRET = "run-secret"
 
 
@@ -27,19 +26,13 @@ async def test_run_serves_slack_brief_and_thread_answers(tmp_path: Path) -> None
     """The bot starts on Slack settings, answers /brief and a thread reply, stops on TERM."""
     port = _free_port()
     async with fake_slack() as fake:
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("NEWSBRIEF_", "DISCORD_", "SLACK_", "OPENAI_"))
-        }
-        env.update(
+        env = bot_env(
             NEWSBRIEF_DB=str(tmp_path / "run.db"),
             SLACK_BOT_TOKEN="xoxb-run",
             SLACK_SIGNING_SECRET=SECRET,
             SLACK_API_URL=fake.base_url,
             SLACK_HOST="127.0.0.1",
             SLACK_PORT=str(port),
-            PYTHONPATH=str(REPO),
         )
         process = await asyncio.create_subprocess_exec(
             sys.executable,

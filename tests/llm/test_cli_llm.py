@@ -3,27 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 from pathlib import Path
 
 from tests.fakes.openai_server import FakeOpenAI, status
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.helpers import bot_env
 
 
 async def _bot(tmp_path: Path, fake: FakeOpenAI, *args: str) -> tuple[int, str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("NEWSBRIEF_", "DISCORD_", "SLACK_", "OPENAI_"))
-    }
-    env.update(
+    env = bot_env(
         NEWSBRIEF_DB=str(tmp_path / "cli.db"),
         OPENAI_BASE_URL=fake.base_url,
         NEWSBRIEF_LLM_MAX_RETRIES="1",
         NEWSBRIEF_LLM_TIMEOUT="2",
-        PYTHONPATH=str(REPO),
     )
     process = await asyncio.create_subprocess_exec(
         sys.executable,

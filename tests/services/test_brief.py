@@ -3,6 +3,7 @@ from __future__ import annotations
 from bot.app import App
 from bot.domain import CONSOLE_SCOPE, Scope, ThreadKind
 from bot.llm.extractive import EXTRACTIVE_LABEL
+from tests.helpers import add_article
 
 PEACE_TALKS = {"harbourledger-0001", "northwindwire-0001", "civicsignal-0001"}
 
@@ -89,26 +90,14 @@ async def test_brief_only_sees_the_scope_feeds(app: App) -> None:
     mine = Scope("slack", "T-MINE")
     feed = await app.store.add_feed("https://private.example/feed.xml")
     await app.store.subscribe_feed(other, feed, channel="C1", added_by="U1")
-    from bot.ingest.dedupe import canonical_url, content_hash
-    from bot.services.ports import NewArticle
-    from bot.timeutil import utcnow
-
-    now = utcnow()
     text = "Zeppelin racing returns to the lake with a record field of airships. " * 5
-    await app.store.add_article(
-        feed,
-        NewArticle(
-            guid="z1",
-            url="https://private.example/zeppelin",
-            canonical_url=canonical_url("https://private.example/zeppelin"),
-            title="Zeppelin racing returns",
-            source="Private Outlet",
-            published_at=now,
-            fetched_at=now,
-            text=text,
-            is_full_text=True,
-            content_hash=content_hash("Zeppelin racing returns", text),
-        ),
+    await add_article(
+        app.store,
+        title="Zeppelin racing returns",
+        text=text,
+        url="https://private.example/zeppelin",
+        source="Private Outlet",
+        feed=feed,
     )
     assert (await app.briefs.brief(other, "zeppelin racing")).found
     assert not (await app.briefs.brief(mine, "zeppelin racing")).found
