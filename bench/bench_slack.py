@@ -49,11 +49,7 @@ async def main(rounds: int = 4) -> None:
                 signing_secret=SECRET,
                 api_url=fake.base_url,
                 admin_users=[],
-                briefs=app.briefs,
-                digests=app.digests,
-                asks=app.asks,
-                feeds=app.feeds,
-                subscriptions=app.subscriptions,
+                services=app.chat,
                 host="127.0.0.1",
                 port=0,
             )

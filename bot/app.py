@@ -19,6 +19,7 @@ from bot.llm.prompts import PromptLibrary
 from bot.scheduler import Scheduler
 from bot.services.ask import AskService
 from bot.services.brief import BriefService
+from bot.services.chat import ChatServices
 from bot.services.digest import DigestService
 from bot.services.feeds import FeedService
 from bot.services.ingest import IngestService
@@ -43,6 +44,11 @@ class App:
     asks: AskService
     subscriptions: SubscriptionService
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def chat(self) -> ChatServices:
+        """What a chat adapter needs, in one bundle."""
+        return ChatServices(self.briefs, self.digests, self.asks, self.feeds, self.subscriptions)
 
     async def close(self) -> None:
         await self.fetcher.aclose()
@@ -171,11 +177,7 @@ def build_chat_adapters(app: App) -> list[ChatAdapter]:
                 signing_secret=_secret(settings.slack_signing_secret),
                 api_url=settings.slack_api_url,
                 admin_users=settings.slack_admin_users,
-                briefs=app.briefs,
-                digests=app.digests,
-                asks=app.asks,
-                feeds=app.feeds,
-                subscriptions=app.subscriptions,
+                services=app.chat,
                 host=settings.slack_host,
                 port=settings.slack_port,
             )
@@ -189,11 +191,7 @@ def build_chat_adapters(app: App) -> list[ChatAdapter]:
                 api_url=settings.discord_api_url,
                 guild_id=settings.discord_guild_id,
                 message_content=settings.discord_message_content,
-                briefs=app.briefs,
-                digests=app.digests,
-                asks=app.asks,
-                feeds=app.feeds,
-                subscriptions=app.subscriptions,
+                services=app.chat,
             )
         )
     return adapters

@@ -185,7 +185,7 @@ async def _run(app: App) -> int:
         return 2
     if adapters:
         return await _serve(app, adapters)
-    console = ConsoleAdapter(briefs=app.briefs, digests=app.digests, asks=app.asks, feeds=app.feeds)
+    console = ConsoleAdapter(services=app.chat)
     console.say(banner(app, []))
     for warning in app.warnings:
         console.say(f"Warning: {warning}")

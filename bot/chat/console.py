@@ -16,10 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import TextIO
 
 from bot.domain import CONSOLE_SCOPE, Message, ThreadKind
-from bot.services.ask import AskService
-from bot.services.brief import BriefService
-from bot.services.digest import DigestService
-from bot.services.feeds import FeedService
+from bot.services.chat import ChatServices
 
 log = logging.getLogger(__name__)
 
@@ -68,18 +65,15 @@ class ConsoleAdapter:
     def __init__(
         self,
         *,
-        briefs: BriefService,
-        digests: DigestService,
-        asks: AskService,
-        feeds: FeedService,
+        services: ChatServices,
         stdin: TextIO = sys.stdin,
         stdout: TextIO = sys.stdout,
         interactive: bool | None = None,
     ) -> None:
-        self._briefs = briefs
-        self._digests = digests
-        self._asks = asks
-        self._feeds = feeds
+        self._briefs = services.briefs
+        self._digests = services.digests
+        self._asks = services.asks
+        self._feeds = services.feeds
         self._stdin = stdin
         self._stdout = stdout
         self._interactive = stdin.isatty() if interactive is None else interactive

@@ -21,11 +21,8 @@ from discord.http import Route
 
 from bot.chat.discord_embeds import DiscordMessage, plain_text, render_embeds
 from bot.domain import Message, Scope, ThreadKind
-from bot.services.ask import AskService
-from bot.services.brief import BriefService
-from bot.services.digest import DigestService
-from bot.services.feeds import FeedService
-from bot.services.subscriptions import SubscriptionService, parse_topics
+from bot.services.chat import ChatServices
+from bot.services.subscriptions import parse_topics
 
 log = logging.getLogger(__name__)
 
@@ -55,21 +52,17 @@ class DiscordAdapter:
         api_url: str | None,
         guild_id: int | None,
         message_content: bool,
-        briefs: BriefService,
-        digests: DigestService,
-        asks: AskService,
-        feeds: FeedService,
-        subscriptions: SubscriptionService,
+        services: ChatServices,
         guild_ready_timeout: float = 2.0,
     ) -> None:
         self._token = token
         self._api_url = api_url
         self._guild_id = guild_id
-        self._briefs = briefs
-        self._digests = digests
-        self._asks = asks
-        self._feeds = feeds
-        self._subscriptions = subscriptions
+        self._briefs = services.briefs
+        self._digests = services.digests
+        self._asks = services.asks
+        self._feeds = services.feeds
+        self._subscriptions = services.subscriptions
         # The bot has no voice; the library's warnings about voice libraries are noise.
         discord.VoiceClient.warn_nacl = False
         discord.VoiceClient.warn_dave = False

@@ -24,11 +24,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.chat.slack_blocks import escape, plain_text, render_blocks
 from bot.domain import Message, Scope, ThreadKind
-from bot.services.ask import AskService
-from bot.services.brief import BriefService
-from bot.services.digest import DigestService
-from bot.services.feeds import FeedService
-from bot.services.subscriptions import SubscriptionService, parse_topics
+from bot.services.chat import ChatServices
+from bot.services.subscriptions import parse_topics
 
 log = logging.getLogger(__name__)
 
@@ -68,11 +65,7 @@ class SlackAdapter:
         signing_secret: str | None,
         api_url: str,
         admin_users: Sequence[str],
-        briefs: BriefService,
-        digests: DigestService,
-        asks: AskService,
-        feeds: FeedService,
-        subscriptions: SubscriptionService,
+        services: ChatServices,
         host: str = "0.0.0.0",  # HTTP mode must be reachable by Slack
         port: int = 3000,
     ) -> None:
@@ -80,11 +73,11 @@ class SlackAdapter:
             raise ValueError(
                 "Slack needs SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode)"
             )
-        self._briefs = briefs
-        self._digests = digests
-        self._asks = asks
-        self._feeds = feeds
-        self._subscriptions = subscriptions
+        self._briefs = services.briefs
+        self._digests = services.digests
+        self._asks = services.asks
+        self._feeds = services.feeds
+        self._subscriptions = services.subscriptions
         self._app_token = app_token
         self._admin_users = set(admin_users)
         self._admin_cache: dict[str, tuple[float, bool]] = {}

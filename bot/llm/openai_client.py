@@ -311,27 +311,27 @@ class LlmSummarizer:
                 f"{schema_text}\n\n{variable}",
             },
         ]
-        await self._check_budget(kind, prompt, messages)
-        content = await self._complete(kind, prompt, messages)
-        try:
-            result = model.model_validate_json(_extract_json(content))
-        except ValidationError as first_error:
-            # One repair: show the model its reply and what was wrong with it.
-            messages += [
-                {"role": "assistant", "content": content[:4000]},
-                {
-                    "role": "user",
-                    "content": f'That reply is not valid for schema "{kind}": '
-                    f"{_brief_errors(first_error)}. Reply again with only the JSON object.",
-                },
-            ]
+        # One try and one repair: the repair shows the model its reply and what was wrong.
+        for attempt in (1, 2):
             await self._check_budget(kind, prompt, messages)
             content = await self._complete(kind, prompt, messages)
             try:
                 result = model.model_validate_json(_extract_json(content))
+                break
             except ValidationError as exc:
-                await self._record(kind, prompt, "invalid", error=_brief_errors(exc))
-                raise ModelUnavailable("the model's output was not valid after a repair") from exc
+                if attempt == 2:
+                    await self._record(kind, prompt, "invalid", error=_brief_errors(exc))
+                    raise ModelUnavailable(
+                        "the model's output was not valid after a repair"
+                    ) from exc
+                messages += [
+                    {"role": "assistant", "content": content[:4000]},
+                    {
+                        "role": "user",
+                        "content": f'That reply is not valid for schema "{kind}": '
+                        f"{_brief_errors(exc)}. Reply again with only the JSON object.",
+                    },
+                ]
         await self._ledger.cache_output(
             key,
             kind=kind,

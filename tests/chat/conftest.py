@@ -76,11 +76,7 @@ async def slack(tmp_path: Path) -> AsyncIterator[SlackRig]:
             signing_secret=SECRET,
             api_url=fake.base_url,
             admin_users=["UALLOWED"],
-            briefs=app.briefs,
-            digests=app.digests,
-            asks=app.asks,
-            feeds=app.feeds,
-            subscriptions=app.subscriptions,
+            services=app.chat,
             host="127.0.0.1",
             port=0,
         )

@@ -61,11 +61,7 @@ async def discord_rig(tmp_path: Path) -> AsyncIterator[DiscordRig]:
                 api_url=fake.api_base,
                 guild_id=fake.guild_id,
                 message_content=True,
-                briefs=app.briefs,
-                digests=app.digests,
-                asks=app.asks,
-                feeds=app.feeds,
-                subscriptions=app.subscriptions,
+                services=app.chat,
                 guild_ready_timeout=0.05,
             )
             await adapter.start()

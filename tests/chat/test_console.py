@@ -10,10 +10,7 @@ from bot.domain import CONSOLE_SCOPE
 def _console(app: App, stdin: str = "") -> tuple[ConsoleAdapter, io.StringIO]:
     out = io.StringIO()
     console = ConsoleAdapter(
-        briefs=app.briefs,
-        digests=app.digests,
-        asks=app.asks,
-        feeds=app.feeds,
+        services=app.chat,
         stdin=io.StringIO(stdin),
         stdout=out,
         interactive=False,

@@ -34,11 +34,7 @@ async def unit(tmp_path: Path) -> AsyncIterator[tuple[DiscordAdapter, FakeDiscor
                 api_url=None,
                 guild_id=None,
                 message_content=False,
-                briefs=app.briefs,
-                digests=app.digests,
-                asks=app.asks,
-                feeds=app.feeds,
-                subscriptions=app.subscriptions,
+                services=app.chat,
             )
             discord.http.Route.BASE = fake.api_base
             await adapter.client.login(fake.token)

@@ -69,11 +69,7 @@ async def rig(tmp_path: Path) -> AsyncIterator[SocketRig]:
             signing_secret=None,
             api_url=fake.base_url,
             admin_users=[],
-            briefs=app.briefs,
-            digests=app.digests,
-            asks=app.asks,
-            feeds=app.feeds,
-            subscriptions=app.subscriptions,
+            services=app.chat,
         )
         stopped = False
         try:
