@@ -373,19 +373,21 @@ class LlmSummarizer:
         the structured-output mode when the server refuses it."""
         attempt = 0
         while True:
-            started = time.monotonic()
             request: dict[str, Any] = {
                 "model": self.model,
                 "messages": messages,
                 "max_tokens": MAX_TOKENS[kind],
                 "temperature": 0.2,
             }
-            sent_mode = self._mode
-            response_format = self._response_format(kind)
-            if response_format is not None:
-                request["response_format"] = response_format
             try:
                 async with self._in_flight:
+                    # The output mode is read once a slot is free: a request that waited
+                    # goes out in whatever mode an earlier refusal stepped down to.
+                    started = time.monotonic()
+                    sent_mode = self._mode
+                    response_format = self._response_format(kind)
+                    if response_format is not None:
+                        request["response_format"] = response_format
                     response = await self._client.chat.completions.create(**request)
             except openai.APIStatusError as exc:
                 latency = int((time.monotonic() - started) * 1000)
