@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Protocol
 
 from pydantic import SecretStr
 
-from bot.config import Settings
+from bot.config import SAMPLES_DIR, Settings
 from bot.ingest.fetch import Fetcher, is_local, local_path
 from bot.ingest.source import HttpFeedSource
 from bot.llm.extractive import ExtractiveSummarizer
@@ -106,8 +108,32 @@ def default_feed_problems(settings: Settings) -> tuple[list[str], list[str]]:
     return usable, problems
 
 
+class StartupError(Exception):
+    """A setting the bot cannot start with; the message names the setting."""
+
+
+def check_db_path(path: Path) -> None:
+    """Say plainly when NEWSBRIEF_DB cannot be a database file, before SQLite's errno."""
+    where = f"NEWSBRIEF_DB={path}"
+    if path.is_dir():
+        raise StartupError(f"{where} is a folder; give a file path, e.g. {path / 'newsbrief.db'}")
+    blocker = next((p for p in path.parents if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        raise StartupError(f"{where}: {blocker} is a file, so the database cannot be put inside it")
+
+
+async def open_store(path: Path) -> SqliteStore:
+    """The SQLite store, or a StartupError that says what is wrong with NEWSBRIEF_DB."""
+    check_db_path(path)
+    where = f"NEWSBRIEF_DB={path}"
+    try:
+        return await SqliteStore.open(path)
+    except (OSError, sqlite3.Error) as exc:
+        raise StartupError(f"{where}: cannot open the database ({exc})") from exc
+
+
 async def build_app(settings: Settings, *, summarizer: Summarizer | None = None) -> App:
-    store = await SqliteStore.open(settings.db_path)
+    store = await open_store(settings.db_path)
     try:
         return await _wire(settings, store, summarizer)
     except BaseException:
@@ -123,13 +149,16 @@ async def _wire(settings: Settings, store: SqliteStore, summarizer: Summarizer |
         per_host_concurrency=settings.per_host_concurrency,
         allow_private=settings.allow_private_urls,
     )
-    source = HttpFeedSource(fetcher, fetch_full_text=settings.fetch_full_text)
+    source = HttpFeedSource(
+        fetcher, fetch_full_text=settings.fetch_full_text, samples_dir=SAMPLES_DIR
+    )
     summarizer = summarizer or build_summarizer(settings, store)
     ingest = IngestService(
         store,
         source,
         poll_interval=timedelta(minutes=settings.poll_minutes),
         max_backoff=timedelta(hours=settings.max_backoff_hours),
+        settings_in_force=fetcher.settings_in_force(),
     )
     usable, warnings = default_feed_problems(settings)
     await store.sync_default_feeds(usable)

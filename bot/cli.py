@@ -12,14 +12,30 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 
 from bot import __version__
-from bot.app import App, ChatAdapter, build_app, build_chat_adapters, build_scheduler, serve
-from bot.chat.console import CHANNEL, ConsoleAdapter, render_text
+from bot.app import (
+    App,
+    ChatAdapter,
+    StartupError,
+    build_app,
+    build_chat_adapters,
+    build_scheduler,
+    serve,
+)
+from bot.chat.console import CHANNEL, ConsoleAdapter, render_text, with_hint
 from bot.config import Settings
-from bot.domain import CONSOLE_SCOPE, FeedReport
+from bot.domain import CONSOLE_SCOPE, FeedReport, Hint
 from bot.services.render import plural
 from bot.timeutil import utcnow
 
 log = logging.getLogger(__name__)
+
+# The one-shot commands' names for what a message points to.
+CLI_HINTS = {
+    Hint.BRIEF_USAGE: "Usage: python -m bot brief TOPIC, e.g. python -m bot brief ukraine",
+    Hint.TRY_BRIEF: "`python -m bot brief TOPIC` shows what the sources do cover.",
+    Hint.LIST_FEEDS: "`python -m bot feeds list` lists the feeds read and their health.",
+    Hint.ASK_USAGE: 'Usage: python -m bot ask "QUESTION"',
+}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -49,7 +65,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "brief" and not " ".join(args.topic).strip():
+        parser.error("brief needs a topic, e.g. python -m bot brief ukraine")
+    if args.command == "ask" and not " ".join(args.question).strip():
+        parser.error('ask needs a question, e.g. python -m bot ask "what happens next?"')
     try:
         settings = Settings()
     except ValidationError as exc:
@@ -59,36 +80,67 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"  {name}: {error['msg']}", file=sys.stderr)
         print("Fix them in the environment or .env (see .env.example).", file=sys.stderr)
         return 2
-    _configure_logging(settings, console=args.command == "run")
+    console = args.command == "run" and not (settings.slack_bot_token or settings.discord_token)
+    configure_logging(settings, console=console)
     try:
         return asyncio.run(_dispatch(args, settings))
     except KeyboardInterrupt:
         return 130
 
 
-def _configure_logging(settings: Settings, *, console: bool) -> None:
+# Libraries whose INFO lines are chatter to an operator ("Added job", "Shard connected").
+THIRD_PARTY = (
+    "apscheduler",
+    "discord",
+    "slack_bolt",
+    "slack_sdk",
+    "aiohttp",
+    "httpx",
+    "httpcore",
+    "openai",
+    "asyncio",
+    "trafilatura",
+    "websockets",
+)
+
+
+def configure_logging(settings: Settings, *, console: bool) -> None:
+    """Our own lines at NEWSBRIEF_LOG_LEVEL, libraries at WARNING, the console kept quiet.
+
+    The console is a conversation: it shows warnings only, whatever `.env` says,
+    unless DEBUG is asked for. A one-shot command in a terminal does the same
+    unless the level was set; serving Slack or Discord, the operator sees our
+    start-up and health lines at INFO.
+    """
     level = settings.log_level
-    if "log_level" not in settings.model_fields_set:
-        # The terminal is for the conversation; say only what needs attention.
-        level = "WARNING" if console or sys.stdout.isatty() else level
+    quiet = console or ("log_level" not in settings.model_fields_set and sys.stderr.isatty())
+    if quiet and level != "DEBUG":
+        level = "WARNING"
     logging.basicConfig(
         level=level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
+        force=True,
     )
+    for name in THIRD_PARTY:
+        logging.getLogger(name).setLevel("DEBUG" if level == "DEBUG" else "WARNING")
 
 
 async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     try:
         app = await build_app(settings)
+    except StartupError as exc:
+        print(f"newsbrief: cannot start: {exc}", file=sys.stderr)
+        return 1
     except Exception as exc:
+        log.debug("start-up failed", exc_info=True)
         print(f"newsbrief: cannot start: {exc}", file=sys.stderr)
         return 1
     try:
         if args.command == "run":
             return await _run(app)
         if args.command == "ingest":
-            reports = await app.ingest.poll_all()
+            reports = await app.ingest.poll_all(force=True)
             print(_ingest_summary(reports))
             for report in reports:
                 detail = report.error or f"{report.new_articles} new"
@@ -106,7 +158,7 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             message = await app.briefs.brief(CONSOLE_SCOPE, " ".join(args.topic))
         else:
             message = await app.asks.ask(CONSOLE_SCOPE, " ".join(args.question))
-        print(render_text(message))
+        print(render_text(message, CLI_HINTS))
         return 0
     finally:
         await app.close()
@@ -114,13 +166,13 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _feeds(app: App, args: argparse.Namespace) -> int:
     if args.action == "list":
-        print(render_text(await app.feeds.list(CONSOLE_SCOPE)))
+        print(render_text(await app.feeds.list(CONSOLE_SCOPE), CLI_HINTS))
         return 0
     if args.action == "add":
         change = await app.feeds.add(CONSOLE_SCOPE, args.url, channel=CHANNEL, allow_local=True)
     else:
         change = await app.feeds.remove(CONSOLE_SCOPE, args.url)
-    print(change.text)
+    print(with_hint(change.text, change.hint, CLI_HINTS))
     return 0 if change.ok else 1
 
 
@@ -149,21 +201,21 @@ def _ingest_summary(reports: Sequence[FeedReport]) -> str:
     return text + (f", {failed} failed (see `feeds list`)" if failed else "")
 
 
-def banner(app: App, chat: list[str]) -> str:
+def banner(app: App, chat: Sequence[str]) -> str:
+    """What runs and what is a default, and which setting switches on what is off."""
     s = app.settings
     mode = "console mode" if not chat else "serving " + " and ".join(chat)
     lines = [f"newsbrief {__version__} — {mode}"]
+    switches = {"Slack": "SLACK_BOT_TOKEN", "Discord": "DISCORD_TOKEN"}
+    off = [
+        f"{name} is switched on by {token}" for name, token in switches.items() if name not in chat
+    ]
     if chat:
         lines.append(f"  Chat:       {', '.join(chat)}")
+        if off:
+            lines.append(f"              {'; '.join(off)}")
     else:
-        lines.append(
-            "  Chat:       console (this terminal); Slack is switched on by SLACK_BOT_TOKEN, "
-            "Discord by DISCORD_TOKEN"
-        )
-    if s.discord_token:
-        lines.append(
-            "              DISCORD_TOKEN is set, but this build has no Discord adapter yet"
-        )
+        lines.append(f"  Chat:       console (this terminal); {', '.join(off)}")
     lines.append(f"  Summarizer: {app.summarizer.name}")
     if not s.llm_enabled:
         lines.append("              an LLM is switched on by OPENAI_API_KEY or OPENAI_BASE_URL")

@@ -39,6 +39,7 @@ class Feed:
     last_success_at: datetime | None = None
     last_attempt_at: datetime | None = None
     is_default: bool = False
+    blocked_by: str | None = None  # "NAME=value" of the setting that made it fail
 
     @property
     def healthy(self) -> bool:
@@ -87,6 +88,19 @@ class Subscription:
     timezone: str
     last_digest_at: datetime | None = None
     enabled: bool = True
+
+
+class Hint(StrEnum):
+    """A pointer to a command, worded by each adapter in its own command names.
+
+    The core never names a command: `/feeds` is a console command, Slack says
+    `/newsbrief feeds`, and on Discord it is hidden from most members.
+    """
+
+    BRIEF_USAGE = "brief-usage"  # how to ask for a brief, with an example topic
+    TRY_BRIEF = "try-brief"  # a brief shows what the sources do cover
+    LIST_FEEDS = "list-feeds"  # where to see the feeds read and their health
+    ASK_USAGE = "ask-usage"  # how to ask a question
 
 
 class ThreadKind(StrEnum):
@@ -157,6 +171,7 @@ class Message:
     notes: tuple[str, ...] = ()
     article_ids: tuple[int, ...] = ()
     found: bool = True  # False: nothing matched; adapters may show it privately
+    hints: tuple[Hint, ...] = ()  # commands to point to, worded by the adapter
 
     def citation(self, number: int) -> Citation | None:
         return next((c for c in self.citations if c.number == number), None)

@@ -12,10 +12,10 @@ import itertools
 import logging
 import sys
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TextIO
 
-from bot.domain import CONSOLE_SCOPE, Message, ThreadKind
+from bot.domain import CONSOLE_SCOPE, Hint, Message, ThreadKind
 from bot.services.chat import ChatServices
 
 log = logging.getLogger(__name__)
@@ -27,13 +27,29 @@ HELP = """Commands:
   /feeds               the feeds read, with their health
   /feeds add <url>     follow another feed (URL or local file)
   /feeds remove <url>  stop following a feed
+  /ask <question>      a question about the last digest or brief (a plain line does too)
   /help                this list
   /quit                leave (end of input does too)
 Anything else is a question about the last digest or brief."""
 
 
-def render_text(message: Message) -> str:
-    """A Message as plain terminal text: numbered stories, bullets, cited sources."""
+CONSOLE_HINTS: Mapping[Hint, str] = {
+    Hint.BRIEF_USAGE: "Usage: /brief <topic>, e.g. /brief ukraine or /brief interest rates",
+    Hint.TRY_BRIEF: "/brief <topic> shows what the sources do cover.",
+    Hint.LIST_FEEDS: "/feeds lists the feeds read here and their health.",
+    Hint.ASK_USAGE: "Type a question, or /ask <question>.",
+}
+
+
+def with_hint(text: str, hint: Hint | None, hints: Mapping[Hint, str] = CONSOLE_HINTS) -> str:
+    return f"{text} {hints[hint]}" if hint is not None and hint in hints else text
+
+
+def render_text(message: Message, hints: Mapping[Hint, str] = CONSOLE_HINTS) -> str:
+    """A Message as plain terminal text: numbered stories, bullets, cited sources.
+
+    `hints` words the commands a message points to: the console's, or the CLI's.
+    """
     lines = [f"== {message.title} =="]
     numbered = message.kind in (ThreadKind.DIGEST, ThreadKind.BRIEF) and message.found
     for index, section in enumerate(message.sections, start=1):
@@ -51,6 +67,10 @@ def render_text(message: Message) -> str:
         for citation in message.citations:
             lines.append(f"  [{citation.number}] {citation.source}: {citation.title}")
             lines.append(f"      {citation.url}")
+    pointers = [hints[h] for h in message.hints if h in hints]
+    if pointers:
+        lines.append("")
+        lines += pointers
     if message.notes:
         lines.append("")
         lines += [f"Note: {note}" for note in message.notes]
@@ -135,7 +155,7 @@ class ConsoleAdapter:
 
     async def _ask(self, question: str) -> None:
         if not question:
-            self.say("Usage: type a question, or /ask <question>")
+            self.say("Usage: /ask <question>, or type the question on its own")
             return
         message = await self._asks.ask(
             CONSOLE_SCOPE, question, channel=CHANNEL, thread_key=self.thread_key
@@ -154,7 +174,7 @@ class ConsoleAdapter:
                 )
             else:
                 change = await self._feeds.remove(CONSOLE_SCOPE, url)
-            self.say(change.text)
+            self.say(with_hint(change.text, change.hint))
         else:
             self.say("Usage: /feeds [list] | /feeds add <url> | /feeds remove <url>")
 

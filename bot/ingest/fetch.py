@@ -107,6 +107,35 @@ class Fetcher:
     async def aclose(self) -> None:
         await self._client.aclose()
 
+    # --- the settings a failure can be blamed on -----------------------------------------
+
+    @property
+    def _private_setting(self) -> str:
+        return f"NEWSBRIEF_ALLOW_PRIVATE_URLS={str(self.allow_private).lower()}"
+
+    @property
+    def _bytes_setting(self) -> str:
+        return f"NEWSBRIEF_MAX_FEED_BYTES={self.max_bytes}"
+
+    @property
+    def _redirects_setting(self) -> str:
+        return f"NEWSBRIEF_MAX_REDIRECTS={self.max_redirects}"
+
+    @property
+    def _timeout_setting(self) -> str:
+        return f"NEWSBRIEF_FETCH_TIMEOUT={self.timeout_seconds:g}"
+
+    def settings_in_force(self) -> frozenset[str]:
+        """The settings as "NAME=value"; a failure blamed on one is retried once it changes."""
+        return frozenset(
+            (
+                self._private_setting,
+                self._bytes_setting,
+                self._redirects_setting,
+                self._timeout_setting,
+            )
+        )
+
     # --- addresses -----------------------------------------------------------------
 
     async def check_public(self, url: str) -> None:
@@ -135,7 +164,8 @@ class Fetcher:
                 raise FeedError(
                     f"{host} resolves to {address}, a private, loopback, link-local or "
                     "multicast address; feeds there are refused unless the operator sets "
-                    "NEWSBRIEF_ALLOW_PRIVATE_URLS=true"
+                    "NEWSBRIEF_ALLOW_PRIVATE_URLS=true",
+                    blocked_by=self._private_setting,
                 )
 
     # --- fetching ------------------------------------------------------------------------
@@ -166,7 +196,8 @@ class Fetcher:
                     await self.check_public(current)
             except TimeoutError as exc:
                 raise FeedError(
-                    f"resolving the host timed out after {self.timeout_seconds:g} s"
+                    f"resolving the host timed out after {self.timeout_seconds:g} s",
+                    blocked_by=self._timeout_setting,
                 ) from exc
             host = urlsplit(current).hostname or ""
             # Waiting for a turn at a busy host does not count against the time limit;
@@ -189,10 +220,16 @@ class Fetcher:
                             continue
                         return await self._read_response(current, response)
                 except (TimeoutError, httpx.TimeoutException) as exc:
-                    raise FeedError(f"timed out after {self.timeout_seconds:g} s") from exc
+                    raise FeedError(
+                        f"timed out after {self.timeout_seconds:g} s",
+                        blocked_by=self._timeout_setting,
+                    ) from exc
                 except httpx.HTTPError as exc:
                     raise FeedError(f"connection failed: {exc.__class__.__name__}: {exc}") from exc
-        raise FeedError(f"too many redirects (more than {self.max_redirects})")
+        raise FeedError(
+            f"too many redirects (more than {self.max_redirects})",
+            blocked_by=self._redirects_setting,
+        )
 
     async def _read_response(self, url: str, response: httpx.Response) -> Fetched:
         status = response.status_code
@@ -216,13 +253,18 @@ class Fetcher:
             raise FeedError(f"unexpected content type {mime!r}: not a feed or a web page")
         declared = response.headers.get("Content-Length")
         if declared and declared.isdigit() and int(declared) > self.max_bytes:
-            raise FeedError(f"body of {int(declared):,} bytes is over the {self.max_bytes:,} cap")
+            raise FeedError(
+                f"body of {int(declared):,} bytes is over the {self.max_bytes:,} cap",
+                blocked_by=self._bytes_setting,
+            )
         chunks: list[bytes] = []
         size = 0
         async for chunk in response.aiter_bytes():
             size += len(chunk)
             if size > self.max_bytes:
-                raise FeedError(f"body is over the {self.max_bytes:,} byte cap")
+                raise FeedError(
+                    f"body is over the {self.max_bytes:,} byte cap", blocked_by=self._bytes_setting
+                )
             chunks.append(chunk)
         return Fetched(
             url=url,
@@ -242,7 +284,8 @@ class Fetcher:
                 return Fetched(url=location, not_modified=True, last_modified=stamp)
             if stat.st_size > self.max_bytes:
                 raise FeedError(
-                    f"file of {stat.st_size:,} bytes is over the {self.max_bytes:,} cap"
+                    f"file of {stat.st_size:,} bytes is over the {self.max_bytes:,} cap",
+                    blocked_by=self._bytes_setting,
                 )
             body = await asyncio.to_thread(path.read_bytes)
         except OSError as exc:

@@ -28,11 +28,19 @@ class ParsedFeed:
 
 
 def parse_feed(
-    body: bytes, *, content_type: str | None, now: datetime, base_url: str | None = None
+    body: bytes,
+    *,
+    content_type: str | None,
+    now: datetime,
+    base_url: str | None = None,
+    sample_ages: bool = False,
 ) -> ParsedFeed:
     """Parse a feed; raise FeedError when there is no feed to speak of.
 
     `base_url` (the URL the feed came from) resolves relative entry links.
+    `sample_ages` honours the bundled samples' `nb:ageHours` (an age instead of
+    a date, so they stay recent); from any other feed it is ignored, or a feed
+    could make its entries look new for ever.
     """
     headers = {"content-type": content_type} if content_type else {}
     if base_url:
@@ -53,7 +61,7 @@ def parse_feed(
 
     entries = []
     for raw in parsed.entries:
-        entry = _entry(raw, now)
+        entry = _entry(raw, now, sample_ages)
         if entry is None:
             warnings.append("skipped an entry with no link")
             continue
@@ -81,7 +89,7 @@ def _describe(exc: object) -> str:
     return text[:200]
 
 
-def _entry(raw: Any, now: datetime) -> ParsedEntry | None:
+def _entry(raw: Any, now: datetime, sample_ages: bool) -> ParsedEntry | None:
     link = (raw.get("link") or "").strip()
     guid = (raw.get("id") or "").strip() or None
     if not link and guid and guid.startswith(("http://", "https://")):
@@ -102,7 +110,7 @@ def _entry(raw: Any, now: datetime) -> ParsedEntry | None:
         title=title,
         url=link,
         guid=guid,
-        published_at=_published(raw, now),
+        published_at=_published(raw, now, sample_ages),
         text=text,
         is_full_text=len(text.split()) >= FULL_TEXT_MIN_WORDS,
     )
@@ -112,9 +120,8 @@ def _first_words(text: str, count: int = 12) -> str:
     return " ".join(text.split()[:count])
 
 
-def _published(raw: Any, now: datetime) -> datetime | None:
-    # The bundled samples carry an age instead of a date, so they stay recent.
-    age = raw.get("nb_agehours")
+def _published(raw: Any, now: datetime, sample_ages: bool) -> datetime | None:
+    age = raw.get("nb_agehours") if sample_ages else None
     if age:
         try:
             return now - timedelta(hours=float(age))

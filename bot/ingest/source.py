@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 
 from bot.domain import Feed
 from bot.ingest.extract import extract_text
@@ -22,9 +23,18 @@ MAX_FULL_TEXT_PER_POLL = 10
 
 
 class HttpFeedSource:
-    def __init__(self, fetcher: Fetcher, *, fetch_full_text: bool) -> None:
+    def __init__(
+        self, fetcher: Fetcher, *, fetch_full_text: bool, samples_dir: Path | None = None
+    ) -> None:
         self._fetcher = fetcher
         self._fetch_full_text = fetch_full_text
+        # Feeds in here are the bundled samples, whose entries carry an age, not a date.
+        self._samples_dir = samples_dir.resolve() if samples_dir else None
+
+    def _is_sample(self, url: str) -> bool:
+        if self._samples_dir is None or not is_local(url):
+            return False
+        return local_path(url).resolve().parent == self._samples_dir
 
     async def check_url(self, url: str, *, allow_local: bool = False) -> str:
         url = url.strip().strip("<>")
@@ -56,6 +66,7 @@ class HttpFeedSource:
             content_type=fetched.content_type,
             now=utcnow(),
             base_url=None if is_local(feed.url) else fetched.url,
+            sample_ages=self._is_sample(feed.url),
         )
         entries = parsed.entries
         title = parsed.title

@@ -11,6 +11,7 @@ to the extractive summary and says so.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -18,7 +19,7 @@ import random
 import re
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -158,6 +159,7 @@ class LlmSummarizer:
         self._clock = clock
         self._sleep = sleep
         self._budget_lock = asyncio.Lock()
+        self._reserved = 0  # tokens of requests in flight, not yet in the ledger
         # A digest summarizes its stories at once; this many requests are in flight.
         self._in_flight = asyncio.Semaphore(MAX_CONCURRENT_REQUESTS)
 
@@ -313,8 +315,8 @@ class LlmSummarizer:
         ]
         # One try and one repair: the repair shows the model its reply and what was wrong.
         for attempt in (1, 2):
-            await self._check_budget(kind, prompt, messages)
-            content = await self._complete(kind, prompt, messages)
+            async with self._spend(kind, prompt, messages):
+                content = await self._complete(kind, prompt, messages)
             try:
                 result = model.model_validate_json(_extract_json(content))
                 break
@@ -341,22 +343,35 @@ class LlmSummarizer:
         )
         return result
 
-    async def _check_budget(
+    @contextlib.asynccontextmanager
+    async def _spend(
         self, kind: str, prompt: Prompt, messages: list[dict[str, str]]
-    ) -> None:
+    ) -> AsyncIterator[None]:
+        """Reserve a request's tokens against today's budget for as long as it runs.
+
+        The check and the reservation happen under one lock, and the reservation
+        counts until the call's real usage is in the ledger, so requests sent at
+        once cannot each see the same headroom and overshoot it together.
+        """
         if not self._budget:
+            yield
             return
-        now = self._clock()
-        start_of_day = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         estimate = sum(estimate_tokens(m["content"]) for m in messages) + MAX_TOKENS[kind]
         async with self._budget_lock:
-            used = await self._ledger.tokens_used_since(start_of_day)
-        if used + estimate > self._budget:
-            await self._record(kind, prompt, "budget")
-            raise ModelUnavailable(
-                f"today's LLM token budget ({self._budget:,}) is spent; "
-                "extractive summaries until midnight UTC"
-            )
+            now = self._clock()
+            start_of_day = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+            used = await self._ledger.tokens_used_since(start_of_day) + self._reserved
+            if used + estimate > self._budget:
+                await self._record(kind, prompt, "budget")
+                raise ModelUnavailable(
+                    f"today's LLM token budget ({self._budget:,}) is spent; "
+                    "extractive summaries until midnight UTC"
+                )
+            self._reserved += estimate
+        try:
+            yield
+        finally:
+            self._reserved -= estimate
 
     def _response_format(self, kind: str) -> dict[str, Any] | None:
         if self._mode is OutputMode.JSON_SCHEMA:

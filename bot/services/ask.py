@@ -6,9 +6,9 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from bot.domain import Article, Message, QATurn, Scope, ThreadContext, ThreadKind
+from bot.domain import Article, Hint, Message, QATurn, Scope, ThreadContext, ThreadKind
 from bot.services.ports import Store, Summarizer
-from bot.services.render import NO_ANSWER, not_found, render_answer
+from bot.services.render import no_answer, not_found, render_answer
 from bot.services.retrieval import find_articles
 from bot.text import clean_text, query_terms, stem, terms
 from bot.timeutil import utcnow
@@ -61,7 +61,10 @@ class AskService:
         question = clean_text(question)[:MAX_QUESTION_CHARS]
         if not question:
             return not_found(
-                "Ask a question", "Type a question about the stories.", kind=ThreadKind.ANSWER
+                "Ask a question",
+                "Ask a question about the stories.",
+                kind=ThreadKind.ANSWER,
+                hints=(Hint.ASK_USAGE,),
             )
         thread = None
         if channel is not None and thread_key is not None:
@@ -96,7 +99,7 @@ class AskService:
         self, question: str, articles: Sequence[Article], turns: Sequence[QATurn]
     ) -> Message:
         if not articles:
-            return not_found("No answer in the sources", NO_ANSWER, kind=ThreadKind.ANSWER)
+            return no_answer()
         draft = await self._summarizer.answer(question, articles, turns)
         return render_answer(draft, articles, label=self._summarizer.label)
 

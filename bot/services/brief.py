@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from bot.domain import Message, Scope, ThreadKind
+from bot.domain import Hint, Message, Scope, ThreadKind
 from bot.services.ports import Store, Summarizer
 from bot.services.render import not_found, plural, render_stories
 from bot.services.retrieval import find_articles
@@ -59,8 +59,9 @@ class BriefService:
         if not query_terms(topic):
             return not_found(
                 "Which topic?",
-                "Give a topic to brief on, e.g. `/brief ukraine` or `/brief interest rates`.",
+                "Give a topic to brief on.",
                 kind=ThreadKind.BRIEF,
+                hints=(Hint.BRIEF_USAGE,),
             )
         now = self._clock()
         found = await find_articles(
@@ -81,8 +82,9 @@ class BriefService:
             return not_found(
                 f"Nothing on “{topic}”",
                 f"No article from the last {days} days mentions all of “{topic}”. "
-                "Try fewer or broader words, or `/feeds` to see what is followed.",
+                "Try fewer or broader words.",
                 kind=ThreadKind.BRIEF,
+                hints=(Hint.LIST_FEEDS,),
             )
         summaries = await asyncio.gather(*(self._summarizer.summarize(s) for s in stories))
         sources = len({a.source for s in stories for a in s.articles})

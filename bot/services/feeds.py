@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.domain import FeedReport, Message, Scope
+from bot.domain import FeedReport, Hint, Message, Scope
 from bot.services.ingest import IngestService
 from bot.services.ports import FeedError, FeedSource, Store
 from bot.services.render import render_feeds
@@ -21,6 +21,7 @@ class FeedChange:
     ok: bool
     text: str
     report: FeedReport | None = None
+    hint: Hint | None = None  # a command to point to, worded by the adapter
 
 
 class FeedService:
@@ -65,8 +66,9 @@ class FeedService:
             return FeedChange(
                 True,
                 f"Added {checked}, but fetching it failed: {report.error}. "
-                "It will be retried with backoff; `feeds` shows its health.",
+                "It will be retried with backoff.",
                 report,
+                hint=Hint.LIST_FEEDS,
             )
         return FeedChange(True, f"Added {checked}: {report.new_articles} new articles.", report)
 
@@ -81,7 +83,7 @@ class FeedService:
             except FeedError:
                 feed = None
         if feed is None:
-            return FeedChange(False, f"{url} is not a followed feed; `feeds` lists them.")
+            return FeedChange(False, f"{url} is not a followed feed.", hint=Hint.LIST_FEEDS)
         if await self._store.unsubscribe_feed(scope, feed):
             return FeedChange(True, f"Removed {feed.url}.")
         if feed.is_default:

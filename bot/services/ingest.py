@@ -26,6 +26,7 @@ class IngestService:
         poll_interval: timedelta,
         max_backoff: timedelta,
         concurrency: int = 8,
+        settings_in_force: frozenset[str] = frozenset(),
         clock: Callable[[], datetime] = utcnow,
         jitter: Callable[[], float] = random.random,
     ) -> None:
@@ -37,14 +38,24 @@ class IngestService:
         self._clock = clock
         self._jitter = jitter
         self._running: set[int] = set()
+        # The operator's settings now, as "NAME=value" (see FeedError.blocked_by).
+        self._settings_in_force = settings_in_force
 
     def backoff(self, failures: int, retry_after_seconds: float | None = None) -> timedelta:
-        """Exponential in the number of failures, capped, with +-25% jitter."""
-        base: timedelta = self._poll_interval * 2 ** min(failures, 16)
+        """Exponential in the number of failures, capped, with +-25% jitter.
+
+        The first failure waits about one poll interval: one failed request is
+        often a blip, and the feed was due that often anyway.
+        """
+        base: timedelta = self._poll_interval * 2 ** min(max(failures - 1, 0), 16)
         delay: timedelta = min(base, self._max_backoff) * (0.75 + 0.5 * self._jitter())
         if retry_after_seconds is not None:
             delay = max(delay, timedelta(seconds=min(retry_after_seconds, 7 * 86400)))
         return delay
+
+    def _unblocked(self, feed: Feed) -> bool:
+        """Failed because of a setting that has changed since: worth a try at once."""
+        return feed.blocked_by is not None and feed.blocked_by not in self._settings_in_force
 
     async def poll_due(self) -> list[FeedReport]:
         """Fetch every feed whose next poll time has come."""
@@ -52,17 +63,26 @@ class IngestService:
         feeds = [
             f
             for f in await self._store.polled_feeds()
-            if f.next_poll_at is None or f.next_poll_at <= now
+            if f.next_poll_at is None or f.next_poll_at <= now or self._unblocked(f)
         ]
         return await self.poll(feeds)
 
-    async def poll_all(self) -> list[FeedReport]:
-        """Fetch every feed now, as `ingest` does; backoff still applies to failing feeds."""
+    async def poll_all(self, *, force: bool = False) -> list[FeedReport]:
+        """Fetch every healthy feed now (start-up); `force` fetches failing ones too.
+
+        Without `force`, a failing feed keeps its backoff unless the setting that
+        made it fail has changed; `python -m bot ingest` forces, since an operator
+        who asks for a fetch wants one.
+        """
         now = self._clock()
         feeds = [
             f
             for f in await self._store.polled_feeds()
-            if f.consecutive_failures == 0 or f.next_poll_at is None or f.next_poll_at <= now
+            if force
+            or f.consecutive_failures == 0
+            or f.next_poll_at is None
+            or f.next_poll_at <= now
+            or self._unblocked(f)
         ]
         return await self.poll(feeds)
 
@@ -84,10 +104,10 @@ class IngestService:
         try:
             fetched = await self._source.fetch(feed)
         except FeedError as exc:
-            return await self._failed(feed, started, str(exc), exc.retry_after_seconds)
+            return await self._failed(feed, started, exc)
         except Exception as exc:  # a bug or library surprise must not stop other feeds
             log.exception("unexpected error polling %s", feed.url)
-            return await self._failed(feed, started, f"internal error: {exc!r}", None)
+            return await self._failed(feed, started, FeedError(f"internal error: {exc!r}"))
 
         if fetched.not_modified:
             await self._store.record_fetch_success(
@@ -132,12 +152,18 @@ class IngestService:
             details={"entries": len(fetched.entries)},
         )
 
-    async def _failed(
-        self, feed: Feed, at: datetime, error: str, retry_after: float | None
-    ) -> FeedReport:
+    async def _failed(self, feed: Feed, at: datetime, exc: FeedError) -> FeedReport:
+        error = str(exc)
         failures = feed.consecutive_failures + 1
-        next_poll = at + self.backoff(failures, retry_after)
-        await self._store.record_fetch_failure(feed, at=at, next_poll_at=next_poll, error=error)
+        if exc.blocked_by:
+            # Our own setting, not the publisher: retrying sooner changes nothing,
+            # and changing the setting retries at once (see _unblocked).
+            next_poll = at + self.backoff(1)
+        else:
+            next_poll = at + self.backoff(failures, exc.retry_after_seconds)
+        await self._store.record_fetch_failure(
+            feed, at=at, next_poll_at=next_poll, error=error, blocked_by=exc.blocked_by
+        )
         log.warning(
             "feed %s failed (%d in a row, next try %s): %s",
             feed.url,

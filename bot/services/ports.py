@@ -29,9 +29,18 @@ from bot.domain import (
 class FeedError(Exception):
     """A feed could not be fetched or read; the message is shown to admins as is."""
 
-    def __init__(self, message: str, *, retry_after_seconds: float | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after_seconds: float | None = None,
+        blocked_by: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.retry_after_seconds = retry_after_seconds
+        # The operator's setting that caused it, as "NAME=value": when that setting
+        # changes, the feed is retried at once instead of waiting out a backoff.
+        self.blocked_by = blocked_by
 
 
 @dataclass(frozen=True)
@@ -124,7 +133,13 @@ class Store(Protocol):
         title: str | None,
     ) -> None: ...
     async def record_fetch_failure(
-        self, feed: Feed, *, at: datetime, next_poll_at: datetime, error: str
+        self,
+        feed: Feed,
+        *,
+        at: datetime,
+        next_poll_at: datetime,
+        error: str,
+        blocked_by: str | None = None,
     ) -> None: ...
 
     # articles

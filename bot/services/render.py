@@ -14,6 +14,7 @@ from bot.domain import (
     Bullet,
     Citation,
     Feed,
+    Hint,
     Message,
     Section,
     Story,
@@ -21,10 +22,7 @@ from bot.domain import (
 )
 from bot.services.ports import AnswerDraft, Point, StorySummary
 
-NO_ANSWER = (
-    "The sources I have don't answer that. Try rephrasing, or `/brief <topic>` "
-    "for what they do cover."
-)
+NO_ANSWER = "The sources I have don't answer that. Try rephrasing."
 
 
 class _Numbering:
@@ -126,7 +124,7 @@ def render_answer(draft: AnswerDraft, articles: Sequence[Article], *, label: str
     numbering = _Numbering(articles)
     bullets = _bullets(draft.points, numbering) if draft.supported else ()
     if not bullets:
-        return not_found("No answer in the sources", NO_ANSWER, kind=ThreadKind.ANSWER)
+        return no_answer()
     citations = numbering.citations()
     return Message(
         kind=ThreadKind.ANSWER,
@@ -138,7 +136,7 @@ def render_answer(draft: AnswerDraft, articles: Sequence[Article], *, label: str
     )
 
 
-def not_found(title: str, text: str, *, kind: ThreadKind) -> Message:
+def not_found(title: str, text: str, *, kind: ThreadKind, hints: Sequence[Hint] = ()) -> Message:
     """A reply that says plainly nothing was found; adapters may show it privately."""
     return Message(
         kind=kind,
@@ -146,6 +144,13 @@ def not_found(title: str, text: str, *, kind: ThreadKind) -> Message:
         sections=(Section(heading=None, bullets=(Bullet(text),)),),
         citations=(),
         found=False,
+        hints=tuple(hints),
+    )
+
+
+def no_answer() -> Message:
+    return not_found(
+        "No answer in the sources", NO_ANSWER, kind=ThreadKind.ANSWER, hints=(Hint.TRY_BRIEF,)
     )
 
 

@@ -156,6 +156,10 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX llm_calls_at ON llm_calls(at);
     """,
+    # 3: the setting that made a feed fail, so changing it retries the feed at once
+    """
+    ALTER TABLE feeds ADD COLUMN blocked_by TEXT;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -198,19 +198,26 @@ class SqliteStore:
         async with self._transaction() as conn:
             await conn.execute(
                 "UPDATE feeds SET etag = ?, last_modified = ?, title = COALESCE(?, title), "
-                "next_poll_at = ?, consecutive_failures = 0, last_error = NULL, "
+                "next_poll_at = ?, consecutive_failures = 0, last_error = NULL, blocked_by = NULL, "
                 "last_success_at = ?, last_attempt_at = ? WHERE id = ?",
                 (etag, last_modified, title, to_db(next_poll_at), to_db(at), to_db(at), feed.id),
             )
 
     async def record_fetch_failure(
-        self, feed: Feed, *, at: datetime, next_poll_at: datetime, error: str
+        self,
+        feed: Feed,
+        *,
+        at: datetime,
+        next_poll_at: datetime,
+        error: str,
+        blocked_by: str | None = None,
     ) -> None:
         async with self._transaction() as conn:
             await conn.execute(
                 "UPDATE feeds SET consecutive_failures = consecutive_failures + 1, "
-                "last_error = ?, next_poll_at = ?, last_attempt_at = ? WHERE id = ?",
-                (error[:500], to_db(next_poll_at), to_db(at), feed.id),
+                "last_error = ?, next_poll_at = ?, last_attempt_at = ?, blocked_by = ? "
+                "WHERE id = ?",
+                (error[:500], to_db(next_poll_at), to_db(at), blocked_by, feed.id),
             )
 
     # --- articles --------------------------------------------------------------------
@@ -586,6 +593,7 @@ def _feed(row: aiosqlite.Row) -> Feed:
         last_success_at=from_db_optional(row["last_success_at"]),
         last_attempt_at=from_db_optional(row["last_attempt_at"]),
         is_default=bool(row["is_default"]),
+        blocked_by=row["blocked_by"],
     )
 
 

@@ -646,11 +646,16 @@ def backoff_service(jitter: float) -> IngestService:
 
 
 def test_backoff_doubles_and_is_capped_deterministically() -> None:
-    """With jitter 0.5 backoff is exactly interval * 2**failures, capped at max_backoff."""
+    """With jitter 0.5 the first failure waits one interval, then doubling up to the cap."""
     service = backoff_service(0.5)
-    delays = [service.backoff(n) for n in range(1, 8)]
-    assert delays[:3] == [timedelta(minutes=20), timedelta(minutes=40), timedelta(minutes=80)]
-    assert delays[3:] == [timedelta(hours=2)] * 4
+    delays = [service.backoff(n) for n in range(1, 9)]
+    assert delays[:4] == [
+        timedelta(minutes=10),
+        timedelta(minutes=20),
+        timedelta(minutes=40),
+        timedelta(minutes=80),
+    ]
+    assert delays[4:] == [timedelta(hours=2)] * 4
     assert delays == sorted(delays)
     assert service.backoff(10_000) == timedelta(hours=2)
     assert service.backoff(3) == service.backoff(3)
@@ -658,8 +663,8 @@ def test_backoff_doubles_and_is_capped_deterministically() -> None:
 
 def test_backoff_jitter_bounds() -> None:
     """Jitter spreads a delay between 75% and 125% of the base, also at the cap."""
-    assert backoff_service(0.0).backoff(1) == timedelta(minutes=15)
-    assert backoff_service(1.0).backoff(1) == timedelta(minutes=25)
+    assert backoff_service(0.0).backoff(2) == timedelta(minutes=15)
+    assert backoff_service(1.0).backoff(2) == timedelta(minutes=25)
     assert backoff_service(0.0).backoff(50) == timedelta(minutes=90)
     assert backoff_service(1.0).backoff(50) == timedelta(minutes=150)
     real = IngestService(
@@ -669,7 +674,7 @@ def test_backoff_jitter_bounds() -> None:
         max_backoff=timedelta(hours=2),
     )
     for failures in (1, 2, 3, 20):
-        base = min(timedelta(minutes=10) * 2**failures, timedelta(hours=2))
+        base = min(timedelta(minutes=10) * 2 ** (failures - 1), timedelta(hours=2))
         for _ in range(50):
             assert base * 0.75 <= real.backoff(failures) <= base * 1.25
 
@@ -678,10 +683,10 @@ def test_backoff_honours_retry_after() -> None:
     """Retry-After lengthens a shorter backoff, never shortens a longer one, and is capped."""
     service = backoff_service(0.5)
     assert service.backoff(1, 3600) == timedelta(hours=1)
-    assert service.backoff(1, 60) == timedelta(minutes=20)
-    assert service.backoff(5, 60) == timedelta(hours=2)
+    assert service.backoff(1, 60) == timedelta(minutes=10)
+    assert service.backoff(6, 60) == timedelta(hours=2)
     assert service.backoff(1, 30 * 86400) == timedelta(days=7)
-    assert service.backoff(1, 0) == timedelta(minutes=20)
+    assert service.backoff(2, 0) == timedelta(minutes=20)
 
 
 async def test_repoll_fetches_article_pages_for_new_excerpts_only(

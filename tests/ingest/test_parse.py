@@ -28,16 +28,19 @@ ATOM = b"""<?xml version="1.0" encoding="utf-8"?>
 """
 
 
-def test_age_hours_dates_entries_relative_to_now() -> None:
-    """nb:ageHours N dates the entry N hours before `now`."""
-    body = b"""<?xml version="1.0"?>
+AGED = b"""<?xml version="1.0"?>
 <rss version="2.0" xmlns:nb="urn:newsbrief:sample"><channel><title>Aged</title>
 <item><title>Three hours old</title><link>https://aged.example/1</link>
 <nb:ageHours>3</nb:ageHours><description>x</description></item>
 <item><title>Half an hour old</title><link>https://aged.example/2</link>
-<nb:ageHours>0.5</nb:ageHours><description>y</description></item>
+<nb:ageHours>0.5</nb:ageHours><description>y</description>
+<pubDate>Tue, 01 Oct 2024 08:00:00 GMT</pubDate></item>
 </channel></rss>"""
-    feed = parse_feed(body, content_type=RSS_TYPE, now=NOW)
+
+
+def test_age_hours_dates_sample_entries_relative_to_now() -> None:
+    """In a bundled sample, nb:ageHours N dates the entry N hours before `now`."""
+    feed = parse_feed(AGED, content_type=RSS_TYPE, now=NOW, sample_ages=True)
     assert [e.published_at for e in feed.entries] == [
         NOW - timedelta(hours=3),
         NOW - timedelta(minutes=30),
@@ -45,9 +48,20 @@ def test_age_hours_dates_entries_relative_to_now() -> None:
     assert feed.warnings == ()
 
 
+def test_age_hours_is_ignored_in_any_other_feed() -> None:
+    """A remote feed cannot keep its entries new for ever with nb:ageHours: its dates count."""
+    feed = parse_feed(AGED, content_type=RSS_TYPE, now=NOW)
+    assert [e.published_at for e in feed.entries] == [
+        None,
+        datetime(2024, 10, 1, 8, 0, tzinfo=UTC),
+    ]
+
+
 def test_sample_feed_dates_follow_now() -> None:
     """The bundled samples stay recent: every entry is dated within a week before `now`."""
-    feed = parse_feed(sample("harbour_ledger.xml"), content_type=RSS_TYPE, now=NOW)
+    feed = parse_feed(
+        sample("harbour_ledger.xml"), content_type=RSS_TYPE, now=NOW, sample_ages=True
+    )
     assert feed.title == "The Harbour Ledger"
     assert len(feed.entries) == 9
     for entry in feed.entries:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from bot.app import App
-from bot.domain import CONSOLE_SCOPE, Scope, ThreadKind
+from bot.domain import CONSOLE_SCOPE, Hint, Scope, ThreadKind
 from bot.llm.extractive import EXTRACTIVE_LABEL
 from tests.helpers import add_article
 
@@ -74,7 +74,8 @@ async def test_brief_with_empty_topic_asks_for_one(app: App) -> None:
     for topic in ("", "   ", "the of and"):
         message = await app.briefs.brief(CONSOLE_SCOPE, topic)
         assert not message.found
-        assert "/brief" in message.sections[0].bullets[0].text
+        assert message.hints == (Hint.BRIEF_USAGE,)
+        assert "/" not in message.sections[0].bullets[0].text  # adapters name the commands
 
 
 async def test_brief_query_syntax_cannot_break_search(app: App) -> None:
