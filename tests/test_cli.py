@@ -8,12 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
+from bot.app import build_app
+from bot.cli import banner, main
+from bot.config import Settings
 from tests.helpers import REPO, bot_env
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    return bot_env(NEWSBRIEF_DB=str(tmp_path / "cli.db"), **extra)
+    return bot_env(**{"NEWSBRIEF_DB": str(tmp_path / "cli.db"), **extra})
 
 
 def _run(
@@ -100,7 +102,18 @@ def test_feeds_add_and_remove_a_local_file(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "argv",
-    [[], ["frobnicate"], ["brief"], ["feeds"], ["feeds", "add"], ["ask"], ["feeds", "purge"]],
+    [
+        [],
+        ["frobnicate"],
+        ["brief"],
+        ["brief", ""],
+        ["brief", "  ", " "],
+        ["feeds"],
+        ["feeds", "add"],
+        ["ask"],
+        ["ask", ""],
+        ["feeds", "purge"],
+    ],
 )
 def test_bad_arguments_print_usage_and_exit_2(
     argv: list[str], capsys: pytest.CaptureFixture[str]
@@ -131,3 +144,84 @@ def test_unusable_default_feed_is_reported_not_fatal(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "gopher://old" in result.stdout and "/no/such.xml" in result.stdout
     assert "Fetched 1 feed: 9 new articles" in result.stdout
+
+
+@pytest.mark.parametrize("command", [["brief", "ukraine"], ["run"]])
+@pytest.mark.parametrize("db", ["a-folder", "a-file/newsbrief.db"])
+def test_unusable_database_path_is_named_and_exits_1(
+    tmp_path: Path, db: str, command: list[str]
+) -> None:
+    """NEWSBRIEF_DB that is a folder, or inside a file, is named in a one-line error, exit 1."""
+    (tmp_path / "a-folder").mkdir()
+    (tmp_path / "a-file").write_text("not a folder", encoding="utf-8")
+    result = _run(tmp_path, *command, stdin="/quit\n", NEWSBRIEF_DB=db)
+    assert result.returncode == 1, result.stdout
+    assert f"NEWSBRIEF_DB={db}" in result.stderr
+    assert "Traceback" not in result.stderr and "Event loop is closed" not in result.stderr
+
+
+def test_console_with_the_example_env_file_shows_no_log_lines(tmp_path: Path) -> None:
+    """`cp .env.example .env` sets INFO, yet the console conversation shows no log noise."""
+    (tmp_path / ".env").write_text(
+        (REPO / ".env.example").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    result = _run(tmp_path, "run", stdin="/brief ukraine\nwhat happens next?\n/quit\n")
+    assert result.returncode == 0, result.stderr
+    assert "== Brief: ukraine" in result.stdout
+    for noise in (" INFO ", "apscheduler", "Added job", "Scheduler started"):
+        assert noise not in result.stdout and noise not in result.stderr
+
+
+def test_one_shot_hints_name_the_cli_commands(tmp_path: Path) -> None:
+    """A brief with no match points to `python -m bot feeds list`, not a chat command."""
+    result = _run(tmp_path, "brief", "zeppelin", "regatta")
+    assert result.returncode == 0, result.stderr
+    assert "python -m bot feeds list" in result.stdout
+    assert "`/feeds`" not in result.stdout
+
+
+@pytest.mark.parametrize("llm", [False, True], ids=["offline", "llm"])
+@pytest.mark.parametrize(
+    "chat", [[], ["Slack"], ["Discord"], ["Slack", "Discord"]], ids=["console", "s", "d", "sd"]
+)
+async def test_banner_says_what_runs_and_what_switches_on_the_rest(
+    tmp_path: Path, chat: list[str], llm: bool
+) -> None:
+    """The banner names the platforms served and the summarizer, and how to turn on the rest."""
+    tokens = {"Slack": {"SLACK_BOT_TOKEN": "xoxb-1"}, "Discord": {"DISCORD_TOKEN": "d-1"}}
+    values: dict[str, object] = {"NEWSBRIEF_DB": tmp_path / "b.db"}
+    for name in chat:
+        values.update(tokens[name])
+    if llm:
+        values["OPENAI_BASE_URL"] = "http://127.0.0.1:9/v1"
+    app = await build_app(Settings(**values))  # type: ignore[arg-type]
+    try:
+        text = banner(app, chat)
+    finally:
+        await app.close()
+    first = text.splitlines()[0]
+    if chat:
+        assert first.endswith("serving " + " and ".join(chat))
+    else:
+        assert first.endswith("console mode") and "Type /help" in text
+    assert "no Discord adapter" not in text and "yet" not in text
+    for name, token in (("Slack", "SLACK_BOT_TOKEN"), ("Discord", "DISCORD_TOKEN")):
+        assert (f"{name} is switched on by {token}" in text) is (name not in chat)
+    if llm:
+        assert "Summarizer: LLM (gpt-4.1-mini at http://127.0.0.1:9/v1" in text
+        assert "OPENAI_API_KEY" not in text
+    else:
+        assert "offline extractive summarizer" in text
+        assert "an LLM is switched on by OPENAI_API_KEY or OPENAI_BASE_URL" in text
+
+
+def test_ingest_fetches_every_feed_even_those_backing_off(tmp_path: Path) -> None:
+    """`python -m bot ingest` run twice fetches the failing feed both times."""
+    broken = tmp_path / "broken.xml"
+    broken.write_text("this is not a feed", encoding="utf-8")
+    sample = str(REPO / "bot" / "samples" / "civic_signal.xml")
+    feeds = f"{sample},{broken}"
+    for _ in range(2):
+        result = _run(tmp_path, "ingest", NEWSBRIEF_FEEDS=feeds)
+        assert result.returncode == 1
+        assert "Fetched 2 feeds" in result.stdout and "1 failed" in result.stdout

@@ -151,8 +151,11 @@ def hang(seconds: float) -> Step:
     return step
 
 
-def smart() -> Step:
-    """Answer validly for the task named by the request's schema, citing its source blocks."""
+def smart(*, prompt_tokens: int = 100, delay: float = 0.0) -> Step:
+    """Answer validly for the task named by the request's schema, citing its source blocks.
+
+    `prompt_tokens` is the usage reported; `delay` holds the answer back that long.
+    """
 
     async def step(body: dict[str, Any]) -> web.Response:
         try:
@@ -164,7 +167,9 @@ def smart() -> Step:
         content = json.dumps(answer)
         if not body.get("response_format"):
             content = f"Sure! Here is the JSON you asked for:\n```json\n{content}\n```\n"
-        return _completion(body, content, 100, 20)
+        if delay:
+            await asyncio.sleep(delay)
+        return _completion(body, content, prompt_tokens, 20)
 
     return step
 

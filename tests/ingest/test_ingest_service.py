@@ -39,6 +39,7 @@ def make_service(
         HttpFeedSource(fetcher, fetch_full_text=full_text),
         poll_interval=poll_interval,
         max_backoff=MAX_BACKOFF,
+        settings_in_force=fetcher.settings_in_force(),
         jitter=lambda: 0.5,
     )
 
@@ -417,6 +418,43 @@ async def test_private_feed_refused_and_recorded(
     assert "NEWSBRIEF_ALLOW_PRIVATE_URLS" in stored.last_error
     assert server.hits == []
     assert await store.count_articles() == 0
+
+
+async def test_feed_refused_by_a_setting_is_fetched_as_soon_as_the_setting_changes(
+    store: SqliteStore, server: FeedServer, private_refusing_fetcher: Fetcher, fetcher: Fetcher
+) -> None:
+    """Refused under ALLOW_PRIVATE_URLS=false, the feed is due at once when it turns true."""
+    url = server.serve("/feed.xml", static(SAMPLE))
+    await store.sync_default_feeds([url])
+    refusing = make_service(store, private_refusing_fetcher)
+    (report,) = await refusing.poll_all()
+    assert report.status == "error"
+    stored = await reread(store, url)
+    assert stored.blocked_by == "NEWSBRIEF_ALLOW_PRIVATE_URLS=false"
+    assert stored.next_poll_at is not None
+    # Blaming our own setting, the retry is one poll interval away, not a growing backoff.
+    assert stored.next_poll_at - utcnow() <= POLL_INTERVAL
+    assert await refusing.poll_due() == []  # same settings: nothing is due yet
+
+    (retried,) = await make_service(store, fetcher).poll_due()  # the operator allowed it
+    assert retried.status == "ok" and retried.new_articles == SAMPLE_ENTRIES
+    healed = await reread(store, url)
+    assert healed.blocked_by is None and healed.consecutive_failures == 0
+
+
+async def test_forced_poll_fetches_feeds_in_backoff(
+    store: SqliteStore, server: FeedServer, fetcher: Fetcher
+) -> None:
+    """`ingest` fetches every feed now, the failing ones in backoff included."""
+    url = server.serve("/broken.xml", static(b"not a feed"))
+    await store.sync_default_feeds([url])
+    service = make_service(store, fetcher)
+    (first,) = await service.poll_all()
+    assert first.status == "error"
+    assert await service.poll_all() == []  # backing off
+    (forced,) = await service.poll_all(force=True)
+    assert forced.status == "error"
+    assert server.count("/broken.xml") == 2
 
 
 async def test_check_url_normalises_and_guards_local_paths(

@@ -252,6 +252,19 @@ async def test_daily_budget_once_spent_switches_to_offline_with_a_note(
     assert (await llm_app.store.tokens_used_since(utcnow() - timedelta(hours=1))) <= 2500
 
 
+async def test_concurrent_requests_cannot_overshoot_the_daily_budget_together(
+    llm_app: App, fake: FakeOpenAI
+) -> None:
+    """Eight items summarized at once with room for one request: one request is sent."""
+    summarizer = _summarizer(llm_app)
+    summarizer._budget = 2500  # one request of the sample corpus fits, two do not
+    fake.default = smart(prompt_tokens=10_000, delay=0.3)  # still in flight as others check
+    message = await llm_app.digests.digest(CONSOLE_SCOPE)
+    assert len(message.sections) >= 4
+    assert fake.calls == 1
+    assert "token budget (2,500) is spent" in " ".join(message.notes)
+
+
 async def test_answer_in_a_thread_uses_the_model_and_earlier_turns(
     llm_app: App, fake: FakeOpenAI
 ) -> None:
