@@ -160,3 +160,8 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_url_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("prompts_dir", mode="before")
+    @classmethod
+    def _blank_is_bundled_prompts(cls, value: object) -> object:
+        return DEFAULT_PROMPTS_DIR if isinstance(value, str) and not value.strip() else value

@@ -64,3 +64,11 @@ def test_every_setting_is_in_env_example_with_a_comment() -> None:
     for name in names:
         index = next(i for i, line in enumerate(example) if re.match(rf"#?\s*{name}=", line))
         assert example[index - 1].startswith("#"), name
+
+
+def test_blank_prompts_dir_means_the_shipped_prompts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """NEWSBRIEF_PROMPTS_DIR= (as in .env.example) is the bundled prompts, found from anywhere."""
+    monkeypatch.setenv("NEWSBRIEF_PROMPTS_DIR", "")
+    prompts = Settings().prompts_dir
+    assert prompts.is_absolute()
+    assert {p.name for p in prompts.glob("*.md")} >= {"system.md", "article_digest.md"}

@@ -14,7 +14,8 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
+# `bot/prompts` links to the top-level `prompts/` in a checkout and is a copy in a wheel.
+DEFAULT_PROMPTS_DIR = Path(__file__).resolve().parents[1] / "prompts"
 SYSTEM = "system"
 
 
