@@ -157,7 +157,10 @@ def no_answer() -> Message:
 def render_feeds(feeds: Sequence[Feed], now: datetime) -> Message:
     sections = []
     for feed in feeds:
-        lines = [f"Status: {_health(feed, now)}"]
+        # The URL right under the title, before the statuses: each feed reads as one block,
+        # and the URL is what `remove` takes.
+        lines = [feed.url] if feed.title else []
+        lines.append(f"Status: {_health(feed, now)}")
         if feed.last_error:
             lines.append(f"Last error: {feed.last_error}")
         if feed.is_default:
@@ -166,7 +169,7 @@ def render_feeds(feeds: Sequence[Feed], now: datetime) -> Message:
             Section(
                 heading=feed.title or feed.url,
                 url=feed.url if feed.url.startswith(("http://", "https://")) else None,
-                bullets=tuple(Bullet(line) for line in [*lines, feed.url]),
+                bullets=tuple(Bullet(line) for line in lines),
             )
         )
     if not sections:
