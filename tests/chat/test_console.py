@@ -55,3 +55,14 @@ async def test_render_text_numbers_stories_and_lists_sources(app: App) -> None:
         assert f"[{citation.number}] {citation.source}: {citation.title}" in text
         assert citation.url in text
     assert "Note: Extractive summary" in text
+
+
+async def test_help_lists_every_command_and_hints_use_console_names(app: App) -> None:
+    """/help names /ask too; a brief with no match points to /feeds, the console's command."""
+    console, out = _console(app, "/help\n/brief zeppelin regatta\n/ask\n")
+    await console.run()
+    text = out.getvalue()
+    for command in ("/brief", "/digest", "/feeds", "/ask", "/help", "/quit"):
+        assert command in text.split("Anything else")[0], command
+    assert "/feeds lists the feeds read here" in text
+    assert "Usage: /ask <question>" in text

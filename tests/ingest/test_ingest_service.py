@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
+from bot.config import SAMPLES_DIR
 from bot.domain import CONSOLE_SCOPE, Article, Feed
 from bot.ingest.fetch import Fetcher
 from bot.ingest.source import HttpFeedSource
@@ -749,3 +750,15 @@ async def test_repoll_fetches_article_pages_for_new_excerpts_only(
     assert (await service.poll_feed(await reread(store, url))).new_articles == 1
     assert server.count("/old.html") == 1
     assert server.count("/new.html") == 1
+
+
+async def test_sample_ages_count_only_for_the_bundled_samples(
+    store: SqliteStore, server: FeedServer, fetcher: Fetcher
+) -> None:
+    """The sample file dates entries by nb:ageHours; the same XML from a web server does not."""
+    local = HttpFeedSource(fetcher, fetch_full_text=False, samples_dir=SAMPLES_DIR)
+    on_disk = await local.fetch(await store.add_feed(str(SAMPLES_DIR / "harbour_ledger.xml")))
+    remote = await local.fetch(await store.add_feed(server.serve("/aged.xml", static(SAMPLE))))
+    now = utcnow()
+    assert min(e.published_at or now for e in on_disk.entries) < now - timedelta(hours=48)
+    assert all(e.published_at is None for e in remote.entries)  # dated when fetched instead
