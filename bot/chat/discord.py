@@ -4,13 +4,19 @@ Commands are application commands on a CommandTree, synced at start
 (globally, or to DISCORD_GUILD_ID for fast iteration). Every message the bot
 sends has `allowed_mentions` none, so article text can never ping anyone.
 Handlers defer at once (Discord drops an interaction not answered within 3
-seconds), call one service, and post what it returns.
+seconds), call one service, and post what it returns. Text from articles,
+models and users is escaped for Markdown; the bot's own words are not.
+
+Without the message-content intent Discord delivers thread messages that do
+not mention the bot with empty content: those get, once per thread, a note
+saying how to ask instead of silence.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -19,7 +25,7 @@ import yarl
 from discord import app_commands
 from discord.http import Route
 
-from bot.chat.discord_embeds import DiscordMessage, plain_text, render_embeds
+from bot.chat.discord_embeds import DiscordMessage, plain_text, render_embeds, with_hint
 from bot.domain import Message, Scope, ThreadKind
 from bot.services.chat import ChatServices
 from bot.services.subscriptions import parse_topics
@@ -35,6 +41,10 @@ T = TypeVar("T")
 
 NEEDS = "Send Messages, Embed Links, Create Public Threads and Send Messages in Threads"
 ADMIN_ONLY = "Changing feeds or the daily digest needs the Manage Server permission."
+HOW_TO_ASK = (
+    "I only see messages that mention me. To ask about these stories, mention {me} with "
+    "your question, or use `/ask question:…` in this thread."
+)
 
 
 def point_at(api_url: str) -> None:
@@ -98,16 +108,26 @@ class DiscordAdapter:
             if self._connection in done:
                 self._connection.result()  # raises why the connection ended
             raise TimeoutError("Discord: not ready after 60 s")
+        user = self.client.user
+        log.info(
+            "Discord: connected as %s (id %s) to %d servers",
+            user,
+            user.id if user else "?",
+            len(self.client.guilds),
+        )
         await self.sync_commands()
-        log.info("Discord: connected as %s", self.client.user)
 
     async def sync_commands(self) -> None:
         if self._guild_id:
             guild = discord.Object(self._guild_id)
             self.tree.copy_global_to(guild=guild)
             await self.tree.sync(guild=guild)
+            log.info("Discord: commands synced to server %s", self._guild_id)
         else:
             await self.tree.sync()
+            log.info(
+                "Discord: commands synced globally (Discord may take up to an hour to show them)"
+            )
 
     async def stop(self) -> None:
         await self.client.close()
@@ -305,13 +325,13 @@ class DiscordAdapter:
             timezone,
             parse_topics(topics),
         )
-        await interaction.followup.send(result.text, ephemeral=True)
+        await interaction.followup.send(_escape(result.text), ephemeral=True)
 
     async def _off(self, interaction: discord.Interaction) -> None:
         result = await self._subscriptions.turn_off(
             self.scope(interaction.guild_id), str(interaction.channel_id)
         )
-        await interaction.followup.send(result.text, ephemeral=True)
+        await interaction.followup.send(_escape(result.text), ephemeral=True)
 
     async def _digest_now(self, interaction: discord.Interaction) -> None:
         scope = self.scope(interaction.guild_id)
@@ -344,33 +364,79 @@ class DiscordAdapter:
             )
         else:
             change = await self._feeds.remove(scope, url)
-        await interaction.followup.send(discord.utils.escape_markdown(change.text), ephemeral=True)
+        # The text is the core's, with the URL the user typed in it: escaped (links kept
+        # clickable); the hint is ours and keeps its Markdown.
+        await interaction.followup.send(
+            with_hint(_escape(change.text), change.hint), ephemeral=True
+        )
 
-    # --- thread messages (needs the message-content intent) --------------------------------
+    # --- thread messages ---------------------------------------------------------------------
 
     async def on_message(self, message: discord.Message) -> None:
         if message.author.bot or message.guild is None:
             return  # ourselves, other bots, direct messages
         channel = message.channel
-        if not isinstance(channel, discord.Thread) or not message.content.strip():
+        if not isinstance(channel, discord.Thread):
+            return
+        mentioned = self._mentions_me(message)
+        # Without the intent Discord empties what does not mention us; with it, empty
+        # content is an image or a sticker, nothing to answer.
+        unreadable = not self.client.intents.message_content and not mentioned
+        if not unreadable and not message.content.strip():
             return
         scope = self.scope(message.guild.id)
         parent = str(channel.parent_id)
         if await self._asks.thread(scope, parent, str(channel.id)) is None:
-            return  # not a thread we opened
+            log.debug("Discord: message %s in thread %s: not ours, ignored", message.id, channel.id)
+            return
+        if unreadable:
+            await self._how_to_ask(scope, parent, channel, message)
+            return
         if not await self._asks.claim_reply(scope, parent, str(message.id)):
             return
-        question = (
-            message.clean_content.replace(f"@{self.client.user.name}", "").strip()
-            if (self.client.user)
-            else message.content
-        )
+        question = self._question(message)
         answer = await self._asks.ask(scope, question, channel=parent, thread_key=str(channel.id))
         try:
             for part in render_embeds(answer):
                 await _send(channel, part, reference=message)
         except discord.Forbidden:
             log.warning("Discord: cannot answer in thread %s: missing permissions", channel.id)
+
+    def _mentions_me(self, message: discord.Message) -> bool:
+        me = self.client.user
+        return me is not None and any(user.id == me.id for user in message.mentions)
+
+    def _question(self, message: discord.Message) -> str:
+        """The text with mentions as @names (clean_content), less the mention of the bot,
+        which clean_content shows as its server nickname if it has one."""
+        text = message.clean_content
+        me = self.client.user
+        if me is None:
+            return text.strip()
+        for user in message.mentions:
+            if user.id == me.id:
+                text = text.replace(f"@{user.display_name}", "")
+        return re.sub(rf"<@!?{me.id}>", "", text).strip()  # left raw if not resolved
+
+    async def _how_to_ask(
+        self, scope: Scope, parent: str, channel: discord.Thread, message: discord.Message
+    ) -> None:
+        """Say once per thread (restarts included) how to ask when we cannot read replies."""
+        if not await self._asks.claim_reply(scope, parent, f"hint:{channel.id}"):
+            log.debug(
+                "Discord: thread %s already told how to ask; message %s", channel.id, message.id
+            )
+            return
+        me = self.client.user
+        text = HOW_TO_ASK.format(me=me.mention if me else "me")
+        try:
+            await _retry(
+                lambda: channel.send(
+                    text, allowed_mentions=NO_PINGS, reference=message, mention_author=False
+                )
+            )
+        except discord.Forbidden:
+            log.warning("Discord: cannot post in thread %s: missing permissions", channel.id)
 
 
 async def _retry(action: Callable[[], Awaitable[T]]) -> T:
@@ -403,6 +469,11 @@ async def _send(
         kwargs["reference"] = reference
         kwargs["mention_author"] = False
     return await _retry(lambda: channel.send(**kwargs))
+
+
+def _escape(text: str) -> str:
+    """Core text that carries user or feed input: Markdown escaped, URLs left clickable."""
+    return discord.utils.escape_markdown(text)
 
 
 async def _reply(interaction: discord.Interaction, text: str) -> None:

@@ -2,18 +2,20 @@
 
 Limits kept: 2,000 characters of content, 256 per embed title, 4,096 per
 embed description, 2,048 per footer, 10 embeds and 6,000 embed characters per
-message. Longer text is split across embeds and messages, never cut. Article
-and model text is escaped for Markdown (so it cannot forge a masked link);
-pings are prevented where the message is sent (`allowed_mentions` none).
+message. Longer text is split across embeds and messages, never cut. Article,
+model and user text is escaped for Markdown (so it cannot forge a masked link);
+the bot's own words (hints naming commands) keep theirs. Pings are prevented
+where the message is sent (`allowed_mentions` none).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.domain import Citation, Message, Section, ThreadKind
+from bot.domain import Citation, Hint, Message, Section, ThreadKind
 from bot.text import pack_lines
 
 CONTENT_LIMIT = 2000
@@ -28,6 +30,15 @@ _MARKDOWN = re.compile(r"([\\*_~`|>\[\]()#-])")
 
 Embed = dict[str, Any]
 
+# The core names no command; these word its hints in Discord's. `/feeds` and `/digest` need
+# Manage Server and Discord hides them from other members, so the feeds hint says who can.
+DISCORD_HINTS: Mapping[Hint, str] = {
+    Hint.BRIEF_USAGE: "Usage: `/brief topic:ukraine`.",
+    Hint.TRY_BRIEF: "`/brief` shows what the sources do cover.",
+    Hint.LIST_FEEDS: "Server managers can see the feeds read here with `/feeds list`.",
+    Hint.ASK_USAGE: "Ask with `/ask question:…` in the thread, or mention me there.",
+}
+
 
 @dataclass
 class DiscordMessage:
@@ -38,6 +49,17 @@ class DiscordMessage:
 def escape(text: str) -> str:
     """Markdown characters as literals: no bold, no masked links, no headings."""
     return _MARKDOWN.sub(r"\\\1", text)
+
+
+def hint_text(hints: Iterable[Hint], table: Mapping[Hint, str] = DISCORD_HINTS) -> str:
+    """The hints in Discord's command names, one per line; our own Markdown, never escaped."""
+    return "\n".join(table[h] for h in dict.fromkeys(hints) if h in table)
+
+
+def with_hint(escaped: str, hint: Hint | None, table: Mapping[Hint, str] = DISCORD_HINTS) -> str:
+    """Already-escaped text followed by the hint it points to, if any."""
+    pointer = hint_text(() if hint is None else (hint,), table)
+    return f"{escaped} {pointer}" if pointer else escaped
 
 
 def _link_target(url: str) -> str:
@@ -96,8 +118,24 @@ def _size(embed: Embed) -> int:
     )
 
 
-def render_embeds(message: Message) -> list[DiscordMessage]:
-    """A Message as one or more Discord messages, each within the limits."""
+def _add_hints(embeds: list[Embed], hints: str) -> None:
+    """The hints below the last embed's text, or in an embed of their own if that is full."""
+    if not hints:
+        return
+    last = embeds[-1] if embeds else None
+    if last is not None and len(last["description"]) + 2 + len(hints) <= DESCRIPTION_LIMIT:
+        last["description"] = f"{last['description']}\n\n{hints}"
+    else:
+        embeds.append({"description": hints, "color": COLOUR})
+
+
+def render_embeds(
+    message: Message, hints: Mapping[Hint, str] = DISCORD_HINTS
+) -> list[DiscordMessage]:
+    """A Message as one or more Discord messages, each within the limits.
+
+    `hints` words the commands the message points to (`message.hints`).
+    """
     citations = {c.number: c for c in message.citations}
     label = " ".join(message.notes) or None
     embeds: list[Embed] = []
@@ -107,6 +145,7 @@ def render_embeds(message: Message) -> list[DiscordMessage]:
         else:
             footer = _footer(section, citations, label if section.heading else None)
         embeds += _section_embeds(section, citations, footer)
+    _add_hints(embeds, hint_text(message.hints, hints))
     messages: list[DiscordMessage] = [DiscordMessage(content="")]
     used = 0
     for embed in embeds:
@@ -127,8 +166,12 @@ def render_embeds(message: Message) -> list[DiscordMessage]:
     return messages
 
 
-def plain_text(message: Message) -> str:
-    """Short escaped text for ephemeral replies (errors, usage, not-found)."""
+def plain_text(message: Message, hints: Mapping[Hint, str] = DISCORD_HINTS) -> str:
+    """Short text for ephemeral replies (errors, usage, not-found): the message's own
+    text escaped, then its hints with their Markdown; only the escaped part is shortened."""
+    pointers = hint_text(message.hints, hints)
     lines = [f"**{escape(message.title)}**"]
     lines += [escape(b.text) for s in message.sections for b in s.bullets]
-    return _shorten("\n".join(lines), CONTENT_LIMIT)
+    room = CONTENT_LIMIT - (len(pointers) + 1 if pointers else 0)
+    body = _shorten("\n".join(lines), room)
+    return f"{body}\n{pointers}" if pointers else body

@@ -4,6 +4,9 @@ Socket Mode when SLACK_APP_TOKEN is set (no public URL needed), else HTTP mode
 on SLACK_PORT at /slack/events, verified with SLACK_SIGNING_SECRET. One bot
 token serves one workspace. Handlers ack at once (Slack allows 3 seconds),
 then call one service and post what it returns.
+
+Every request's work runs as a task of the adapter's own, started before the
+request is answered, so `drain()` after the answer waits for all of it.
 """
 
 from __future__ import annotations
@@ -14,16 +17,27 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
+from urllib.parse import parse_qsl
 
 from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncApp, AsyncBoltContext
+from slack_bolt.request.async_internals import build_async_context
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.chat.slack_blocks import escape, plain_text, render_blocks
-from bot.domain import Message, Scope, ThreadKind
+from bot.chat.slack_blocks import (
+    SLACK_HINTS,
+    SlackMessage,
+    escape,
+    render_blocks,
+    reply_parts,
+    with_hint,
+)
+from bot.domain import Hint, Message, Scope, ThreadKind
 from bot.services.chat import ChatServices
 from bot.services.subscriptions import parse_topics
 
@@ -31,6 +45,9 @@ log = logging.getLogger(__name__)
 
 PLATFORM = "slack"
 ADMIN_CACHE_SECONDS = 300
+EVENTS_PATH = "/slack/events"
+# A response_url takes 5 responses in 30 minutes; further parts go by chat.postEphemeral.
+RESPONSE_URL_USES = 5
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 
 NEWSBRIEF_HELP = """*newsbrief commands*
@@ -52,6 +69,38 @@ _CANNOT_POST = {
 def clean_url(text: str) -> str:
     """Slack may send `<https://x|label>`; the URL is what counts."""
     return text.strip().strip("<>").split("|", 1)[0]
+
+
+def reparse_form_body(req: AsyncBoltRequest) -> None:
+    """Undo Bolt's guess that any form body containing "payload" is interactivity.
+
+    Bolt's parse_body reads a form body as `payload=<JSON>` whenever the text
+    "payload" appears anywhere, so `/brief payload prices` parses as `{}` and
+    reaches no listener. A form without a `payload` field is read as plain fields.
+    """
+    if req.content_type != "application/x-www-form-urlencoded" or "payload" not in req.raw_body:
+        return
+    fields = dict(parse_qsl(req.raw_body, keep_blank_values=True))
+    if "payload" in fields:
+        return  # a real interactivity payload: Bolt parsed it right
+    req.body = fields
+    req.context = build_async_context(AsyncBoltContext({}), req.body)
+
+
+def events_app(app: AsyncApp, path: str = EVENTS_PATH) -> web.Application:
+    """Bolt's HTTP endpoint, with slash-command text that mentions "payload" kept.
+
+    The signature is still checked by Bolt, on the raw body as received.
+    """
+
+    async def handle(request: web.Request) -> web.Response:
+        req = await to_bolt_request(request)
+        reparse_form_body(req)
+        return await to_aiohttp_response(await app.async_dispatch(req))
+
+    web_app = web.Application()
+    web_app.router.add_post(path, handle)
+    return web_app
 
 
 class SlackAdapter:
@@ -82,13 +131,20 @@ class SlackAdapter:
         self._admin_users = set(admin_users)
         self._admin_cache: dict[str, tuple[float, bool]] = {}
         self._host, self._port = host, port
-        self.client = AsyncWebClient(token=bot_token, base_url=api_url)
-        self.client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=3))
+        # No client= here: Bolt reads SLACK_BOT_TOKEN itself and would warn that the token
+        # is unused. Its own client is configured instead; every call reads base_url anew,
+        # and Bolt's per-request clients copy base_url and retry handlers from it.
         self.app = AsyncApp(
-            client=self.client,
+            token=bot_token,
             signing_secret=signing_secret or "",
             request_verification_enabled=signing_secret is not None and not app_token,
+            # Listeners only start tasks (see _background), so answering after they
+            # return is as quick, and by then the work is in self._tasks for drain().
+            process_before_response=True,
         )
+        self.client: AsyncWebClient = self.app.client
+        self.client.base_url = api_url if api_url.endswith("/") else f"{api_url}/"
+        self.client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=3))
         self.team_id = ""
         self.bot_user_id = ""
         self._tasks: set[asyncio.Task[None]] = set()
@@ -108,14 +164,14 @@ class SlackAdapter:
             await self._socket.connect_async()  # type: ignore[no-untyped-call]
             log.info("Slack: connected in Socket Mode to team %s", self.team_id)
             return
-        self._runner = web.AppRunner(self.app.web_app(path="/slack/events"), access_log=None)
+        self._runner = web.AppRunner(events_app(self.app), access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port)
         await site.start()
         server = site._server
         sockets = getattr(server, "sockets", None) or []
         self.bound_port = sockets[0].getsockname()[1] if sockets else self._port
-        log.info("Slack: HTTP mode on %s:%s/slack/events", self._host, self.bound_port)
+        log.info("Slack: HTTP mode on %s:%s%s", self._host, self.bound_port, EVENTS_PATH)
 
     async def stop(self) -> None:
         for task in list(self._tasks):
@@ -139,7 +195,7 @@ class SlackAdapter:
             try:
                 await work
             except Exception:
-                log.exception("Slack: a command failed after its ack")
+                log.exception("Slack: handling a request failed after its ack")
 
         task = asyncio.create_task(guarded())
         self._tasks.add(task)
@@ -158,7 +214,7 @@ class SlackAdapter:
         self, scope: Scope, channel: str, message: Message, *, thread_ts: str | None = None
     ) -> str | None:
         first: str | None = None
-        for part in render_blocks(message):
+        for part in render_blocks(message, SLACK_HINTS):
             response = await self.client.chat_postMessage(
                 channel=channel,
                 text=part.text,
@@ -184,7 +240,7 @@ class SlackAdapter:
     async def _on_brief(self, ack: Any, command: dict[str, Any], respond: Any) -> None:
         topic = " ".join(command.get("text", "").split())
         if not topic:
-            await ack(text="Usage: `/brief <topic>`, e.g. `/brief ukraine`.")
+            await ack(text=escape(SLACK_HINTS[Hint.BRIEF_USAGE]))
             return
         await ack()
         self._background(self._brief(command, topic, respond))
@@ -193,9 +249,37 @@ class SlackAdapter:
         scope, channel = self.scope(command["team_id"]), command["channel_id"]
         message = await self._briefs.brief(scope, topic)
         if not message.found:
-            await respond(text=plain_text(message), response_type="ephemeral")
+            await self._reply(command, respond, reply_parts(message, SLACK_HINTS))
             return
         await self._post_or_explain(scope, channel, message, respond)
+
+    async def _reply(
+        self, command: dict[str, Any], respond: Any, parts: Sequence[SlackMessage]
+    ) -> None:
+        """A reply only the user sees, in as many messages as it takes: never cut.
+
+        The first RESPONSE_URL_USES go through response_url (it works in any channel);
+        the rest by chat.postEphemeral, which needs the bot in the channel.
+        """
+        for index, part in enumerate(parts):
+            content: dict[str, Any] = {"text": part.text, "blocks": part.blocks or None}
+            if index < RESPONSE_URL_USES:
+                await respond(
+                    **content, response_type="ephemeral", unfurl_links=False, unfurl_media=False
+                )
+                continue
+            try:
+                await self.client.chat_postEphemeral(
+                    channel=command["channel_id"], user=command["user_id"], **content
+                )
+            except SlackApiError as exc:
+                channel, error = command["channel_id"], exc.response.get("error")
+                log.warning("Slack: cannot send the rest of a reply in %s: %s", channel, error)
+                return
+
+    async def _say(self, respond: Any, text: str, hint: Hint | None = None) -> None:
+        """A short reply of our own words only the user sees, with the hint it points to."""
+        await respond(text=with_hint(text, hint, SLACK_HINTS), response_type="ephemeral")
 
     async def _post_or_explain(
         self, scope: Scope, channel: str, message: Message, respond: Any
@@ -206,13 +290,13 @@ class SlackAdapter:
             error = str(exc.response.get("error", "unknown_error"))
             log.warning("Slack: cannot post in %s: %s", channel, error)
             reason = _CANNOT_POST.get(error, f"Slack refused the post ({error}).")
-            await respond(text=reason, response_type="ephemeral")
+            await self._say(respond, reason)
 
     async def _on_newsbrief(self, ack: Any, command: dict[str, Any], respond: Any) -> None:
         words = command.get("text", "").split()
         action = words[0].lower() if words else "help"
         if action not in ("digest", "feeds", "subscribe", "unsubscribe"):
-            await ack(text=NEWSBRIEF_HELP)
+            await ack(text=escape(NEWSBRIEF_HELP))
             return
         await ack()
         self._background(self._newsbrief(command, action, words[1:], respond))
@@ -222,11 +306,12 @@ class SlackAdapter:
     ) -> None:
         scope, channel = self.scope(command["team_id"]), command["channel_id"]
 
-        async def say(text: str) -> None:
-            await respond(text=escape(text), response_type="ephemeral")
+        async def say(text: str, hint: Hint | None = None) -> None:
+            await self._say(respond, text, hint)
 
         if action == "feeds":
-            await respond(text=plain_text(await self._feeds.list(scope)), response_type="ephemeral")
+            feeds = await self._feeds.list(scope)
+            await self._reply(command, respond, reply_parts(feeds, SLACK_HINTS))
             return
         if not await self.is_admin(command["user_id"]):
             await say(
@@ -245,7 +330,7 @@ class SlackAdapter:
                 )
             else:
                 change = await self._feeds.remove(scope, url)
-            await say(change.text)
+            await say(change.text, change.hint)
             return
         await self._digest_command(scope, channel, args, say, respond)
 
@@ -304,12 +389,14 @@ class SlackAdapter:
             return  # edits, joins, bots (ourselves included), and top-level chatter
         if thread_ts == event.get("ts") or _MENTION.search(event.get("text", "")):
             return  # a thread parent, or a mention that app_mention answers
-        await self._answer(body.get("team_id") or self.team_id, event, known_threads_only=True)
+        team_id = body.get("team_id") or self.team_id
+        self._background(self._answer(team_id, event, known_threads_only=True))
 
     async def _on_mention(self, event: dict[str, Any], body: dict[str, Any]) -> None:
         if event.get("bot_id"):
             return
-        await self._answer(body.get("team_id") or self.team_id, event, known_threads_only=False)
+        team_id = body.get("team_id") or self.team_id
+        self._background(self._answer(team_id, event, known_threads_only=False))
 
     async def _answer(
         self, team_id: str, event: dict[str, Any], *, known_threads_only: bool
@@ -319,8 +406,8 @@ class SlackAdapter:
         ts = str(event.get("ts", ""))
         thread_ts = event.get("thread_ts")
         question = _MENTION.sub("", event.get("text", "")).strip()
-        if not channel or not ts or not question:
-            return
+        if not channel or not ts or (not question and known_threads_only):
+            return  # a bare mention is answered: with how to ask
         thread = await self._asks.thread(scope, channel, thread_ts) if thread_ts else None
         if thread is None and known_threads_only:
             return  # a thread that is not under one of our posts

@@ -4,26 +4,39 @@ Limits kept: 3,000 characters per text object, 150 per header, 10 elements
 per context block, 50 blocks per message. Anything longer is split across
 blocks and messages, never cut silently. All text from articles and models
 is escaped (`&`, `<`, `>`), so `<!everyone>`, `<!channel>` or `<@U123>` in
-a feed cannot ping anyone or inject markup.
+a feed cannot ping anyone or inject markup; so is our own text (usage lines
+name `<topic>`), which would otherwise read as a broken link.
+
+Hints (`Message.hints`, `FeedChange.hint`) are worded here, in Slack's own
+command names, and rendered wherever a message is shown.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from bot.domain import Bullet, Citation, Message, Section, ThreadKind
+from bot.domain import Bullet, Citation, Hint, Message, Section, ThreadKind
 from bot.text import pack_lines
 
 TEXT_LIMIT = 3000
 HEADER_LIMIT = 150
 CONTEXT_ELEMENTS = 10
 BLOCKS_PER_MESSAGE = 50
-# Blocks kept free in every message for the header, the sources and the notes.
-_RESERVED = 1 + 4
+# Blocks kept free in every message for the header, the hints, the sources and the notes.
+_RESERVED = 1 + 1 + 4
 
 Block = dict[str, Any]
+
+# Our own mrkdwn, unescaped: the renderers below escape it like any other text.
+SLACK_HINTS: Mapping[Hint, str] = {
+    Hint.BRIEF_USAGE: "Usage: `/brief <topic>`, e.g. `/brief ukraine`.",
+    Hint.TRY_BRIEF: "`/brief <topic>` shows what the sources do cover.",
+    Hint.LIST_FEEDS: "`/newsbrief feeds` lists the feeds read here and their health.",
+    Hint.ASK_USAGE: "Mention me with a question, or reply in the thread under a brief or digest.",
+}
 
 
 @dataclass(frozen=True)
@@ -37,6 +50,16 @@ class SlackMessage:
 def escape(text: str) -> str:
     """Slack's three control characters, so text can never become markup or a mention."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def hint_lines(hints: Iterable[Hint], table: Mapping[Hint, str] = SLACK_HINTS) -> list[str]:
+    """The hints in Slack's command names, escaped, each once."""
+    return [escape(table[h]) for h in dict.fromkeys(hints) if h in table]
+
+
+def with_hint(text: str, hint: Hint | None, table: Mapping[Hint, str] = SLACK_HINTS) -> str:
+    """Our own reply text, escaped, followed by the hint it points to, if any."""
+    return " ".join([escape(text), *hint_lines(() if hint is None else (hint,), table)])
 
 
 def link(url: str, label: str) -> str:
@@ -90,8 +113,16 @@ def _header(title: str, suffix: str = "") -> Block:
     return {"type": "header", "text": {"type": "plain_text", "text": text, "emoji": False}}
 
 
-def render_blocks(message: Message) -> list[SlackMessage]:
-    """A Message as one or more Slack messages, each within the block limits."""
+def render_blocks(
+    message: Message, hints: Mapping[Hint, str] = SLACK_HINTS, *, header: bool | None = None
+) -> list[SlackMessage]:
+    """A Message as one or more Slack messages, each within the block limits.
+
+    `hints` words the commands the message points to; they close its last part.
+    `header`: whether each part opens with the title (default: all but answers).
+    """
+    with_header = message.kind is not ThreadKind.ANSWER if header is None else header
+    pointers = hint_lines(message.hints, hints)
     citations = {c.number: c for c in message.citations}
     groups = [(s, _section_blocks(s, citations)) for s in message.sections]
     budget = BLOCKS_PER_MESSAGE - _RESERVED
@@ -109,17 +140,21 @@ def render_blocks(message: Message) -> list[SlackMessage]:
         suffix = "" if len(parts) == 1 else f" ({index}/{len(parts)})"
         title = f"{message.title}{suffix}"
         out: list[Block] = []
-        if message.kind is not ThreadKind.ANSWER:
+        if with_header:
             out.append(_header(message.title, suffix))
         for _, section_blocks in part:
             out += section_blocks
+        last = index == len(parts)
+        if last and pointers:
+            out.append(_mrkdwn("\n".join(pointers)))
         numbers = sorted({n for s, _ in part for n in _cited_numbers(s)})
         cited = [citations[n] for n in numbers if n in citations]
         context = _sources(cited) if cited else []
-        if index == len(parts):
+        if last:
             context += pack_lines(notes, TEXT_LIMIT)
         out += _context_blocks(context)
-        rendered.append(SlackMessage(text=_fallback_text(title, part), blocks=out))
+        fallback = _fallback_text(title, part, pointers if last and not message.found else [])
+        rendered.append(SlackMessage(text=fallback, blocks=out))
     return rendered
 
 
@@ -127,16 +162,33 @@ def _cited_numbers(section: Section) -> set[int]:
     return set(section.citations) | {n for b in section.bullets for n in b.citations}
 
 
-def _fallback_text(title: str, part: list[tuple[Section, list[Block]]]) -> str:
-    """What notifications and screen readers show: plain, escaped, short."""
+def _fallback_text(title: str, part: list[tuple[Section, list[Block]]], pointers: list[str]) -> str:
+    """What notifications and screen readers show: plain, escaped, short.
+
+    The full text is in the blocks; this is a summary of them, so shortening it loses nothing.
+    """
     first = next((s for s, _ in part if s.bullets), None)
     lead = f": {first.bullets[0].text}" if first else ""
-    text = escape(f"{title}{lead}")
+    text = " ".join([escape(f"{title}{lead}"), *pointers])
     return text if len(text) <= TEXT_LIMIT else text[: TEXT_LIMIT - 1] + "…"
 
 
-def plain_text(message: Message) -> str:
-    """A short escaped text for ephemeral replies (errors, usage, not-found)."""
+def plain_text(message: Message, hints: Mapping[Hint, str] = SLACK_HINTS) -> str:
+    """The message as one escaped mrkdwn text: title, bullets, then its hints.
+
+    Nothing is cut: `reply_parts` sends it only when it fits, else Block Kit.
+    """
     lines = [f"*{escape(message.title)}*"]
     lines += [escape(b.text) for s in message.sections for b in s.bullets]
-    return "\n".join(lines)[:TEXT_LIMIT]
+    lines += hint_lines(message.hints, hints)
+    return "\n".join(lines)
+
+
+def reply_parts(message: Message, hints: Mapping[Hint, str] = SLACK_HINTS) -> list[SlackMessage]:
+    """A private reply: one plain text when it is a short note (a not-found, a usage line),
+    else Block Kit parts with the title on each, a section per heading (one per feed)."""
+    text = plain_text(message, hints)
+    note = not message.citations and not any(s.heading for s in message.sections)
+    if note and len(text) <= TEXT_LIMIT:
+        return [SlackMessage(text=text, blocks=[])]
+    return render_blocks(message, hints, header=True)

@@ -49,7 +49,11 @@ class DiscordRig:
 
 
 @asynccontextmanager
-async def discord_rig(tmp_path: Path) -> AsyncIterator[DiscordRig]:
+async def discord_rig(
+    tmp_path: Path, *, message_content: bool = True, guild_commands: bool = True
+) -> AsyncIterator[DiscordRig]:
+    """The bot started against the fake: with or without the message-content intent,
+    commands synced to the fake's server or globally."""
     saved_base = discord.http.Route.BASE
     saved_gateway = discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
     try:
@@ -59,8 +63,8 @@ async def discord_rig(tmp_path: Path) -> AsyncIterator[DiscordRig]:
             adapter = DiscordAdapter(
                 token=fake.token,
                 api_url=fake.api_base,
-                guild_id=fake.guild_id,
-                message_content=True,
+                guild_id=fake.guild_id if guild_commands else None,
+                message_content=message_content,
                 services=app.chat,
                 guild_ready_timeout=0.05,
             )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -32,6 +33,17 @@ def _text(call) -> str:  # type: ignore[no-untyped-def]
     return json.dumps(call.body, ensure_ascii=False)
 
 
+def _logged(caplog: pytest.LogCaptureFixture, text: str) -> bool:
+    return any(text in r.getMessage() for r in caplog.records)
+
+
+async def _brief_thread(rig: DiscordRig) -> int:
+    """Run /brief ukraine and return the id of the thread the bot opens on it."""
+    await rig.fake.interaction("brief", [{"name": "topic", "value": "ukraine"}])
+    await rig.until(lambda: rig.fake.threads)
+    return int(_thread_of(rig))
+
+
 class SlowBriefs:
     """Briefs that take longer than Discord waits for an answer to an interaction."""
 
@@ -46,12 +58,42 @@ class SlowBriefs:
         return await self.real.brief(scope, topic)
 
 
-async def test_commands_are_synced_to_the_guild_on_start(rig: DiscordRig) -> None:
-    """Start-up registers /brief, /ask, /digest and /feeds, config groups behind Manage Server."""
-    names = {c["name"]: c for c in rig.fake.commands[rig.fake.guild_id]}
+async def test_commands_are_synced_to_the_guild_on_start(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Start-up registers /brief, /ask, /digest and /feeds, config groups behind Manage Server,
+    and logs at INFO who the bot is, in how many servers, and where the commands went."""
+    with caplog.at_level(logging.INFO, logger="bot.chat.discord"):
+        async with discord_rig(tmp_path) as rig:
+            names = {c["name"]: c for c in rig.fake.commands[rig.fake.guild_id]}
     assert {"brief", "ask", "digest", "feeds"} <= set(names)
     assert str(names["feeds"]["default_member_permissions"]) == MANAGE_GUILD
     assert str(names["digest"]["default_member_permissions"]) == MANAGE_GUILD
+    infos = [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "bot.chat.discord" and r.levelno == logging.INFO
+    ]
+    bot = rig.fake.bot_name
+    assert f"Discord: connected as {bot} (id {rig.fake.bot_user_id}) to 1 servers" in infos
+    assert f"Discord: commands synced to server {rig.fake.guild_id}" in infos
+
+
+async def test_without_a_server_id_commands_sync_globally_and_it_says_so(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No DISCORD_GUILD_ID: commands go out globally and the log warns of Discord's delay."""
+    with caplog.at_level(logging.INFO, logger="bot.chat.discord"):
+        async with discord_rig(tmp_path, guild_commands=False) as rig:
+            names = {c["name"] for c in rig.fake.commands[None]}
+    assert {"brief", "ask", "digest", "feeds"} <= names
+    assert rig.fake.guild_id not in rig.fake.commands
+    assert any(
+        r.levelno == logging.INFO
+        and r.getMessage()
+        == "Discord: commands synced globally (Discord may take up to an hour to show them)"
+        for r in caplog.records
+    )
 
 
 async def test_brief_defers_at_once_while_the_summarizer_is_slow(rig: DiscordRig) -> None:
@@ -91,9 +133,7 @@ def _thread_of(rig: DiscordRig) -> str:
 
 async def test_a_message_in_the_thread_is_answered_there(rig: DiscordRig) -> None:
     """A question typed in the brief's thread gets a cited answer in that thread."""
-    await rig.fake.interaction("brief", [{"name": "topic", "value": "ukraine"}])
-    await rig.until(lambda: rig.fake.threads)
-    thread_id = int(_thread_of(rig))
+    thread_id = await _brief_thread(rig)
     await rig.fake.message("what happens next?", channel_id=thread_id)
     answer = await rig.until(lambda: rig.posts(f"/channels/{thread_id}/messages"))
     assert "envoy is expected to travel" in _text(answer[0])
@@ -108,23 +148,87 @@ async def test_a_message_in_the_thread_is_answered_there(rig: DiscordRig) -> Non
     assert [t.question for t in turns] == ["what happens next?", "and who said so?"]
 
 
-async def test_bots_and_unknown_threads_get_no_answer(rig: DiscordRig) -> None:
-    """Other bots, plain channel chatter and threads we did not open are ignored."""
-    await rig.fake.interaction("brief", [{"name": "topic", "value": "ukraine"}])
-    await rig.until(lambda: rig.fake.threads)
-    thread_id = int(_thread_of(rig))
+async def test_bots_and_unknown_threads_get_no_answer(
+    rig: DiscordRig, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Other bots, plain channel chatter and a thread a member opened are ignored: the
+    question sent after them in our thread is the only thing the bot posts."""
+    caplog.set_level(logging.DEBUG, logger="bot.chat.discord")
+    thread_id = await _brief_thread(rig)
+    theirs = await rig.fake.user_thread("members only")
+    await rig.until(lambda: rig.adapter.client.get_channel(theirs))
     before = len(rig.posts())
     await rig.fake.message("beep", channel_id=thread_id, author_id=7777, bot=True)
     await rig.fake.message("what happens next?", channel_id=rig.fake.channel_id)
-    await asyncio.sleep(0.5)
-    assert len(rig.posts()) == before
+    await rig.fake.message("what happens next?", channel_id=theirs)
+    await rig.until(lambda: _logged(caplog, f"in thread {theirs}: not ours"))
+    await rig.fake.message("what happens next?", channel_id=thread_id)
+    await rig.until(lambda: len(rig.posts()) > before)
+    (answer,) = rig.posts()[before:]
+    assert answer.path == f"/channels/{thread_id}/messages"
+    assert "envoy is expected to travel" in _text(answer)
+
+
+async def test_an_empty_message_with_the_intent_gets_nothing(rig: DiscordRig) -> None:
+    """With the intent on, empty content is an image or sticker: no answer and no how-to-ask
+    note; the question sent after it is the only thing posted."""
+    thread_id = await _brief_thread(rig)
+    in_thread = f"/channels/{thread_id}/messages"
+    await rig.fake.message("", channel_id=thread_id)
+    await rig.fake.message("what happens next?", channel_id=thread_id)
+    await rig.until(lambda: rig.posts(in_thread))
+    (answer,) = rig.posts(in_thread)
+    assert "envoy is expected to travel" in _text(answer)
+
+
+async def test_unmentioned_replies_without_the_intent_get_one_note_on_how_to_ask(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Without the intent, replies not mentioning the bot arrive empty: the thread gets one
+    note (mention the bot or /ask), however many come; a reply that mentions it is answered."""
+    caplog.set_level(logging.DEBUG, logger="bot.chat.discord")
+    async with discord_rig(tmp_path, message_content=False) as rig:
+        thread_id = await _brief_thread(rig)
+        in_thread = f"/channels/{thread_id}/messages"
+        me = f"<@{rig.fake.bot_user_id}>"
+        await rig.fake.message("what happens next?", channel_id=thread_id)
+        (note,) = await rig.until(lambda: rig.posts(in_thread))
+        assert me in note.body["content"] and "`/ask question:…`" in note.body["content"]
+        assert note.body["allowed_mentions"]["parse"] == []
+        await rig.fake.message("hello? anyone?", channel_id=thread_id)
+        await rig.fake.message(f"{me} what happens next?", channel_id=thread_id)
+        await rig.until(lambda: _logged(caplog, f"thread {thread_id} already told how to ask"))
+        await rig.until(lambda: len(rig.posts(in_thread)) >= 2)
+        posts = rig.posts(in_thread)
+        assert len(posts) == 2
+        assert "envoy is expected to travel" in _text(posts[1])
+        # The note is claimed in the database, so a restarted bot does not repeat it.
+        scope = Scope("discord", str(rig.fake.guild_id))
+        claim = f"hint:{thread_id}"
+        assert not await rig.app.asks.claim_reply(scope, str(rig.fake.channel_id), claim)
+
+
+async def test_without_the_intent_threads_we_did_not_open_get_no_note(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A member's reply in a thread the bot did not open gets no note on how to ask."""
+    caplog.set_level(logging.DEBUG, logger="bot.chat.discord")
+    async with discord_rig(tmp_path, message_content=False) as rig:
+        thread_id = await _brief_thread(rig)
+        theirs = await rig.fake.user_thread("members only")
+        await rig.until(lambda: rig.adapter.client.get_channel(theirs))
+        before = len(rig.posts())
+        await rig.fake.message("what happens next?", channel_id=theirs)
+        await rig.until(lambda: _logged(caplog, f"in thread {theirs}: not ours"))
+        await rig.fake.message(f"<@{rig.fake.bot_user_id}> what next?", channel_id=thread_id)
+        await rig.until(lambda: len(rig.posts()) > before)
+        (answer,) = rig.posts()[before:]
+        assert answer.path == f"/channels/{thread_id}/messages"
 
 
 async def test_ask_inside_the_thread_answers_without_message_content(rig: DiscordRig) -> None:
     """/ask in the thread does what a typed question does, for bots without the intent."""
-    await rig.fake.interaction("brief", [{"name": "topic", "value": "ukraine"}])
-    await rig.until(lambda: rig.fake.threads)
-    thread_id = int(_thread_of(rig))
+    thread_id = await _brief_thread(rig)
     await rig.fake.interaction(
         "ask", [{"name": "question", "value": "what happens next?"}], channel_id=thread_id
     )
@@ -142,6 +246,31 @@ async def test_no_match_gets_an_ephemeral_reply(rig: DiscordRig) -> None:
     assert callback.body["data"]["flags"] & 64
     assert "zeppelin racing" in callback.body["data"]["content"]
     assert rig.posts() == []
+
+
+async def test_no_match_reply_names_feeds_list_unescaped_and_escapes_the_topic(
+    rig: DiscordRig,
+) -> None:
+    """The private no-match reply points server managers to `/feeds list` with working
+    backticks, while Markdown in the topic the user typed is escaped."""
+    await rig.fake.interaction("brief", [{"name": "topic", "value": "**zeppelin** racing"}])
+    (callback,) = await rig.until(lambda: rig.callbacks())
+    content = callback.body["data"]["content"]
+    assert "Server managers can see the feeds read here with `/feeds list`." in content
+    assert "\\`" not in content
+    assert "\\*\\*zeppelin\\*\\* racing" in content
+    assert "**zeppelin**" not in content  # no unescaped bold anywhere, title included
+
+
+async def test_an_answer_that_found_nothing_points_to_brief(rig: DiscordRig) -> None:
+    """/ask the sources cannot answer: the answer's embed ends with how `/brief` helps."""
+    await rig.fake.interaction(
+        "ask", [{"name": "question", "value": "who won the zeppelin regatta on mars?"}]
+    )
+    (follow_up,) = await rig.until(lambda: rig.posts("/webhooks/"))
+    (embed,) = _embeds(follow_up)
+    assert "don't answer that" in embed["description"]
+    assert embed["description"].endswith("`/brief` shows what the sources do cover.")
 
 
 async def test_mentions_in_articles_never_ping(rig: DiscordRig) -> None:
@@ -232,9 +361,7 @@ async def test_missing_permission_gets_a_clear_message(rig: DiscordRig) -> None:
 
 async def test_a_dropped_gateway_resumes_and_keeps_answering(rig: DiscordRig) -> None:
     """After a disconnect discord.py resumes, and thread questions are still answered."""
-    await rig.fake.interaction("brief", [{"name": "topic", "value": "ukraine"}])
-    await rig.until(lambda: rig.fake.threads)
-    thread_id = int(_thread_of(rig))
+    thread_id = await _brief_thread(rig)
     await rig.fake.disconnect(code=None)
     await rig.fake.resumed()
     await rig.fake.message("what happens next?", channel_id=thread_id)

@@ -133,3 +133,36 @@ async def test_digest_schedule_validates_time_and_zone(unit) -> None:  # type: i
         assert expected in json.dumps([c.body for c in fake.calls if "/webhooks/" in c.path][-1])
     (subscription,) = await app.store.list_subscriptions()
     assert (subscription.digest_time, subscription.timezone) == ("08:00", "Europe/Kyiv")
+
+
+async def test_feeds_change_reply_escapes_what_the_user_typed_but_not_our_hint(unit) -> None:  # type: ignore[no-untyped-def]
+    """/feeds remove of an unknown feed: the typed text is escaped (a URL stays a link), and
+    the hint after it names `/feeds list` with its backticks intact."""
+    adapter, fake, _ = unit
+    for typed, shown in (
+        ("**nope**", "\\*\\*nope\\*\\* is not a followed feed."),
+        ("https://nope.example/a_feed", "https://nope.example/a_feed is not a followed feed."),
+    ):
+        options = [{"type": 1, "name": "remove", "options": [_string("url", typed)]}]
+        await adapter.tree._call(_interaction(unit, "feeds", options, MANAGE_GUILD))
+        content = [c for c in fake.calls if "/webhooks/" in c.path][-1].body["content"]
+        assert content == f"{shown} Server managers can see the feeds read here with `/feeds list`."
+
+
+async def test_digest_schedule_reply_escapes_the_topics_typed(unit) -> None:  # type: ignore[no-untyped-def]
+    """Markdown in the topics given to /digest schedule is shown literally, not as bold."""
+    adapter, fake, _ = unit
+    options = [
+        {
+            "type": 1,
+            "name": "schedule",
+            "options": [
+                _string("time", "08:00"),
+                _string("timezone", "UTC"),
+                _string("topics", "**energy**"),
+            ],
+        }
+    ]
+    await adapter.tree._call(_interaction(unit, "digest", options, MANAGE_GUILD))
+    content = [c for c in fake.calls if "/webhooks/" in c.path][-1].body["content"]
+    assert "\\*\\*energy\\*\\*" in content and "**energy**" not in content

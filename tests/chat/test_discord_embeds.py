@@ -5,14 +5,18 @@ import discord
 from bot.chat.discord_embeds import (
     CONTENT_LIMIT,
     DESCRIPTION_LIMIT,
+    DISCORD_HINTS,
     EMBED_CHARS_PER_MESSAGE,
     EMBEDS_PER_MESSAGE,
     FOOTER_LIMIT,
     TITLE_LIMIT,
     escape,
+    plain_text,
     render_embeds,
+    with_hint,
 )
-from bot.domain import Bullet, Citation, Message, Section, ThreadKind
+from bot.domain import Bullet, Citation, Hint, Message, Section, ThreadKind
+from bot.services.render import no_answer, not_found
 
 
 def _digest(stories: int, bullet_words: int) -> Message:
@@ -86,3 +90,55 @@ def test_article_markdown_cannot_forge_links_or_formatting() -> None:
     assert escape("[click](https://evil.example) **now**") == (
         "\\[click\\]\\(https://evil.example\\) \\*\\*now\\*\\*"
     )
+
+
+def test_every_hint_is_worded_in_discords_command_names() -> None:
+    """Each core Hint has a Discord wording that names a slash command in backticks."""
+    assert set(DISCORD_HINTS) == set(Hint)
+    assert all("`/" in text for text in DISCORD_HINTS.values())
+    assert "Server managers" in DISCORD_HINTS[Hint.LIST_FEEDS]
+
+
+def test_plain_text_escapes_the_message_but_not_its_hints() -> None:
+    """The ephemeral text escapes the core's words and appends the hints with their Markdown."""
+    message = not_found(
+        "Nothing on “a_b”",
+        "No article mentions “a_b”.",
+        kind=ThreadKind.BRIEF,
+        hints=(Hint.LIST_FEEDS,),
+    )
+    text = plain_text(message)
+    assert text == (
+        "**Nothing on “a\\_b”**\nNo article mentions “a\\_b”.\n"
+        "Server managers can see the feeds read here with `/feeds list`."
+    )
+
+
+def test_plain_text_shortens_the_text_and_keeps_the_hint_whole() -> None:
+    """A long not-found text is cut to fit Discord's 2,000 characters; the hint survives."""
+    message = not_found("Long", "word " * 1000, kind=ThreadKind.BRIEF, hints=(Hint.BRIEF_USAGE,))
+    text = plain_text(message)
+    assert len(text) <= CONTENT_LIMIT
+    assert text.endswith("\nUsage: `/brief topic:ukraine`.")
+
+
+def test_an_answer_that_found_nothing_ends_with_its_hint() -> None:
+    """Hints follow the last embed's text, unescaped."""
+    (part,) = render_embeds(no_answer())
+    (embed,) = part.embeds
+    assert embed["description"].endswith("\n\n`/brief` shows what the sources do cover.")
+
+
+def test_a_hint_with_no_room_left_gets_its_own_embed() -> None:
+    """A last embed already full gets the hint in an embed of its own, within the limits."""
+    full = Section(heading=None, bullets=(Bullet("x" * (DESCRIPTION_LIMIT - 2)),))
+    message = Message(ThreadKind.ANSWER, "A", (full,), (), hints=(Hint.ASK_USAGE,))
+    (part,) = render_embeds(message)
+    assert [e["description"] for e in part.embeds][-1] == DISCORD_HINTS[Hint.ASK_USAGE]
+    assert all(len(e["description"]) <= DESCRIPTION_LIMIT for e in part.embeds)
+
+
+def test_with_hint_appends_the_feed_change_hint() -> None:
+    """A FeedChange's hint follows its (already escaped) text; no hint, text alone."""
+    assert with_hint("Gone.", None) == "Gone."
+    assert with_hint("Gone.", Hint.LIST_FEEDS).endswith(" with `/feeds list`.")

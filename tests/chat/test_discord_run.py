@@ -51,4 +51,9 @@ async def test_run_serves_discord_brief_and_thread_answers(tmp_path: Path) -> No
             out, err = await asyncio.wait_for(process.communicate(), timeout=30)
         assert process.returncode == 0, err.decode()
         assert "serving Discord" in out.decode()
-        assert "Traceback" not in err.decode()
+        logs = err.decode()
+        assert "Traceback" not in logs
+        # The operator's lines at INFO; discord.py's and APScheduler's chatter not at all.
+        assert "INFO bot.chat.discord: Discord: connected as" in logs
+        assert f"INFO bot.chat.discord: Discord: commands synced to server {fake.guild_id}" in logs
+        assert "apscheduler" not in logs and "INFO discord." not in logs

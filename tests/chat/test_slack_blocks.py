@@ -5,11 +5,15 @@ import json
 from bot.chat.slack_blocks import (
     BLOCKS_PER_MESSAGE,
     HEADER_LIMIT,
+    SLACK_HINTS,
     TEXT_LIMIT,
     link,
+    plain_text,
     render_blocks,
+    reply_parts,
+    with_hint,
 )
-from bot.domain import Bullet, Citation, Message, Section, ThreadKind
+from bot.domain import Bullet, Citation, Hint, Message, Section, ThreadKind
 
 
 def _long_digest(stories: int = 40, bullet_chars: int = 1400) -> Message:
@@ -97,3 +101,75 @@ def test_answers_have_no_header_and_plain_bullets() -> None:
     (part,) = render_blocks(message)
     assert [b["type"] for b in part.blocks] == ["section", "context"]
     assert "<https://l.example/1|[1]>" in part.blocks[0]["text"]["text"]
+
+
+def test_every_hint_is_worded_in_slacks_command_names() -> None:
+    """Each Hint has Slack wording; none names the console's bare `/feeds`."""
+    assert set(SLACK_HINTS) == set(Hint)
+    assert "`/newsbrief feeds`" in SLACK_HINTS[Hint.LIST_FEEDS]
+    assert "`/brief <topic>`" in SLACK_HINTS[Hint.TRY_BRIEF]
+
+
+def test_hints_close_the_last_part_escaped() -> None:
+    """A split message shows its hints once, at the end, with `<topic>` escaped."""
+    message = _long_digest()
+    message = Message(
+        message.kind,
+        message.title,
+        message.sections,
+        message.citations,
+        hints=(Hint.TRY_BRIEF, Hint.BRIEF_USAGE),
+    )
+    parts = render_blocks(message)
+    assert len(parts) > 1
+    assert "/brief" not in json.dumps([p.blocks for p in parts[:-1]])
+    (hints,) = [b for b in parts[-1].blocks if "/brief" in json.dumps(b)]
+    assert hints["type"] == "section"
+    assert hints["text"]["text"] == (
+        "`/brief &lt;topic&gt;` shows what the sources do cover.\n"
+        "Usage: `/brief &lt;topic&gt;`, e.g. `/brief ukraine`."
+    )
+    assert all(len(p.blocks) <= BLOCKS_PER_MESSAGE for p in parts)
+
+
+def test_a_not_found_reply_is_one_text_with_its_hint() -> None:
+    """A short not-found is one plain text: title, what happened, then the hint."""
+    message = Message(
+        ThreadKind.BRIEF,
+        "Nothing on “a<b”",
+        (Section(None, (Bullet("No article mentions all of “a<b”."),)),),
+        (),
+        found=False,
+        hints=(Hint.LIST_FEEDS,),
+    )
+    (part,) = reply_parts(message)
+    assert part.blocks == []
+    assert part.text == (
+        "*Nothing on “a&lt;b”*\nNo article mentions all of “a&lt;b”.\n"
+        "`/newsbrief feeds` lists the feeds read here and their health."
+    )
+
+
+def test_a_long_reply_goes_as_blocks_and_nothing_is_cut() -> None:
+    """Too long for one text, a reply is sent as titled Block Kit parts, every word kept."""
+    words = " ".join(f"w{n}" for n in range(2000))
+    message = Message(
+        ThreadKind.ANSWER, "Feeds (1)", (Section(None, (Bullet(words),)),), (), found=True
+    )
+    assert len(plain_text(message)) > TEXT_LIMIT
+    parts = reply_parts(message)
+    assert parts[0].blocks[0] == {
+        "type": "header",
+        "text": {"type": "plain_text", "text": "Feeds (1)", "emoji": False},
+    }
+    sent = " ".join(t for p in parts for t in _texts(p.blocks)).split()
+    assert [w for w in sent if w.startswith("w")] == words.split()
+    assert all(len(t) <= TEXT_LIMIT for p in parts for t in _texts(p.blocks))
+
+
+def test_with_hint_escapes_our_text_and_adds_the_hint() -> None:
+    """A feed change's own text is escaped and followed by its hint; no hint, no tail."""
+    assert with_hint("Cannot add <x>: bad", Hint.LIST_FEEDS) == (
+        "Cannot add &lt;x&gt;: bad `/newsbrief feeds` lists the feeds read here and their health."
+    )
+    assert with_hint("Added a & b.", None) == "Added a &amp; b."

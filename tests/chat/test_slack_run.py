@@ -75,4 +75,10 @@ async def test_run_serves_slack_brief_and_thread_answers(tmp_path: Path) -> None
             out, err = await asyncio.wait_for(process.communicate(), timeout=30)
         assert process.returncode == 0, err.decode()
         assert "serving Slack" in out.decode()
-        assert "Traceback" not in err.decode()
+        logs = err.decode()
+        assert "Traceback" not in logs
+        # The operator's lines at INFO; library chatter and unactionable warnings not at all.
+        assert f"INFO bot.chat.slack: Slack: HTTP mode on 127.0.0.1:{port}/slack/events" in logs
+        assert "INFO bot.app: ingested 4 feeds" in logs
+        assert "apscheduler" not in logs and "will be unused" not in logs
+        assert " WARNING " not in logs, logs

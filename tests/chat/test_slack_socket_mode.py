@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,7 +53,8 @@ class SocketRig:
 
 
 @pytest.fixture
-async def rig(tmp_path: Path) -> AsyncIterator[SocketRig]:
+async def rig(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> AsyncIterator[SocketRig]:
+    caplog.set_level(logging.INFO, logger="bot.chat.slack")
     async with fake_slack() as fake:
         settings = Settings(
             NEWSBRIEF_DB=tmp_path / "socket.db",
@@ -127,3 +129,17 @@ async def test_reconnects_when_slack_asks_and_keeps_working(rig: SocketRig) -> N
     assert rig.fake.count("apps.connections.open") == 2
     await rig.command("/brief", "ukraine")
     await rig.posts(1)
+
+
+async def test_connecting_is_logged_at_info(
+    rig: SocketRig, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The operator sees "connected in Socket Mode to team T0001" at INFO when it starts."""
+    started = [
+        r
+        for r in caplog.get_records("setup")
+        if r.name == "bot.chat.slack" and "Socket Mode" in r.message
+    ]
+    assert [(r.levelno, r.message) for r in started] == [
+        (logging.INFO, "Slack: connected in Socket Mode to team T0001")
+    ]

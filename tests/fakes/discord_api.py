@@ -280,7 +280,8 @@ class FakeDiscord:
     gateway_url: str  # "ws://127.0.0.1:PORT/gateway"
     calls: list[RestCall] = field(default_factory=list)
     application_id: int = 9000
-    bot_user_id: int = 9001
+    # Snowflake-sized: discord.py resolves only 15-20 digit ids in mentions (clean_content).
+    bot_user_id: int = 1_150_000_000_000_009_001
     guild_id: int = 1000
     channel_id: int = 2000  # a text channel "news" in the guild
     bot_role_id: int = 1001  # the bot's managed role, with BOT_PERMISSIONS
@@ -441,6 +442,14 @@ class FakeDiscord:
         )
         await self._dispatch_message("MESSAGE_CREATE", message)
         return message
+
+    async def user_thread(self, name: str = "chat", *, owner_id: int = 5001) -> int:
+        """A public thread a member opened in the text channel (THREAD_CREATE, the bot not
+        in it); returns its id. Threads the bot opens come from its own REST calls."""
+        thread = await self._create_thread(
+            self.snowflake(), self.channel_id, {"name": name}, thread_type=11, owner_id=owner_id
+        )
+        return int(thread["id"])
 
     async def disconnect(self, code: int | None = 4000, *, resumable: bool = True) -> None:
         """Close the gateway socket from the server side.
@@ -1348,15 +1357,22 @@ class FakeDiscord:
         return _Reply(201, thread)
 
     async def _create_thread(
-        self, thread_id: int, parent_id: int, body: dict[str, Any], thread_type: int
+        self,
+        thread_id: int,
+        parent_id: int,
+        body: dict[str, Any],
+        thread_type: int,
+        *,
+        owner_id: int | None = None,
     ) -> dict[str, Any]:
+        owner = owner_id or self.bot_user_id
         name = str(body.get("name") or "thread")[:100]
         now = _now_iso()
         thread: dict[str, Any] = {
             "id": str(thread_id),
             "guild_id": str(self.guild_id),
             "parent_id": str(parent_id),
-            "owner_id": str(self.bot_user_id),
+            "owner_id": str(owner),
             "name": name,
             "type": thread_type,
             "last_message_id": None,
@@ -1373,13 +1389,14 @@ class FakeDiscord:
                 "invitable": bool(body.get("invitable", True)),
                 "create_timestamp": now,
             },
-            "member": {
+        }
+        if owner == self.bot_user_id:  # the opener joins; others' threads omit `member`
+            thread["member"] = {
                 "id": str(thread_id),
                 "user_id": str(self.bot_user_id),
                 "join_timestamp": now,
                 "flags": 1,
-            },
-        }
+            }
         self.threads[thread_id] = thread
         session = self._session
         if session is not None and session.intents & INTENT_GUILDS:

@@ -51,8 +51,11 @@ class FastClient(discord.Client):
         return None
 
 
-def make_client(client_class: type[discord.Client] = discord.Client) -> discord.Client:
-    intents = discord.Intents.default() | discord.Intents(message_content=True)
+def make_client(
+    client_class: type[discord.Client] = discord.Client, *, message_content: bool = True
+) -> discord.Client:
+    intents = discord.Intents.default()
+    intents.message_content = message_content
     # guild_ready_timeout: discord.py waits this long after the last GUILD_CREATE before
     # on_ready (default 2 s).
     return client_class(intents=intents, guild_ready_timeout=0.05)
@@ -169,6 +172,43 @@ async def test_message_create_reaches_on_message(pointed: FakeDiscord) -> None:
     assert message.channel.id == pointed.channel_id
     assert message.guild is not None and message.guild.id == pointed.guild_id
     assert message.author.id == 5001 and not message.author.bot
+
+
+async def test_without_message_content_only_mentions_carry_text(pointed: FakeDiscord) -> None:
+    """Without the MESSAGE_CONTENT intent (bit 15 off in IDENTIFY) a member's message
+    arrives with empty content unless it mentions the bot, as on Discord."""
+    client = make_client(message_content=False)
+    got: asyncio.Queue[discord.Message] = asyncio.Queue()
+
+    @client.event
+    async def on_message(message: discord.Message) -> None:
+        if message.author != client.user:
+            await got.put(message)
+
+    async with running(pointed, client):
+        await pointed.message("hello", channel_id=pointed.channel_id)
+        await pointed.message(f"<@{pointed.bot_user_id}> hi", channel_id=pointed.channel_id)
+        plain = await asyncio.wait_for(got.get(), 3)
+        mention = await asyncio.wait_for(got.get(), 3)
+    identify = next(p for p in pointed.gateway_received if p["op"] == 2)
+    assert not identify["d"]["intents"] & (1 << 15)
+    assert plain.content == ""
+    assert mention.content == f"<@{pointed.bot_user_id}> hi"
+    assert [u.id for u in mention.mentions] == [pointed.bot_user_id]
+
+
+async def test_a_members_thread_reaches_the_cache(pointed: FakeDiscord) -> None:
+    """user_thread() dispatches THREAD_CREATE for a thread a member opened, not the bot."""
+    async with running(pointed) as client:
+        thread_id = await pointed.user_thread("chat", owner_id=5001)
+        for _ in range(100):
+            if client.get_channel(thread_id) is not None:
+                break
+            await asyncio.sleep(0.01)
+        thread = client.get_channel(thread_id)
+        assert isinstance(thread, discord.Thread)
+        assert thread.owner_id == 5001 and thread.parent_id == pointed.channel_id
+        assert thread.me is None
 
 
 async def test_thread_on_a_message(pointed: FakeDiscord) -> None:
