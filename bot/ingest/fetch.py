@@ -93,6 +93,11 @@ class Fetcher:
         self.max_bytes = max_bytes
         self.max_redirects = max_redirects
         self.allow_private = allow_private
+        # The operator's settings a failure can be blamed on (FeedError.blocked_by).
+        self._private_setting = f"NEWSBRIEF_ALLOW_PRIVATE_URLS={str(allow_private).lower()}"
+        self._bytes_setting = f"NEWSBRIEF_MAX_FEED_BYTES={max_bytes}"
+        self._redirects_setting = f"NEWSBRIEF_MAX_REDIRECTS={max_redirects}"
+        self._timeout_setting = f"NEWSBRIEF_FETCH_TIMEOUT={timeout_seconds:g}"
         self._per_host: defaultdict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(per_host_concurrency)
         )
@@ -106,24 +111,6 @@ class Fetcher:
 
     async def aclose(self) -> None:
         await self._client.aclose()
-
-    # --- the settings a failure can be blamed on -----------------------------------------
-
-    @property
-    def _private_setting(self) -> str:
-        return f"NEWSBRIEF_ALLOW_PRIVATE_URLS={str(self.allow_private).lower()}"
-
-    @property
-    def _bytes_setting(self) -> str:
-        return f"NEWSBRIEF_MAX_FEED_BYTES={self.max_bytes}"
-
-    @property
-    def _redirects_setting(self) -> str:
-        return f"NEWSBRIEF_MAX_REDIRECTS={self.max_redirects}"
-
-    @property
-    def _timeout_setting(self) -> str:
-        return f"NEWSBRIEF_FETCH_TIMEOUT={self.timeout_seconds:g}"
 
     def settings_in_force(self) -> frozenset[str]:
         """The settings as "NAME=value"; a failure blamed on one is retried once it changes."""
