@@ -88,6 +88,8 @@ def build_summarizer(settings: Settings, store: SqliteStore) -> Summarizer:
         output_mode=settings.llm_output,
         daily_token_budget=settings.llm_daily_tokens,
         max_retries=settings.llm_max_retries,
+        concurrency=settings.llm_concurrency,
+        context_tokens=settings.llm_context_tokens,
     )
 
 

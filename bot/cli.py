@@ -183,9 +183,12 @@ async def _stats(app: App) -> str:
     for label, since in (("today (UTC)", today), ("all time", None)):
         s = await app.store.llm_stats(since)
         lines.append(
-            f"  {label:<12} calls {s.calls} (ok {s.ok}, failed {s.failures}), "
-            f"cache hits {s.cache_hits}, tokens in {s.tokens_in:,}, out {s.tokens_out:,}"
+            f"  {label:<12} requests {s.requests} (ok {s.ok}, failed {s.errors}), "
+            f"invalid replies {s.invalid}, fallbacks {s.fallbacks}, cache hits {s.cache_hits}, "
+            f"tokens in {s.tokens_in:,}, out {s.tokens_out:,}"
         )
+        for reason, count in s.fallback_reasons:
+            lines.append(f"               {count} x fell back: {reason}")
     budget = app.settings.llm_daily_tokens
     if app.settings.llm_enabled and budget:
         used = await app.store.tokens_used_since(today)

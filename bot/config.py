@@ -81,6 +81,10 @@ class Settings(BaseSettings):
     llm_daily_tokens: int = Field(500_000, ge=0, alias="NEWSBRIEF_LLM_DAILY_TOKENS")
     llm_max_retries: int = Field(2, ge=0, le=10, alias="NEWSBRIEF_LLM_MAX_RETRIES")
     llm_output: OutputMode = Field(OutputMode.AUTO, alias="NEWSBRIEF_LLM_OUTPUT")
+    llm_concurrency: int | None = Field(None, ge=1, le=64, alias="NEWSBRIEF_LLM_CONCURRENCY")
+    llm_context_tokens: int | None = Field(
+        None, ge=512, le=2_000_000, alias="NEWSBRIEF_LLM_CONTEXT_TOKENS"
+    )
     prompts_dir: Path = Field(DEFAULT_PROMPTS_DIR, alias="NEWSBRIEF_PROMPTS_DIR")
 
     # --- Slack: on when SLACK_BOT_TOKEN is set ---------------------------------------------
@@ -156,7 +160,14 @@ class Settings(BaseSettings):
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("openai_base_url", "discord_api_url", "discord_guild_id", mode="before")
+    @field_validator(
+        "openai_base_url",
+        "discord_api_url",
+        "discord_guild_id",
+        "llm_concurrency",
+        "llm_context_tokens",
+        mode="before",
+    )
     @classmethod
     def _blank_url_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

@@ -44,10 +44,44 @@ SCHEMAS: dict[str, type[_Strict]] = {
 }
 
 
-def json_schema(name: str) -> dict[str, Any]:
-    """A strict-mode JSON schema: every property required, no extra properties."""
+# Lengths the grammar of a local server enforces while the model writes, so a
+# small model cannot run on to the token cap (in characters, and items).
+GRAMMAR_LENGTHS = {"headline": 160, "text": 320, "why_it_matters": 320, "answer": 700}
+GRAMMAR_ITEMS = {"bullets": 4, "sentences": 4}
+
+
+def json_schema(name: str, *, bounded: bool = False, sources: int = 0) -> dict[str, Any]:
+    """A strict-mode JSON schema: every property required, no extra properties.
+
+    `bounded` adds length limits and caps `source_ids` at the `sources` given,
+    for servers whose grammars honour them (llama.cpp, vLLM); OpenAI's strict
+    mode refuses those keywords, so they are left out for it.
+    """
     strict: dict[str, Any] = _strictify(SCHEMAS[name].model_json_schema())
+    if bounded:
+        _bound(strict, max(1, sources))
     return strict
+
+
+def _bound(node: Any, sources: int) -> None:
+    if isinstance(node, list):
+        for item in node:
+            _bound(item, sources)
+        return
+    if not isinstance(node, dict):
+        return
+    for key, prop in (node.get("properties") or {}).items():
+        if not isinstance(prop, dict):
+            continue
+        if key in GRAMMAR_LENGTHS and prop.get("type") == "string":
+            prop["maxLength"] = GRAMMAR_LENGTHS[key]
+        if key in GRAMMAR_ITEMS and prop.get("type") == "array":
+            prop["minItems"], prop["maxItems"] = 1, GRAMMAR_ITEMS[key]
+        if key == "source_ids" and prop.get("type") == "array":
+            prop["maxItems"] = sources
+            prop["items"] = {"type": "integer", "minimum": 1, "maximum": sources}
+    for value in node.values():
+        _bound(value, sources)
 
 
 def _strictify(node: Any) -> Any:

@@ -260,7 +260,9 @@ class LlmCall:
     kind: str
     model: str
     prompt_version: str
-    status: str  # "ok", "invalid", "error", "cache-hit", "budget"
+    # "ok", "error": a request and how it went; "invalid": output that failed validation;
+    # "fallback": an item quoted the sources instead (error says why); "cache-hit", "budget"
+    status: str
     tokens_in: int = 0
     tokens_out: int = 0
     latency_ms: int = 0
@@ -269,12 +271,15 @@ class LlmCall:
 
 @dataclass(frozen=True)
 class LlmStats:
-    calls: int
+    requests: int  # HTTP requests sent to the model server
     ok: int
-    failures: int
+    errors: int  # requests that failed (status, time-out, connection)
+    invalid: int  # replies that failed validation (each one answered a request)
+    fallbacks: int  # items that quoted the sources instead
     cache_hits: int
     tokens_in: int
     tokens_out: int
+    fallback_reasons: tuple[tuple[str, int], ...] = ()
 
 
 class LlmLedger(Protocol):

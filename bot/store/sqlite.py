@@ -550,17 +550,38 @@ class SqliteStore:
         return int(row[0]) if row else 0
 
     async def llm_stats(self, since: datetime | None) -> LlmStats:
+        start = to_db(since) if since else ""
         row = await self._fetchone(
-            "SELECT COUNT(*) FILTER (WHERE status NOT IN ('cache-hit', 'budget')), "
+            "SELECT COUNT(*) FILTER (WHERE status IN ('ok', 'error')), "
             "COUNT(*) FILTER (WHERE status = 'ok'), "
-            "COUNT(*) FILTER (WHERE status IN ('error', 'invalid')), "
+            "COUNT(*) FILTER (WHERE status = 'error'), "
+            "COUNT(*) FILTER (WHERE status = 'invalid'), "
+            "COUNT(*) FILTER (WHERE status = 'fallback'), "
             "COUNT(*) FILTER (WHERE status = 'cache-hit'), "
             "COALESCE(SUM(tokens_in), 0), COALESCE(SUM(tokens_out), 0) "
             "FROM llm_calls WHERE at >= ?",
-            (to_db(since) if since else "",),
+            (start,),
         )
         assert row is not None
-        return LlmStats(*(int(v) for v in row))
+        reasons = await self._fetchall(
+            "SELECT error, COUNT(*) AS n FROM llm_calls WHERE status = 'fallback' AND at >= ? "
+            "GROUP BY error ORDER BY n DESC, error LIMIT 5",
+            (start,),
+        )
+        requests, ok, errors, invalid, fallbacks, hits, tokens_in, tokens_out = (
+            int(v) for v in row
+        )
+        return LlmStats(
+            requests,
+            ok,
+            errors,
+            invalid,
+            fallbacks,
+            hits,
+            tokens_in,
+            tokens_out,
+            fallback_reasons=tuple((str(r["error"]), int(r["n"])) for r in reasons),
+        )
 
 
 def _statements(script: str) -> list[str]:

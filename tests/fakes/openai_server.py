@@ -301,6 +301,12 @@ class FakeOpenAI:
     requests: list[Recorded] = field(default_factory=list)
     default: Step = field(default_factory=smart)
     reject_json_schema: int | None = None
+    # llama.cpp-like: GET /props reports these, and more than `slots_that_fit` requests
+    # in flight at once get its 500 "Context size has been exceeded."
+    props: dict[str, Any] | None = None
+    slots_that_fit: int | None = None
+    in_flight: int = 0
+    most_in_flight: int = 0
     _queue: deque[Step] = field(default_factory=deque, repr=False)
 
     def script(self, *steps: Step) -> None:
@@ -328,7 +334,18 @@ class FakeOpenAI:
         if self.reject_json_schema is not None and response_format.get("type") == "json_schema":
             return _error(self.reject_json_schema, "response_format json_schema is not supported")
         step = self._queue.popleft() if self._queue else self.default
-        return await step(body)
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            if self.slots_that_fit is not None and self.in_flight > self.slots_that_fit:
+                await asyncio.sleep(0.05)  # llama.cpp fails a slot once it runs out mid-way
+                return web.json_response(
+                    {"error": {"code": 500, "message": "Context size has been exceeded."}},
+                    status=500,
+                )
+            return await step(body)
+        finally:
+            self.in_flight -= 1
 
 
 @asynccontextmanager
@@ -336,6 +353,8 @@ async def fake_openai() -> AsyncIterator[FakeOpenAI]:
     server = FakeOpenAI(base_url="")
 
     async def dispatch(request: web.Request) -> web.Response:
+        if request.path == "/props" and server.props is not None:
+            return web.json_response(server.props)
         if request.path not in CHAT_PATHS:
             return _error(404, f"fake openai server: no route for {request.method} {request.path}")
         if request.method != "POST":

@@ -50,7 +50,7 @@ async def test_failing_server_still_gives_the_offline_brief_labelled(
     code, out, err = await _bot(tmp_path, fake, "brief", "ukraine")
     assert code == 0, err
     assert "(extractive)" in out
-    assert "the model was unavailable (HTTP 503)" in out
+    assert "the model was unavailable (HTTP 503: fake error)" in out
     assert "Traceback" not in err
 
 
@@ -63,4 +63,7 @@ async def test_stats_counts_calls_tokens_cache_hits_and_failures(
     code, out, _ = await _bot(tmp_path, fake, "stats")
     assert code == 0
     assert "LLM (gpt-4.1-mini at http://127.0.0.1:" in out
-    assert "calls 1 (ok 1, failed 0), cache hits 1, tokens in 100, out 20" in out
+    assert (
+        "requests 1 (ok 1, failed 0), invalid replies 0, fallbacks 0, cache hits 1, "
+        "tokens in 100, out 20"
+    ) in out

@@ -5,12 +5,23 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
+from aiohttp import web
+
 from bot.app import App
 from bot.domain import CONSOLE_SCOPE, Message, Scope, ThreadKind
 from bot.llm.modes import OutputMode
-from bot.llm.openai_client import MAX_CONCURRENT_REQUESTS, LlmSummarizer
+from bot.llm.openai_client import MAX_CONCURRENT_REQUESTS, LlmSummarizer, fit_tokens
 from bot.timeutil import utcnow
-from tests.fakes.openai_server import FakeOpenAI, hang, reply, reply_json, smart, status
+from tests.fakes.openai_server import (
+    FakeOpenAI,
+    Step,
+    hang,
+    reply,
+    reply_json,
+    smart,
+    status,
+)
 from tests.helpers import add_article
 
 
@@ -21,7 +32,7 @@ def _summarizer(app: App) -> LlmSummarizer:
 
 async def _stats(app: App) -> dict[str, int]:
     stats = await app.store.llm_stats(None)
-    return {k: getattr(stats, k) for k in ("calls", "ok", "failures", "cache_hits")}
+    return {k: getattr(stats, k) for k in ("requests", "ok", "errors", "cache_hits")}
 
 
 def _all_text(message: Message) -> str:
@@ -71,21 +82,21 @@ async def test_429_is_retried_after_retry_after(llm_app: App, fake: FakeOpenAI) 
     message = await llm_app.briefs.brief(CONSOLE_SCOPE, "measles")
     assert message.found and message.sections[0].note is None
     assert _summarizer(llm_app).sleeps == [7.0]  # type: ignore[attr-defined]
-    assert (await _stats(llm_app))["failures"] == 1
+    assert (await _stats(llm_app))["errors"] == 1
 
 
 async def test_server_errors_are_retried_a_bounded_number_of_times_then_fall_back(
     llm_app: App, fake: FakeOpenAI
 ) -> None:
-    """A server that only fails: one step-down probe, a try and two retries, then offline."""
+    """A server that only fails with a plain 500: a try and two retries, then offline."""
     fake.default = status(500)
     message = await llm_app.briefs.brief(CONSOLE_SCOPE, "measles")
-    assert fake.calls == 4
+    assert fake.calls == 3
     assert message.found
     assert message.sections[0].note == "extractive"
-    assert any("the model was unavailable (HTTP 500)" in n for n in message.notes)
+    assert any("the model was unavailable (HTTP 500: fake error)" in n for n in message.notes)
     assert len(_summarizer(llm_app).sleeps) == 2  # type: ignore[attr-defined]
-    assert _summarizer(llm_app).output_mode is OutputMode.JSON_SCHEMA  # the probe was undone
+    assert _summarizer(llm_app).output_mode is OutputMode.JSON_SCHEMA  # a 500 is no refusal
 
 
 async def test_a_hang_past_the_timeout_falls_back(llm_app: App, fake: FakeOpenAI) -> None:
@@ -158,7 +169,11 @@ async def test_only_invented_ids_means_the_extractive_fallback(
     """A reply whose every claim cites an unknown source is replaced by the offline summary."""
     fake.script(
         reply_json(
-            {"headline": "H", "bullets": [{"text": "x", "source_ids": [42]}], "why_it_matters": ""}
+            {
+                "headline": "H",
+                "bullets": [{"text": "The talks resumed in Geneva.", "source_ids": [42]}],
+                "why_it_matters": "",
+            }
         )
     )
     message = await llm_app.briefs.brief(CONSOLE_SCOPE, "measles")
@@ -188,7 +203,10 @@ async def test_server_refusing_json_object_with_400_steps_down_to_plain_text(
     llm_app: App, fake: FakeOpenAI
 ) -> None:
     """A 400 for json_schema and then for json_object leaves JSON in plain text, still parsed."""
-    fake.script(status(400, message="response_format not supported"), status(400))
+    fake.script(
+        status(400, message="response_format json_schema not supported"),
+        status(400, message="response_format json_object not supported"),
+    )
     message = await llm_app.briefs.brief(CONSOLE_SCOPE, "measles")
     assert message.sections[0].note is None
     assert "response_format" not in fake.requests[2].body
@@ -312,3 +330,112 @@ async def test_answer_falls_back_to_quoting_when_the_model_fails(
     assert message.found
     assert "11,000" in message.sections[0].bullets[0].text
     assert any("HTTP 503" in n for n in message.notes)
+
+
+# --- fitted to the server (llama.cpp-like fake: /props, a shared context) ---------------
+
+
+def _llama_error(status_code: int, body: dict[str, object]) -> Step:
+    async def step(request_body: dict[str, object]) -> web.Response:
+        return web.json_response(body, status=status_code)
+
+    return step
+
+
+async def test_context_overflow_500s_narrow_the_requests_in_flight_not_the_format(
+    llm_app: App, fake: FakeOpenAI
+) -> None:
+    """500 "Context size has been exceeded." is capacity: retried alone, json_schema kept."""
+    fake.props = {"total_slots": 4, "default_generation_settings": {"n_ctx": 16384}}
+    fake.slots_that_fit = 2
+    fake.default = smart(delay=0.2)
+    message = await llm_app.digests.digest(CONSOLE_SCOPE)
+    summarizer = _summarizer(llm_app)
+    assert summarizer.fit is not None and summarizer.fit.concurrency == 4
+    statuses = [r.body.get("response_format", {}).get("type") for r in fake.requests]
+    assert set(statuses) == {"json_schema"}
+    assert summarizer.output_mode is OutputMode.JSON_SCHEMA
+    assert all(s.note is None for s in message.sections)  # every item model-written
+    assert summarizer._gate.limit <= 3
+    stats = await llm_app.store.llm_stats(None)
+    assert stats.errors >= 1 and stats.fallbacks == 0
+
+
+async def test_a_prompt_too_big_for_the_server_falls_back_with_its_words(
+    llm_app: App, fake: FakeOpenAI
+) -> None:
+    """llama.cpp's 400 exceed_context_size is not retried; the note says what to set."""
+    too_big = {
+        "error": {
+            "code": 400,
+            "message": "request (12031 tokens) exceeds the available context size "
+            "(8192 tokens), try increasing it",
+            "type": "exceed_context_size_error",
+        }
+    }
+    fake.default = _llama_error(400, too_big)
+    message = await llm_app.briefs.brief(CONSOLE_SCOPE, "measles")
+    assert fake.calls == 1
+    notes = " ".join(message.notes)
+    assert "NEWSBRIEF_LLM_CONTEXT_TOKENS" in notes
+    assert "exceeds the available context size" in notes
+    calls = await llm_app.store.llm_stats(None)
+    assert calls.fallbacks == 1 and calls.fallback_reasons[0][1] == 1
+
+
+async def test_a_small_context_gets_prompts_built_to_fit(llm_app: App, fake: FakeOpenAI) -> None:
+    """With --parallel 1 -c 2048 every request's prompt plus its output cap fits 2,048."""
+    fake.props = {"total_slots": 1, "default_generation_settings": {"n_ctx": 2048}}
+    message = await llm_app.briefs.brief(CONSOLE_SCOPE, "ukraine")
+    assert message.found and all(s.note is None for s in message.sections)
+    for recorded in fake.requests:
+        prompt = sum(fit_tokens(m["content"]) for m in recorded.body["messages"])
+        assert prompt + recorded.body["max_tokens"] <= 2048
+    assert fake.most_in_flight == 1
+
+
+async def test_local_servers_get_length_limits_and_ids_capped_to_the_sources(
+    llm_app: App, fake: FakeOpenAI
+) -> None:
+    """The schema sent to a local server bounds strings and cites only ids it was given."""
+    await llm_app.briefs.brief(CONSOLE_SCOPE, "measles")
+    first = fake.requests[0].body
+    schema = first["response_format"]["json_schema"]["schema"]
+    cited = schema["$defs"]["CitedText"]["properties"]
+    sources = len(re.findall(r"<<<[0-9a-f]{16} id=\d+>>>", first["messages"][1]["content"]))
+    assert cited["text"]["maxLength"] == 320
+    assert cited["source_ids"]["maxItems"] == sources
+    assert cited["source_ids"]["items"]["maximum"] == sources
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"text": "Published: 2026-11-30T08:00Z", "source_ids": [1]},
+        {"text": "[1]", "source_ids": [1]},
+        {"text": "  ", "source_ids": [1]},
+    ],
+    ids=["metadata-line", "citations-only", "empty"],
+)
+async def test_degenerate_output_is_repaired_not_posted(
+    llm_app: App, fake: FakeOpenAI, bad: dict[str, object]
+) -> None:
+    """A bullet that is a timestamp, only citations, or empty is sent back for repair."""
+    fake.script(reply_json({"headline": "H", "bullets": [bad], "why_it_matters": ""}))
+    message = await llm_app.briefs.brief(CONSOLE_SCOPE, "measles")
+    assert fake.calls == 2  # the reply, then the repair (answered validly)
+    texts = [b.text for s in message.sections for b in s.bullets]
+    assert bad["text"] not in texts
+    assert (await llm_app.store.llm_stats(None)).invalid == 1
+
+
+async def test_an_answer_that_is_only_a_prefix_is_not_posted(
+    llm_app: App, fake: FakeOpenAI
+) -> None:
+    """{"answer": "A: "} is invalid: repaired, else the answer falls back, saying why."""
+    empty = reply_json({"answer": "A: ", "source_ids": [1], "supported": True})
+    fake.script(empty, empty)
+    message = await llm_app.asks.ask(CONSOLE_SCOPE, "How many measles cases were reported?")
+    texts = [b.text for s in message.sections for b in s.bullets]
+    assert "A:" not in " ".join(texts)
+    assert any("not valid after a repair" in n for n in message.notes)
