@@ -175,6 +175,18 @@ def degenerate_output(result: BaseModel) -> str | None:
     return problems[0] if problems else None
 
 
+def _distinct(points: Sequence[Point], headline: str) -> tuple[Point, ...]:
+    """Each bullet once, and none that only repeats the headline (small models do both)."""
+    seen = {headline.casefold().strip(" .")}
+    kept = []
+    for point in points:
+        key = point.text.casefold().strip(" .")
+        if key not in seen:
+            seen.add(key)
+            kept.append(point)
+    return tuple(kept)
+
+
 class LlmSummarizer:
     label: str | None = None
 
@@ -297,12 +309,16 @@ class LlmSummarizer:
         except ModelUnavailable as exc:
             return await self._fallback_summary(story, str(exc))
         id_map = {i: story.articles[i - 1].id for i in kept}
-        points = _cited([b for b in out.bullets if not _degenerate(b.text)], id_map, BULLET_CHARS)
+        headline = clean_text(out.headline)
+        points = _distinct(
+            _cited([b for b in out.bullets if not _degenerate(b.text)], id_map, BULLET_CHARS),
+            headline,
+        )
         if not points:
             return await self._fallback_summary(story, "the model cited no valid source")
         why = clean_text(out.why_it_matters)
         return StorySummary(
-            headline=shorten(clean_text(out.headline), HEADLINE_CHARS) or story.lead.title,
+            headline=shorten(headline, HEADLINE_CHARS) or story.lead.title,
             points=points,
             why_it_matters=shorten(why, BULLET_CHARS) if why and not _degenerate(why) else None,
             extractive=False,

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from bot.llm.openai_client import _cited, _extract_json, _fence, _retry_after, _Source
+from bot.llm.openai_client import _cited, _distinct, _extract_json, _fence, _retry_after, _Source
 from bot.llm.schemas import CitedText, DigestItemOut, json_schema
+from bot.services.ports import Point
 
 
 def test_json_is_found_in_fenced_or_chatty_replies() -> None:
@@ -73,3 +74,14 @@ def _valid(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def test_repeated_bullets_and_the_headline_are_kept_once() -> None:
+    """A small model's copies of one line, or of the headline, become one bullet or none."""
+    points = (
+        Point("Talks resume in Geneva.", (1,)),
+        Point("The envoy flies to Kyiv.", (1,)),
+        Point("the envoy flies to Kyiv", (2,)),
+    )
+    kept = _distinct(points, "Talks resume in Geneva")
+    assert [p.text for p in kept] == ["The envoy flies to Kyiv."]

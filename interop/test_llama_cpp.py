@@ -1,0 +1,90 @@
+"""newsbrief against a real llama.cpp server: fitted, not overflowing, mostly model-written.
+
+Each server configuration gets a fresh database and cold cache: the digest of
+the bundled samples, `brief ukraine`, and a question in the brief's thread.
+The figures are printed (run with -s) for the closing notes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from bot.app import build_app
+from bot.config import Settings
+from bot.domain import CONSOLE_SCOPE, Message
+from bot.llm.modes import OutputMode
+from bot.llm.openai_client import LlmSummarizer
+from interop.conftest import LlamaServer
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+# The model is 135M parameters on 2 cores: a request can take a minute.
+TIMEOUT_SECONDS = "300"
+
+
+def _model_written(message: Message) -> tuple[int, int]:
+    items = [s for s in message.sections if s.heading]
+    return sum(s.note is None for s in items), len(items)
+
+
+async def test_digest_brief_and_answer_fit_the_server(llama: LlamaServer, tmp_path: Path) -> None:
+    """No context overflow, json_schema kept, at least half the items model-written."""
+    settings = Settings(
+        NEWSBRIEF_DB=tmp_path / "interop.db",
+        OPENAI_BASE_URL=llama.base_url,
+        OPENAI_MODEL="smollm2",
+        NEWSBRIEF_LLM_TIMEOUT=TIMEOUT_SECONDS,
+    )
+    app = await build_app(settings)
+    try:
+        await app.ingest.poll_all()
+        summarizer = app.summarizer
+        assert isinstance(summarizer, LlmSummarizer)
+
+        started = time.monotonic()
+        digest = await app.digests.digest(CONSOLE_SCOPE)
+        digest_seconds = time.monotonic() - started
+        digest_stats = await app.store.llm_stats(None)
+
+        started = time.monotonic()
+        brief = await app.briefs.brief(CONSOLE_SCOPE, "ukraine")
+        brief_seconds = time.monotonic() - started
+
+        await app.asks.open_thread(CONSOLE_SCOPE, "console", "t1", brief)
+        answer = await app.asks.ask(
+            CONSOLE_SCOPE, "Who is expected to travel to Kyiv?", channel="console", thread_key="t1"
+        )
+        stats = await app.store.llm_stats(None)
+    finally:
+        await app.close()
+    with sqlite3.connect(tmp_path / "interop.db") as db:
+        (overflows,) = db.execute(
+            "SELECT COUNT(*) FROM llm_calls WHERE error LIKE '%context size has been exceeded%'"
+        ).fetchone()
+
+    digest_written, digest_items = _model_written(digest)
+    brief_written, brief_items = _model_written(brief)
+    fit = summarizer.fit
+    print(  # the figures for the closing note
+        f"\n[llama-server {' '.join(llama.args)}] fit: {fit}\n"
+        f"  digest: {digest_written}/{digest_items} model-written, {digest_seconds:.0f} s, "
+        f"{digest_stats.requests} requests ({digest_stats.errors} failed), "
+        f"{digest_stats.invalid} invalid replies\n"
+        f"  brief ukraine: {brief_written}/{brief_items} model-written, {brief_seconds:.0f} s\n"
+        f"  answer: {'model-written' if not answer.notes else answer.notes}\n"
+        f"  all: {stats.requests} requests, {stats.errors} failed, {overflows} context "
+        f"overflows, {stats.invalid} invalid, {stats.fallbacks} fallbacks: "
+        f"{list(stats.fallback_reasons)}"
+    )
+    assert overflows == 0
+    assert summarizer.output_mode is OutputMode.JSON_SCHEMA
+    assert digest_items and brief_items
+    assert digest_written * 2 >= digest_items
+    assert brief_written * 2 >= brief_items
+    # The answer is the model's, or it says why it is not.
+    assert answer.sections
+    assert not answer.notes or any("extractive" in n or "quote" in n for n in answer.notes)
