@@ -21,8 +21,8 @@ test: $(STAMP) lint
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check bot tests bench
-	$(BIN)/ruff format --check bot tests bench
+	$(BIN)/ruff check bot tests bench interop
+	$(BIN)/ruff format --check bot tests bench interop
 	$(BIN)/mypy
 
 bench: $(STAMP)
