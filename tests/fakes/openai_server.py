@@ -304,6 +304,7 @@ class FakeOpenAI:
     # llama.cpp-like: GET /props reports these, and more than `slots_that_fit` requests
     # in flight at once get its 500 "Context size has been exceeded."
     props: dict[str, Any] | None = None
+    ollama_show: dict[str, Any] | None = None  # set: answers /api/version and /api/show
     slots_that_fit: int | None = None
     in_flight: int = 0
     most_in_flight: int = 0
@@ -355,6 +356,10 @@ async def fake_openai() -> AsyncIterator[FakeOpenAI]:
     async def dispatch(request: web.Request) -> web.Response:
         if request.path == "/props" and server.props is not None:
             return web.json_response(server.props)
+        if request.path == "/api/version" and server.ollama_show is not None:
+            return web.json_response({"version": "0.12.0"})
+        if request.path == "/api/show" and server.ollama_show is not None:
+            return web.json_response(server.ollama_show)
         if request.path not in CHAT_PATHS:
             return _error(404, f"fake openai server: no route for {request.method} {request.path}")
         if request.method != "POST":

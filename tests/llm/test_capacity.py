@@ -53,6 +53,14 @@ async def test_discovery_asks_the_server_and_falls_back_to_openai_figures(
     assert (await discover_fit("http://127.0.0.1:9/v1", "m")).concurrency == 4  # nobody there
 
 
+async def test_discovery_recognises_ollama_by_its_version_endpoint(fake: FakeOpenAI) -> None:
+    """An Ollama server is read through /api/show: one request at a time, at num_ctx."""
+    fake.ollama_show = {"parameters": "num_ctx 4096", "model_info": {}}
+    fit = await discover_fit(fake.base_url, "llama3.2")
+    assert (fit.concurrency, fit.context_tokens) == (1, 4096)
+    assert fit.source.startswith("Ollama")
+
+
 async def test_gate_learns_the_limit_from_a_capacity_error_and_ramps_back() -> None:
     """After a failure with two others in flight: one at a time, then up to two."""
     gate = Gate(4)
