@@ -146,8 +146,18 @@ def _cited(items: Sequence[CitedText], id_map: dict[int, int], limit: int) -> tu
     return tuple(points)
 
 
-def _degenerate(text: str) -> str | None:
-    """Why a piece of model text is not a claim worth posting, or None if it is."""
+def latin_script(text: str) -> bool:
+    """Whether most letters are Latin (English, French, Spanish…): what the sources are in."""
+    letters = [c for c in text[:4000] if c.isalpha()]
+    return not letters or sum(c < "\u0250" for c in letters) >= 0.8 * len(letters)
+
+
+def _degenerate(text: str, latin: bool = True) -> str | None:
+    """Why a piece of model text is not a claim worth posting, or None if it is.
+
+    `latin`: the sources are in Latin script, so a claim in another script (a
+    small model drifting into Cyrillic) cannot be a faithful summary of them.
+    """
     text = _ANSWER_PREFIX.sub("", clean_text(text))
     if len(text.split()) < 3 or len(text) < 12:
         return f"{text[:40]!r} is empty or too short to be a claim"
@@ -155,21 +165,26 @@ def _degenerate(text: str) -> str | None:
         return f"{text[:40]!r} is only citations"
     if _METADATA.match(text) or _TIMESTAMP.match(text):
         return f"{text[:40]!r} copies a source's metadata line, not its content"
+    if latin and not latin_script(text):
+        return f"{text[:40]!r} is not in the sources' script"
     return None
 
 
-def degenerate_output(result: BaseModel) -> str | None:
+def degenerate_output(result: BaseModel, latin: bool = True) -> str | None:
     """Reject output that validates but says nothing: each claim must be a real sentence."""
     texts: list[str] = []
     if isinstance(result, DigestItemOut):
-        texts = [b.text for b in result.bullets]
+        texts = [result.headline, *(b.text for b in result.bullets)]
+        if latin and not latin_script(result.headline):
+            return f"{result.headline[:40]!r} is not in the sources' script"
+        texts = texts[1:]
     elif isinstance(result, BriefOverviewOut):
         texts = [s.text for s in result.sentences]
     elif isinstance(result, ThreadAnswerOut):
         if not result.supported:
             return None  # "the sources do not say" needs no text
         texts = [result.answer]
-    problems = [p for p in (_degenerate(t) for t in texts) if p]
+    problems = [p for p in (_degenerate(t, latin) for t in texts) if p]
     if isinstance(result, DigestItemOut | BriefOverviewOut) and len(problems) < len(texts):
         return None  # one empty bullet among good ones is dropped in code, not repaired
     return problems[0] if problems else None
@@ -309,9 +324,12 @@ class LlmSummarizer:
         except ModelUnavailable as exc:
             return await self._fallback_summary(story, str(exc))
         id_map = {i: story.articles[i - 1].id for i in kept}
+        latin = latin_script(" ".join(a.text for a in story.articles))
         headline = clean_text(out.headline)
         points = _distinct(
-            _cited([b for b in out.bullets if not _degenerate(b.text)], id_map, BULLET_CHARS),
+            _cited(
+                [b for b in out.bullets if not _degenerate(b.text, latin)], id_map, BULLET_CHARS
+            ),
             headline,
         )
         if not points:
@@ -320,7 +338,9 @@ class LlmSummarizer:
         return StorySummary(
             headline=shorten(headline, HEADLINE_CHARS) or story.lead.title,
             points=points,
-            why_it_matters=shorten(why, BULLET_CHARS) if why and not _degenerate(why) else None,
+            why_it_matters=shorten(why, BULLET_CHARS)
+            if why and not _degenerate(why, latin)
+            else None,
             extractive=False,
         )
 
@@ -356,7 +376,8 @@ class LlmSummarizer:
             log.info("brief overview skipped: %s", exc)
             return ()
         id_map = {i: items[i - 1][0].lead.id for i in kept}
-        good = [s for s in out.sentences if not _degenerate(s.text)]
+        latin = latin_script(" ".join(s.text for s in sources))
+        good = [s for s in out.sentences if not _degenerate(s.text, latin)]
         return _cited(good, id_map, SENTENCE_CHARS)
 
     async def answer(
@@ -464,23 +485,31 @@ class LlmSummarizer:
                 f"{schema_text}\n\n{variable}",
             },
         ]
-        # One try and one repair: the repair shows the model its reply and what was wrong.
+        # One try and one more: a reply that is not valid JSON for the schema gets a repair
+        # turn showing what was wrong; one that is valid but says nothing (a copied
+        # timestamp, a word in another script) is asked for afresh, at a higher
+        # temperature: small models repeat themselves when shown their own reply.
+        temperature = 0.2
         for attempt in (1, 2):
             async with self._spend(kind, prompt, messages):
-                content = await self._complete(kind, prompt, messages, sources)
+                content = await self._complete(kind, prompt, messages, sources, temperature)
             problem: str | None
+            malformed = False
             try:
                 result = model.model_validate_json(_extract_json(content))
-                problem = degenerate_output(result)
+                problem = degenerate_output(result, latin_script(variable))
             except ValidationError as exc:
-                problem = _brief_errors(exc)
+                problem, malformed = _brief_errors(exc), True
             if problem is None:
                 break
             await self._record(kind, prompt, "invalid", error=problem)
             if attempt == 2:
                 raise ModelUnavailable(
-                    f"the model's output was not valid after a repair ({problem})"
+                    f"the model's output was not valid after a retry ({problem})"
                 )
+            if not malformed:
+                temperature = 0.7
+                continue
             messages = [
                 *messages[:2],
                 # Only as much of the bad reply as the context has room for.
@@ -551,7 +580,12 @@ class LlmSummarizer:
         return None
 
     async def _complete(
-        self, kind: str, prompt: Prompt, messages: list[dict[str, str]], sources: int
+        self,
+        kind: str,
+        prompt: Prompt,
+        messages: list[dict[str, str]],
+        sources: int,
+        temperature: float = 0.2,
     ) -> str:
         """One completion, retried on capacity, rate-limit and server errors and time-outs;
         the structured-output mode steps down only when the server says it refuses it."""
@@ -562,7 +596,7 @@ class LlmSummarizer:
                 "model": self.model,
                 "messages": messages,
                 "max_tokens": MAX_TOKENS[kind],
-                "temperature": 0.2,
+                "temperature": temperature,
             }
             try:
                 async with self._gate:

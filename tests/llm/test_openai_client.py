@@ -135,7 +135,7 @@ async def test_invalid_json_twice_falls_back_without_posting_half_parsed(
     assert fake.calls == 2
     assert message.sections[0].note == "extractive"
     assert "Measles" not in message.sections[0].heading or message.sections[0].bullets
-    assert any("not valid after a repair" in n for n in message.notes)
+    assert any("not valid after a retry" in n for n in message.notes)
 
 
 async def test_source_ids_the_model_was_not_given_are_dropped(
@@ -414,16 +414,19 @@ async def test_local_servers_get_length_limits_and_ids_capped_to_the_sources(
         {"text": "Published: 2026-11-30T08:00Z", "source_ids": [1]},
         {"text": "[1]", "source_ids": [1]},
         {"text": "  ", "source_ids": [1]},
+        {"text": "Так как наясно на Вашей Весестра", "source_ids": [1]},
     ],
-    ids=["metadata-line", "citations-only", "empty"],
+    ids=["metadata-line", "citations-only", "empty", "other-script"],
 )
-async def test_degenerate_output_is_repaired_not_posted(
+async def test_degenerate_output_is_asked_for_afresh_not_posted(
     llm_app: App, fake: FakeOpenAI, bad: dict[str, object]
 ) -> None:
-    """A bullet that is a timestamp, only citations, or empty is sent back for repair."""
+    """A timestamp, only citations, an empty bullet or another script: asked for again."""
     fake.script(reply_json({"headline": "H", "bullets": [bad], "why_it_matters": ""}))
     message = await llm_app.briefs.brief(CONSOLE_SCOPE, "measles")
-    assert fake.calls == 2  # the reply, then the repair (answered validly)
+    assert fake.calls == 2  # the reply, then a fresh request (answered validly)
+    second = fake.requests[1].body
+    assert len(second["messages"]) == 2 and second["temperature"] == 0.7  # not a repair turn
     texts = [b.text for s in message.sections for b in s.bullets]
     assert bad["text"] not in texts
     assert (await llm_app.store.llm_stats(None)).invalid == 1
@@ -438,4 +441,4 @@ async def test_an_answer_that_is_only_a_prefix_is_not_posted(
     message = await llm_app.asks.ask(CONSOLE_SCOPE, "How many measles cases were reported?")
     texts = [b.text for s in message.sections for b in s.bullets]
     assert "A:" not in " ".join(texts)
-    assert any("not valid after a repair" in n for n in message.notes)
+    assert any("not valid after a retry" in n for n in message.notes)
