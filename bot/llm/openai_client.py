@@ -191,15 +191,21 @@ def degenerate_output(result: BaseModel, latin: bool = True) -> str | None:
 
 
 def _distinct(points: Sequence[Point], headline: str) -> tuple[Point, ...]:
-    """Each bullet once, and none that only repeats the headline (small models do both)."""
-    seen = {headline.casefold().strip(" .")}
-    kept = []
+    """Each bullet once; one that only repeats the headline goes if others remain.
+
+    Small models do both. A bullet equal to the headline is still a cited claim,
+    so an item whose only bullet repeats its headline keeps it.
+    """
+    seen: set[str] = set()
+    unique = []
     for point in points:
         key = point.text.casefold().strip(" .")
         if key not in seen:
             seen.add(key)
-            kept.append(point)
-    return tuple(kept)
+            unique.append(point)
+    title = headline.casefold().strip(" .")
+    rest = [p for p in unique if p.text.casefold().strip(" .") != title]
+    return tuple(rest or unique)
 
 
 class LlmSummarizer:

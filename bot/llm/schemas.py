@@ -80,6 +80,8 @@ def _bound(node: Any, sources: int) -> None:
         if key == "source_ids" and prop.get("type") == "array":
             prop["maxItems"] = sources
             prop["items"] = {"type": "integer", "minimum": 1, "maximum": sources}
+            if "text" in node["properties"]:
+                prop["minItems"] = 1  # a claim cites at least one source
     for value in node.values():
         _bound(value, sources)
 

@@ -405,6 +405,7 @@ async def test_local_servers_get_length_limits_and_ids_capped_to_the_sources(
     sources = len(re.findall(r"<<<[0-9a-f]{16} id=\d+>>>", first["messages"][1]["content"]))
     assert cited["text"]["maxLength"] == 320
     assert cited["source_ids"]["maxItems"] == sources
+    assert cited["source_ids"]["minItems"] == 1
     assert cited["source_ids"]["items"]["maximum"] == sources
 
 

@@ -85,3 +85,5 @@ def test_repeated_bullets_and_the_headline_are_kept_once() -> None:
     )
     kept = _distinct(points, "Talks resume in Geneva")
     assert [p.text for p in kept] == ["The envoy flies to Kyiv."]
+    only = _distinct(points[:1], "Talks resume in Geneva")
+    assert [p.text for p in only] == ["Talks resume in Geneva."]  # still a cited claim
