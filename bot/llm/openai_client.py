@@ -174,10 +174,9 @@ def degenerate_output(result: BaseModel, latin: bool = True) -> str | None:
     """Reject output that validates but says nothing: each claim must be a real sentence."""
     texts: list[str] = []
     if isinstance(result, DigestItemOut):
-        texts = [result.headline, *(b.text for b in result.bullets)]
         if latin and not latin_script(result.headline):
             return f"{result.headline[:40]!r} is not in the sources' script"
-        texts = texts[1:]
+        texts = [b.text for b in result.bullets]
     elif isinstance(result, BriefOverviewOut):
         texts = [s.text for s in result.sentences]
     elif isinstance(result, ThreadAnswerOut):
