@@ -27,6 +27,7 @@ from bot.services.feeds import FeedService
 from bot.services.ingest import IngestService
 from bot.services.ports import Publisher, Summarizer
 from bot.services.subscriptions import SubscriptionService
+from bot.services.verify import verified
 from bot.store.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
@@ -154,7 +155,12 @@ async def _wire(settings: Settings, store: SqliteStore, summarizer: Summarizer |
     source = HttpFeedSource(
         fetcher, fetch_full_text=settings.fetch_full_text, samples_dir=SAMPLES_DIR
     )
-    summarizer = summarizer or build_summarizer(settings, store)
+    summarizer = verified(
+        summarizer or build_summarizer(settings, store),
+        ExtractiveSummarizer(),
+        store,
+        settings.verify,
+    )
     ingest = IngestService(
         store,
         source,

@@ -8,6 +8,7 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 from pydantic import ValidationError
 
@@ -30,6 +31,8 @@ from bot.timeutil import utcnow
 log = logging.getLogger(__name__)
 
 # The one-shot commands' names for what a message points to.
+STATS_DAYS = 7  # days of claim checks `stats` shows
+
 CLI_HINTS = {
     Hint.BRIEF_USAGE: "Usage: python -m bot brief TOPIC, e.g. python -m bot brief ukraine",
     Hint.TRY_BRIEF: "`python -m bot brief TOPIC` shows what the sources do cover.",
@@ -189,11 +192,26 @@ async def _stats(app: App) -> str:
         )
         for reason, count in s.fallback_reasons:
             lines.append(f"               {count} x fell back: {reason}")
+    lines += await _claim_lines(app, now)
     budget = app.settings.llm_daily_tokens
     if app.settings.llm_enabled and budget:
         used = await app.store.tokens_used_since(today)
         lines.append(f"  daily token budget: {used:,} of {budget:,} used")
     return "\n".join(lines)
+
+
+async def _claim_lines(app: App, now: datetime) -> list[str]:
+    """Claims checked against their sources, re-cited and dropped, for each of the last days."""
+    days = await app.store.claims_by_day(now - timedelta(days=STATS_DAYS))
+    lines = [f"Claims checked against their sources (NEWSBRIEF_VERIFY={app.settings.verify}):"]
+    if not days:
+        lines.append(f"  none in the last {STATS_DAYS} days")
+    for day in days:
+        lines.append(
+            f"  {day.day.isoformat()}   checked {day.checked}, re-cited {day.recited}, "
+            f"dropped {day.dropped}, items quoted instead {day.fallbacks}"
+        )
+    return lines
 
 
 def _ingest_summary(reports: Sequence[FeedReport]) -> str:

@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.llm.modes import OutputMode
 from bot.llm.prompts import DEFAULT_PROMPTS_DIR
+from bot.services.verify import VerifyMode
 
 SAMPLES_DIR = Path(__file__).parent / "samples"
 
@@ -86,6 +87,7 @@ class Settings(BaseSettings):
         None, ge=512, le=2_000_000, alias="NEWSBRIEF_LLM_CONTEXT_TOKENS"
     )
     prompts_dir: Path = Field(DEFAULT_PROMPTS_DIR, alias="NEWSBRIEF_PROMPTS_DIR")
+    verify: VerifyMode = Field(VerifyMode.STRICT, alias="NEWSBRIEF_VERIFY")
 
     # --- Slack: on when SLACK_BOT_TOKEN is set ---------------------------------------------
     slack_bot_token: SecretStr | None = Field(None, alias="SLACK_BOT_TOKEN")

@@ -17,8 +17,8 @@ from bot.app import build_app
 from bot.config import Settings
 from bot.domain import CONSOLE_SCOPE, Message
 from bot.llm.modes import OutputMode
-from bot.llm.openai_client import LlmSummarizer
 from interop.conftest import LlamaServer
+from tests.llm.conftest import llm_of
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -42,8 +42,7 @@ async def test_digest_brief_and_answer_fit_the_server(llama: LlamaServer, tmp_pa
     app = await build_app(settings)
     try:
         await app.ingest.poll_all()
-        summarizer = app.summarizer
-        assert isinstance(summarizer, LlmSummarizer)
+        summarizer = llm_of(app)
 
         started = time.monotonic()
         digest = await app.digests.digest(CONSOLE_SCOPE)

@@ -52,9 +52,11 @@ def render_text(message: Message, hints: Mapping[Hint, str] = CONSOLE_HINTS) -> 
     """
     lines = [f"== {message.title} =="]
     numbered = message.kind in (ThreadKind.DIGEST, ThreadKind.BRIEF) and message.found
-    for index, section in enumerate(message.sections, start=1):
+    index = 0  # stories are numbered; a brief's overview above them is not
+    for section in message.sections:
         lines.append("")
         if section.heading:
+            index += 1
             refs = "".join(f"[{n}]" for n in section.citations)
             prefix = f"{index}. " if numbered else ""
             note = f" ({section.note})" if section.note else ""

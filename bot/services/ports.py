@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal, Protocol
 
 from bot.domain import (
@@ -227,6 +227,8 @@ class AnswerDraft:
     supported: bool
     extractive: bool = True
     fallback_reason: str | None = None
+    # When the sources do not answer: sentences of theirs that came close, quoted.
+    related: tuple[Point, ...] = ()
 
 
 class Summarizer(Protocol):
@@ -292,6 +294,33 @@ class LlmLedger(Protocol):
     async def record_call(self, call: LlmCall, at: datetime) -> None: ...
     async def tokens_used_since(self, since: datetime) -> int: ...
     async def llm_stats(self, since: datetime | None) -> LlmStats: ...
+
+
+@dataclass(frozen=True)
+class ClaimTally:
+    """What checking one model output against its sources did to its claims."""
+
+    kind: str  # "digest_item", "brief_overview", "thread_answer"
+    checked: int
+    recited: int  # moved to another given source that supports them
+    dropped: int  # not posted
+    fallbacks: int = 0  # outputs left with no supported claim: quoted the sources instead
+
+
+@dataclass(frozen=True)
+class DayClaims:
+    day: date  # UTC
+    checked: int
+    recited: int
+    dropped: int
+    fallbacks: int
+
+
+class ClaimLedger(Protocol):
+    """Where the claim checks are counted, for `stats`."""
+
+    async def record_claims(self, tally: ClaimTally, at: datetime) -> None: ...
+    async def claims_by_day(self, since: datetime | None) -> list[DayClaims]: ...
 
 
 # --- posting -------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from bot.domain import (
 from bot.services.ports import AnswerDraft, Point, StorySummary
 
 NO_ANSWER = "The sources I have don't answer that. Try rephrasing."
+NOT_IN_SOURCES = "The sources I have don't answer that. What they do say:"
 
 
 class _Numbering:
@@ -124,7 +125,24 @@ def render_answer(draft: AnswerDraft, articles: Sequence[Article], *, label: str
     numbering = _Numbering(articles)
     bullets = _bullets(draft.points, numbering) if draft.supported else ()
     if not bullets:
-        return no_answer()
+        related = _bullets(draft.related, numbering)
+        if not related:
+            return no_answer()
+        citations = numbering.citations()
+        return Message(
+            kind=ThreadKind.ANSWER,
+            title="No answer in the sources",
+            sections=(
+                Section(heading=None, bullets=(Bullet(NOT_IN_SOURCES),)),
+                Section(heading=None, bullets=related, note="extractive"),
+            ),
+            citations=citations,
+            notes=(f"Quoted from the sources, because {draft.fallback_reason}.",)
+            if draft.fallback_reason
+            else (),
+            article_ids=tuple(c.article_id for c in citations),
+            hints=(Hint.TRY_BRIEF,),
+        )
     citations = numbering.citations()
     return Message(
         kind=ThreadKind.ANSWER,

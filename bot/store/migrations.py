@@ -160,6 +160,19 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE feeds ADD COLUMN blocked_by TEXT;
     """,
+    # 4: claims checked against their sources, re-cited and dropped, for `stats`
+    """
+    CREATE TABLE claim_checks (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        checked INTEGER NOT NULL,
+        recited INTEGER NOT NULL,
+        dropped INTEGER NOT NULL,
+        fallbacks INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX claim_checks_at ON claim_checks(at);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -9,7 +9,7 @@ import re
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,15 @@ from bot.domain import (
     ThreadContext,
     ThreadKind,
 )
-from bot.services.ports import LlmCall, LlmStats, MatchMode, NewArticle, SearchHit
+from bot.services.ports import (
+    ClaimTally,
+    DayClaims,
+    LlmCall,
+    LlmStats,
+    MatchMode,
+    NewArticle,
+    SearchHit,
+)
 from bot.store.migrations import MIGRATIONS, SCHEMA_VERSION
 from bot.timeutil import from_db, from_db_optional, to_db, utcnow
 
@@ -582,6 +590,41 @@ class SqliteStore:
             tokens_out,
             fallback_reasons=tuple((str(r["error"]), int(r["n"])) for r in reasons),
         )
+
+    # --- claim checks ------------------------------------------------------------------
+
+    async def record_claims(self, tally: ClaimTally, at: datetime) -> None:
+        async with self._transaction() as conn:
+            await conn.execute(
+                "INSERT INTO claim_checks (at, kind, checked, recited, dropped, fallbacks) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    to_db(at),
+                    tally.kind,
+                    tally.checked,
+                    tally.recited,
+                    tally.dropped,
+                    tally.fallbacks,
+                ),
+            )
+
+    async def claims_by_day(self, since: datetime | None) -> list[DayClaims]:
+        rows = await self._fetchall(
+            "SELECT substr(at, 1, 10) AS day, SUM(checked) AS checked, SUM(recited) AS recited, "
+            "SUM(dropped) AS dropped, SUM(fallbacks) AS fallbacks FROM claim_checks "
+            "WHERE at >= ? GROUP BY day ORDER BY day",
+            (to_db(since) if since else "",),
+        )
+        return [
+            DayClaims(
+                date.fromisoformat(r["day"]),
+                int(r["checked"]),
+                int(r["recited"]),
+                int(r["dropped"]),
+                int(r["fallbacks"]),
+            )
+            for r in rows
+        ]
 
 
 def _statements(script: str) -> list[str]:

@@ -4,7 +4,7 @@ import io
 
 from bot.app import App
 from bot.chat.console import ConsoleAdapter, render_text
-from bot.domain import CONSOLE_SCOPE
+from bot.domain import CONSOLE_SCOPE, Bullet, Message, Section, ThreadKind
 
 
 def _console(app: App, stdin: str = "") -> tuple[ConsoleAdapter, io.StringIO]:
@@ -66,3 +66,19 @@ async def test_help_lists_every_command_and_hints_use_console_names(app: App) ->
         assert command in text.split("Anything else")[0], command
     assert "/feeds lists the feeds read here" in text
     assert "Usage: /ask <question>" in text
+
+
+def test_stories_under_an_overview_are_numbered_from_one() -> None:
+    """A brief's overview sentences are not a story: the first story is still 1."""
+    message = Message(
+        kind=ThreadKind.BRIEF,
+        title="Brief: ukraine",
+        sections=(
+            Section(heading=None, bullets=(Bullet("Across the stories.", (1,)),)),
+            Section(heading="First story", bullets=(Bullet("A fact.", (1,)),), citations=(1,)),
+            Section(heading="Second story", bullets=(Bullet("B fact.", (2,)),), citations=(2,)),
+        ),
+        citations=(),
+    )
+    text = render_text(message)
+    assert "1. First story [1]" in text and "2. Second story [2]" in text

@@ -174,6 +174,80 @@ def smart(*, prompt_tokens: int = 100, delay: float = 0.0) -> Step:
     return step
 
 
+# What lying() invents; none of it is in any source the tests use.
+INVENTED_NUMBER = "77,003"
+INVENTED_NAME = "Ingrid Valtersen"
+INVENTED_PLACE = "Reykjavik"
+INVENTED_QUOTE = "a total betrayal of trust"
+INVENTIONS = (INVENTED_NUMBER, "77003", "Valtersen", INVENTED_PLACE, INVENTED_QUOTE)
+_FIGURE = re.compile(r"\d[\d,.]*\d|\d")
+
+
+def lying(*, prompt_tokens: int = 100) -> Step:
+    """A model that lies behind valid source ids: numbers changed, a name, a place and a
+    quote invented; one claim per source stays true (its third sentence, as written).
+
+    The thread answer is all invention; the headline and "why it matters" too.
+    """
+
+    async def step(body: dict[str, Any]) -> web.Response:
+        try:
+            answer = lying_answer(body)
+        except FakeParseError as exc:
+            return _error(500, f"fake openai server: {exc}")
+        return _completion(body, json.dumps(answer), prompt_tokens, 20)
+
+    return step
+
+
+def _changed(sentence: str) -> str:
+    """The sentence with its first figure replaced, or a false figure added."""
+    if _FIGURE.search(sentence):
+        return _FIGURE.sub(INVENTED_NUMBER, sentence, count=1)
+    return f"{sentence.rstrip('.')}, affecting {INVENTED_NUMBER} people."
+
+
+def _lies(source: Source) -> list[dict[str, Any]]:
+    ids = [source.id]
+    return [
+        {"text": _changed(_sentence(source, 0)), "source_ids": ids},
+        {
+            "text": f"{INVENTED_NAME} said in {INVENTED_PLACE} that the plan would go ahead.",
+            "source_ids": ids,
+        },
+        {"text": f"Officials called it “{INVENTED_QUOTE}”.", "source_ids": ids},
+        {"text": _sentence(source, 2), "source_ids": ids},  # true
+    ]
+
+
+def lying_answer(body: dict[str, Any]) -> dict[str, Any]:
+    name = schema_name(body)
+    sources = parse_sources(_prompt_text(body))
+    if not sources:
+        raise FakeParseError("lying() needs source blocks in the prompt")
+    first = _first(sources)
+    if name == "digest_item":
+        return {
+            "headline": f"{INVENTED_NAME} warns of {INVENTED_NUMBER} losses",
+            "bullets": _lies(first)[:4],
+            "why_it_matters": f"The next round of talks will be held in {INVENTED_PLACE}.",
+        }
+    if name == "brief_overview":
+        sentences = []
+        for source in list(sources.values())[:2]:
+            lies = _lies(source)
+            true = {"text": _sentence(source, 0), "source_ids": [source.id]}
+            sentences += [lies[0], lies[1], true]
+        return {"sentences": sentences}
+    if name == "thread_answer":
+        return {
+            "answer": f"{INVENTED_NAME} said {INVENTED_NUMBER} people were affected.",
+            "source_ids": [first.id],
+            "supported": True,
+        }
+    raise FakeParseError(f"unknown schema name {name!r}")
+
+
 # ---------------------------------------------------------------------------- smart parsing
 
 
@@ -268,15 +342,15 @@ def smart_answer(body: dict[str, Any]) -> dict[str, Any]:
                 {"text": _sentence(first, 0), "source_ids": [first.id]},
                 {"text": _sentence(first, 1), "source_ids": [last_id]},
             ],
-            "why_it_matters": f"It affects readers of source {first.id}.",
+            "why_it_matters": _sentence(first, 2),
         }
 
     if name == "brief_overview":
-        first_id = _first(sources).id if sources else 1
-        sentences = [{"text": "Overview of the stories.", "source_ids": [first_id]}]
-        for source in sources.values():
-            if source.id != first_id and source.id <= 3:
-                sentences.append({"text": _sentence(source, 0), "source_ids": [source.id]})
+        sentences = [
+            {"text": _sentence(source, 0), "source_ids": [source.id]}
+            for source in sources.values()
+            if source.id <= 3
+        ]
         return {"sentences": sentences}
 
     if name == "thread_answer":

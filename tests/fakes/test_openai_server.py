@@ -170,14 +170,14 @@ async def test_smart_digest_item(fake: FakeOpenAI, client: AsyncOpenAI) -> None:
             {"text": "The harbour bridge reopened on Monday.", "source_ids": [1]},
             {"text": "Traffic returned to normal by noon.", "source_ids": [2]},
         ],
-        "why_it_matters": "It affects readers of source 1.",
+        "why_it_matters": "The harbour bridge reopened on Monday.",
     }
 
 
 async def test_smart_brief_overview_in_json_object_mode(
     fake: FakeOpenAI, client: AsyncOpenAI
 ) -> None:
-    """smart() finds `schema "brief_overview"` in the text and cites each further source."""
+    """smart() finds `schema "brief_overview"` in the text and quotes each source, cited."""
     content = await ask(
         client,
         'Answer as JSON matching schema "brief_overview".\n' + SOURCES,
@@ -185,7 +185,7 @@ async def test_smart_brief_overview_in_json_object_mode(
     )
     assert json.loads(content) == {
         "sentences": [
-            {"text": "Overview of the stories.", "source_ids": [1]},
+            {"text": "The harbour bridge reopened on Monday.", "source_ids": [1]},
             {"text": "Ferry fares will rise by five percent.", "source_ids": [2]},
         ]
     }

@@ -10,7 +10,17 @@ import pytest
 from bot.app import App, build_app
 from bot.config import Settings
 from bot.llm.openai_client import LlmSummarizer
+from bot.services.verify import VerifyingSummarizer
 from tests.fakes.openai_server import FakeOpenAI, fake_openai
+
+
+def llm_of(app: App) -> LlmSummarizer:
+    """The model's summarizer inside the claim checker the composition wraps it in."""
+    summarizer = app.summarizer
+    if isinstance(summarizer, VerifyingSummarizer):
+        summarizer = summarizer.inner
+    assert isinstance(summarizer, LlmSummarizer)
+    return summarizer
 
 
 @pytest.fixture
@@ -30,13 +40,13 @@ async def llm_app(fake: FakeOpenAI, tmp_path: Path) -> AsyncIterator[App]:
         NEWSBRIEF_LLM_MAX_RETRIES=2,
     )
     app = await build_app(settings)
-    assert isinstance(app.summarizer, LlmSummarizer)
-    app.summarizer.sleeps = []  # type: ignore[attr-defined]
+    summarizer = llm_of(app)
+    summarizer.sleeps = []  # type: ignore[attr-defined]
 
     async def instant(seconds: float) -> None:
-        app.summarizer.sleeps.append(seconds)  # type: ignore[attr-defined]
+        summarizer.sleeps.append(seconds)  # type: ignore[attr-defined]
 
-    app.summarizer._sleep = instant
+    summarizer._sleep = instant
     await app.ingest.poll_all()
     yield app
     await app.close()

@@ -10,12 +10,15 @@ from tests.fakes.openai_server import FakeOpenAI, status
 from tests.helpers import bot_env
 
 
-async def _bot(tmp_path: Path, fake: FakeOpenAI, *args: str) -> tuple[int, str, str]:
+async def _bot(
+    tmp_path: Path, fake: FakeOpenAI, *args: str, verify: str = "strict"
+) -> tuple[int, str, str]:
     env = bot_env(
         NEWSBRIEF_DB=str(tmp_path / "cli.db"),
         OPENAI_BASE_URL=fake.base_url,
         NEWSBRIEF_LLM_MAX_RETRIES="1",
         NEWSBRIEF_LLM_TIMEOUT="2",
+        NEWSBRIEF_VERIFY=verify,
     )
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -37,7 +40,8 @@ async def test_brief_through_an_openai_compatible_server(tmp_path: Path, fake: F
     code, out, err = await _bot(tmp_path, fake, "brief", "ukraine")
     assert code == 0, err
     assert fake.calls >= 2
-    assert "Overview of the stories." in out
+    overview = out.split("\n\n")[1]  # the sentences above the first numbered story
+    assert overview.startswith("   - ") and "[" in overview, out
     assert "[1]" in out and "https://" in out
     assert "Extractive summary" not in out and "extractive" not in out
 

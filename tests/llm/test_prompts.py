@@ -8,9 +8,10 @@ import pytest
 
 from bot.app import App
 from bot.domain import CONSOLE_SCOPE
-from bot.llm.openai_client import PROMPT_NAMES, LlmSummarizer
+from bot.llm.openai_client import PROMPT_NAMES
 from bot.llm.prompts import DEFAULT_PROMPTS_DIR, PromptLibrary
 from tests.fakes.openai_server import FakeOpenAI
+from tests.llm.conftest import llm_of
 
 
 def test_every_prompt_is_a_file_in_prompts() -> None:
@@ -50,8 +51,7 @@ async def test_a_prompt_edit_changes_behaviour_and_invalidates_the_cache(
 ) -> None:
     """After an edit the model gets the new text, and cached output of the old one is not reused."""
     shutil.copytree(DEFAULT_PROMPTS_DIR, tmp_path / "prompts")
-    summarizer = llm_app.summarizer
-    assert isinstance(summarizer, LlmSummarizer)
+    summarizer = llm_of(llm_app)
     summarizer._prompts = PromptLibrary(tmp_path / "prompts")
     await llm_app.briefs.brief(CONSOLE_SCOPE, "measles")
     await llm_app.briefs.brief(CONSOLE_SCOPE, "measles")
