@@ -1,8 +1,12 @@
-"""newsbrief against a real llama.cpp server: fitted, not overflowing, mostly model-written.
+"""newsbrief against a real llama.cpp server: fitted, not overflowing, mostly model-written,
+and what it wrote checked against its sources.
 
 Each server configuration gets a fresh database and cold cache: the digest of
-the bundled samples, `brief ukraine`, and a question in the brief's thread.
-The figures are printed (run with -s) for the closing notes.
+the bundled samples, `brief ukraine`, and a question in the brief's thread,
+first with NEWSBRIEF_VERIFY=off (what the model wrote), then the same again
+with the default `strict` from the model cache (what is posted: claims the
+sources do not support dropped). The figures are printed (run with -s) for the
+closing notes.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from bot.app import build_app
 from bot.config import Settings
 from bot.domain import CONSOLE_SCOPE, Message
 from bot.llm.modes import OutputMode
+from bot.services.verify import VerifyMode
 from interop.conftest import LlamaServer
 from tests.llm.conftest import llm_of
 
@@ -32,18 +37,19 @@ def _model_written(message: Message) -> tuple[int, int]:
 
 
 async def test_digest_brief_and_answer_fit_the_server(llama: LlamaServer, tmp_path: Path) -> None:
-    """No context overflow, json_schema kept, at least half of all items model-written."""
+    """No context overflow, json_schema kept, at least half of all items model-written;
+    checked, nothing is left without a post."""
     settings = Settings(
         NEWSBRIEF_DB=tmp_path / "interop.db",
         OPENAI_BASE_URL=llama.base_url,
         OPENAI_MODEL="smollm2",
         NEWSBRIEF_LLM_TIMEOUT=TIMEOUT_SECONDS,
+        NEWSBRIEF_VERIFY="off",
     )
     app = await build_app(settings)
     try:
         await app.ingest.poll_all()
         summarizer = llm_of(app)
-
         started = time.monotonic()
         digest = await app.digests.digest(CONSOLE_SCOPE)
         digest_seconds = time.monotonic() - started
@@ -65,8 +71,28 @@ async def test_digest_brief_and_answer_fit_the_server(llama: LlamaServer, tmp_pa
             "SELECT COUNT(*) FROM llm_calls WHERE error LIKE '%context size has been exceeded%'"
         ).fetchone()
 
+    # The same requests, checked: the model's output comes from the cache.
+    strict = await build_app(settings.model_copy(update={"verify": VerifyMode.STRICT}))
+    try:
+        checked_digest = await strict.digests.digest(CONSOLE_SCOPE)
+        checked_brief = await strict.briefs.brief(CONSOLE_SCOPE, "ukraine")
+        await strict.asks.open_thread(CONSOLE_SCOPE, "console", "t2", checked_brief)
+        checked_answer = await strict.asks.ask(
+            CONSOLE_SCOPE, "Who is expected to travel to Kyiv?", channel="console", thread_key="t2"
+        )
+        claims = await strict.store.claims_by_day(None)
+        after = await strict.store.llm_stats(None)
+    finally:
+        await strict.close()
+
     digest_written, digest_items = _model_written(digest)
     brief_written, brief_items = _model_written(brief)
+    checked_digest_written, checked_digest_items = _model_written(checked_digest)
+    checked_brief_written, checked_brief_items = _model_written(checked_brief)
+    checked = sum(d.checked for d in claims)
+    recited = sum(d.recited for d in claims)
+    dropped = sum(d.dropped for d in claims)
+    quoted = sum(d.fallbacks for d in claims)
     fit = summarizer.fit
     print(  # the figures for the closing note
         f"\n[llama-server {' '.join(llama.args)}] fit: {fit}\n"
@@ -77,7 +103,12 @@ async def test_digest_brief_and_answer_fit_the_server(llama: LlamaServer, tmp_pa
         f"  answer: {'model-written' if not answer.notes else answer.notes}\n"
         f"  all: {stats.requests} requests, {stats.errors} failed, {overflows} context "
         f"overflows, {stats.invalid} invalid, {stats.fallbacks} fallbacks: "
-        f"{list(stats.fallback_reasons)}"
+        f"{list(stats.fallback_reasons)}\n"
+        f"  checked (strict): {checked} claims checked, {recited} re-cited, {dropped} dropped, "
+        f"{quoted} items or answers quoted instead; digest {checked_digest_written}/"
+        f"{checked_digest_items} model-written, brief {checked_brief_written}/"
+        f"{checked_brief_items}; answer: {checked_answer.title!r} {list(checked_answer.notes)}; "
+        f"{after.requests - stats.requests} new requests"
     )
     assert overflows == 0
     assert summarizer.output_mode is OutputMode.JSON_SCHEMA
@@ -89,3 +120,7 @@ async def test_digest_brief_and_answer_fit_the_server(llama: LlamaServer, tmp_pa
     # The answer is the model's, or it says why it is not.
     assert answer.sections
     assert not answer.notes or any("extractive" in n or "quote" in n for n in answer.notes)
+    # Checked, every request still gets its post, item for item, and the check is counted.
+    assert (checked_digest_items, checked_brief_items) == (digest_items, brief_items)
+    assert checked_answer.sections
+    assert checked >= digest_written + brief_written

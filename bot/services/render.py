@@ -23,7 +23,8 @@ from bot.domain import (
 from bot.services.ports import AnswerDraft, Point, StorySummary
 
 NO_ANSWER = "The sources I have don't answer that. Try rephrasing."
-NOT_IN_SOURCES = "The sources I have don't answer that. What they do say:"
+NOT_IN_SOURCES = "The sources I have don't answer that."
+RELATED = "What the sources do say"
 
 
 class _Numbering:
@@ -134,7 +135,7 @@ def render_answer(draft: AnswerDraft, articles: Sequence[Article], *, label: str
             title="No answer in the sources",
             sections=(
                 Section(heading=None, bullets=(Bullet(NOT_IN_SOURCES),)),
-                Section(heading=None, bullets=related, note="extractive"),
+                Section(heading=RELATED, bullets=related),
             ),
             citations=citations,
             notes=(f"Quoted from the sources, because {draft.fallback_reason}.",)

@@ -11,7 +11,7 @@ import pytest
 from bot.domain import Article, QATurn, Story
 from bot.llm.extractive import ExtractiveSummarizer
 from bot.services.ports import AnswerDraft, ClaimTally, Point, StorySummary
-from bot.services.render import NOT_IN_SOURCES, render_answer
+from bot.services.render import NOT_IN_SOURCES, RELATED, render_answer
 from bot.services.verify import UNSUPPORTED, VerifyingSummarizer, VerifyMode, verified
 from bot.store.sqlite import SqliteStore
 from tests.fakes.claims import InMemoryClaimLedger
@@ -174,6 +174,7 @@ async def test_an_unsupported_answer_says_so_and_quotes_what_the_sources_say() -
     assert draft.related and "11,000" in draft.related[0].text
     message = render_answer(draft, [TROOPS, GRAIN], label=None)
     assert message.sections[0].bullets[0].text == NOT_IN_SOURCES
+    assert message.sections[1].heading == RELATED
     posted = " ".join(b.text for s in message.sections for b in s.bullets)
     assert message.citations and "90,000" not in posted
     assert message.notes and UNSUPPORTED in message.notes[0]
