@@ -24,6 +24,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check bot tests bench interop
 	$(BIN)/ruff format --check bot tests bench interop
 	$(BIN)/mypy
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_import_contract.py  # the import contract
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py

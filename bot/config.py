@@ -6,11 +6,8 @@ checked against it. Tokens are `SecretStr` so they never reach a log line.
 
 from __future__ import annotations
 
-import re
-from datetime import time
 from pathlib import Path
 from typing import Annotated
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -18,32 +15,14 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from bot.llm.modes import OutputMode
 from bot.llm.prompts import DEFAULT_PROMPTS_DIR
 from bot.services.verify import VerifyMode
+from bot.timeutil import check_timezone, parse_hhmm
 
 SAMPLES_DIR = Path(__file__).parent / "samples"
-
-_HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
 
 def bundled_sample_feeds() -> list[str]:
     """The sample corpus shipped in the package, so the bot runs with no network."""
     return [str(p) for p in sorted(SAMPLES_DIR.glob("*.xml"))]
-
-
-def parse_hhmm(value: str) -> time:
-    """`"07:30"` -> time(7, 30); a clear ValueError for anything else."""
-    match = _HHMM.match(value.strip())
-    if not match:
-        raise ValueError(f"{value!r} is not a time of day as HH:MM (24-hour), e.g. 07:30")
-    return time(int(match.group(1)), int(match.group(2)))
-
-
-def check_timezone(value: str) -> str:
-    """Accept only IANA names (`Europe/Kyiv`), which zoneinfo can resolve offline."""
-    try:
-        ZoneInfo(value.strip())
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"{value!r} is not an IANA time zone name, e.g. Europe/Kyiv") from exc
-    return value.strip()
 
 
 class Settings(BaseSettings):

@@ -15,12 +15,11 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.config import parse_hhmm
 from bot.domain import Subscription
 from bot.services.digest import DigestService
 from bot.services.ingest import IngestService
 from bot.services.ports import Publisher, Store
-from bot.timeutil import utcnow
+from bot.timeutil import parse_hhmm, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,13 @@
-"""Aware datetimes only: one way to get "now" and one way to store a moment."""
+"""Aware datetimes only: one way to get "now", one way to store a moment, and the
+checks for the times and zones people type."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, time
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+_HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
 
 def utcnow() -> datetime:
@@ -22,3 +27,20 @@ def from_db(value: str) -> datetime:
 
 def from_db_optional(value: str | None) -> datetime | None:
     return None if value is None else from_db(value)
+
+
+def parse_hhmm(value: str) -> time:
+    """`"07:30"` -> time(7, 30); a clear ValueError for anything else."""
+    match = _HHMM.match(value.strip())
+    if not match:
+        raise ValueError(f"{value!r} is not a time of day as HH:MM (24-hour), e.g. 07:30")
+    return time(int(match.group(1)), int(match.group(2)))
+
+
+def check_timezone(value: str) -> str:
+    """Accept only IANA names (`Europe/Kyiv`), which zoneinfo can resolve offline."""
+    try:
+        ZoneInfo(value.strip())
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"{value!r} is not an IANA time zone name, e.g. Europe/Kyiv") from exc
+    return value.strip()

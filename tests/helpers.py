@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from bot.domain import Feed
-from bot.ingest.dedupe import canonical_url, content_hash
+from bot.services.dedupe import canonical_url, content_hash
 from bot.services.ports import NewArticle
 from bot.store.sqlite import SqliteStore
 from bot.timeutil import utcnow

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from bot.config import Settings, bundled_sample_feeds, parse_hhmm
+from bot.config import Settings, bundled_sample_feeds
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -48,13 +48,6 @@ def test_bad_values_are_refused(monkeypatch: pytest.MonkeyPatch, name: str, valu
     monkeypatch.setenv(name, value)
     with pytest.raises(ValidationError, match=name):
         Settings()
-
-
-def test_parse_hhmm() -> None:
-    """HH:MM in 24-hour time, nothing else."""
-    assert parse_hhmm("07:05").minute == 5
-    with pytest.raises(ValueError, match="HH:MM"):
-        parse_hhmm("24:00")
 
 
 def test_every_setting_is_in_env_example_with_a_comment() -> None:

@@ -28,6 +28,7 @@ from discord.http import Route
 from bot.chat.discord_embeds import DiscordMessage, plain_text, render_embeds, with_hint
 from bot.domain import Message, Scope, ThreadKind
 from bot.services.chat import ChatServices
+from bot.services.retry import Backoff
 from bot.services.subscriptions import parse_topics
 
 log = logging.getLogger(__name__)
@@ -439,6 +440,9 @@ class DiscordAdapter:
             log.warning("Discord: cannot post in thread %s: missing permissions", channel.id)
 
 
+SEND_BACKOFF = Backoff(first=0.5, cap=4.0)
+
+
 async def _retry(action: Callable[[], Awaitable[T]]) -> T:
     """Retry a send that failed on Discord's side or the network; rate limits are
     discord.py's own business (it waits and retries 429s itself)."""
@@ -449,7 +453,7 @@ async def _retry(action: Callable[[], Awaitable[T]]) -> T:
             if attempt == SEND_ATTEMPTS:
                 raise
             log.warning("Discord: send failed (%s); retry %d", exc, attempt)
-            await asyncio.sleep(0.5 * attempt)
+            await asyncio.sleep(SEND_BACKOFF.delay(attempt))
     raise AssertionError("unreachable")
 
 

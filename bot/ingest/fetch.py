@@ -15,14 +15,13 @@ import os
 import socket
 from collections import defaultdict
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
 import httpx
 
 from bot.services.ports import FeedError
-from bot.timeutil import utcnow
+from bot.services.retry import retry_after_seconds
 
 log = logging.getLogger(__name__)
 
@@ -59,22 +58,6 @@ def local_path(location: str) -> Path:
     if location.startswith("file://"):
         return Path(unquote(urlsplit(location).path))
     return Path(location).expanduser()
-
-
-def retry_after_seconds(value: str | None) -> float | None:
-    """Retry-After as seconds, from either of its two forms."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        return None
-    return max(0.0, (when - utcnow()).total_seconds())
 
 
 class Fetcher:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from bot.domain import Article, QATurn, Story
 from bot.services.ports import AnswerDraft, Point, StorySummary
+from bot.services.similarity import cosine, smooth_idf, weighted
 from bot.text import query_terms, split_sentences, stem, terms
 
 EXTRACTIVE_LABEL = "Extractive summary: sentences quoted from the sources, not written by a model."
@@ -60,39 +61,16 @@ def _sentences(article: Article) -> list[_Sentence]:
     return result
 
 
-def _idf(documents: Sequence[Sequence[str]]) -> dict[str, float]:
-    df: Counter[str] = Counter()
-    for doc in documents:
-        df.update(set(doc))
-    n = len(documents)
-    return {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
-
-
-def _vector(doc: Sequence[str], idf: dict[str, float]) -> dict[str, float]:
-    tf = Counter(doc)
-    return {t: (1 + math.log(c)) * idf.get(t, 0.0) for t, c in tf.items()}
-
-
-def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
-    if len(a) > len(b):
-        a, b = b, a
-    dot = sum(w * b.get(t, 0.0) for t, w in a.items())
-    if dot == 0.0:
-        return 0.0
-    norm = math.sqrt(sum(w * w for w in a.values())) * math.sqrt(sum(w * w for w in b.values()))
-    return dot / norm if norm else 0.0
-
-
 def rank_sentences(article: Article) -> list[tuple[float, _Sentence]]:
     """Sentences of an article, best first, by TextRank with a title and lead prior."""
     sentences = _sentences(article)
     if not sentences:
         return []
-    idf = _idf([s.terms for s in sentences])
-    vectors = [_vector(s.terms, idf) for s in sentences]
+    idf = smooth_idf([s.terms for s in sentences])
+    vectors = [weighted(s.terms, idf) for s in sentences]
     n = len(sentences)
     weights = [
-        [_cosine(vectors[i], vectors[j]) if i != j else 0.0 for j in range(n)] for i in range(n)
+        [cosine(vectors[i], vectors[j]) if i != j else 0.0 for j in range(n)] for i in range(n)
     ]
     out_sums = [sum(row) for row in weights]
     scores = [1.0 / n] * n
@@ -102,10 +80,10 @@ def rank_sentences(article: Article) -> list[tuple[float, _Sentence]]:
             + 0.85 * sum(weights[j][i] / out_sums[j] * scores[j] for j in range(n) if out_sums[j])
             for i in range(n)
         ]
-    title_vector = _vector(terms(article.title), idf)
+    title_vector = weighted(terms(article.title), idf)
     ranked = []
     for i, sentence in enumerate(sentences):
-        title_bonus = 1.0 + _cosine(vectors[i], title_vector)
+        title_bonus = 1.0 + cosine(vectors[i], title_vector)
         lead_bonus = 1.0 + LEAD_PRIOR / (1 + sentence.position)
         # A bare quotation ("We will...") reads badly out of context.
         context = 0.5 if sentence.text[0] in "\"“‘'" else 1.0
@@ -125,8 +103,8 @@ def key_sentences(article: Article, count: int = 3) -> list[str]:
     if not ranked:
         return []
     top = ranked[0][0] or 1.0
-    idf = _idf([s.terms for _, s in ranked])
-    vectors = {id(s): _vector(s.terms, idf) for _, s in ranked}
+    idf = smooth_idf([s.terms for _, s in ranked])
+    vectors = {id(s): weighted(s.terms, idf) for _, s in ranked}
     chosen: list[_Sentence] = []
     candidates = list(ranked)
     while candidates and len(chosen) < count:
@@ -134,7 +112,7 @@ def key_sentences(article: Article, count: int = 3) -> list[str]:
         def marginal(pair: tuple[float, _Sentence]) -> float:
             score, sentence = pair
             redundancy = max(
-                (_cosine(vectors[id(sentence)], vectors[id(c)]) for c in chosen), default=0.0
+                (cosine(vectors[id(sentence)], vectors[id(c)]) for c in chosen), default=0.0
             )
             return DIVERSITY * score / top - (1 - DIVERSITY) * redundancy
 
@@ -207,7 +185,7 @@ def answer_from_sentences(
     if not sentences or (not q_terms and not wants_future):
         return AnswerDraft(points=(), supported=False)
 
-    idf = _idf([s.terms for s in sentences])
+    idf = smooth_idf([s.terms for s in sentences])
     unseen = math.log(1 + (len(sentences) + 0.5) / 0.5)
     weight = {t: idf.get(t, unseen) for t in q_terms}
     total = sum(weight.values())

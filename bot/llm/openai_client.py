@@ -15,7 +15,6 @@ import contextlib
 import hashlib
 import json
 import logging
-import random
 import re
 import secrets
 import time
@@ -43,6 +42,7 @@ from bot.llm.schemas import (
     json_schema,
 )
 from bot.services.ports import AnswerDraft, LlmCall, LlmLedger, Point, StorySummary
+from bot.services.retry import Backoff, retry_after
 from bot.text import clean_text, shorten
 from bot.timeutil import utcnow
 
@@ -58,6 +58,8 @@ HEADLINE_CHARS, BULLET_CHARS, SENTENCE_CHARS, ANSWER_CHARS = 160, 320, 360, 700
 # Longest Retry-After we wait for; a longer one falls back at once.
 MAX_RETRY_WAIT_SECONDS = 30.0
 MAX_CONCURRENT_REQUESTS = OPENAI_FIT_CONCURRENCY
+# A failed request without a Retry-After: 0.5 s, 1 s, 2 s… up to 8 s.
+RETRY_BACKOFF = Backoff(first=0.5, cap=8.0)
 CHARS_PER_TOKEN = 4  # an estimate of cost for English; no tokenizer download needed
 # Fitting a prompt to a context counts tighter: small models' tokenizers split
 # JSON, URLs and names into more pieces than English prose.
@@ -629,12 +631,12 @@ class LlmSummarizer:
                     ) from exc
                 if error.kind in (ErrorKind.CONTEXT, ErrorKind.BUSY):
                     self._gate.narrow()  # the retry goes alone, not with the same batch
-                wait = _retry_after(exc.response.headers)
+                wait = retry_after(exc.response.headers)
                 if wait is not None and wait > MAX_RETRY_WAIT_SECONDS:
                     raise ModelUnavailable(
                         f"the model asked to wait {wait:.0f} s ({error.describe()})"
                     ) from exc
-                await self._sleep(wait if wait is not None else _backoff(attempt))
+                await self._sleep(wait if wait is not None else RETRY_BACKOFF.delay(attempt + 1))
                 attempt += 1
                 continue
             except (openai.APITimeoutError, openai.APIConnectionError) as exc:
@@ -642,7 +644,7 @@ class LlmSummarizer:
                 await self._record(kind, prompt, "error", latency, error=_describe(exc))
                 if attempt >= self._max_retries:
                     raise ModelUnavailable(f"the model was unavailable ({_describe(exc)})") from exc
-                await self._sleep(_backoff(attempt))
+                await self._sleep(RETRY_BACKOFF.delay(attempt + 1))
                 attempt += 1
                 continue
             latency = int((time.monotonic() - started) * 1000)
@@ -735,19 +737,3 @@ def _context_note(error: ServerError, fit: ServerFit | None) -> str:
         f"{error.describe()}. Set NEWSBRIEF_LLM_CONTEXT_TOKENS or NEWSBRIEF_LLM_CONCURRENCY "
         "lower, or give the server a larger context"
     )
-
-
-def _retry_after(headers: Any) -> float | None:
-    """Seconds to wait, from `retry-after-ms` or `retry-after` (seconds form)."""
-    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-        value = headers.get(name)
-        if value:
-            try:
-                return max(0.0, float(value) * scale)
-            except ValueError:
-                continue
-    return None
-
-
-def _backoff(attempt: int) -> float:
-    return float(min(8.0, 0.5 * 2**attempt) * (0.75 + 0.5 * random.random()))

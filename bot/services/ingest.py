@@ -10,8 +10,9 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from bot.domain import Feed, FeedReport
-from bot.ingest.dedupe import canonical_url, content_hash
+from bot.services.dedupe import canonical_url, content_hash
 from bot.services.ports import FeedError, FeedSource, NewArticle, ParsedEntry, Store
+from bot.services.retry import Backoff
 from bot.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -47,8 +48,10 @@ class IngestService:
         The first failure waits about one poll interval: one failed request is
         often a blip, and the feed was due that often anyway.
         """
-        base: timedelta = self._poll_interval * 2 ** min(max(failures - 1, 0), 16)
-        delay: timedelta = min(base, self._max_backoff) * (0.75 + 0.5 * self._jitter())
+        policy = Backoff(
+            first=self._poll_interval.total_seconds(), cap=self._max_backoff.total_seconds()
+        )
+        delay = timedelta(seconds=policy.delay(failures, self._jitter))
         if retry_after_seconds is not None:
             delay = max(delay, timedelta(seconds=min(retry_after_seconds, 7 * 86400)))
         return delay

@@ -111,8 +111,9 @@ class DeliveryClaim:
     status: str = field(default="pending")
 
 
-class Store(Protocol):
-    # feeds
+class FeedStore(Protocol):
+    """Feeds, who reads them, and how their last fetch went."""
+
     async def sync_default_feeds(self, urls: Sequence[str]) -> list[Feed]: ...
     async def add_feed(self, url: str) -> Feed: ...
     async def get_feed(self, url: str) -> Feed | None: ...
@@ -142,7 +143,10 @@ class Store(Protocol):
         blocked_by: str | None = None,
     ) -> None: ...
 
-    # articles
+
+class ArticleStore(Protocol):
+    """Articles, each stored once however many feeds carry it, and searched by scope."""
+
     async def known_article(self, feed: Feed, guid: str | None, canonical_url: str) -> bool: ...
     async def add_article(self, feed: Feed, article: NewArticle) -> int | None: ...
     async def get_articles(self, ids: Sequence[int]) -> list[Article]: ...
@@ -159,9 +163,11 @@ class Store(Protocol):
         limit: int,
         fetched_since: datetime | None = None,
     ) -> list[SearchHit]: ...
-    async def count_articles(self) -> int: ...
 
-    # subscriptions (daily digests)
+
+class SubscriptionStore(Protocol):
+    """Channels' daily digests."""
+
     async def upsert_subscription(
         self,
         scope: Scope,
@@ -176,13 +182,18 @@ class Store(Protocol):
     async def list_subscriptions(self) -> list[Subscription]: ...
     async def mark_digest_sent(self, subscription_id: int, at: datetime) -> None: ...
 
-    # deliveries: at-most-once posting
+
+class DeliveryStore(Protocol):
+    """At-most-once posting: a key is claimed before a post and completed after it."""
+
     async def claim_delivery(self, key: str, scope: Scope, channel: str) -> bool: ...
     async def complete_delivery(self, key: str, message_ref: str | None) -> None: ...
     async def release_delivery(self, key: str) -> None: ...
-    async def delivery_status(self, key: str) -> str | None: ...
 
-    # threads and Q&A
+
+class ThreadStore(Protocol):
+    """Which articles stand behind each post, and the questions asked under it."""
+
     async def save_thread(
         self,
         scope: Scope,
@@ -198,6 +209,10 @@ class Store(Protocol):
         self, thread: ThreadContext, question: str, answer: str, article_ids: Sequence[int]
     ) -> None: ...
     async def recent_turns(self, thread: ThreadContext, limit: int) -> list[QATurn]: ...
+
+
+class Store(FeedStore, ArticleStore, SubscriptionStore, DeliveryStore, ThreadStore, Protocol):
+    """All the roles at once, as SQLite implements them; services ask for the ones they use."""
 
 
 # --- summarizing and answering -------------------------------------------------------

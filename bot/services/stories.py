@@ -9,21 +9,18 @@ story alike. Cheap, explainable, and no model is needed.
 
 from __future__ import annotations
 
-import math
 import re
-from collections import Counter
 from collections.abc import Sequence
 from datetime import timedelta
 
 from bot.domain import Article, Story
+from bot.services.similarity import Vector, background_idf, dot, normalised, weighted
 from bot.text import stem, terms
 
 SAME_STORY_SIMILARITY = 0.27
 SAME_STORY_WINDOW = timedelta(hours=48)
 # Capitalised words that do not open a sentence: a cheap stand-in for named entities.
 _NAME = re.compile(r"(?<![.!?\"“]\s)(?<!^)\b[A-Z][\w'-]{2,}")
-
-Vector = dict[str, float]
 
 
 def _words_profile(article: Article) -> list[str]:
@@ -36,27 +33,8 @@ def _names_profile(article: Article) -> list[str]:
 
 
 def _vectors(profiles: Sequence[list[str]], background: Sequence[list[str]]) -> list[Vector]:
-    df: Counter[str] = Counter()
-    for p in background:
-        df.update(set(p))
-    n = len(background)
-    unseen = math.log(n + 1)
-    vectors = []
-    for p in profiles:
-        tf = Counter(p)
-        v = {
-            t: (1 + math.log(c)) * (math.log((n + 1) / (df[t] + 0.5)) if t in df else unseen)
-            for t, c in tf.items()
-        }
-        norm = math.sqrt(sum(w * w for w in v.values())) or 1.0
-        vectors.append({t: w / norm for t, w in v.items()})
-    return vectors
-
-
-def _dot(a: Vector, b: Vector) -> float:
-    if len(a) > len(b):
-        a, b = b, a
-    return sum(w * b.get(t, 0.0) for t, w in a.items())
+    idf, unseen = background_idf(background)
+    return [normalised(weighted(p, idf, unseen)) for p in profiles]
 
 
 def similarity_matrix(
@@ -73,7 +51,7 @@ def similarity_matrix(
     n = len(articles)
     return [
         [
-            (_dot(word_vectors[i], word_vectors[j]) + _dot(name_vectors[i], name_vectors[j])) / 2
+            (dot(word_vectors[i], word_vectors[j]) + dot(name_vectors[i], name_vectors[j])) / 2
             for j in range(n)
         ]
         for i in range(n)

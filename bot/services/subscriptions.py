@@ -6,9 +6,9 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from bot.config import check_timezone, parse_hhmm
 from bot.domain import Scope, Subscription
 from bot.services.ports import Store
+from bot.timeutil import check_timezone, parse_hhmm
 
 log = logging.getLogger(__name__)
 

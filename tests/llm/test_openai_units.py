@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from bot.llm.openai_client import _cited, _distinct, _extract_json, _fence, _retry_after, _Source
+from bot.llm.openai_client import _cited, _distinct, _extract_json, _fence, _Source
 from bot.llm.schemas import CitedText, DigestItemOut, json_schema
 from bot.services.ports import Point
 
@@ -47,14 +47,6 @@ def test_long_sources_are_cut_to_the_token_budget() -> None:
         [_Source(i, "T", "O", datetime(2026, 1, 1, tzinfo=UTC), long) for i in (1, 2)], 1000
     )
     assert len(fenced) < 5_000
-
-
-def test_retry_after_reads_milliseconds_and_seconds() -> None:
-    """retry-after-ms wins; retry-after in seconds is used otherwise."""
-    assert _retry_after({"retry-after-ms": "250", "retry-after": "9"}) == 0.25
-    assert _retry_after({"retry-after": "3"}) == 3.0
-    assert _retry_after({"retry-after": "soon"}) is None
-    assert _retry_after({}) is None
 
 
 def test_schema_is_strict_and_refuses_extra_keys() -> None:

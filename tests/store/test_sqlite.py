@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.domain import Scope, ThreadKind
-from bot.ingest.dedupe import canonical_url, content_hash
+from bot.services.dedupe import canonical_url, content_hash
 from bot.services.ports import NewArticle
 from bot.store.migrations import SCHEMA_VERSION
 from bot.store.sqlite import SchemaTooNewError, SqliteStore, fts_query

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.ingest.dedupe import canonical_url, content_hash, is_tracking_param
+from bot.services.dedupe import canonical_url, content_hash, is_tracking_param
 
 
 @pytest.mark.parametrize(

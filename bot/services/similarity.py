@@ -1,0 +1,60 @@
+"""Weighted term vectors and their cosine: how alike two texts are, in one place.
+
+Story grouping compares articles against a background of recent ones; the
+offline summarizer compares sentences of one story. Both weigh a term by how
+often it appears (log-scaled) and how rare it is, and compare by cosine.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+
+Vector = dict[str, float]
+
+
+def document_frequencies(documents: Iterable[Sequence[str]]) -> tuple[Counter[str], int]:
+    """In how many documents each term appears, and how many documents there are."""
+    df: Counter[str] = Counter()
+    n = 0
+    for doc in documents:
+        df.update(set(doc))
+        n += 1
+    return df, n
+
+
+def smooth_idf(documents: Sequence[Sequence[str]]) -> dict[str, float]:
+    """BM25's rarity weight over a small set (the sentences of a story): never negative."""
+    df, n = document_frequencies(documents)
+    return {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
+
+
+def background_idf(background: Sequence[Sequence[str]]) -> tuple[dict[str, float], float]:
+    """Rarity against a background corpus, and the weight of a term it never saw."""
+    df, n = document_frequencies(background)
+    return {t: math.log((n + 1) / (d + 0.5)) for t, d in df.items()}, math.log(n + 1)
+
+
+def weighted(doc: Sequence[str], idf: Mapping[str, float], unseen: float = 0.0) -> Vector:
+    """Log-scaled term frequency times rarity."""
+    return {t: (1 + math.log(c)) * idf.get(t, unseen) for t, c in Counter(doc).items()}
+
+
+def normalised(vector: Vector) -> Vector:
+    norm = math.sqrt(sum(w * w for w in vector.values())) or 1.0
+    return {t: w / norm for t, w in vector.items()}
+
+
+def dot(a: Mapping[str, float], b: Mapping[str, float]) -> float:
+    if len(a) > len(b):
+        a, b = b, a
+    return sum(w * b.get(t, 0.0) for t, w in a.items())
+
+
+def cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
+    product = dot(a, b)
+    if product == 0.0:
+        return 0.0
+    norm = math.sqrt(sum(w * w for w in a.values())) * math.sqrt(sum(w * w for w in b.values()))
+    return product / norm if norm else 0.0
