@@ -275,9 +275,7 @@ async def _run(app: App) -> int:
         if report.status == "error":
             console.say(f"  {report.url}: {report.error}")
     scheduler = build_scheduler(app, [console])
-    await console.publish(
-        CHANNEL, await app.digests.digest(CONSOLE_SCOPE, timezone=app.settings.timezone)
-    )
+    await console.show(await app.digests.digest(CONSOLE_SCOPE, timezone=app.settings.timezone))
     await scheduler.start(catch_up=False)
     try:
         await console.run()

@@ -176,6 +176,11 @@ class Message:
     def citation(self, number: int) -> Citation | None:
         return next((c for c in self.citations if c.number == number), None)
 
+    @property
+    def opens_thread(self) -> bool:
+        """A digest or brief with stories: questions under it are answered from them."""
+        return self.found and self.kind in (ThreadKind.DIGEST, ThreadKind.BRIEF)
+
 
 @dataclass(frozen=True)
 class FeedReport:

@@ -105,16 +105,19 @@ class ConsoleAdapter:
     def say(self, text: str = "") -> None:
         print(text, file=self._stdout, flush=True)
 
-    async def publish(self, channel: str, message: Message) -> str | None:
+    async def publish(self, channel: str, message: Message) -> tuple[str, ...]:
         """Print a message; a printed digest or brief becomes the console's thread."""
         self.say()
         self.say(render_text(message))
-        if not message.found or message.kind is ThreadKind.ANSWER:
-            return None
-        key = f"console-{next(self._keys)}"
-        await self._asks.open_thread(CONSOLE_SCOPE, CHANNEL, key, message)
-        self.thread_key = key
-        return key
+        if not message.opens_thread:
+            return ()
+        self.thread_key = f"console-{next(self._keys)}"
+        return (self.thread_key,)
+
+    async def show(self, message: Message) -> None:
+        """Print what a command asked for, and remember the articles behind it."""
+        keys = await self.publish(CHANNEL, message)
+        await self._asks.open_thread(CONSOLE_SCOPE, CHANNEL, keys, message)
 
     async def handle(self, line: str) -> bool:
         """Run one input line; False when the user asked to leave."""
@@ -150,10 +153,10 @@ class ConsoleAdapter:
         if not topic:
             self.say("Usage: /brief <topic>, e.g. /brief ukraine")
             return
-        await self.publish(CHANNEL, await self._briefs.brief(CONSOLE_SCOPE, topic))
+        await self.show(await self._briefs.brief(CONSOLE_SCOPE, topic))
 
     async def _digest(self, _: str) -> None:
-        await self.publish(CHANNEL, await self._digests.digest(CONSOLE_SCOPE))
+        await self.show(await self._digests.digest(CONSOLE_SCOPE))
 
     async def _ask(self, question: str) -> None:
         if not question:
@@ -162,7 +165,7 @@ class ConsoleAdapter:
         message = await self._asks.ask(
             CONSOLE_SCOPE, question, channel=CHANNEL, thread_key=self.thread_key
         )
-        await self.publish(CHANNEL, message)
+        await self.show(message)
 
     async def _feeds_command(self, rest: str) -> None:
         action, _, url = rest.partition(" ")

@@ -26,7 +26,7 @@ from discord import app_commands
 from discord.http import Route
 
 from bot.chat.discord_embeds import DiscordMessage, plain_text, render_embeds, with_hint
-from bot.domain import Message, Scope, ThreadKind
+from bot.domain import Message, Scope
 from bot.services.chat import ChatServices
 from bot.services.retry import Backoff
 from bot.services.subscriptions import parse_topics
@@ -144,7 +144,7 @@ class DiscordAdapter:
     def scope(guild_id: int | None) -> Scope:
         return Scope(PLATFORM, str(guild_id or "dm"))
 
-    async def publish(self, channel: str, message: Message) -> str | None:
+    async def publish(self, channel: str, message: Message) -> tuple[str, ...]:
         """Post a digest into a channel and open a thread on it for questions."""
         target = self.client.get_channel(int(channel)) or await self.client.fetch_channel(
             int(channel)
@@ -156,13 +156,15 @@ class DiscordAdapter:
             sent = await _send(target, part)
             first = first or sent
         assert first is not None
+        if not message.opens_thread:
+            return ()
         thread = await self._open_thread(target, first, message)
-        return str(thread.id) if thread else None
+        return (str(thread.id),) if thread else ()
 
     async def _open_thread(
         self, channel: discord.TextChannel, first: discord.Message, message: Message
     ) -> discord.Thread | None:
-        """A thread on the post, remembered with the articles behind it."""
+        """A thread on the post, for questions about it."""
         try:
             thread = await _retry(
                 lambda: channel.create_thread(name=_thread_name(message), message=first)
@@ -170,9 +172,6 @@ class DiscordAdapter:
         except discord.Forbidden:
             log.warning("Discord: no permission to open threads in #%s", channel.name)
             return None
-        await self._asks.open_thread(
-            self.scope(channel.guild.id), str(channel.id), str(thread.id), message
-        )
         return thread
 
     # --- commands ----------------------------------------------------------------------
@@ -294,15 +293,16 @@ class DiscordAdapter:
         except discord.Forbidden:
             await _reply(interaction, f"I can't post here: I need {NEEDS} in this channel.")
             return
-        if first is None or message.kind is ThreadKind.ANSWER or not message.found:
+        if first is None or not message.opens_thread:
             return
         scope = self.scope(interaction.guild_id)
         if isinstance(channel, discord.Thread):
-            parent = str(channel.parent_id)
-            await self._asks.open_thread(scope, parent, str(channel.id), message)
+            await self._asks.open_thread(scope, str(channel.parent_id), str(channel.id), message)
         elif isinstance(channel, discord.TextChannel):
             # A follow-up message has no guild attached; open the thread from the channel.
-            await self._open_thread(channel, first, message)
+            thread = await self._open_thread(channel, first, message)
+            if thread is not None:
+                await self._asks.open_thread(scope, str(channel.id), str(thread.id), message)
 
     async def on_ask(self, interaction: discord.Interaction, question: str) -> None:
         await interaction.response.defer(thinking=True)

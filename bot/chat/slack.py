@@ -37,7 +37,7 @@ from bot.chat.slack_blocks import (
     reply_parts,
     with_hint,
 )
-from bot.domain import Hint, Message, Scope, ThreadKind
+from bot.domain import Hint, Message, Scope
 from bot.services.chat import ChatServices
 from bot.services.subscriptions import parse_topics
 
@@ -206,14 +206,22 @@ class SlackAdapter:
     def scope(self, team_id: str | None = None) -> Scope:
         return Scope(PLATFORM, team_id or self.team_id)
 
-    async def publish(self, channel: str, message: Message) -> str | None:
-        """Post a digest or brief (split if long); every part opens a thread."""
-        return await self.post(self.scope(), channel, message)
+    async def publish(self, channel: str, message: Message) -> tuple[str, ...]:
+        """Post a digest or brief (split if long); a reply under any part is a question."""
+        posted: list[str] = []
+        await self.post(channel, message, posted=posted)
+        return tuple(posted)
 
     async def post(
-        self, scope: Scope, channel: str, message: Message, *, thread_ts: str | None = None
-    ) -> str | None:
-        first: str | None = None
+        self,
+        channel: str,
+        message: Message,
+        *,
+        thread_ts: str | None = None,
+        posted: list[str] | None = None,
+    ) -> None:
+        """Post every part in order; `posted` gets each part's ts as it is sent, so what
+        went out is known even if a later part fails."""
         for part in render_blocks(message, SLACK_HINTS):
             response = await self.client.chat_postMessage(
                 channel=channel,
@@ -223,11 +231,8 @@ class SlackAdapter:
                 unfurl_links=False,
                 unfurl_media=False,
             )
-            ts = str(response["ts"])
-            first = first or ts
-            if thread_ts is None and message.kind is not ThreadKind.ANSWER:
-                await self._asks.open_thread(scope, channel, ts, message)
-        return first
+            if posted is not None:
+                posted.append(str(response["ts"]))
 
     # --- handlers ----------------------------------------------------------------------
 
@@ -284,13 +289,16 @@ class SlackAdapter:
     async def _post_or_explain(
         self, scope: Scope, channel: str, message: Message, respond: Any
     ) -> None:
+        posted: list[str] = []
         try:
-            await self.post(scope, channel, message)
+            await self.post(channel, message, posted=posted)
         except SlackApiError as exc:
             error = str(exc.response.get("error", "unknown_error"))
             log.warning("Slack: cannot post in %s: %s", channel, error)
             reason = _CANNOT_POST.get(error, f"Slack refused the post ({error}).")
             await self._say(respond, reason)
+        finally:
+            await self._asks.open_thread(scope, channel, posted, message)
 
     async def _on_newsbrief(self, ack: Any, command: dict[str, Any], respond: Any) -> None:
         words = command.get("text", "").split()
@@ -418,6 +426,6 @@ class SlackAdapter:
             scope, question, channel=channel, thread_key=thread_ts if thread else None
         )
         try:
-            await self.post(scope, channel, message, thread_ts=thread_ts or ts)
+            await self.post(channel, message, thread_ts=thread_ts or ts)
         except SlackApiError as exc:
             log.warning("Slack: cannot answer in %s: %s", channel, exc.response.get("error"))

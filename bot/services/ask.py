@@ -10,6 +10,7 @@ from bot.domain import Article, Hint, Message, QATurn, Scope, ThreadContext, Thr
 from bot.services.ports import Store, Summarizer
 from bot.services.render import no_answer, not_found, render_answer
 from bot.services.retrieval import find_articles
+from bot.services.threads import record_thread
 from bot.text import clean_text, query_terms, stem, terms
 from bot.timeutil import utcnow
 
@@ -33,12 +34,12 @@ class AskService:
         self._clock = clock
 
     async def open_thread(
-        self, scope: Scope, channel: str, thread_key: str, message: Message
-    ) -> ThreadContext:
-        """Remember which articles stand behind a post, so replies under it can be answered."""
-        return await self._store.save_thread(
-            scope, channel, thread_key, message.kind, message.article_ids
-        )
+        self, scope: Scope, channel: str, keys: str | Sequence[str], message: Message
+    ) -> list[ThreadContext]:
+        """Remember which articles stand behind a post, so replies under it can be answered;
+        nothing for a message that opens no thread."""
+        keys = (keys,) if isinstance(keys, str) else keys
+        return await record_thread(self._store, scope, channel, keys, message)
 
     async def thread(self, scope: Scope, channel: str, thread_key: str) -> ThreadContext | None:
         return await self._store.get_thread(scope, channel, thread_key)

@@ -12,6 +12,7 @@ from bot.domain import Article, Message, Scope, Subscription, ThreadKind
 from bot.services.ports import Publisher, Store, Summarizer
 from bot.services.render import plural, render_stories
 from bot.services.stories import group_stories
+from bot.services.threads import record_thread
 from bot.text import query_terms
 from bot.timeutil import utcnow
 
@@ -125,22 +126,15 @@ class DigestService:
                 fetched_since=since,
                 timezone=subscription.timezone,
             )
+            keys: tuple[str, ...] = ()
             if not message.found:
                 log.info("digest %s: no new stories, nothing posted", key)
-                ref = None
             else:
-                ref = await publisher.publish(subscription.channel, message)
+                keys = await publisher.publish(subscription.channel, message)
         except BaseException:
             await self._store.release_delivery(key)
             raise
-        await self._store.complete_delivery(key, ref)
+        await self._store.complete_delivery(key, keys[0] if keys else None)
         await self._store.mark_digest_sent(subscription.id, now)
-        if ref is not None:
-            await self._store.save_thread(
-                subscription.scope,
-                subscription.channel,
-                ref,
-                ThreadKind.DIGEST,
-                message.article_ids,
-            )
+        await record_thread(self._store, subscription.scope, subscription.channel, keys, message)
         return "posted" if message.found else "empty"

@@ -346,6 +346,10 @@ class Publisher(Protocol):
 
     platform: str
 
-    async def publish(self, channel: str, message: Message) -> str | None:
-        """Post; return a reference replies can be matched to (a thread key), if any."""
+    async def publish(self, channel: str, message: Message) -> tuple[str, ...]:
+        """Post; return the keys replies to it are matched by (the post's own first).
+
+        Only posting: which articles stand behind the post is recorded by the
+        service that asked for it (`record_thread`).
+        """
         ...

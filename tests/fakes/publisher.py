@@ -13,9 +13,9 @@ class RecordingPublisher:
     posts: list[tuple[str, Message]] = field(default_factory=list)
     fail_next: int = 0
 
-    async def publish(self, channel: str, message: Message) -> str | None:
+    async def publish(self, channel: str, message: Message) -> tuple[str, ...]:
         if self.fail_next:
             self.fail_next -= 1
             raise ConnectionError("platform unavailable")
         self.posts.append((channel, message))
-        return f"{channel}-post-{len(self.posts)}"
+        return (f"{channel}-post-{len(self.posts)}",)

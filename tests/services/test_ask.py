@@ -103,7 +103,7 @@ async def test_thread_question_outside_its_articles_looks_wider(app: App) -> Non
 async def test_thread_turns_are_remembered(app: App) -> None:
     """Each question and answer in a thread is stored as a turn of that thread."""
     brief = await app.briefs.brief(CONSOLE_SCOPE, "ukraine")
-    thread = await app.asks.open_thread(CONSOLE_SCOPE, "console", "t3", brief)
+    [thread] = await app.asks.open_thread(CONSOLE_SCOPE, "console", "t3", brief)
     await app.asks.ask(CONSOLE_SCOPE, "what happens next?", channel="console", thread_key="t3")
     await app.asks.ask(CONSOLE_SCOPE, "banana bread?", channel="console", thread_key="t3")
     turns = await app.store.recent_turns(thread, 10)
