@@ -267,9 +267,9 @@ class DiscordAdapter:
 
     async def on_brief(self, interaction: discord.Interaction, topic: str) -> None:
         scope = self.scope(interaction.guild_id)
-        if not await self._briefs.has_matches(scope, topic):
-            message = await self._briefs.brief(scope, topic)  # the helpful not-found reply
-            await interaction.response.send_message(plain_text(message), ephemeral=True)
+        nothing = await self._briefs.nothing_found(scope, topic)
+        if nothing is not None:
+            await interaction.response.send_message(plain_text(nothing), ephemeral=True)
             return
         await interaction.response.defer(thinking=True)
         message = await self._briefs.brief(scope, topic)
@@ -336,12 +336,7 @@ class DiscordAdapter:
 
     async def _digest_now(self, interaction: discord.Interaction) -> None:
         scope = self.scope(interaction.guild_id)
-        subscription = await self._subscriptions.get(scope, str(interaction.channel_id))
-        message = await self._digests.digest(
-            scope,
-            subscription.topics if subscription else (),
-            timezone=subscription.timezone if subscription else "UTC",
-        )
+        message = await self._digests.digest_now(scope, str(interaction.channel_id))
         if not message.found:
             await interaction.followup.send("No new stories in the last 24 hours.")
             return

@@ -354,10 +354,7 @@ class SlackAdapter:
             await say((await self._subscriptions.turn_off(scope, channel)).text)
             return
         if args and args[0].lower() == "now":
-            subscription = await self._subscriptions.get(scope, channel)
-            topics = subscription.topics if subscription else ()
-            zone = subscription.timezone if subscription else "UTC"
-            message = await self._digests.digest(scope, topics, timezone=zone)
+            message = await self._digests.digest_now(scope, channel)
             if not message.found:
                 await say("No new stories in the last 24 hours.")
                 return

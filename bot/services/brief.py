@@ -38,31 +38,22 @@ class BriefService:
         self._max_stories = max_stories
         self._clock = clock
 
-    async def has_matches(self, scope: Scope, topic: str) -> bool:
-        """Cheap check before a slow brief: does any recent article mention the topic?"""
+    async def nothing_found(self, scope: Scope, topic: str) -> Message | None:
+        """Cheap check before a slow brief: the reply when no recent article mentions
+        the topic (so a platform can show it privately), else None."""
+        topic = " ".join(topic.split())
         if not query_terms(topic):
-            return False
+            return _which_topic()
         now = self._clock()
         found = await find_articles(
-            self._store,
-            scope,
-            topic,
-            now=now,
-            since=now - self._window,
-            limit=1,
-            any_word=False,
+            self._store, scope, topic, now=now, since=now - self._window, limit=1, any_word=False
         )
-        return bool(found)
+        return None if found else self._nothing_on(topic)
 
     async def brief(self, scope: Scope, topic: str) -> Message:
         topic = " ".join(topic.split())
         if not query_terms(topic):
-            return not_found(
-                "Which topic?",
-                "Give a topic to brief on.",
-                kind=ThreadKind.BRIEF,
-                hints=(Hint.BRIEF_USAGE,),
-            )
+            return _which_topic()
         now = self._clock()
         found = await find_articles(
             self._store,
@@ -78,14 +69,7 @@ class BriefService:
         )
         stories = group_stories(found, background)[: self._max_stories]
         if not stories:
-            days = self._window.days
-            return not_found(
-                f"Nothing on “{topic}”",
-                f"No article from the last {days} days mentions all of “{topic}”. "
-                "Try fewer or broader words.",
-                kind=ThreadKind.BRIEF,
-                hints=(Hint.LIST_FEEDS,),
-            )
+            return self._nothing_on(topic)
         summaries = await asyncio.gather(*(self._summarizer.summarize(s) for s in stories))
         sources = len({a.source for s in stories for a in s.articles})
         title = (
@@ -97,3 +81,21 @@ class BriefService:
         return render_stories(
             ThreadKind.BRIEF, title, items, label=self._summarizer.label, overview=overview
         )
+
+    def _nothing_on(self, topic: str) -> Message:
+        return not_found(
+            f"Nothing on “{topic}”",
+            f"No article from the last {self._window.days} days mentions all of “{topic}”. "
+            "Try fewer or broader words.",
+            kind=ThreadKind.BRIEF,
+            hints=(Hint.LIST_FEEDS,),
+        )
+
+
+def _which_topic() -> Message:
+    return not_found(
+        "Which topic?",
+        "Give a topic to brief on.",
+        kind=ThreadKind.BRIEF,
+        hints=(Hint.BRIEF_USAGE,),
+    )

@@ -108,6 +108,13 @@ class DigestService:
                 found.setdefault(hit.article.id, hit.article)
         return sorted(found.values(), key=lambda a: a.published_at, reverse=True)
 
+    async def digest_now(self, scope: Scope, channel: str) -> Message:
+        """`digest now` in a channel: the last day's stories on its digest's topics."""
+        subscription = await self._store.get_subscription(scope, channel)
+        if subscription is None:
+            return await self.digest(scope)
+        return await self.digest(scope, subscription.topics, timezone=subscription.timezone)
+
     async def deliver(
         self, subscription: Subscription, publisher: Publisher, *, due: datetime
     ) -> str:

@@ -50,8 +50,8 @@ class SlowBriefs:
     def __init__(self, real: BriefService, seconds: float) -> None:
         self.real, self.seconds = real, seconds
 
-    async def has_matches(self, scope: Scope, topic: str) -> bool:
-        return await self.real.has_matches(scope, topic)
+    async def nothing_found(self, scope: Scope, topic: str) -> Message | None:
+        return await self.real.nothing_found(scope, topic)
 
     async def brief(self, scope: Scope, topic: str) -> Message:
         await asyncio.sleep(self.seconds)

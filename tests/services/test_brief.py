@@ -102,3 +102,12 @@ async def test_brief_only_sees_the_scope_feeds(app: App) -> None:
     )
     assert (await app.briefs.brief(other, "zeppelin racing")).found
     assert not (await app.briefs.brief(mine, "zeppelin racing")).found
+
+
+async def test_nothing_found_answers_quickly_only_when_nothing_matches(app: App) -> None:
+    """The cheap check gives the same not-found reply as a brief, and None when it would find."""
+    assert await app.briefs.nothing_found(CONSOLE_SCOPE, "ukraine") is None
+    early = await app.briefs.nothing_found(CONSOLE_SCOPE, "zeppelin")
+    assert early == await app.briefs.brief(CONSOLE_SCOPE, "zeppelin")
+    blank = await app.briefs.nothing_found(CONSOLE_SCOPE, "  ")
+    assert blank is not None and blank.title == "Which topic?"

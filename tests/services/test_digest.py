@@ -99,3 +99,14 @@ def test_digest_key_is_the_local_calendar_day() -> None:
     sub = Subscription(7, SLACK, "C1", (), "08:00", "Pacific/Auckland")
     late_utc = datetime(2026, 11, 25, 20, 0, tzinfo=UTC)  # already the 26th in Auckland
     assert digest_key(sub, late_utc) == "digest:7:2026-11-26"
+
+
+async def test_digest_now_uses_the_channels_topics(app: App) -> None:
+    """`digest now` in a subscribed channel is the digest on that channel's topics."""
+    await app.store.upsert_subscription(
+        CONSOLE_SCOPE, "news", digest_time="08:00", timezone="Europe/Kyiv", topics=["measles"]
+    )
+    on_topic = await app.digests.digest_now(CONSOLE_SCOPE, "news")
+    assert on_topic.title.startswith("Daily digest on measles")
+    everything = await app.digests.digest_now(CONSOLE_SCOPE, "elsewhere")
+    assert everything.title.startswith("Daily digest — ")
