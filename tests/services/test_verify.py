@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
@@ -13,7 +13,6 @@ from bot.llm.extractive import ExtractiveSummarizer
 from bot.services.ports import AnswerDraft, ClaimTally, Point, StorySummary
 from bot.services.render import NOT_IN_SOURCES, RELATED, render_answer
 from bot.services.verify import UNSUPPORTED, VerifyingSummarizer, VerifyMode, verified
-from bot.store.sqlite import SqliteStore
 from tests.fakes.claims import InMemoryClaimLedger
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
@@ -208,21 +207,3 @@ def test_off_and_quoting_summarizers_are_not_wrapped() -> None:
     quoting = ExtractiveSummarizer()
     assert verified(quoting, quoting, ledger, VerifyMode.STRICT) is quoting
     assert isinstance(verified(inner, quoting, ledger, VerifyMode.STRICT), VerifyingSummarizer)
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-async def ledger(request: pytest.FixtureRequest, store: SqliteStore):
-    return InMemoryClaimLedger() if request.param == "memory" else store
-
-
-async def test_claim_counts_add_up_per_utc_day(ledger) -> None:
-    """Both ledgers sum checks per UTC day and leave out days before `since`."""
-    await ledger.record_claims(ClaimTally("digest_item", 4, 1, 2, 0), NOW - timedelta(days=2))
-    await ledger.record_claims(ClaimTally("digest_item", 3, 0, 1, 1), NOW)
-    await ledger.record_claims(ClaimTally("thread_answer", 1, 0, 1, 1), NOW + timedelta(hours=1))
-    days = await ledger.claims_by_day(None)
-    assert [(d.day.isoformat(), d.checked, d.recited, d.dropped, d.fallbacks) for d in days] == [
-        ("2026-11-28", 4, 1, 2, 0),
-        ("2026-11-30", 4, 0, 2, 2),
-    ]
-    assert len(await ledger.claims_by_day(NOW - timedelta(hours=1))) == 1

@@ -1,0 +1,405 @@
+"""In-memory stores: every storage port as plain Python, for core tests without SQLite.
+
+One small class per port, mirroring SqliteStore's semantics (its SQL is the
+reference; tests/store/contract runs the same suites against both). InMemoryStore
+combines them for services that take one `Store`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime
+
+import snowballstemmer
+
+from bot.domain import Article, Feed, QATurn, Scope, Subscription, ThreadContext, ThreadKind
+from bot.services.ports import LlmCall, LlmStats, MatchMode, NewArticle, SearchHit
+from bot.timeutil import from_db, to_db, utcnow
+from tests.fakes.claims import InMemoryClaimLedger
+
+_TOKEN = re.compile(r"[^\W_]+")  # as fts_query splits words, and unicode61 text
+_porter = snowballstemmer.stemmer("porter")
+
+
+def _moment(at: datetime) -> datetime:
+    """As SQLite gives it back: UTC, and naive datetimes refused."""
+    return from_db(to_db(at))
+
+
+def _terms(text: str) -> list[str]:
+    """Roughly FTS5's 'porter unicode61 remove_diacritics 2': folded, stemmed word tokens.
+
+    Snowball's Porter and SQLite's differ on a few words ('assembly'), but each side
+    stems text and query alike, so matches agree.
+    """
+    folded = (
+        "".join(c for c in unicodedata.normalize("NFD", t) if not unicodedata.combining(c))
+        for t in _TOKEN.findall(text.lower())
+    )
+    return [t if len(t) < 3 else _porter.stemWord(t) for t in folded]
+
+
+class InMemoryFeedStore:
+    """Feeds by id, and which workspace subscribed to which (workspace_feeds)."""
+
+    def __init__(self) -> None:
+        self.feeds: dict[int, Feed] = {}
+        self.subscribed: set[tuple[Scope, int]] = set()
+
+    def scope_feed_ids(self, scope: Scope) -> set[int]:
+        """What _SCOPE_FEEDS selects: the defaults plus the scope's own feeds."""
+        own = {feed_id for s, feed_id in self.subscribed if s == scope}
+        return own | {f.id for f in self.feeds.values() if f.is_default}
+
+    def _copies(self, feeds: list[Feed]) -> list[Feed]:
+        """Feed is mutable: callers get snapshots, as they do from SQL rows."""
+        return [dataclasses.replace(f) for f in feeds]
+
+    async def sync_default_feeds(self, urls: Sequence[str]) -> list[Feed]:
+        for feed in self.feeds.values():
+            feed.is_default = False
+        for url in urls:
+            self._add(url).is_default = True
+        return self._copies([f for f in self.feeds.values() if f.is_default])
+
+    def _add(self, url: str) -> Feed:
+        feed = next((f for f in self.feeds.values() if f.url == url), None)
+        if feed is None:
+            feed = Feed(id=len(self.feeds) + 1, url=url)
+            self.feeds[feed.id] = feed
+        return feed
+
+    async def add_feed(self, url: str) -> Feed:
+        return dataclasses.replace(self._add(url))
+
+    async def get_feed(self, url: str) -> Feed | None:
+        feed = next((f for f in self.feeds.values() if f.url == url), None)
+        return dataclasses.replace(feed) if feed else None
+
+    async def polled_feeds(self) -> list[Feed]:
+        read = {feed_id for _, feed_id in self.subscribed}
+        return self._copies([f for f in self.feeds.values() if f.is_default or f.id in read])
+
+    async def feeds_for_scope(self, scope: Scope) -> list[Feed]:
+        ids = self.scope_feed_ids(scope)
+        feeds = [f for f in self.feeds.values() if f.id in ids]
+        return self._copies(sorted(feeds, key=lambda f: (not f.is_default, f.id)))
+
+    async def subscribe_feed(
+        self, scope: Scope, feed: Feed, *, channel: str, added_by: str | None
+    ) -> bool:
+        new = (scope, feed.id) not in self.subscribed
+        self.subscribed.add((scope, feed.id))
+        return new
+
+    async def unsubscribe_feed(self, scope: Scope, feed: Feed) -> bool:
+        old = (scope, feed.id) in self.subscribed
+        self.subscribed.discard((scope, feed.id))
+        return old
+
+    async def record_fetch_success(
+        self,
+        feed: Feed,
+        *,
+        at: datetime,
+        next_poll_at: datetime,
+        etag: str | None,
+        last_modified: str | None,
+        title: str | None,
+    ) -> None:
+        if stored := self.feeds.get(feed.id):
+            stored.etag, stored.last_modified = etag, last_modified
+            stored.title = stored.title if title is None else title
+            stored.next_poll_at = _moment(next_poll_at)
+            stored.consecutive_failures, stored.last_error, stored.blocked_by = 0, None, None
+            stored.last_success_at = stored.last_attempt_at = _moment(at)
+
+    async def record_fetch_failure(
+        self,
+        feed: Feed,
+        *,
+        at: datetime,
+        next_poll_at: datetime,
+        error: str,
+        blocked_by: str | None = None,
+    ) -> None:
+        if stored := self.feeds.get(feed.id):
+            stored.consecutive_failures += 1
+            stored.last_error, stored.blocked_by = error[:500], blocked_by
+            stored.next_poll_at, stored.last_attempt_at = _moment(next_poll_at), _moment(at)
+
+
+class InMemoryArticleStore:
+    """Articles are scoped through the feeds that carry them, so it reads a feed store."""
+
+    def __init__(self, feed_store: InMemoryFeedStore) -> None:
+        self.feed_store = feed_store
+        self.articles: dict[int, Article] = {}
+        self.links: dict[tuple[int, int], str | None] = {}  # (article, feed) -> guid
+
+    def _by_guid(self, feed: Feed, guid: str | None) -> int | None:
+        if not guid:
+            return None
+        return next((a for (a, f), g in self.links.items() if f == feed.id and g == guid), None)
+
+    def _visible(
+        self, scope: Scope, since: datetime | None, fetched_since: datetime | None
+    ) -> list[Article]:
+        feeds = self.feed_store.scope_feed_ids(scope)
+        ids = {a for (a, f) in self.links if f in feeds}
+        return [
+            a
+            for a in self.articles.values()
+            if a.id in ids
+            and (since is None or a.published_at >= since)
+            and (fetched_since is None or a.fetched_at >= fetched_since)
+        ]
+
+    async def known_article(self, feed: Feed, guid: str | None, canonical_url: str) -> bool:
+        if self._by_guid(feed, guid) is not None:
+            return True
+        return any(a.canonical_url == canonical_url for a in self.articles.values())
+
+    async def add_article(self, feed: Feed, article: NewArticle) -> int | None:
+        """A duplicate (guid in this feed, URL or text) only gains a link to this feed."""
+        by_guid = self._by_guid(feed, article.guid)
+        stored = self.articles.values()
+        # The URL before the text, as SQLite's `url = ? OR hash = ? LIMIT 1` happens to.
+        existing = (
+            by_guid
+            or next((a.id for a in stored if a.canonical_url == article.canonical_url), None)
+            or next((a.id for a in stored if a.content_hash == article.content_hash), None)
+        )
+        if existing is not None:
+            # ON CONFLICT DO NOTHING: one link per (article, feed), one article per feed guid.
+            if by_guid is None and (existing, feed.id) not in self.links:
+                self.links[(existing, feed.id)] = article.guid
+            return None
+        new_id = len(self.articles) + 1
+        self.articles[new_id] = Article(
+            **{
+                **dataclasses.asdict(article),
+                "id": new_id,
+                "published_at": _moment(article.published_at),
+                "fetched_at": _moment(article.fetched_at),
+            }
+        )
+        self.links[(new_id, feed.id)] = article.guid
+        return new_id
+
+    async def get_articles(self, ids: Sequence[int]) -> list[Article]:
+        return [self.articles[i] for i in ids if i in self.articles]
+
+    async def recent_articles(
+        self, scope: Scope, *, since: datetime, limit: int, fetched_since: datetime | None = None
+    ) -> list[Article]:
+        found = self._visible(scope, since, fetched_since)
+        return sorted(found, key=lambda a: (a.published_at, a.id), reverse=True)[:limit]
+
+    async def search(
+        self,
+        scope: Scope,
+        words: Sequence[str],
+        *,
+        mode: MatchMode,
+        since: datetime | None,
+        limit: int,
+        fetched_since: datetime | None = None,
+    ) -> list[SearchHit]:
+        """Whole stemmed tokens; a term in the title counts 4, in the text 1 (as bm25's weights)."""
+        query = set(_terms(" ".join(words)))
+        if not query:
+            return []
+        hits = []
+        for article in self._visible(scope, since, fetched_since):
+            title, text = set(_terms(article.title)), set(_terms(article.text))
+            found = query & (title | text)
+            if found == query if mode == "all" else found:
+                score = sum(4.0 * (t in title) + (t in text) for t in found)
+                hits.append(SearchHit(article, score))
+        return sorted(hits, key=lambda h: (-h.relevance, h.article.id))[:limit]
+
+
+class InMemorySubscriptionStore:
+    """Digests keyed by (scope, channel), the table's unique key."""
+
+    def __init__(self) -> None:
+        self.subscriptions: dict[tuple[Scope, str], Subscription] = {}
+
+    async def upsert_subscription(
+        self,
+        scope: Scope,
+        channel: str,
+        *,
+        digest_time: str,
+        timezone: str,
+        topics: Sequence[str],
+    ) -> Subscription:
+        """Setting a digest again updates it in place and turns it back on."""
+        old = self.subscriptions.get((scope, channel))
+        sub = Subscription(
+            id=old.id if old else len(self.subscriptions) + 1,
+            scope=scope,
+            channel=channel,
+            topics=tuple(topics),
+            digest_time=digest_time,
+            timezone=timezone,
+            last_digest_at=old.last_digest_at if old else None,
+        )
+        self.subscriptions[(scope, channel)] = sub
+        return sub
+
+    async def get_subscription(self, scope: Scope, channel: str) -> Subscription | None:
+        return self.subscriptions.get((scope, channel))
+
+    async def disable_subscription(self, scope: Scope, channel: str) -> bool:
+        sub = self.subscriptions.get((scope, channel))
+        if sub is None or not sub.enabled:
+            return False
+        self.subscriptions[(scope, channel)] = dataclasses.replace(sub, enabled=False)
+        return True
+
+    async def list_subscriptions(self) -> list[Subscription]:
+        return sorted((s for s in self.subscriptions.values() if s.enabled), key=lambda s: s.id)
+
+    async def mark_digest_sent(self, subscription_id: int, at: datetime) -> None:
+        for key, sub in self.subscriptions.items():
+            if sub.id == subscription_id:
+                self.subscriptions[key] = dataclasses.replace(sub, last_digest_at=_moment(at))
+
+
+class InMemoryDeliveryStore:
+    """Claimed keys with their status: the row that makes a post at-most-once."""
+
+    def __init__(self) -> None:
+        self.deliveries: dict[str, tuple[str, str | None]] = {}  # key -> (status, message_ref)
+
+    async def claim_delivery(self, key: str, scope: Scope, channel: str) -> bool:
+        if key in self.deliveries:
+            return False
+        self.deliveries[key] = ("pending", None)
+        return True
+
+    async def complete_delivery(self, key: str, message_ref: str | None) -> None:
+        """Only a claimed key is marked posted; it then stays claimed for good."""
+        if key in self.deliveries:
+            self.deliveries[key] = ("posted", message_ref)
+
+    async def release_delivery(self, key: str) -> None:
+        if self.deliveries.get(key, ("",))[0] == "pending":
+            del self.deliveries[key]
+
+
+class InMemoryThreadStore:
+    """Threads keyed by (scope, channel, thread_key); turns listed per thread id."""
+
+    def __init__(self) -> None:
+        self.threads: dict[tuple[Scope, str, str], ThreadContext] = {}
+        self.turns: dict[int, list[QATurn]] = {}
+
+    async def save_thread(
+        self,
+        scope: Scope,
+        channel: str,
+        thread_key: str,
+        kind: ThreadKind,
+        article_ids: Sequence[int],
+    ) -> ThreadContext:
+        """Saving the same thread again replaces its kind and articles, keeping its id."""
+        old = self.threads.get((scope, channel, thread_key))
+        thread = ThreadContext(
+            id=old.id if old else len(self.threads) + 1,
+            scope=scope,
+            channel=channel,
+            thread_key=thread_key,
+            kind=kind,
+            article_ids=tuple(article_ids),
+            created_at=old.created_at if old else _moment(utcnow()),
+        )
+        self.threads[(scope, channel, thread_key)] = thread
+        return thread
+
+    async def get_thread(self, scope: Scope, channel: str, thread_key: str) -> ThreadContext | None:
+        return self.threads.get((scope, channel, thread_key))
+
+    async def add_turn(
+        self, thread: ThreadContext, question: str, answer: str, article_ids: Sequence[int]
+    ) -> None:
+        self.turns.setdefault(thread.id, []).append(QATurn(question, answer, _moment(utcnow())))
+
+    async def recent_turns(self, thread: ThreadContext, limit: int) -> list[QATurn]:
+        turns = self.turns.get(thread.id, [])
+        return turns[max(len(turns) - limit, 0) :]
+
+
+class InMemoryLlmLedger:
+    """The model output cache and the call log that stats are counted from."""
+
+    def __init__(self) -> None:
+        self.cache: dict[str, str] = {}
+        self.calls: list[tuple[datetime, LlmCall]] = []
+
+    async def cached_output(self, key: str) -> str | None:
+        return self.cache.get(key)
+
+    async def cache_output(
+        self, key: str, *, kind: str, model: str, prompt_version: str, output: str
+    ) -> None:
+        self.cache[key] = output
+
+    async def record_call(self, call: LlmCall, at: datetime) -> None:
+        """Errors are kept to 500 characters and an empty one is none, as in SQL."""
+        error = (call.error or "")[:500] or None
+        self.calls.append((_moment(at), dataclasses.replace(call, error=error)))
+
+    def _since(self, since: datetime | None) -> list[LlmCall]:
+        return [c for at, c in self.calls if since is None or at >= since]
+
+    async def tokens_used_since(self, since: datetime) -> int:
+        return sum(c.tokens_in + c.tokens_out for c in self._since(since))
+
+    async def llm_stats(self, since: datetime | None) -> LlmStats:
+        calls = self._since(since)
+        status = Counter(c.status for c in calls)
+        reasons = Counter(c.error for c in calls if c.status == "fallback")
+        # ORDER BY n DESC, error: SQLite sorts NULL first, and str() of it says "None".
+        top = sorted(reasons.items(), key=lambda r: (-r[1], r[0] is not None, r[0] or ""))[:5]
+        return LlmStats(
+            requests=status["ok"] + status["error"],
+            ok=status["ok"],
+            errors=status["error"],
+            invalid=status["invalid"],
+            fallbacks=status["fallback"],
+            cache_hits=status["cache-hit"],
+            tokens_in=sum(c.tokens_in for c in calls),
+            tokens_out=sum(c.tokens_out for c in calls),
+            fallback_reasons=tuple((str(error), n) for error, n in top),
+        )
+
+
+class InMemoryStore(
+    InMemoryFeedStore,
+    InMemoryArticleStore,
+    InMemorySubscriptionStore,
+    InMemoryDeliveryStore,
+    InMemoryThreadStore,
+    InMemoryLlmLedger,
+    InMemoryClaimLedger,
+):
+    """Every role at once, as SqliteStore is: what services taking one `Store` get."""
+
+    def __init__(self) -> None:
+        InMemoryFeedStore.__init__(self)
+        InMemoryArticleStore.__init__(self, feed_store=self)
+        InMemorySubscriptionStore.__init__(self)
+        InMemoryDeliveryStore.__init__(self)
+        InMemoryThreadStore.__init__(self)
+        InMemoryLlmLedger.__init__(self)
+        InMemoryClaimLedger.__init__(self)
+
+    async def close(self) -> None:
+        """Nothing to release; here so code that closes its store can be given this one."""
