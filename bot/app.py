@@ -25,7 +25,7 @@ from bot.services.chat import ChatServices
 from bot.services.digest import DigestService
 from bot.services.feeds import FeedService
 from bot.services.ingest import IngestService
-from bot.services.ports import Publisher, Summarizer
+from bot.services.ports import Publisher, StorageEngine, Summarizer
 from bot.services.subscriptions import SubscriptionService
 from bot.services.verify import verified
 from bot.store.sqlite import SqliteStore
@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class App:
     settings: Settings
-    store: SqliteStore
+    store: StorageEngine
     fetcher: Fetcher
     source: HttpFeedSource
     summarizer: Summarizer
@@ -61,7 +61,7 @@ class App:
         await self.store.close()
 
 
-def build_summarizer(settings: Settings, store: SqliteStore) -> Summarizer:
+def build_summarizer(settings: Settings, store: StorageEngine) -> Summarizer:
     """The LLM when a key or a server is configured, else the offline extractive one."""
     if not settings.llm_enabled:
         return ExtractiveSummarizer()
@@ -135,8 +135,14 @@ async def open_store(path: Path) -> SqliteStore:
         raise StartupError(f"{where}: cannot open the database ({exc})") from exc
 
 
-async def build_app(settings: Settings, *, summarizer: Summarizer | None = None) -> App:
-    store = await open_store(settings.db_path)
+async def build_app(
+    settings: Settings,
+    *,
+    summarizer: Summarizer | None = None,
+    store: StorageEngine | None = None,
+) -> App:
+    """The app on `settings`, with real adapters unless a test hands in its own."""
+    store = store or await open_store(settings.db_path)
     try:
         return await _wire(settings, store, summarizer)
     except BaseException:
@@ -144,7 +150,7 @@ async def build_app(settings: Settings, *, summarizer: Summarizer | None = None)
         raise
 
 
-async def _wire(settings: Settings, store: SqliteStore, summarizer: Summarizer | None) -> App:
+async def _wire(settings: Settings, store: StorageEngine, summarizer: Summarizer | None) -> App:
     fetcher = Fetcher(
         timeout_seconds=settings.fetch_timeout_seconds,
         max_bytes=settings.max_feed_bytes,

@@ -353,3 +353,9 @@ class Publisher(Protocol):
         service that asked for it (`record_thread`).
         """
         ...
+
+
+class StorageEngine(Store, LlmLedger, ClaimLedger, Protocol):
+    """Every storage port in one engine (SQLite, or the in-memory one in tests), closable."""
+
+    async def close(self) -> None: ...

@@ -354,10 +354,6 @@ class SqliteStore:
         )
         return [SearchHit(article=_article(r), relevance=-float(r["rank"])) for r in rows]
 
-    async def count_articles(self) -> int:
-        row = await self._fetchone("SELECT COUNT(*) FROM articles")
-        return int(row[0]) if row else 0
-
     # --- subscriptions -----------------------------------------------------------------
 
     async def upsert_subscription(
@@ -445,10 +441,6 @@ class SqliteStore:
             await conn.execute(
                 "DELETE FROM deliveries WHERE key = ? AND status = 'pending'", (key,)
             )
-
-    async def delivery_status(self, key: str) -> str | None:
-        row = await self._fetchone("SELECT status FROM deliveries WHERE key = ?", (key,))
-        return str(row[0]) if row else None
 
     # --- threads -----------------------------------------------------------------------------
 

@@ -17,9 +17,9 @@ from bot.ingest.fetch import Fetcher
 from bot.ingest.source import HttpFeedSource
 from bot.services.ingest import IngestService
 from bot.services.ports import FeedError
-from bot.store.sqlite import SqliteStore
 from bot.timeutil import utcnow
 from tests.fakes.feed_server import FeedServer
+from tests.fakes.store import InMemoryStore
 from tests.ingest.feeds import RSS_TYPE, rss_feed, rss_item, sample, static
 
 SAMPLE = sample("harbour_ledger.xml")
@@ -29,7 +29,7 @@ MAX_BACKOFF = timedelta(hours=6)
 
 
 def make_service(
-    store: SqliteStore,
+    store: InMemoryStore,
     fetcher: Fetcher,
     *,
     full_text: bool = False,
@@ -45,14 +45,20 @@ def make_service(
     )
 
 
-async def reread(store: SqliteStore, url: str) -> Feed:
+async def reread(store: InMemoryStore, url: str) -> Feed:
     feed = await store.get_feed(url)
     assert feed is not None
     return feed
 
 
-async def scope_articles(store: SqliteStore) -> list[Article]:
+async def scope_articles(store: InMemoryStore) -> list[Article]:
     return await store.recent_articles(CONSOLE_SCOPE, since=utcnow() - timedelta(days=30), limit=50)
+
+
+@pytest.fixture
+def store() -> InMemoryStore:
+    """IngestService is core: tested on the in-memory store (SQLite keeps to the contract)."""
+    return InMemoryStore()
 
 
 @pytest.fixture
@@ -72,7 +78,7 @@ async def private_refusing_fetcher() -> AsyncIterator[Fetcher]:
 
 
 async def test_etag_then_304_adds_nothing(
-    store: SqliteStore, server: FeedServer, fetcher: Fetcher
+    store: InMemoryStore, server: FeedServer, fetcher: Fetcher
 ) -> None:
     """An ETag is stored, sent back as If-None-Match, and the 304 is 'not-modified', adding none."""
 
@@ -88,13 +94,13 @@ async def test_etag_then_304_adds_nothing(
     (first,) = await service.poll_all()
     assert first.status == "ok"
     assert first.new_articles == SAMPLE_ENTRIES
-    assert await store.count_articles() == SAMPLE_ENTRIES
+    assert len(store.articles) == SAMPLE_ENTRIES
     assert (await reread(store, url)).etag == '"v1"'
 
     (second,) = await service.poll_all()
     assert second.status == "not-modified"
     assert second.new_articles == 0
-    assert await store.count_articles() == SAMPLE_ENTRIES
+    assert len(store.articles) == SAMPLE_ENTRIES
 
     (_, first_headers), (_, second_headers) = server.hits
     assert "If-None-Match" not in first_headers
@@ -106,7 +112,7 @@ async def test_etag_then_304_adds_nothing(
 
 
 async def test_last_modified_then_304_keeps_the_validator(
-    store: SqliteStore, server: FeedServer, fetcher: Fetcher
+    store: InMemoryStore, server: FeedServer, fetcher: Fetcher
 ) -> None:
     """Last-Modified goes back as If-Modified-Since; a bare 304 keeps it for the next poll."""
     stamp = "Wed, 21 Oct 2015 07:28:00 GMT"
@@ -128,14 +134,14 @@ async def test_last_modified_then_304_keeps_the_validator(
         assert report.new_articles == 0
         assert (await reread(store, url)).last_modified == stamp
     assert [h.get("If-Modified-Since") for _, h in server.hits] == [None, stamp, stamp]
-    assert await store.count_articles() == SAMPLE_ENTRIES
+    assert len(store.articles) == SAMPLE_ENTRIES
 
 
 # --- deduplication ----------------------------------------------------------------------
 
 
 async def test_second_ingest_of_same_body_adds_nothing(
-    store: SqliteStore, server: FeedServer, fetcher: Fetcher
+    store: InMemoryStore, server: FeedServer, fetcher: Fetcher
 ) -> None:
     """A server that ignores conditional headers: the second full body adds no articles."""
     url = server.serve("/feed.xml", static(SAMPLE))
@@ -148,12 +154,12 @@ async def test_second_ingest_of_same_body_adds_nothing(
     assert first.new_articles == SAMPLE_ENTRIES
     assert second.new_articles == 0
     assert second.details == {"entries": SAMPLE_ENTRIES}
-    assert await store.count_articles() == SAMPLE_ENTRIES
+    assert len(store.articles) == SAMPLE_ENTRIES
     assert server.count("/feed.xml") == 2
 
 
 async def test_same_article_in_two_feeds_is_stored_once(
-    store: SqliteStore, server: FeedServer, fetcher: Fetcher
+    store: InMemoryStore, server: FeedServer, fetcher: Fetcher
 ) -> None:
     """One link in two feeds, once with utm_ tracking parameters, is one stored article."""
     link = "https://dup.example/world/story?id=42"
@@ -187,13 +193,13 @@ async def test_same_article_in_two_feeds_is_stored_once(
     # The feeds are polled concurrently, so either may be credited with the shared story.
     assert {r.status for r in reports} == {"ok"}
     assert sum(r.new_articles for r in reports) == 2
-    assert await store.count_articles() == 2
+    assert len(store.articles) == 2
     stories = [a for a in await scope_articles(store) if a.canonical_url == link]
     assert len(stories) == 1
 
 
 async def test_relative_links_are_stored_absolute_and_not_merged(
-    store: SqliteStore, server: FeedServer, fetcher: Fetcher
+    store: InMemoryStore, server: FeedServer, fetcher: Fetcher
 ) -> None:
     """Relative links resolve per feed URL: same path in two feeds is two articles, fetchable."""
     page = article_page()
@@ -228,7 +234,7 @@ MALFORMED = [
 
 @pytest.mark.parametrize(("body", "content_type"), MALFORMED)
 async def test_malformed_feed_is_recorded_and_others_still_ingest(
-    store: SqliteStore, server: FeedServer, fetcher: Fetcher, body: bytes, content_type: str
+    store: InMemoryStore, server: FeedServer, fetcher: Fetcher, body: bytes, content_type: str
 ) -> None:
     """A malformed feed is an 'error' with a readable last_error and a backoff; others ingest."""
     good = server.serve("/good.xml", static(SAMPLE))
@@ -240,7 +246,7 @@ async def test_malformed_feed_is_recorded_and_others_still_ingest(
 
     assert reports[good].status == "ok"
     assert reports[good].new_articles == SAMPLE_ENTRIES
-    assert await store.count_articles() == SAMPLE_ENTRIES
+    assert len(store.articles) == SAMPLE_ENTRIES
     assert reports[bad].status == "error"
     assert reports[bad].error
     feed = await reread(store, bad)
@@ -253,7 +259,7 @@ async def test_malformed_feed_is_recorded_and_others_still_ingest(
 
 
 async def test_failing_feed_backs_off_then_recovers(
-    store: SqliteStore, server: FeedServer, fetcher: Fetcher
+    store: InMemoryStore, server: FeedServer, fetcher: Fetcher
 ) -> None:
     """Failures count up and back off (poll_all skips the feed); a success clears the error."""
     state = {"body": b"not a feed"}
@@ -288,7 +294,7 @@ async def test_failing_feed_backs_off_then_recovers(
 
 
 async def test_slow_feed_is_an_error_that_says_timed_out(
-    store: SqliteStore, server: FeedServer
+    store: InMemoryStore, server: FeedServer
 ) -> None:
     """A feed slower than the time limit is recorded as failing with 'timed out', quickly."""
     release = asyncio.Event()
@@ -317,7 +323,7 @@ async def test_slow_feed_is_an_error_that_says_timed_out(
 
 
 async def test_http_500_is_recorded(
-    store: SqliteStore, server: FeedServer, fetcher: Fetcher
+    store: InMemoryStore, server: FeedServer, fetcher: Fetcher
 ) -> None:
     """An HTTP 500 is an 'error' whose last_error says 'HTTP 500'."""
     url = server.serve("/feed.xml", static(b"boom", content_type="text/plain", status=500))
@@ -330,7 +336,7 @@ async def test_http_500_is_recorded(
 
 
 async def test_image_content_type_is_recorded(
-    store: SqliteStore, server: FeedServer, fetcher: Fetcher
+    store: InMemoryStore, server: FeedServer, fetcher: Fetcher
 ) -> None:
     """A feed URL answering image/png is an 'error' naming the content type."""
     url = server.serve("/feed.xml", static(b"\x89PNG\r\n\x1a\n", content_type="image/png"))
@@ -340,7 +346,7 @@ async def test_image_content_type_is_recorded(
 
 
 async def test_429_retry_after_pushes_next_poll_an_hour_out(
-    store: SqliteStore, server: FeedServer, fetcher: Fetcher
+    store: InMemoryStore, server: FeedServer, fetcher: Fetcher
 ) -> None:
     """A 429 with Retry-After: 3600 sets next_poll_at at least about an hour later."""
     url = server.serve(
@@ -363,7 +369,7 @@ async def test_429_retry_after_pushes_next_poll_an_hour_out(
 
 
 async def test_iso_8859_1_feed_over_http_keeps_accents(
-    store: SqliteStore, server: FeedServer, fetcher: Fetcher
+    store: InMemoryStore, server: FeedServer, fetcher: Fetcher
 ) -> None:
     """An ISO-8859-1 feed declaring its encoding is stored with its accents intact."""
     body = rss_feed(
@@ -382,7 +388,7 @@ async def test_iso_8859_1_feed_over_http_keeps_accents(
 
 
 async def test_invalid_utf8_is_recorded_without_raising(
-    store: SqliteStore, server: FeedServer, fetcher: Fetcher, caplog: pytest.LogCaptureFixture
+    store: InMemoryStore, server: FeedServer, fetcher: Fetcher, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Invalid bytes in a feed declared UTF-8 are read (with a logged warning), never raised."""
     body = rss_feed(rss_item("Caf\ufffd au lait", "https://b.example/1", guid="b-1")).replace(
@@ -402,7 +408,7 @@ async def test_invalid_utf8_is_recorded_without_raising(
 
 
 async def test_private_feed_refused_and_recorded(
-    store: SqliteStore, server: FeedServer, private_refusing_fetcher: Fetcher
+    store: InMemoryStore, server: FeedServer, private_refusing_fetcher: Fetcher
 ) -> None:
     """With private URLs off, a loopback feed fails naming the setting, and no request is made."""
     url = server.serve("/feed.xml", static(SAMPLE))
@@ -418,11 +424,11 @@ async def test_private_feed_refused_and_recorded(
     assert stored.last_error is not None
     assert "NEWSBRIEF_ALLOW_PRIVATE_URLS" in stored.last_error
     assert server.hits == []
-    assert await store.count_articles() == 0
+    assert len(store.articles) == 0
 
 
 async def test_feed_refused_by_a_setting_is_fetched_as_soon_as_the_setting_changes(
-    store: SqliteStore, server: FeedServer, private_refusing_fetcher: Fetcher, fetcher: Fetcher
+    store: InMemoryStore, server: FeedServer, private_refusing_fetcher: Fetcher, fetcher: Fetcher
 ) -> None:
     """Refused under ALLOW_PRIVATE_URLS=false, the feed is due at once when it turns true."""
     url = server.serve("/feed.xml", static(SAMPLE))
@@ -444,7 +450,7 @@ async def test_feed_refused_by_a_setting_is_fetched_as_soon_as_the_setting_chang
 
 
 async def test_forced_poll_fetches_feeds_in_backoff(
-    store: SqliteStore, server: FeedServer, fetcher: Fetcher
+    store: InMemoryStore, server: FeedServer, fetcher: Fetcher
 ) -> None:
     """`ingest` fetches every feed now, the failing ones in backoff included."""
     url = server.serve("/broken.xml", static(b"not a feed"))
@@ -522,7 +528,7 @@ def article_page(lead: str = "") -> bytes:
 
 
 async def test_excerpt_is_filled_with_the_article_page_text(
-    store: SqliteStore, server: FeedServer, fetcher: Fetcher
+    store: InMemoryStore, server: FeedServer, fetcher: Fetcher
 ) -> None:
     """A one-sentence excerpt becomes the linked page's full text; a 404 keeps the excerpt."""
     page = server.serve("/articles/terminal.html", static(article_page(), content_type="text/html"))
@@ -560,7 +566,7 @@ async def test_excerpt_is_filled_with_the_article_page_text(
 
 
 async def test_full_text_entries_and_disabled_option_fetch_no_pages(
-    store: SqliteStore, server: FeedServer, fetcher: Fetcher
+    store: InMemoryStore, server: FeedServer, fetcher: Fetcher
 ) -> None:
     """Entries already in full text, or a source with full text off, fetch no article pages."""
     page = server.serve("/articles/p.html", static(article_page(), content_type="text/html"))
@@ -575,11 +581,11 @@ async def test_full_text_entries_and_disabled_option_fetch_no_pages(
     await make_service(store, fetcher, full_text=True).poll_feed(await store.add_feed(feed_full))
     await make_service(store, fetcher, full_text=False).poll_feed(await store.add_feed(feed_short))
     assert server.count("/articles/p.html") == 0
-    assert await store.count_articles() == 2
+    assert len(store.articles) == 2
 
 
 async def test_non_http_entry_links_are_never_fetched_for_full_text(
-    store: SqliteStore, server: FeedServer, fetcher: Fetcher, tmp_path: Path
+    store: InMemoryStore, server: FeedServer, fetcher: Fetcher, tmp_path: Path
 ) -> None:
     """An item linking to file:// keeps its excerpt: the full-text step never reads local files."""
     secret = tmp_path / "secret.html"
@@ -600,7 +606,7 @@ async def test_non_http_entry_links_are_never_fetched_for_full_text(
 
 
 async def test_local_feed_files_by_path_and_file_url(
-    store: SqliteStore, fetcher: Fetcher, tmp_path: Path
+    store: InMemoryStore, fetcher: Fetcher, tmp_path: Path
 ) -> None:
     """A plain path and a file:// URL both ingest; unchanged files are 'not-modified' next time."""
     folder = tmp_path / "my feeds"
@@ -619,7 +625,7 @@ async def test_local_feed_files_by_path_and_file_url(
     assert first[str(by_path)].new_articles == SAMPLE_ENTRIES
     assert first[file_url].status == "ok"
     assert first[file_url].new_articles == 9
-    assert await store.count_articles() == SAMPLE_ENTRIES + 9
+    assert len(store.articles) == SAMPLE_ENTRIES + 9
     assert (await reread(store, file_url)).title == "Civic Signal"
 
     second = {r.url: r.status for r in await service.poll_all()}
@@ -627,7 +633,7 @@ async def test_local_feed_files_by_path_and_file_url(
 
 
 async def test_missing_local_file_is_an_error(
-    store: SqliteStore, fetcher: Fetcher, tmp_path: Path
+    store: InMemoryStore, fetcher: Fetcher, tmp_path: Path
 ) -> None:
     """A feed path with no file behind it is recorded as an error, not raised."""
     path = str(tmp_path / "nowhere.xml")
@@ -641,7 +647,7 @@ async def test_missing_local_file_is_an_error(
 
 
 async def test_poll_due_waits_for_next_poll_at(
-    store: SqliteStore, server: FeedServer, fetcher: Fetcher
+    store: InMemoryStore, server: FeedServer, fetcher: Fetcher
 ) -> None:
     """poll_due skips a feed until its next_poll_at has come, then polls it."""
     url = server.serve("/feed.xml", static(SAMPLE))
@@ -661,7 +667,7 @@ async def test_poll_due_waits_for_next_poll_at(
 
 
 async def test_overlapping_polls_of_one_feed_are_skipped(
-    store: SqliteStore, server: FeedServer, fetcher: Fetcher
+    store: InMemoryStore, server: FeedServer, fetcher: Fetcher
 ) -> None:
     """A feed already being polled is 'skipped' by an overlapping poll, not fetched twice."""
     url = server.serve("/feed.xml", static(SAMPLE))
@@ -729,7 +735,7 @@ def test_backoff_honours_retry_after() -> None:
 
 
 async def test_repoll_fetches_article_pages_for_new_excerpts_only(
-    store: SqliteStore, server: FeedServer, fetcher: Fetcher
+    store: InMemoryStore, server: FeedServer, fetcher: Fetcher
 ) -> None:
     """A changed feed re-polled loads the page of its new excerpt, not of the stored one."""
     old_page = article_page("The old terminal closes for good this winter, its owners said.")
@@ -753,7 +759,7 @@ async def test_repoll_fetches_article_pages_for_new_excerpts_only(
 
 
 async def test_sample_ages_count_only_for_the_bundled_samples(
-    store: SqliteStore, server: FeedServer, fetcher: Fetcher
+    store: InMemoryStore, server: FeedServer, fetcher: Fetcher
 ) -> None:
     """The sample file dates entries by nb:ageHours; the same XML from a web server does not."""
     local = HttpFeedSource(fetcher, fetch_full_text=False, samples_dir=SAMPLES_DIR)

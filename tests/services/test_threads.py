@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.domain import CONSOLE_SCOPE, Bullet, Message, Section, ThreadKind
 from bot.services.threads import record_thread
-from bot.store.sqlite import SqliteStore
+from tests.fakes.store import InMemoryStore
 
 
 def _message(kind: ThreadKind, *, found: bool = True) -> Message:
@@ -18,7 +18,9 @@ def _message(kind: ThreadKind, *, found: bool = True) -> Message:
     )
 
 
-async def test_a_digest_is_recorded_under_every_key_it_was_posted_with(store: SqliteStore) -> None:
+async def test_a_digest_is_recorded_under_every_key_it_was_posted_with(
+    store: InMemoryStore,
+) -> None:
     """Each part's key leads to the same articles; a repeated key is recorded once."""
     saved = await record_thread(
         store, CONSOLE_SCOPE, "c", ["p1", "p2", "p1"], _message(ThreadKind.DIGEST)
@@ -28,7 +30,7 @@ async def test_a_digest_is_recorded_under_every_key_it_was_posted_with(store: Sq
     assert thread is not None and thread.article_ids == (7, 8)
 
 
-async def test_answers_and_not_found_replies_open_no_thread(store: SqliteStore) -> None:
+async def test_answers_and_not_found_replies_open_no_thread(store: InMemoryStore) -> None:
     """An answer, or a brief that found nothing, records no thread."""
     assert await record_thread(store, CONSOLE_SCOPE, "c", ["a"], _message(ThreadKind.ANSWER)) == []
     empty = _message(ThreadKind.BRIEF, found=False)

@@ -72,20 +72,6 @@ async def test_database_from_a_newer_build_is_refused(tmp_path: Path) -> None:
         await SqliteStore.open(tmp_path / "new.db")
 
 
-async def test_duplicates_by_guid_url_or_text_are_stored_once(store: SqliteStore) -> None:
-    """Same guid in a feed, same canonical URL, or same text: one article."""
-    feed = await store.add_feed("https://a.example/feed")
-    text = "The council approved the new bridge after a long debate. " * 6
-    assert await store.add_article(feed, _article("https://a.example/1", "Bridge", text, "g1"))
-    assert (
-        await store.add_article(feed, _article("https://a.example/other", "X", "y", "g1")) is None
-    )
-    tracked = "https://A.example/1?utm_source=rss#top"
-    assert await store.add_article(feed, _article(tracked, "Bridge!", "other words")) is None
-    assert await store.add_article(feed, _article("https://b.example/copy", "Copy", text)) is None
-    assert await store.count_articles() == 1
-
-
 async def test_search_uses_stemming_and_is_scoped(store: SqliteStore) -> None:
     """FTS5 with stemming finds 'talks' for 'talk', only in the asking workspace's feeds."""
     feed = await store.add_feed("https://a.example/feed")
@@ -117,17 +103,6 @@ def test_fts_query_quotes_every_token() -> None:
     )
     assert fts_query(["peace", "talks"], "any") == '"peace" OR "talks"'
     assert fts_query(["***", "()"], "all") is None
-
-
-async def test_delivery_claims_are_exclusive(store: SqliteStore) -> None:
-    """A delivery key can be claimed once; released claims can be claimed again."""
-    assert await store.claim_delivery("k", A, "C")
-    assert not await store.claim_delivery("k", A, "C")
-    await store.release_delivery("k")
-    assert await store.claim_delivery("k", A, "C")
-    await store.complete_delivery("k", "ts-1")
-    await store.release_delivery("k")  # a completed post is never released
-    assert await store.delivery_status("k") == "posted"
 
 
 async def test_threads_and_turns_belong_to_their_workspace(store: SqliteStore) -> None:

@@ -1,0 +1,30 @@
+"""Core services are tested on the in-memory stores: no SQLite under the core's tests.
+
+tests/store/contract holds SQLite to the same behaviour.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.app import App, build_app
+from bot.config import Settings
+from tests.fakes.store import InMemoryStore
+
+
+@pytest.fixture
+def store() -> InMemoryStore:
+    return InMemoryStore()
+
+
+@pytest.fixture
+async def app(tmp_path: Path, store: InMemoryStore) -> AsyncIterator[App]:
+    """The real composition on the bundled sample feeds, ingested, offline, in memory."""
+    built = await build_app(Settings(NEWSBRIEF_DB=tmp_path / "unused.db"), store=store)
+    reports = await built.ingest.poll_all()
+    assert all(r.status == "ok" for r in reports), reports
+    yield built
+    await built.close()
