@@ -55,9 +55,7 @@ class App:
 
     async def close(self) -> None:
         await self.fetcher.aclose()
-        close_summarizer = getattr(self.summarizer, "aclose", None)
-        if close_summarizer is not None:
-            await close_summarizer()
+        await self.summarizer.aclose()
         await self.store.close()
 
 

@@ -136,6 +136,9 @@ class ExtractiveSummarizer:
     def __init__(self, sentences_per_story: int = 3) -> None:
         self.sentences_per_story = sentences_per_story
 
+    async def aclose(self) -> None:
+        return None  # holds nothing open
+
     async def overview(
         self, topic: str, items: Sequence[tuple[Story, StorySummary]]
     ) -> tuple[Point, ...]:

@@ -271,6 +271,10 @@ class Summarizer(Protocol):
         self, question: str, articles: Sequence[Article], turns: Sequence[QATurn]
     ) -> AnswerDraft: ...
 
+    async def aclose(self) -> None:
+        """Let go of what it holds open (an HTTP client); nothing for the offline one."""
+        ...
+
 
 @dataclass(frozen=True)
 class LlmCall:

@@ -131,9 +131,7 @@ class VerifyingSummarizer:
         return self.inner.name
 
     async def aclose(self) -> None:
-        close = getattr(self.inner, "aclose", None)
-        if close is not None:
-            await close()
+        await self.inner.aclose()
 
     async def summarize(self, story: Story) -> StorySummary:
         summary = await self.inner.summarize(story)

@@ -80,6 +80,9 @@ class Scripted:
         assert self._answer is not None
         return self._answer
 
+    async def aclose(self) -> None:
+        return None
+
 
 def _checked(inner: Scripted, mode: VerifyMode = VerifyMode.STRICT) -> VerifyingSummarizer:
     ledger = InMemoryClaimLedger()
