@@ -142,6 +142,8 @@ def render_answer(draft: AnswerDraft, articles: Sequence[Article], *, label: str
             if draft.fallback_reason
             else (),
             article_ids=tuple(c.article_id for c in citations),
+            # Not an answer: the asker may look wider, and a platform may reply privately.
+            found=False,
             hints=(Hint.TRY_BRIEF,),
         )
     citations = numbering.citations()

@@ -204,8 +204,13 @@ class VerifyingSummarizer:
         self, question: str, articles: Sequence[Article], turns: Sequence[QATurn]
     ) -> AnswerDraft:
         draft = await self.inner.answer(question, articles, turns)
-        if draft.extractive or not draft.supported:
+        if draft.extractive:
             return draft
+        if not draft.supported:
+            # The model says the sources do not answer: show what they do say, if anything.
+            return AnswerDraft(
+                (), False, extractive=False, related=await self._related(question, articles, turns)
+            )
         checked = self._verifier.check(draft.points, {a.id: source_text(a) for a in articles})
         self._log_dropped("thread_answer", checked)
         fell_back = not checked.kept
@@ -219,14 +224,20 @@ class VerifyingSummarizer:
         if not fell_back:
             return AnswerDraft(checked.kept, True, extractive=False)
         # The sources do not say what the model answered; show what they do say, if any.
-        quoted = await self._fallback.answer(question, articles, turns)
         return AnswerDraft(
             points=(),
             supported=False,
             extractive=False,
             fallback_reason=UNSUPPORTED,
-            related=quoted.points if quoted.supported else (),
+            related=await self._related(question, articles, turns),
         )
+
+    async def _related(
+        self, question: str, articles: Sequence[Article], turns: Sequence[QATurn]
+    ) -> tuple[Point, ...]:
+        """The sources' sentences that came closest to answering, quoted; () if none did."""
+        quoted = await self._fallback.answer(question, articles, turns)
+        return quoted.points if quoted.supported else ()
 
     def _log_dropped(self, kind: str, checked: Checked) -> None:
         for point, reason in checked.dropped:

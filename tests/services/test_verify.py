@@ -210,3 +210,14 @@ def test_off_and_quoting_summarizers_are_not_wrapped() -> None:
     quoting = ExtractiveSummarizer()
     assert verified(quoting, quoting, ledger, VerifyMode.STRICT) is quoting
     assert isinstance(verified(inner, quoting, ledger, VerifyMode.STRICT), VerifyingSummarizer)
+
+
+async def test_when_the_model_says_the_sources_do_not_answer_their_closest_lines_are_shown() -> (
+    None
+):
+    """The model's own "not answered" still shows what the sources say, quoted."""
+    silent = AnswerDraft((), False, extractive=False)
+    summarizer = _checked(Scripted(answer=silent))
+    question = "How many North Korean soldiers serve with Russian units?"
+    draft = await summarizer.answer(question, [TROOPS, GRAIN], [])
+    assert not draft.supported and draft.related and "11,000" in draft.related[0].text
