@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -59,7 +59,12 @@ class App:
         await self.store.close()
 
 
-def build_summarizer(settings: Settings, store: StorageEngine) -> Summarizer:
+def build_summarizer(
+    settings: Settings,
+    store: StorageEngine,
+    *,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> Summarizer:
     """The LLM when a key or a server is configured, else the offline extractive one."""
     if not settings.llm_enabled:
         return ExtractiveSummarizer()
@@ -89,6 +94,7 @@ def build_summarizer(settings: Settings, store: StorageEngine) -> Summarizer:
         max_retries=settings.llm_max_retries,
         concurrency=settings.llm_concurrency,
         context_tokens=settings.llm_context_tokens,
+        sleep=sleep,
     )
 
 
@@ -138,17 +144,21 @@ async def build_app(
     *,
     summarizer: Summarizer | None = None,
     store: StorageEngine | None = None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> App:
-    """The app on `settings`, with real adapters unless a test hands in its own."""
+    """The app on `settings`, with real adapters unless a test hands in its own
+    (a summarizer, a store, or the model client's sleep between retries)."""
     store = store or await open_store(settings.db_path)
     try:
-        return await _wire(settings, store, summarizer)
+        return await _wire(
+            settings, store, summarizer or build_summarizer(settings, store, sleep=sleep)
+        )
     except BaseException:
         await store.close()
         raise
 
 
-async def _wire(settings: Settings, store: StorageEngine, summarizer: Summarizer | None) -> App:
+async def _wire(settings: Settings, store: StorageEngine, summarizer: Summarizer) -> App:
     fetcher = Fetcher(
         timeout_seconds=settings.fetch_timeout_seconds,
         max_bytes=settings.max_feed_bytes,
@@ -160,7 +170,7 @@ async def _wire(settings: Settings, store: StorageEngine, summarizer: Summarizer
         fetcher, fetch_full_text=settings.fetch_full_text, samples_dir=SAMPLES_DIR
     )
     summarizer = verified(
-        summarizer or build_summarizer(settings, store),
+        summarizer,
         ExtractiveSummarizer(),
         store,
         settings.verify,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import pytest
 from bot.app import App, build_app
 from bot.chat.slack import SlackAdapter
 from bot.config import Settings
+from bot.services.ports import Summarizer
 from tests.fakes.slack_api import FakeSlack, event_body, fake_slack, sign, slash_command_body
 
 SECRET = "test-signing-secret"
@@ -58,8 +60,11 @@ class SlackRig:
         return [str(c.body.get("text", "")) for c in self.fake.calls if c.method == "response_url"]
 
 
-@pytest.fixture
-async def slack(tmp_path: Path) -> AsyncIterator[SlackRig]:
+@asynccontextmanager
+async def slack_rig(
+    tmp_path: Path, *, summarizer: Summarizer | None = None
+) -> AsyncIterator[SlackRig]:
+    """The bot in Slack HTTP mode against the fake Web API, on the sample feeds."""
     async with fake_slack() as fake:
         settings = Settings(
             NEWSBRIEF_DB=tmp_path / "slack.db",
@@ -68,7 +73,7 @@ async def slack(tmp_path: Path) -> AsyncIterator[SlackRig]:
             SLACK_SIGNING_SECRET=SECRET,
             SLACK_API_URL=fake.base_url,
         )
-        app = await build_app(settings)
+        app = await build_app(settings, summarizer=summarizer)
         await app.ingest.poll_all()
         adapter = SlackAdapter(
             bot_token="xoxb-test",
@@ -88,3 +93,9 @@ async def slack(tmp_path: Path) -> AsyncIterator[SlackRig]:
                 await adapter.drain()
                 await adapter.stop()
                 await app.close()
+
+
+@pytest.fixture
+async def slack(tmp_path: Path) -> AsyncIterator[SlackRig]:
+    async with slack_rig(tmp_path) as rig:
+        yield rig

@@ -16,6 +16,7 @@ import discord.http
 from bot.app import App, build_app
 from bot.chat.discord import DiscordAdapter
 from bot.config import Settings
+from bot.services.ports import Summarizer
 from tests.fakes.discord_api import FakeDiscord, RestCall, fake_discord
 
 MANAGE_GUILD = str(1 << 5)
@@ -50,7 +51,11 @@ class DiscordRig:
 
 @asynccontextmanager
 async def discord_rig(
-    tmp_path: Path, *, message_content: bool = True, guild_commands: bool = True
+    tmp_path: Path,
+    *,
+    message_content: bool = True,
+    guild_commands: bool = True,
+    summarizer: Summarizer | None = None,
 ) -> AsyncIterator[DiscordRig]:
     """The bot started against the fake: with or without the message-content intent,
     commands synced to the fake's server or globally."""
@@ -58,7 +63,9 @@ async def discord_rig(
     saved_gateway = discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
     try:
         async with fake_discord() as fake:
-            app = await build_app(Settings(NEWSBRIEF_DB=tmp_path / "discord.db"))
+            app = await build_app(
+                Settings(NEWSBRIEF_DB=tmp_path / "discord.db"), summarizer=summarizer
+            )
             await app.ingest.poll_all()
             adapter = DiscordAdapter(
                 token=fake.token,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -13,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from bot.app import build_scheduler
-from bot.domain import Message, Scope, ThreadKind
-from bot.services.brief import BriefService
+from bot.domain import Scope, ThreadKind
 from tests.chat.discord_rig import MANAGE_GUILD, DiscordRig, discord_rig
+from tests.fakes.summarizers import SlowSummarizer
 from tests.helpers import add_article
 
 
@@ -42,20 +41,6 @@ async def _brief_thread(rig: DiscordRig) -> int:
     await rig.fake.interaction("brief", [{"name": "topic", "value": "ukraine"}])
     await rig.until(lambda: rig.fake.threads)
     return int(_thread_of(rig))
-
-
-class SlowBriefs:
-    """Briefs that take longer than Discord waits for an answer to an interaction."""
-
-    def __init__(self, real: BriefService, seconds: float) -> None:
-        self.real, self.seconds = real, seconds
-
-    async def nothing_found(self, scope: Scope, topic: str) -> Message | None:
-        return await self.real.nothing_found(scope, topic)
-
-    async def brief(self, scope: Scope, topic: str) -> Message:
-        await asyncio.sleep(self.seconds)
-        return await self.real.brief(scope, topic)
 
 
 async def test_commands_are_synced_to_the_guild_on_start(
@@ -96,16 +81,16 @@ async def test_without_a_server_id_commands_sync_globally_and_it_says_so(
     )
 
 
-async def test_brief_defers_at_once_while_the_summarizer_is_slow(rig: DiscordRig) -> None:
+async def test_brief_defers_at_once_while_the_summarizer_is_slow(tmp_path: Path) -> None:
     """The deferral reaches Discord within 3 seconds; the brief follows when ready."""
-    rig.adapter._briefs = SlowBriefs(rig.app.briefs, 3.5)  # type: ignore[assignment]
-    sent = time.monotonic()
-    await rig.fake.interaction("brief", [{"name": "topic", "value": "ukraine"}])
-    callback = await rig.until(lambda: rig.callbacks())
-    assert callback[0].body["type"] == 5  # deferred channel message
-    assert callback[0].at - sent < 3.0
-    assert rig.posts() == []
-    await rig.until(lambda: rig.posts())
+    async with discord_rig(tmp_path, summarizer=SlowSummarizer(3.5)) as rig:
+        sent = time.monotonic()
+        await rig.fake.interaction("brief", [{"name": "topic", "value": "ukraine"}])
+        callback = await rig.until(lambda: rig.callbacks())
+        assert callback[0].body["type"] == 5  # deferred channel message
+        assert callback[0].at - sent < 3.0
+        assert rig.posts() == []
+        await rig.until(lambda: rig.posts())
 
 
 async def test_brief_follow_up_has_cited_embeds_and_opens_a_thread(rig: DiscordRig) -> None:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -15,10 +15,9 @@ import pytest
 from bot.app import build_scheduler
 from bot.chat.slack import SlackAdapter
 from bot.chat.slack_blocks import BLOCKS_PER_MESSAGE, HEADER_LIMIT, TEXT_LIMIT
-from bot.domain import Message, Scope, ThreadKind
-from bot.services.brief import BriefService
+from bot.domain import Scope, ThreadKind
 from bot.timeutil import utcnow
-from tests.chat.conftest import SECRET, SlackRig
+from tests.chat.conftest import SECRET, SlackRig, slack_rig
 from tests.fakes.slack_api import (
     RESPONSE_URL_METHOD,
     SlackCall,
@@ -27,6 +26,7 @@ from tests.fakes.slack_api import (
     sign,
     slash_command_body,
 )
+from tests.fakes.summarizers import SlowSummarizer
 from tests.helpers import add_article
 
 TEAM = Scope("slack", "T0001")
@@ -88,29 +88,18 @@ async def _threads(slack: SlackRig) -> list:  # type: ignore[type-arg]
     return found
 
 
-class SlowBriefs:
-    """A brief service that takes longer than Slack waits for an ack."""
-
-    def __init__(self, real: BriefService, seconds: float) -> None:
-        self.real, self.seconds = real, seconds
-
-    async def brief(self, scope: Scope, topic: str) -> Message:
-        await asyncio.sleep(self.seconds)
-        return await self.real.brief(scope, topic)
-
-
 async def test_ack_arrives_within_three_seconds_while_the_summarizer_is_slow(
-    slack: SlackRig,
+    tmp_path: Path,
 ) -> None:
     """Slack's 3-second limit holds even when the brief takes longer to write."""
-    slack.adapter._briefs = SlowBriefs(slack.app.briefs, 3.5)  # type: ignore[assignment]
-    body = slash_command_body("/brief", "ukraine", response_url=slack.fake.response_url)
-    status, _, seconds = await slack.send(body)
-    assert status == 200
-    assert seconds < 3.0
-    assert slack.fake.posted() == []
-    await slack.adapter.drain()
-    assert len(slack.fake.posted()) == 1
+    async with slack_rig(tmp_path, summarizer=SlowSummarizer(3.5)) as slack:
+        body = slash_command_body("/brief", "ukraine", response_url=slack.fake.response_url)
+        status, _, seconds = await slack.send(body)
+        assert status == 200
+        assert seconds < 3.0
+        assert slack.fake.posted() == []
+        await slack.adapter.drain()
+        assert len(slack.fake.posted()) == 1
 
 
 async def test_a_reply_in_the_thread_is_answered_in_the_thread(slack: SlackRig) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,24 +31,44 @@ async def fake() -> AsyncIterator[FakeOpenAI]:
         yield server
 
 
+class Sleeps(list[float]):
+    """The model client's waits between retries, recorded instead of slept."""
+
+    async def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+_SLEEPS: dict[int, Sleeps] = {}
+
+
+def sleeps_of(app: App) -> Sleeps:
+    """What the model client of `app` would have slept, in order."""
+    return _SLEEPS[id(app)]
+
+
+@asynccontextmanager
+async def llm_app_with(fake: FakeOpenAI, tmp_path: Path, **settings: Any) -> AsyncIterator[App]:
+    """The real composition, its summarizer an LLM at the fake server; sleeps are instant."""
+    values: dict[str, Any] = {
+        "NEWSBRIEF_DB": tmp_path / "llm.db",
+        "OPENAI_BASE_URL": fake.base_url,
+        "OPENAI_MODEL": "fake-small",
+        "NEWSBRIEF_LLM_TIMEOUT": 0.5,
+        "NEWSBRIEF_LLM_MAX_RETRIES": 2,
+        **settings,
+    }
+    sleeps = Sleeps()
+    app = await build_app(Settings(**values), sleep=sleeps)
+    _SLEEPS[id(app)] = sleeps
+    try:
+        await app.ingest.poll_all()
+        yield app
+    finally:
+        _SLEEPS.pop(id(app), None)
+        await app.close()
+
+
 @pytest.fixture
 async def llm_app(fake: FakeOpenAI, tmp_path: Path) -> AsyncIterator[App]:
-    """The real composition, its summarizer an LLM at the fake server; sleeps are instant."""
-    settings = Settings(
-        NEWSBRIEF_DB=tmp_path / "llm.db",
-        OPENAI_BASE_URL=fake.base_url,
-        OPENAI_MODEL="fake-small",
-        NEWSBRIEF_LLM_TIMEOUT=0.5,
-        NEWSBRIEF_LLM_MAX_RETRIES=2,
-    )
-    app = await build_app(settings)
-    summarizer = llm_of(app)
-    summarizer.sleeps = []  # type: ignore[attr-defined]
-
-    async def instant(seconds: float) -> None:
-        summarizer.sleeps.append(seconds)  # type: ignore[attr-defined]
-
-    summarizer._sleep = instant
-    await app.ingest.poll_all()
-    yield app
-    await app.close()
+    async with llm_app_with(fake, tmp_path) as app:
+        yield app

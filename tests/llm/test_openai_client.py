@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -23,7 +24,7 @@ from tests.fakes.openai_server import (
     status,
 )
 from tests.helpers import add_article
-from tests.llm.conftest import llm_of
+from tests.llm.conftest import llm_app_with, llm_of, sleeps_of
 
 
 def _summarizer(app: App) -> LlmSummarizer:
@@ -82,7 +83,7 @@ async def test_429_is_retried_after_retry_after(llm_app: App, fake: FakeOpenAI) 
     fake.script(status(429, headers={"Retry-After": "7"}))
     message = await llm_app.briefs.brief(CONSOLE_SCOPE, "measles")
     assert message.found and message.sections[0].note is None
-    assert _summarizer(llm_app).sleeps == [7.0]  # type: ignore[attr-defined]
+    assert sleeps_of(llm_app) == [7.0]
     assert (await _stats(llm_app))["errors"] == 1
 
 
@@ -96,7 +97,7 @@ async def test_server_errors_are_retried_a_bounded_number_of_times_then_fall_bac
     assert message.found
     assert message.sections[0].note == "extractive"
     assert any("the model was unavailable (HTTP 500: fake error)" in n for n in message.notes)
-    assert len(_summarizer(llm_app).sleeps) == 2  # type: ignore[attr-defined]
+    assert len(sleeps_of(llm_app)) == 2
     assert _summarizer(llm_app).output_mode is OutputMode.JSON_SCHEMA  # a 500 is no refusal
 
 
@@ -261,27 +262,28 @@ async def test_fences_are_random_per_request(llm_app: App, fake: FakeOpenAI) -> 
 
 
 async def test_daily_budget_once_spent_switches_to_offline_with_a_note(
-    llm_app: App, fake: FakeOpenAI
+    fake: FakeOpenAI, tmp_path: Path
 ) -> None:
     """Past the day's token budget, items are extractive and the post says why."""
-    summarizer = _summarizer(llm_app)
-    summarizer._budget = 2500  # enough for about one request of the sample corpus
-    message = await llm_app.digests.digest(CONSOLE_SCOPE)
+    # 2,500 tokens: enough for about one request of the sample corpus.
+    async with llm_app_with(fake, tmp_path, NEWSBRIEF_LLM_DAILY_TOKENS=2500) as llm_app:
+        message = await llm_app.digests.digest(CONSOLE_SCOPE)
+        used = await llm_app.store.tokens_used_since(utcnow() - timedelta(hours=1))
     notes = " ".join(message.notes)
     assert "token budget (2,500) is spent" in notes
     marked = [s.note for s in message.sections]
     assert "extractive" in marked and None in marked
-    assert (await llm_app.store.tokens_used_since(utcnow() - timedelta(hours=1))) <= 2500
+    assert used <= 2500
 
 
 async def test_concurrent_requests_cannot_overshoot_the_daily_budget_together(
-    llm_app: App, fake: FakeOpenAI
+    fake: FakeOpenAI, tmp_path: Path
 ) -> None:
     """Eight items summarized at once with room for one request: one request is sent."""
-    summarizer = _summarizer(llm_app)
-    summarizer._budget = 2500  # one request of the sample corpus fits, two do not
     fake.default = smart(prompt_tokens=10_000, delay=0.3)  # still in flight as others check
-    message = await llm_app.digests.digest(CONSOLE_SCOPE)
+    # 2,500 tokens: one request of the sample corpus fits, two do not.
+    async with llm_app_with(fake, tmp_path, NEWSBRIEF_LLM_DAILY_TOKENS=2500) as llm_app:
+        message = await llm_app.digests.digest(CONSOLE_SCOPE)
     assert len(message.sections) >= 4
     assert fake.calls == 1
     assert "token budget (2,500) is spent" in " ".join(message.notes)

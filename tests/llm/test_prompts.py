@@ -11,7 +11,7 @@ from bot.domain import CONSOLE_SCOPE
 from bot.llm.openai_client import PROMPT_NAMES
 from bot.llm.prompts import DEFAULT_PROMPTS_DIR, PromptLibrary
 from tests.fakes.openai_server import FakeOpenAI
-from tests.llm.conftest import llm_of
+from tests.llm.conftest import llm_app_with
 
 
 def test_every_prompt_is_a_file_in_prompts() -> None:
@@ -47,12 +47,15 @@ def test_a_missing_prompt_file_is_reported_at_start(tmp_path: Path) -> None:
 
 
 async def test_a_prompt_edit_changes_behaviour_and_invalidates_the_cache(
-    llm_app: App, fake: FakeOpenAI, tmp_path: Path
+    fake: FakeOpenAI, tmp_path: Path
 ) -> None:
     """After an edit the model gets the new text, and cached output of the old one is not reused."""
     shutil.copytree(DEFAULT_PROMPTS_DIR, tmp_path / "prompts")
-    summarizer = llm_of(llm_app)
-    summarizer._prompts = PromptLibrary(tmp_path / "prompts")
+    async with llm_app_with(fake, tmp_path, NEWSBRIEF_PROMPTS_DIR=tmp_path / "prompts") as app:
+        await _brief_edit_brief(app, fake, tmp_path)
+
+
+async def _brief_edit_brief(llm_app: App, fake: FakeOpenAI, tmp_path: Path) -> None:
     await llm_app.briefs.brief(CONSOLE_SCOPE, "measles")
     await llm_app.briefs.brief(CONSOLE_SCOPE, "measles")
     assert fake.calls == 1  # the second brief came from the cache
