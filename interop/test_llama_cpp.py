@@ -107,7 +107,8 @@ async def test_digest_brief_and_answer_fit_the_server(llama: LlamaServer, tmp_pa
         f"  checked (strict): {checked} claims checked, {recited} re-cited, {dropped} dropped, "
         f"{quoted} items or answers quoted instead; digest {checked_digest_written}/"
         f"{checked_digest_items} model-written, brief {checked_brief_written}/"
-        f"{checked_brief_items}; answer: {checked_answer.title!r} {list(checked_answer.notes)}; "
+        f"{checked_brief_items}; answer: {checked_answer.title!r} "
+        f"{[s.heading for s in checked_answer.sections]} {list(checked_answer.notes)}; "
         f"{after.requests - stats.requests} new requests"
     )
     assert overflows == 0
