@@ -30,9 +30,9 @@ from bot.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
-# The one-shot commands' names for what a message points to.
 STATS_DAYS = 7  # days of claim checks `stats` shows
 
+# The one-shot commands' names for what a message points to.
 CLI_HINTS = {
     Hint.BRIEF_USAGE: "Usage: python -m bot brief TOPIC, e.g. python -m bot brief ukraine",
     Hint.TRY_BRIEF: "`python -m bot brief TOPIC` shows what the sources do cover.",

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from pathlib import Path
 
 from bot.domain import Feed
 from bot.services.dedupe import canonical_url, content_hash
-from bot.services.ports import NewArticle
-from bot.store.sqlite import SqliteStore
+from bot.services.ports import NewArticle, Store
 from bot.timeutil import utcnow
 
 REPO = Path(__file__).resolve().parents[1]
@@ -23,8 +23,36 @@ def bot_env(**settings: str) -> dict[str, str]:
     return env
 
 
+def new_article(
+    url: str,
+    title: str = "Title",
+    text: str | None = None,
+    *,
+    guid: str | None = None,
+    source: str = "Test Outlet",
+    published_at: datetime | None = None,
+    fetched_at: datetime | None = None,
+    is_full_text: bool = False,
+) -> NewArticle:
+    """An entry as ingest hands it to the store; times default to now."""
+    text = f"Text of {url}." if text is None else text
+    now = utcnow()
+    return NewArticle(
+        guid=guid,
+        url=url,
+        canonical_url=canonical_url(url),
+        title=title,
+        source=source,
+        published_at=published_at or now,
+        fetched_at=fetched_at or now,
+        text=text,
+        is_full_text=is_full_text,
+        content_hash=content_hash(title, text),
+    )
+
+
 async def add_article(
-    store: SqliteStore,
+    store: Store,
     *,
     title: str,
     text: str,
@@ -34,17 +62,7 @@ async def add_article(
 ) -> int | None:
     """Store one article now, in `feed` (default: the first polled feed)."""
     feed = feed or (await store.polled_feeds())[0]
-    now = utcnow()
-    article = NewArticle(
-        guid=url,
-        url=url,
-        canonical_url=canonical_url(url),
-        title=title,
-        source=source,
-        published_at=now,
-        fetched_at=now,
-        text=text,
-        is_full_text=len(text.split()) >= 120,
-        content_hash=content_hash(title, text),
+    article = new_article(
+        url, title, text, guid=url, source=source, is_full_text=len(text.split()) >= 120
     )
     return await store.add_article(feed, article)

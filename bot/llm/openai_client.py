@@ -19,7 +19,7 @@ import re
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -439,12 +439,7 @@ class LlmSummarizer:
     async def _fallback_summary(self, story: Story, reason: str) -> StorySummary:
         await self._note_fallback("digest_item", reason)
         summary = await self._fallback.summarize(story)
-        return StorySummary(
-            headline=summary.headline,
-            points=summary.points,
-            extractive=True,
-            fallback_reason=reason,
-        )
+        return replace(summary, extractive=True, fallback_reason=reason)
 
     async def _note_fallback(self, kind: str, reason: str) -> None:
         log.info("LLM: %s fell back to quoting the sources: %s", kind, reason)

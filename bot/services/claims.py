@@ -297,12 +297,10 @@ class _Unit:
     text: str
     stems: frozenset[str]  # content stems, synonyms folded
     raw_stems: frozenset[str]  # every word's stem: for directions and causes
-    negated: bool  # grammatical negation ("not", "no", "n't")
     negative: bool  # negated, or a verb that negates ("refused", "rejected")
     in_negation: frozenset[str]  # content stems a few words after a "not"/"no"
     negated_acts: frozenset[str]  # the word each negation negates: "did not *say*"
     plain: frozenset[str]  # content stems outside any negation's reach
-    names: frozenset[str]  # name tokens here, and of the sentence before if it says "he"
     own_names: frozenset[str]  # name tokens in this unit; its sentence's if it has none
     sentence: int  # index of its sentence in the source
     whole: str  # its sentence
@@ -471,10 +469,6 @@ def _negated(text: str) -> bool:
     return any(w in _NEGATIONS or w.endswith("n't") for w in words(text))
 
 
-def _negative(text: str, raw: frozenset[str]) -> bool:
-    return _negated(text) or bool(raw & _NEGATIVE_VERBS)
-
-
 def _name_tokens(spans: Sequence[str], *, initials: bool = True) -> set[str]:
     tokens = {t for span in spans for t in span.split() if t.lower() not in _CONNECTORS}
     return tokens | _initials(spans) if initials else tokens
@@ -529,12 +523,10 @@ def _prepare(text: str) -> _Source:
                     piece,
                     content,
                     raw,
-                    negated,
                     negated or bool(raw & _NEGATIVE_VERBS),
                     in_negation,
                     acts,
                     (content | _fold(raw)) - in_negation - acts,
-                    frozenset(carried),
                     frozenset(piece_names),
                     index,
                     sentence,
@@ -582,10 +574,6 @@ def _known_name(token: str, known: set[str]) -> bool:
     if len(token) >= 5:
         return any(len(k) >= 5 and k[:5].lower() == lowered[:5] for k in known)
     return False
-
-
-def _sentence_names(units: Sequence[_Unit]) -> set[str]:
-    return set().union(*(u.names for u in units))
 
 
 def check_claim(

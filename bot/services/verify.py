@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -59,9 +59,13 @@ class Checked:
     dropped: tuple[tuple[Point, str], ...]  # each with the reason
 
 
-def source_text(article: Article) -> str:
+def source_text(title: str, text: str) -> str:
     """What a claim about an article is checked against: its title and its text."""
-    return f"{article.title}.\n{article.text}"
+    return f"{title}.\n{text}"
+
+
+def _texts(articles: Sequence[Article]) -> dict[int, str]:
+    return {a.id: source_text(a.title, a.text) for a in articles}
 
 
 class ClaimVerifier:
@@ -137,7 +141,7 @@ class VerifyingSummarizer:
         summary = await self.inner.summarize(story)
         if summary.extractive:
             return summary  # quoted from the sources: nothing to check
-        texts = {a.id: source_text(a) for a in story.articles}
+        texts = _texts(story.articles)
         checked = self._verifier.check(summary.points, texts)
         everything = list(texts.values())
         # The headline and "why it matters" cite no one source: checked against all of them,
@@ -167,12 +171,7 @@ class VerifyingSummarizer:
         )
         if fell_back:
             quoted = await self._fallback.summarize(story)
-            return StorySummary(
-                headline=quoted.headline,
-                points=quoted.points,
-                extractive=True,
-                fallback_reason=UNSUPPORTED,
-            )
+            return replace(quoted, extractive=True, fallback_reason=UNSUPPORTED)
         return StorySummary(
             headline=summary.headline if headline_ok else story.lead.title,
             points=checked.kept,
@@ -187,9 +186,7 @@ class VerifyingSummarizer:
         if not points:
             return points
         # The overview cites each story by its lead article; check against the whole story.
-        texts = {
-            story.lead.id: "\n\n".join(source_text(a) for a in story.articles) for story, _ in items
-        }
+        texts = {story.lead.id: "\n\n".join(_texts(story.articles).values()) for story, _ in items}
         checked = self._verifier.check(points, texts)
         self._log_dropped("brief_overview", checked)
         await self._count(
@@ -211,7 +208,7 @@ class VerifyingSummarizer:
             return AnswerDraft(
                 (), False, extractive=False, related=await self._related(question, articles, turns)
             )
-        checked = self._verifier.check(draft.points, {a.id: source_text(a) for a in articles})
+        checked = self._verifier.check(draft.points, _texts(articles))
         self._log_dropped("thread_answer", checked)
         fell_back = not checked.kept
         await self._count(

@@ -7,30 +7,18 @@ from pathlib import Path
 import pytest
 
 from bot.domain import Scope, ThreadKind
-from bot.services.dedupe import canonical_url, content_hash
 from bot.services.ports import NewArticle
 from bot.store.migrations import SCHEMA_VERSION
 from bot.store.sqlite import SchemaTooNewError, SqliteStore, fts_query
 from bot.timeutil import utcnow
+from tests.helpers import new_article
 
 A = Scope("slack", "TA")
 B = Scope("slack", "TB")
 
 
 def _article(url: str, title: str, text: str, guid: str | None = None) -> NewArticle:
-    now = utcnow()
-    return NewArticle(
-        guid=guid,
-        url=url,
-        canonical_url=canonical_url(url),
-        title=title,
-        source="Test Outlet",
-        published_at=now,
-        fetched_at=now,
-        text=text,
-        is_full_text=True,
-        content_hash=content_hash(title, text),
-    )
+    return new_article(url, title, text, guid=guid, is_full_text=True)
 
 
 async def test_new_database_is_at_the_current_schema_in_wal_mode(tmp_path: Path) -> None:

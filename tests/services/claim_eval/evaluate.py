@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.services.claims import check_claim
+from bot.services.verify import source_text
 
 HERE = Path(__file__).parent
 
@@ -56,7 +57,7 @@ def load_cases() -> list[Case]:
     cases = []
     for path in sorted(HERE.glob("set_*.json")):
         for article in json.loads(path.read_text(encoding="utf-8")):
-            source = f"{article['title']}.\n{article['text']}"
+            source = source_text(article["title"], article["text"])
             for case in article["cases"]:
                 cases.append(
                     Case(article["id"], source, case["claim"], case["supported"], case["kind"])

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from bot.domain import Feed, Scope
-from bot.services.dedupe import canonical_url, content_hash
 from bot.services.ports import ArticleStore, FeedStore, MatchMode, NewArticle
+from tests.helpers import new_article
 
 A = Scope("slack", "TA")
 B = Scope("discord", "GB")
@@ -14,28 +15,9 @@ T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 LONG_AGO = T0 - timedelta(days=365)
 
 
-def new_article(
-    url: str,
-    title: str = "Title",
-    text: str | None = None,
-    *,
-    guid: str | None = None,
-    published_at: datetime = T0,
-    fetched_at: datetime = T0,
-) -> NewArticle:
-    text = f"Text of {url}." if text is None else text
-    return NewArticle(
-        guid=guid,
-        url=url,
-        canonical_url=canonical_url(url),
-        title=title,
-        source="Test Outlet",
-        published_at=published_at,
-        fetched_at=fetched_at,
-        text=text,
-        is_full_text=False,
-        content_hash=content_hash(title, text),
-    )
+def _new(url: str, title: str = "Title", text: str | None = None, **fields: Any) -> NewArticle:
+    """An entry published and fetched at T0 unless said otherwise."""
+    return new_article(url, title, text, **{"published_at": T0, "fetched_at": T0, **fields})
 
 
 async def own_feed(feeds: FeedStore, scope: Scope, url: str) -> Feed:
@@ -64,9 +46,9 @@ async def test_articles_get_ids_in_order_and_come_back_as_given(
 ) -> None:
     """Ids are 1, 2…; get_articles keeps the asked order and skips unknown ids."""
     feed = await own_feed(feeds, A, "https://a.example/feed")
-    first = new_article("https://a.example/1", "One", "First text.", guid="g1")
+    first = _new("https://a.example/1", "One", "First text.", guid="g1")
     assert await articles.add_article(feed, first) == 1
-    assert await articles.add_article(feed, new_article("https://a.example/2", "Two")) == 2
+    assert await articles.add_article(feed, _new("https://a.example/2", "Two")) == 2
     got = await articles.get_articles([2, 99, 1])
     assert [a.id for a in got] == [2, 1]
     one = got[1]
@@ -92,20 +74,17 @@ async def test_same_guid_in_the_same_feed_is_a_duplicate(
     """A feed's guid identifies its entry, even if the URL and text changed."""
     feed = await own_feed(feeds, A, "https://a.example/feed")
     other = await own_feed(feeds, A, "https://b.example/feed")
-    assert await articles.add_article(feed, new_article("https://a.example/1", guid="g"))
-    assert (
-        await articles.add_article(feed, new_article("https://a.example/2", "New", guid="g"))
-        is None
-    )
+    assert await articles.add_article(feed, _new("https://a.example/1", guid="g"))
+    assert await articles.add_article(feed, _new("https://a.example/2", "New", guid="g")) is None
     # the same guid in another feed is another article
-    assert await articles.add_article(other, new_article("https://b.example/1", "B", guid="g")) == 2
+    assert await articles.add_article(other, _new("https://b.example/1", "B", guid="g")) == 2
 
 
 async def test_same_canonical_url_is_a_duplicate(feeds: FeedStore, articles: ArticleStore) -> None:
     """A tracking-tagged copy of a stored URL is not stored again."""
     feed = await own_feed(feeds, A, "https://a.example/feed")
-    assert await articles.add_article(feed, new_article("https://a.example/1", "Bridge"))
-    tagged = new_article("https://A.example/1?utm_source=rss#top", "Bridge!", "Other words.")
+    assert await articles.add_article(feed, _new("https://a.example/1", "Bridge"))
+    tagged = _new("https://A.example/1?utm_source=rss#top", "Bridge!", "Other words.")
     assert await articles.add_article(feed, tagged) is None
     assert await articles.get_articles([2]) == []
 
@@ -114,8 +93,8 @@ async def test_same_text_is_a_duplicate(feeds: FeedStore, articles: ArticleStore
     """The same title and text under another URL is the same article."""
     feed = await own_feed(feeds, A, "https://a.example/feed")
     text = "The council approved the new bridge after a long debate."
-    assert await articles.add_article(feed, new_article("https://a.example/1", "Bridge", text))
-    copy = new_article("https://syndicated.example/x", "Bridge", text)
+    assert await articles.add_article(feed, _new("https://a.example/1", "Bridge", text))
+    copy = _new("https://syndicated.example/x", "Bridge", text)
     assert await articles.add_article(feed, copy) is None
 
 
@@ -126,14 +105,14 @@ async def test_a_duplicate_from_another_feed_reaches_that_feeds_readers(
     feed_a = await own_feed(feeds, A, "https://a.example/feed")
     feed_b = await own_feed(feeds, B, "https://b.example/feed")
     text = "Harbour cranes were replaced over the winter."
-    by_url = new_article("https://news.example/cranes", "Harbour cranes", text)
-    by_text = new_article("https://news.example/ferry", "Ferry timetable", "Ferries run hourly.")
+    by_url = _new("https://news.example/cranes", "Harbour cranes", text)
+    by_text = _new("https://news.example/ferry", "Ferry timetable", "Ferries run hourly.")
     assert await articles.add_article(feed_a, by_url) == 1
     assert await articles.add_article(feed_a, by_text) == 2
     assert await articles.recent_articles(B, since=LONG_AGO, limit=10) == []
-    again = new_article("https://news.example/cranes?utm_medium=rss", "Cranes", "Other text.")
+    again = _new("https://news.example/cranes?utm_medium=rss", "Cranes", "Other text.")
     assert await articles.add_article(feed_b, again) is None
-    copy = new_article("https://mirror.example/ferry", "Ferry timetable", "Ferries run hourly.")
+    copy = _new("https://mirror.example/ferry", "Ferry timetable", "Ferries run hourly.")
     assert await articles.add_article(feed_b, copy) is None
     seen = await articles.recent_articles(B, since=LONG_AGO, limit=10)
     assert sorted(a.id for a in seen) == [1, 2]
@@ -146,7 +125,7 @@ async def test_known_article_by_guid_in_the_feed_or_by_url_anywhere(
     """An entry is known by its guid in this feed, or by its canonical URL in any feed."""
     feed = await own_feed(feeds, A, "https://a.example/feed")
     other = await own_feed(feeds, B, "https://b.example/feed")
-    stored = new_article("https://a.example/1", guid="g1")
+    stored = _new("https://a.example/1", guid="g1")
     await articles.add_article(feed, stored)
     assert await articles.known_article(feed, "g1", "https://elsewhere.example/x")
     assert not await articles.known_article(other, "g1", "https://elsewhere.example/x")
@@ -162,9 +141,9 @@ async def test_a_workspace_sees_its_own_feeds_and_the_defaults_only(
     (default,) = await feeds.sync_default_feeds(["https://d.example/feed"])
     feed_a = await own_feed(feeds, A, "https://a.example/feed")
     feed_b = await own_feed(feeds, B, "https://b.example/feed")
-    await articles.add_article(default, new_article("https://d.example/1", "Storm default"))
-    await articles.add_article(feed_a, new_article("https://a.example/1", "Storm in A"))
-    await articles.add_article(feed_b, new_article("https://b.example/1", "Storm in B"))
+    await articles.add_article(default, _new("https://d.example/1", "Storm default"))
+    await articles.add_article(feed_a, _new("https://a.example/1", "Storm in A"))
+    await articles.add_article(feed_b, _new("https://b.example/1", "Storm in B"))
     recent = await articles.recent_articles(A, since=LONG_AGO, limit=10)
     assert sorted(a.title for a in recent) == ["Storm default", "Storm in A"]
     assert sorted(await titles(articles, B, ["storm"])) == ["Storm default", "Storm in B"]
@@ -177,8 +156,8 @@ async def test_default_feeds_and_subscriptions_decide_visibility_as_they_change(
     """Stored articles follow their feed: a dropped default or an unsubscribed feed hides them."""
     (default,) = await feeds.sync_default_feeds(["https://d.example/feed"])
     feed_a = await own_feed(feeds, A, "https://a.example/feed")
-    await articles.add_article(default, new_article("https://d.example/1", "From default"))
-    await articles.add_article(feed_a, new_article("https://a.example/1", "From A"))
+    await articles.add_article(default, _new("https://d.example/1", "From default"))
+    await articles.add_article(feed_a, _new("https://a.example/1", "From A"))
     await feeds.sync_default_feeds([])
     assert [a.title for a in await articles.recent_articles(A, since=LONG_AGO, limit=10)] == [
         "From A"
@@ -197,7 +176,7 @@ async def test_recent_articles_newest_first_then_by_id(
     for n, hours in [(1, 0), (2, 2), (3, 1), (4, 2)]:
         published = T0 + timedelta(hours=hours)
         await articles.add_article(
-            feed, new_article(f"https://a.example/{n}", f"A{n}", published_at=published)
+            feed, _new(f"https://a.example/{n}", f"A{n}", published_at=published)
         )
     recent = await articles.recent_articles(A, since=LONG_AGO, limit=10)
     assert [a.id for a in recent] == [4, 2, 3, 1]
@@ -210,9 +189,9 @@ async def test_recent_articles_windows_are_inclusive(
 ) -> None:
     """`since` bounds publication and `fetched_since` the fetch time, both inclusive."""
     feed = await own_feed(feeds, A, "https://a.example/feed")
-    old = new_article("https://a.example/old", "Old", published_at=T0 - timedelta(days=2))
-    stale = new_article("https://a.example/stale", "Stale", fetched_at=T0 - timedelta(hours=1))
-    fresh = new_article("https://a.example/fresh", "Fresh")
+    old = _new("https://a.example/old", "Old", published_at=T0 - timedelta(days=2))
+    stale = _new("https://a.example/stale", "Stale", fetched_at=T0 - timedelta(hours=1))
+    fresh = _new("https://a.example/fresh", "Fresh")
     for item in (old, stale, fresh):
         await articles.add_article(feed, item)
     window = await articles.recent_articles(A, since=T0 - timedelta(days=1), limit=10)
@@ -229,9 +208,9 @@ async def test_search_all_needs_every_word_and_any_needs_one(
 ) -> None:
     """Mode "all" matches articles with every word (title or text); "any" with at least one."""
     feed = await own_feed(feeds, A, "https://a.example/feed")
-    await articles.add_article(feed, new_article("https://a.example/1", "Bridge vote", "Council."))
-    await articles.add_article(feed, new_article("https://a.example/2", "Bridge repairs", "Cost."))
-    await articles.add_article(feed, new_article("https://a.example/3", "Budget", "Council cost."))
+    await articles.add_article(feed, _new("https://a.example/1", "Bridge vote", "Council."))
+    await articles.add_article(feed, _new("https://a.example/2", "Bridge repairs", "Cost."))
+    await articles.add_article(feed, _new("https://a.example/3", "Budget", "Council cost."))
     assert await titles(articles, A, ["bridge", "council"]) == ["Bridge vote"]
     found = await titles(articles, A, ["bridge", "council"], mode="any")
     assert sorted(found) == ["Bridge repairs", "Bridge vote", "Budget"]
@@ -244,7 +223,7 @@ async def test_search_words_are_case_free_tokens_not_prefixes_or_operators(
     """Words are split into lower-case tokens; punctuation and FTS syntax are just separators."""
     feed = await own_feed(feeds, A, "https://a.example/feed")
     await articles.add_article(
-        feed, new_article("https://a.example/1", "Portfolio review", "Near the port, a NEAR-miss.")
+        feed, _new("https://a.example/1", "Portfolio review", "Near the port, a NEAR-miss.")
     )
     assert await titles(articles, A, ["PORT"]) == ["Portfolio review"]
     assert await titles(articles, A, ['"port" NEAR(miss*']) == ["Portfolio review"]
@@ -257,7 +236,7 @@ async def test_search_matches_word_forms(feeds: FeedStore, articles: ArticleStor
     """Stemming: 'talk' finds 'talks' and 'talked'."""
     feed = await own_feed(feeds, A, "https://a.example/feed")
     await articles.add_article(
-        feed, new_article("https://a.example/1", "Peace talks resume", "Envoys talked for hours.")
+        feed, _new("https://a.example/1", "Peace talks resume", "Envoys talked for hours.")
     )
     assert await titles(articles, A, ["talk"]) == ["Peace talks resume"]
     assert await titles(articles, A, ["talking", "envoy"]) == ["Peace talks resume"]
@@ -268,9 +247,9 @@ async def test_search_filters_by_publication_and_fetch_time(
 ) -> None:
     """`since` and `fetched_since` narrow search as they narrow recent articles."""
     feed = await own_feed(feeds, A, "https://a.example/feed")
-    old = new_article("https://a.example/1", "Old harbour", published_at=T0 - timedelta(days=2))
-    stale = new_article("https://a.example/2", "Stale harbour", fetched_at=T0 - timedelta(hours=1))
-    fresh = new_article("https://a.example/3", "Fresh harbour")
+    old = _new("https://a.example/1", "Old harbour", published_at=T0 - timedelta(days=2))
+    stale = _new("https://a.example/2", "Stale harbour", fetched_at=T0 - timedelta(hours=1))
+    fresh = _new("https://a.example/3", "Fresh harbour")
     for item in (old, stale, fresh):
         await articles.add_article(feed, item)
     assert len(await titles(articles, A, ["harbour"])) == 3
@@ -287,13 +266,13 @@ async def test_search_ranks_title_matches_above_body_matches_and_limits(
     """An article with the word in its title outranks one with it only in the text."""
     feed = await own_feed(feeds, A, "https://a.example/feed")
     body = "The ministry said the new rail schedule starts in June after consultation."
-    await articles.add_article(feed, new_article("https://a.example/1", "Transport news", body))
+    await articles.add_article(feed, _new("https://a.example/1", "Transport news", body))
     await articles.add_article(
         feed,
-        new_article("https://a.example/2", "Rail strike ends", "Unions and managers agreed."),
+        _new("https://a.example/2", "Rail strike ends", "Unions and managers agreed."),
     )
     for n in range(3, 7):  # unrelated articles, so the word is rare as in real collections
-        await articles.add_article(feed, new_article(f"https://a.example/{n}", f"Weather {n}"))
+        await articles.add_article(feed, _new(f"https://a.example/{n}", f"Weather {n}"))
     hits = await articles.search(A, ["rail"], mode="all", since=None, limit=10)
     assert [h.article.title for h in hits] == ["Rail strike ends", "Transport news"]
     assert hits[0].relevance > hits[1].relevance
