@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.app import build_app
+from bot.app import bootstrap
 from bot.config import Settings
 from bot.domain import CONSOLE_SCOPE, Scope
 from bot.llm.openai_client import estimate_tokens
@@ -37,15 +37,15 @@ async def main() -> None:
     async with fake_openai() as fake:
         with tempfile.TemporaryDirectory() as tmp:
             settings = Settings(NEWSBRIEF_DB=Path(tmp) / "llm.db", OPENAI_BASE_URL=fake.base_url)
-            app = await build_app(settings)
+            app = await bootstrap(settings)
             try:
                 await app.ingest.poll_all()
                 started = time.perf_counter()
-                first = await app.digests.digest(CONSOLE_SCOPE)
+                first = await app.chat.digests.digest(CONSOLE_SCOPE)
                 first_time = time.perf_counter() - started
                 calls_first, tokens_first = fake.calls, _prompt_tokens(fake.requests)
                 started = time.perf_counter()
-                await app.digests.digest(Scope("slack", "T-SECOND"))
+                await app.chat.digests.digest(Scope("slack", "T-SECOND"))
                 second_time = time.perf_counter() - started
                 print(
                     f"digest, first channel:  {len(first.sections)} stories, {calls_first} "
@@ -61,7 +61,7 @@ async def main() -> None:
                 for i in range(20):
                     question = f"How many confirmed measles cases are there? ({i})"
                     started = time.perf_counter()
-                    await app.asks.ask(CONSOLE_SCOPE, question)
+                    await app.chat.asks.ask(CONSOLE_SCOPE, question)
                     samples.append(time.perf_counter() - started)
                 print(
                     "added latency around one model call (answer, instant fake server): "

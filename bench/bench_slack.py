@@ -20,7 +20,7 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.app import build_app
+from bot.app import bootstrap
 from bot.chat.slack import SlackAdapter
 from bot.config import Settings
 from tests.fakes.slack_api import fake_slack, sign, slash_command_body
@@ -41,18 +41,18 @@ async def main(rounds: int = 4) -> None:
     posts: list[float] = []
     async with fake_slack() as fake:
         with tempfile.TemporaryDirectory() as tmp:
-            app = await build_app(Settings(NEWSBRIEF_DB=Path(tmp) / "bench.db"))
-            await app.ingest.poll_all()
-            adapter = SlackAdapter(
-                bot_token="xoxb-bench",
-                app_token=None,
-                signing_secret=SECRET,
-                api_url=fake.base_url,
-                admin_users=[],
-                services=app.chat,
-                host="127.0.0.1",
-                port=0,
+            settings = Settings(
+                NEWSBRIEF_DB=Path(tmp) / "bench.db",
+                SLACK_BOT_TOKEN="xoxb-bench",
+                SLACK_SIGNING_SECRET=SECRET,
+                SLACK_API_URL=fake.base_url,
+                SLACK_HOST="127.0.0.1",
+                SLACK_PORT=0,
             )
+            app = await bootstrap(settings)
+            await app.ingest.poll_all()
+            (adapter,) = app.adapters
+            assert isinstance(adapter, SlackAdapter)
             await adapter.start()
             url = f"http://127.0.0.1:{adapter.bound_port}/slack/events"
             try:

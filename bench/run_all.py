@@ -19,7 +19,7 @@ import feedparser
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.app import build_app
+from bot.app import bootstrap
 from bot.config import SAMPLES_DIR, Settings
 from bot.domain import CONSOLE_SCOPE, Article
 from bot.llm.extractive import _sentences, key_sentences
@@ -48,22 +48,22 @@ async def bench_pipeline(runs: int = 5) -> None:
     digest_times: list[float] = []
     for run in range(runs):
         with tempfile.TemporaryDirectory() as tmp:
-            app = await build_app(Settings(NEWSBRIEF_DB=Path(tmp) / f"bench{run}.db"))
+            app = await bootstrap(Settings(NEWSBRIEF_DB=Path(tmp) / f"bench{run}.db"))
             try:
                 started = time.perf_counter()
                 reports = await app.ingest.poll_all()
                 ingest_times.append(time.perf_counter() - started)
                 articles = sum(r.new_articles for r in reports)
                 started = time.perf_counter()
-                await app.digests.digest(CONSOLE_SCOPE)
+                await app.chat.digests.digest(CONSOLE_SCOPE)
                 digest_times.append(time.perf_counter() - started)
                 for topic in TOPICS:
                     started = time.perf_counter()
-                    await app.briefs.brief(CONSOLE_SCOPE, topic)
+                    await app.chat.briefs.brief(CONSOLE_SCOPE, topic)
                     brief_times.append(time.perf_counter() - started)
                 for question in QUESTIONS:
                     started = time.perf_counter()
-                    await app.asks.ask(CONSOLE_SCOPE, question)
+                    await app.chat.asks.ask(CONSOLE_SCOPE, question)
                     ask_times.append(time.perf_counter() - started)
             finally:
                 await app.close()
@@ -91,7 +91,18 @@ def _rouge(reference: str, candidate: str, n: int) -> float:
 
 def _article(title: str, text: str) -> Article:
     now = datetime.now(UTC)
-    return Article(0, "u", "u", title, "s", now, now, text, True, "h")
+    return Article(
+        id=0,
+        url="u",
+        canonical_url="u",
+        title=title,
+        source="s",
+        published_at=now,
+        fetched_at=now,
+        text=text,
+        is_full_text=True,
+        content_hash="h",
+    )
 
 
 def bench_quality() -> None:

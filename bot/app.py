@@ -8,12 +8,14 @@ import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
 from pydantic import SecretStr
 
 from bot.config import SAMPLES_DIR, Settings
+from bot.domain import FeedReport
 from bot.ingest.fetch import Fetcher, is_local, local_path
 from bot.ingest.source import HttpFeedSource
 from bot.llm.extractive import ExtractiveSummarizer
@@ -26,6 +28,7 @@ from bot.services.digest import DigestService
 from bot.services.feeds import FeedService
 from bot.services.ingest import IngestService
 from bot.services.ports import Publisher, StorageEngine, Summarizer
+from bot.services.stats import StatsService
 from bot.services.subscriptions import SubscriptionService
 from bot.services.verify import verified
 from bot.store.sqlite import SqliteStore
@@ -41,17 +44,16 @@ class App:
     source: HttpFeedSource
     summarizer: Summarizer
     ingest: IngestService
-    feeds: FeedService
-    digests: DigestService
-    briefs: BriefService
-    asks: AskService
-    subscriptions: SubscriptionService
+    chat: ChatServices
+    scheduler: Scheduler
+    adapters: list[ChatAdapter]
+    stats: StatsService
+    stopping: asyncio.Event
     warnings: list[str] = field(default_factory=list)
 
-    @property
-    def chat(self) -> ChatServices:
-        """What a chat adapter needs, in one bundle."""
-        return ChatServices(self.briefs, self.digests, self.asks, self.feeds, self.subscriptions)
+    def stop(self) -> None:
+        """Ask `serve` to wind down (a signal, or the console's /quit)."""
+        self.stopping.set()
 
     async def close(self) -> None:
         await self.fetcher.aclose()
@@ -139,26 +141,57 @@ async def open_store(path: Path) -> SqliteStore:
         raise StartupError(f"{where}: cannot open the database ({exc})") from exc
 
 
-async def build_app(
+class ChatAdapter(Publisher, Protocol):
+    """A chat platform the bot serves: started and stopped with the process.
+
+    `opens_with_digest`: it shows the day's digest when it starts (the console),
+    so a digest missed while the bot was down need not be posted to it.
+    """
+
+    opens_with_digest: bool
+
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+
+
+ChatFactory = Callable[[ChatServices, Callable[[], None]], Sequence[ChatAdapter]]
+
+
+async def bootstrap(
     settings: Settings,
     *,
-    summarizer: Summarizer | None = None,
     store: StorageEngine | None = None,
+    summarizer: Summarizer | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    chat: ChatFactory | None = None,
 ) -> App:
-    """The app on `settings`, with real adapters unless a test hands in its own
-    (a summarizer, a store, or the model client's sleep between retries)."""
+    """The whole app on `settings`: store, model, services, chat adapters, scheduler.
+
+    Real adapters by default; a test hands in its own store, summarizer, the
+    model client's sleep between retries, or `chat` (services, stop -> the
+    adapters to serve; `no_chat` for one-shot commands).
+    """
     store = store or await open_store(settings.db_path)
     try:
         return await _wire(
-            settings, store, summarizer or build_summarizer(settings, store, sleep=sleep)
+            settings,
+            store,
+            summarizer or build_summarizer(settings, store, sleep=sleep),
+            chat or partial(build_chat_adapters, settings),
         )
     except BaseException:
         await store.close()
         raise
 
 
-async def _wire(settings: Settings, store: StorageEngine, summarizer: Summarizer) -> App:
+def no_chat(services: ChatServices, stop: Callable[[], None]) -> Sequence[ChatAdapter]:
+    """For one-shot commands: nothing to serve."""
+    return ()
+
+
+async def _wire(
+    settings: Settings, store: StorageEngine, summarizer: Summarizer, chat: ChatFactory
+) -> App:
     fetcher = Fetcher(
         timeout_seconds=settings.fetch_timeout_seconds,
         max_bytes=settings.max_feed_bytes,
@@ -169,12 +202,7 @@ async def _wire(settings: Settings, store: StorageEngine, summarizer: Summarizer
     source = HttpFeedSource(
         fetcher, fetch_full_text=settings.fetch_full_text, samples_dir=SAMPLES_DIR
     )
-    summarizer = verified(
-        summarizer,
-        ExtractiveSummarizer(),
-        store,
-        settings.verify,
-    )
+    summarizer = verified(summarizer, ExtractiveSummarizer(), store, settings.verify)
     ingest = IngestService(
         store,
         source,
@@ -182,6 +210,32 @@ async def _wire(settings: Settings, store: StorageEngine, summarizer: Summarizer
         max_backoff=timedelta(hours=settings.max_backoff_hours),
         settings_in_force=fetcher.settings_in_force(),
     )
+    digests = DigestService(store, summarizer, max_stories=settings.digest_max_stories)
+    # Filled once the adapters exist: they need the subscriptions, which need the scheduler.
+    publishers: dict[str, Publisher] = {}
+    scheduler = Scheduler(
+        store,
+        ingest,
+        digests,
+        publishers,
+        poll_interval=timedelta(minutes=settings.poll_minutes),
+        grace=timedelta(minutes=settings.digest_grace_minutes),
+    )
+    services = ChatServices(
+        briefs=BriefService(
+            store,
+            summarizer,
+            window=timedelta(days=settings.brief_days),
+            max_stories=settings.brief_max_stories,
+        ),
+        digests=digests,
+        asks=AskService(store, summarizer),
+        feeds=FeedService(store, source, ingest),
+        subscriptions=SubscriptionService(store, scheduler),
+    )
+    stopping = asyncio.Event()
+    adapters = list(chat(services, stopping.set))
+    publishers.update({adapter.platform: adapter for adapter in adapters})
     usable, warnings = default_feed_problems(settings)
     await store.sync_default_feeds(usable)
     for warning in warnings:
@@ -193,30 +247,19 @@ async def _wire(settings: Settings, store: StorageEngine, summarizer: Summarizer
         source=source,
         summarizer=summarizer,
         ingest=ingest,
-        feeds=FeedService(store, source, ingest),
-        digests=DigestService(store, summarizer, max_stories=settings.digest_max_stories),
-        briefs=BriefService(
-            store,
-            summarizer,
-            window=timedelta(days=settings.brief_days),
-            max_stories=settings.brief_max_stories,
-        ),
-        asks=AskService(store, summarizer),
-        subscriptions=SubscriptionService(store),
+        chat=services,
+        scheduler=scheduler,
+        adapters=adapters,
+        stats=StatsService(store, store),
+        stopping=stopping,
         warnings=warnings,
     )
 
 
-class ChatAdapter(Publisher, Protocol):
-    """A chat platform the bot serves: started and stopped with the process."""
-
-    async def start(self) -> None: ...
-    async def stop(self) -> None: ...
-
-
-def build_chat_adapters(app: App) -> list[ChatAdapter]:
-    """The platforms whose tokens are set; none means the console."""
-    settings = app.settings
+def build_chat_adapters(
+    settings: Settings, services: ChatServices, stop: Callable[[], None]
+) -> list[ChatAdapter]:
+    """The platforms whose tokens are set; none means the console, which may ask to stop."""
     adapters: list[ChatAdapter] = []
     if settings.slack_bot_token:
         from bot.chat.slack import SlackAdapter
@@ -228,7 +271,7 @@ def build_chat_adapters(app: App) -> list[ChatAdapter]:
                 signing_secret=_secret(settings.slack_signing_secret),
                 api_url=settings.slack_api_url,
                 admin_users=settings.slack_admin_users,
-                services=app.chat,
+                services=services,
                 host=settings.slack_host,
                 port=settings.slack_port,
             )
@@ -242,7 +285,18 @@ def build_chat_adapters(app: App) -> list[ChatAdapter]:
                 api_url=settings.discord_api_url,
                 guild_id=settings.discord_guild_id,
                 message_content=settings.discord_message_content,
-                services=app.chat,
+                services=services,
+            )
+        )
+    if not adapters:
+        from bot.chat.console import ConsoleAdapter
+
+        adapters.append(
+            ConsoleAdapter(
+                services=services,
+                digest_time=settings.digest_time,
+                timezone=settings.timezone,
+                on_quit=stop,
             )
         )
     return adapters
@@ -252,24 +306,10 @@ def _secret(value: SecretStr | None) -> str | None:
     return value.get_secret_value() if value else None
 
 
-def build_scheduler(app: App, publishers: Sequence[Publisher]) -> Scheduler:
-    scheduler = Scheduler(
-        app.store,
-        app.ingest,
-        app.digests,
-        {p.platform: p for p in publishers},
-        poll_interval=timedelta(minutes=app.settings.poll_minutes),
-        grace=timedelta(minutes=app.settings.digest_grace_minutes),
-    )
-    # A digest set or turned off in chat takes effect at once, no restart.
-    app.subscriptions.on_change = scheduler.schedule
-    app.subscriptions.on_remove = scheduler.unschedule
-    return scheduler
-
-
-async def serve(app: App, adapters: Sequence[ChatAdapter], stop: asyncio.Event) -> None:
-    """Run the chat adapters and the scheduler until `stop` is set."""
-    scheduler = build_scheduler(app, adapters)
+async def serve(
+    app: App, *, on_ingest: Callable[[Sequence[FeedReport]], None] | None = None
+) -> None:
+    """Poll every feed, start the chat adapters and the scheduler, run until `app.stop()`."""
     reports = await app.ingest.poll_all()
     failed = [r for r in reports if r.status == "error"]
     log.info(
@@ -278,15 +318,17 @@ async def serve(app: App, adapters: Sequence[ChatAdapter], stop: asyncio.Event) 
         sum(r.new_articles for r in reports),
         len(failed),
     )
+    if on_ingest is not None:
+        on_ingest(reports)
     started: list[ChatAdapter] = []
     try:
-        for adapter in adapters:
+        for adapter in app.adapters:
             await adapter.start()
             started.append(adapter)
-        await scheduler.start(catch_up=True)
-        await stop.wait()
+        await app.scheduler.start(catch_up=not any(a.opens_with_digest for a in app.adapters))
+        await app.stopping.wait()
     finally:
-        scheduler.shutdown()
+        app.scheduler.shutdown()
         for adapter in reversed(started):
             try:
                 await adapter.stop()

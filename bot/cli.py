@@ -8,25 +8,15 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
-from datetime import datetime, timedelta
 
 from pydantic import ValidationError
 
 from bot import __version__
-from bot.app import (
-    App,
-    ChatAdapter,
-    StartupError,
-    build_app,
-    build_chat_adapters,
-    build_scheduler,
-    serve,
-)
-from bot.chat.console import CHANNEL, ConsoleAdapter, render_text, with_hint
+from bot.app import App, StartupError, bootstrap, no_chat, serve
+from bot.chat.console import CHANNEL, render_text, with_hint
 from bot.config import Settings
 from bot.domain import CONSOLE_SCOPE, FeedReport, Hint
 from bot.services.render import plural
-from bot.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as exc:
         print("newsbrief: the settings are not valid:", file=sys.stderr)
         for error in exc.errors():
-            name = error["loc"][0] if error["loc"] else "?"
-            print(f"  {name}: {error['msg']}", file=sys.stderr)
+            where = f"{error['loc'][0]}: " if error["loc"] else ""  # a rule across settings
+            print(f"  {where}{error['msg']}", file=sys.stderr)
         print("Fix them in the environment or .env (see .env.example).", file=sys.stderr)
         return 2
     console = args.command == "run" and not (settings.slack_bot_token or settings.discord_token)
@@ -131,7 +121,7 @@ def configure_logging(settings: Settings, *, console: bool) -> None:
 
 async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     try:
-        app = await build_app(settings)
+        app = await bootstrap(settings, chat=None if args.command == "run" else no_chat)
     except StartupError as exc:
         print(f"newsbrief: cannot start: {exc}", file=sys.stderr)
         return 1
@@ -156,11 +146,11 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             return 0
         await app.ingest.poll_due()
         if args.command == "digest":
-            message = await app.digests.digest(CONSOLE_SCOPE, args.topics)
+            message = await app.chat.digests.digest(CONSOLE_SCOPE, args.topics)
         elif args.command == "brief":
-            message = await app.briefs.brief(CONSOLE_SCOPE, " ".join(args.topic))
+            message = await app.chat.briefs.brief(CONSOLE_SCOPE, " ".join(args.topic))
         else:
-            message = await app.asks.ask(CONSOLE_SCOPE, " ".join(args.question))
+            message = await app.chat.asks.ask(CONSOLE_SCOPE, " ".join(args.question))
         print(render_text(message, CLI_HINTS))
         return 0
     finally:
@@ -169,22 +159,22 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _feeds(app: App, args: argparse.Namespace) -> int:
     if args.action == "list":
-        print(render_text(await app.feeds.list(CONSOLE_SCOPE), CLI_HINTS))
+        print(render_text(await app.chat.feeds.list(CONSOLE_SCOPE), CLI_HINTS))
         return 0
     if args.action == "add":
-        change = await app.feeds.add(CONSOLE_SCOPE, args.url, channel=CHANNEL, allow_local=True)
+        change = await app.chat.feeds.add(
+            CONSOLE_SCOPE, args.url, channel=CHANNEL, allow_local=True
+        )
     else:
-        change = await app.feeds.remove(CONSOLE_SCOPE, args.url)
+        change = await app.chat.feeds.remove(CONSOLE_SCOPE, args.url)
     print(with_hint(change.text, change.hint, CLI_HINTS))
     return 0 if change.ok else 1
 
 
 async def _stats(app: App) -> str:
-    now = utcnow()
-    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    report = await app.stats.report(STATS_DAYS)
     lines = [f"Summarizer: {app.summarizer.name}"]
-    for label, since in (("today (UTC)", today), ("all time", None)):
-        s = await app.store.llm_stats(since)
+    for label, s in (("today (UTC)", report.today), ("all time", report.all_time)):
         lines.append(
             f"  {label:<12} requests {s.requests} (ok {s.ok}, failed {s.errors}), "
             f"invalid replies {s.invalid}, fallbacks {s.fallbacks}, cache hits {s.cache_hits}, "
@@ -192,26 +182,18 @@ async def _stats(app: App) -> str:
         )
         for reason, count in s.fallback_reasons:
             lines.append(f"               {count} x fell back: {reason}")
-    lines += await _claim_lines(app, now)
-    budget = app.settings.llm_daily_tokens
-    if app.settings.llm_enabled and budget:
-        used = await app.store.tokens_used_since(today)
-        lines.append(f"  daily token budget: {used:,} of {budget:,} used")
-    return "\n".join(lines)
-
-
-async def _claim_lines(app: App, now: datetime) -> list[str]:
-    """Claims checked against their sources, re-cited and dropped, for each of the last days."""
-    days = await app.store.claims_by_day(now - timedelta(days=STATS_DAYS))
-    lines = [f"Claims checked against their sources (NEWSBRIEF_VERIFY={app.settings.verify}):"]
-    if not days:
+    lines.append(f"Claims checked against their sources (NEWSBRIEF_VERIFY={app.settings.verify}):")
+    if not report.claim_days:
         lines.append(f"  none in the last {STATS_DAYS} days")
-    for day in days:
+    for day in report.claim_days:
         lines.append(
             f"  {day.day.isoformat()}   checked {day.checked}, re-cited {day.recited}, "
             f"dropped {day.dropped}, items quoted instead {day.fallbacks}"
         )
-    return lines
+    budget = app.settings.llm_daily_tokens
+    if app.settings.llm_enabled and budget:
+        lines.append(f"  daily token budget: {report.tokens_today:,} of {budget:,} used")
+    return "\n".join(lines)
 
 
 def _ingest_summary(reports: Sequence[FeedReport]) -> str:
@@ -222,9 +204,10 @@ def _ingest_summary(reports: Sequence[FeedReport]) -> str:
     return text + (f", {failed} failed (see `feeds list`)" if failed else "")
 
 
-def banner(app: App, chat: Sequence[str]) -> str:
+def banner(app: App) -> str:
     """What runs and what is a default, and which setting switches on what is off."""
     s = app.settings
+    chat = [a.platform.capitalize() for a in app.adapters if a.platform != CONSOLE_SCOPE.platform]
     mode = "console mode" if not chat else "serving " + " and ".join(chat)
     lines = [f"newsbrief {__version__} — {mode}"]
     switches = {"Slack": "SLACK_BOT_TOKEN", "Discord": "DISCORD_TOKEN"}
@@ -251,46 +234,20 @@ def banner(app: App, chat: Sequence[str]) -> str:
 
 
 async def _run(app: App) -> int:
-    try:
-        adapters = build_chat_adapters(app)
-    except ValueError as exc:
-        print(f"newsbrief: {exc}", file=sys.stderr)
-        return 2
-    if adapters:
-        return await _serve(app, adapters)
-    console = ConsoleAdapter(services=app.chat)
-    console.say(banner(app, []))
-    for warning in app.warnings:
-        console.say(f"Warning: {warning}")
-    await app.store.upsert_subscription(
-        CONSOLE_SCOPE,
-        CHANNEL,
-        digest_time=app.settings.digest_time,
-        timezone=app.settings.timezone,
-        topics=(),
-    )
-    reports = await app.ingest.poll_all()
-    console.say(_ingest_summary(reports))
-    for report in reports:
-        if report.status == "error":
-            console.say(f"  {report.url}: {report.error}")
-    scheduler = build_scheduler(app, [console])
-    await console.show(await app.digests.digest(CONSOLE_SCOPE, timezone=app.settings.timezone))
-    await scheduler.start(catch_up=False)
-    try:
-        await console.run()
-    finally:
-        scheduler.shutdown()
-    return 0
-
-
-async def _serve(app: App, adapters: list[ChatAdapter]) -> int:
-    print(banner(app, [a.platform.capitalize() for a in adapters]), flush=True)
+    """Serve the chat adapters (the console when no tokens are set) until stopped."""
+    console = any(a.platform == CONSOLE_SCOPE.platform for a in app.adapters)
+    print(banner(app), flush=True)
     for warning in app.warnings:
         print(f"Warning: {warning}", flush=True)
-    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    await serve(app, adapters, stop)
+        loop.add_signal_handler(signum, app.stop)
+    await serve(app, on_ingest=_print_ingest if console else None)
     return 0
+
+
+def _print_ingest(reports: Sequence[FeedReport]) -> None:
+    print(_ingest_summary(reports), flush=True)
+    for report in reports:
+        if report.status == "error":
+            print(f"  {report.url}: {report.error}", flush=True)

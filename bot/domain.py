@@ -6,6 +6,7 @@ service and adapter can share these types without pulling each other in.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -47,8 +48,9 @@ class Feed:
 
 
 @dataclass(frozen=True)
-class Article:
-    id: int
+class NewArticle:
+    """An article as read from a feed, before the store has given it an id."""
+
     url: str
     canonical_url: str
     title: str
@@ -59,6 +61,13 @@ class Article:
     is_full_text: bool
     content_hash: str
     guid: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Article(NewArticle):
+    """A stored article."""
+
+    id: int
 
 
 @dataclass(frozen=True)
@@ -104,9 +113,12 @@ class Hint(StrEnum):
 
 
 class ThreadKind(StrEnum):
+    """What a message is; a thread's record keeps it too (as "digest", "brief", "answer")."""
+
     DIGEST = "digest"
     BRIEF = "brief"
     ANSWER = "answer"
+    FEEDS = "feeds"  # the feeds a workspace reads, with their health; never opens a thread
 
 
 @dataclass(frozen=True)
@@ -159,6 +171,13 @@ class Section:
     citations: tuple[int, ...] = ()
     note: str | None = None  # e.g. that this item is extractive because the model failed
 
+    @property
+    def cited_numbers(self) -> tuple[int, ...]:
+        """Every number the section cites, its own first, then its bullets', each once."""
+        return tuple(
+            dict.fromkeys([*self.citations, *(n for b in self.bullets for n in b.citations)])
+        )
+
 
 @dataclass(frozen=True)
 class Message:
@@ -174,7 +193,27 @@ class Message:
     hints: tuple[Hint, ...] = ()  # commands to point to, worded by the adapter
 
     def citation(self, number: int) -> Citation | None:
-        return next((c for c in self.citations if c.number == number), None)
+        return next(iter(self.cited((number,))), None)
+
+    def cited(self, numbers: Iterable[int]) -> tuple[Citation, ...]:
+        """The citations behind `numbers`, in their order; a number with none is left out."""
+        by_number = {c.number: c for c in self.citations}
+        return tuple(by_number[n] for n in numbers if n in by_number)
+
+    def cited_in(self, section: Section) -> tuple[Citation, ...]:
+        """The citations a section cites, in the order it cites them."""
+        return self.cited(section.cited_numbers)
+
+    @property
+    def bullet_texts(self) -> tuple[str, ...]:
+        """Every bullet's text, section after section: the body as plain lines."""
+        return tuple(b.text for s in self.sections for b in s.bullets)
+
+    @property
+    def headed(self) -> bool:
+        """Whether the title heads the post: a digest's or a brief's does; an answer and a
+        feed list are replies, shown without it."""
+        return self.kind in (ThreadKind.DIGEST, ThreadKind.BRIEF)
 
     @property
     def opens_thread(self) -> bool:

@@ -24,6 +24,7 @@ from bot.timeutil import parse_hhmm, utcnow
 log = logging.getLogger(__name__)
 
 POLL_JOB = "poll-feeds"
+DIGEST_JOB = "digest:"  # + the subscription's id
 
 
 def last_due(subscription: Subscription, now: datetime) -> datetime:
@@ -38,6 +39,13 @@ def last_due(subscription: Subscription, now: datetime) -> datetime:
 
 
 class Scheduler:
+    """Also the subscriptions' DigestSchedule: a changed time is re-timed at once.
+
+    `publishers` is read when a digest falls due, so the composition root may
+    fill it after building the chat adapters (which need the subscriptions,
+    which need this scheduler).
+    """
+
     def __init__(
         self,
         store: Store,
@@ -93,7 +101,7 @@ class Scheduler:
             self.post_digest,
             CronTrigger(hour=at.hour, minute=at.minute, timezone=ZoneInfo(subscription.timezone)),
             args=[subscription.id],
-            id=f"digest:{subscription.id}",
+            id=f"{DIGEST_JOB}{subscription.id}",
             replace_existing=True,
             max_instances=1,
             coalesce=True,
@@ -101,9 +109,17 @@ class Scheduler:
         )
 
     def unschedule(self, subscription_id: int) -> None:
-        job = self._scheduler.get_job(f"digest:{subscription_id}")
+        job = self._scheduler.get_job(f"{DIGEST_JOB}{subscription_id}")
         if job is not None:
             job.remove()
+
+    def scheduled_digests(self) -> dict[int, datetime]:
+        """Each scheduled subscription's next digest time (once started)."""
+        return {
+            int(job.id.removeprefix(DIGEST_JOB)): job.next_run_time
+            for job in self._scheduler.get_jobs()
+            if job.id.startswith(DIGEST_JOB)
+        }
 
     async def poll(self) -> None:
         try:

@@ -51,16 +51,16 @@ async def test_digest_brief_and_answer_fit_the_server(llama: LlamaServer, tmp_pa
         await app.ingest.poll_all()
         summarizer = llm_of(app)
         started = time.monotonic()
-        digest = await app.digests.digest(CONSOLE_SCOPE)
+        digest = await app.chat.digests.digest(CONSOLE_SCOPE)
         digest_seconds = time.monotonic() - started
         digest_stats = await app.store.llm_stats(None)
 
         started = time.monotonic()
-        brief = await app.briefs.brief(CONSOLE_SCOPE, "ukraine")
+        brief = await app.chat.briefs.brief(CONSOLE_SCOPE, "ukraine")
         brief_seconds = time.monotonic() - started
 
-        await app.asks.open_thread(CONSOLE_SCOPE, "console", "t1", brief)
-        answer = await app.asks.ask(
+        await app.chat.asks.open_thread(CONSOLE_SCOPE, "console", "t1", brief)
+        answer = await app.chat.asks.ask(
             CONSOLE_SCOPE, "Who is expected to travel to Kyiv?", channel="console", thread_key="t1"
         )
         stats = await app.store.llm_stats(None)

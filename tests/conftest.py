@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import App, build_app
+from bot.app import App, bootstrap
 from bot.config import Settings
 from bot.store.sqlite import SqliteStore
 
@@ -41,7 +41,7 @@ async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
 @pytest.fixture
 async def app(tmp_path: Path) -> AsyncIterator[App]:
     """The real composition on the bundled sample feeds, ingested, offline."""
-    built = await build_app(Settings(NEWSBRIEF_DB=tmp_path / "app.db"))
+    built = await bootstrap(Settings(NEWSBRIEF_DB=tmp_path / "app.db"))
     reports = await built.ingest.poll_all()
     assert all(r.status == "ok" for r in reports), reports
     yield built

@@ -6,9 +6,9 @@ import os
 from datetime import datetime
 from pathlib import Path
 
-from bot.domain import Feed
+from bot.domain import Feed, NewArticle
 from bot.services.dedupe import canonical_url, content_hash
-from bot.services.ports import NewArticle, Store
+from bot.services.ports import Store
 from bot.timeutil import utcnow
 
 REPO = Path(__file__).resolve().parents[1]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import build_app
+from bot.app import bootstrap
 from bot.cli import banner, main
 from bot.config import Settings
 from tests.helpers import REPO, bot_env
@@ -188,15 +188,18 @@ async def test_banner_says_what_runs_and_what_switches_on_the_rest(
     tmp_path: Path, chat: list[str], llm: bool
 ) -> None:
     """The banner names the platforms served and the summarizer, and how to turn on the rest."""
-    tokens = {"Slack": {"SLACK_BOT_TOKEN": "xoxb-1"}, "Discord": {"DISCORD_TOKEN": "d-1"}}
+    tokens = {
+        "Slack": {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"},
+        "Discord": {"DISCORD_TOKEN": "d-1"},
+    }
     values: dict[str, object] = {"NEWSBRIEF_DB": tmp_path / "b.db"}
     for name in chat:
         values.update(tokens[name])
     if llm:
         values["OPENAI_BASE_URL"] = "http://127.0.0.1:9/v1"
-    app = await build_app(Settings(**values))  # type: ignore[arg-type]
+    app = await bootstrap(Settings(**values))  # type: ignore[arg-type]
     try:
-        text = banner(app, chat)
+        text = banner(app)
     finally:
         await app.close()
     first = text.splitlines()[0]

@@ -50,6 +50,15 @@ def test_bad_values_are_refused(monkeypatch: pytest.MonkeyPatch, name: str, valu
         Settings()
 
 
+def test_slack_without_a_way_to_connect_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Slack bot token alone is refused, naming the two settings that would complete it."""
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-1")
+    with pytest.raises(ValidationError, match=r"SLACK_APP_TOKEN .* or SLACK_SIGNING_SECRET"):
+        Settings()
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "s")
+    assert Settings().slack_signing_secret is not None
+
+
 def test_every_setting_is_in_env_example_with_a_comment() -> None:
     """.env.example lists every setting the code reads, each after a comment line."""
     example = (REPO / ".env.example").read_text(encoding="utf-8").splitlines()

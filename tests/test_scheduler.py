@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from bot.app import App
 from bot.domain import Scope, Subscription
@@ -66,16 +67,15 @@ async def test_started_scheduler_holds_one_daily_job_per_subscription(app: App) 
     scheduler = _scheduler(app, datetime.now(UTC).replace(hour=0, minute=0), publisher)
     await scheduler.start(catch_up=False)
     try:
-        job = scheduler._scheduler.get_job(f"digest:{sub.id}")
-        assert job is not None
-        assert "hour='7'" in str(job.trigger) and "minute='15'" in str(job.trigger)
-        assert str(job.trigger.timezone) == "Asia/Tokyo"
+        tokyo = ZoneInfo("Asia/Tokyo")
+        first = scheduler.scheduled_digests()[sub.id].astimezone(tokyo)
+        assert (first.hour, first.minute, first.utcoffset()) == (7, 15, timedelta(hours=9))
         moved = await app.store.upsert_subscription(
             SLACK, "C1", digest_time="18:00", timezone="Asia/Tokyo", topics=()
         )
         scheduler.schedule(moved)
-        jobs = [j for j in scheduler._scheduler.get_jobs() if j.id.startswith("digest:")]
-        assert len(jobs) == 1 and "hour='18'" in str(jobs[0].trigger)
+        jobs = scheduler.scheduled_digests()
+        assert list(jobs) == [sub.id] and jobs[sub.id].astimezone(tokyo).hour == 18
     finally:
         scheduler.shutdown()
 

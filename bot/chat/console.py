@@ -17,6 +17,7 @@ from typing import TextIO
 
 from bot.domain import CONSOLE_SCOPE, Hint, Message, ThreadKind
 from bot.services.chat import ChatServices
+from bot.services.render import hinted, worded
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ CONSOLE_HINTS: Mapping[Hint, str] = {
 
 
 def with_hint(text: str, hint: Hint | None, hints: Mapping[Hint, str] = CONSOLE_HINTS) -> str:
-    return f"{text} {hints[hint]}" if hint is not None and hint in hints else text
+    return hinted(text, hint, hints)
 
 
 def render_text(message: Message, hints: Mapping[Hint, str] = CONSOLE_HINTS) -> str:
@@ -69,7 +70,7 @@ def render_text(message: Message, hints: Mapping[Hint, str] = CONSOLE_HINTS) -> 
         for citation in message.citations:
             lines.append(f"  [{citation.number}] {citation.source}: {citation.title}")
             lines.append(f"      {citation.url}")
-    pointers = [hints[h] for h in message.hints if h in hints]
+    pointers = worded(message.hints, hints)
     if pointers:
         lines.append("")
         lines += pointers
@@ -80,27 +81,56 @@ def render_text(message: Message, hints: Mapping[Hint, str] = CONSOLE_HINTS) -> 
 
 
 class ConsoleAdapter:
-    """Reads commands from a text stream and prints replies; also a Publisher."""
+    """Reads commands from a text stream and prints replies; also a Publisher.
+
+    Started, it follows the console's daily digest at `digest_time` in
+    `timezone`, prints the day's digest, and reads lines until /quit or the end
+    of input, then calls `on_quit`.
+    """
 
     platform = CONSOLE_SCOPE.platform
+    opens_with_digest = True
 
     def __init__(
         self,
         *,
         services: ChatServices,
+        digest_time: str = "08:00",
+        timezone: str = "UTC",
+        on_quit: Callable[[], None] = lambda: None,
         stdin: TextIO = sys.stdin,
         stdout: TextIO = sys.stdout,
         interactive: bool | None = None,
     ) -> None:
-        self._briefs = services.briefs
-        self._digests = services.digests
-        self._asks = services.asks
-        self._feeds = services.feeds
+        self._services = services
+        self._digest_time = digest_time
+        self._timezone = timezone
+        self._on_quit = on_quit
+        self._reader: asyncio.Task[None] | None = None
         self._stdin = stdin
         self._stdout = stdout
-        self._interactive = stdin.isatty() if interactive is None else interactive
+        self._interactive = interactive  # None: a terminal or not, found out when reading
         self._keys = itertools.count(1)
         self.thread_key: str | None = None
+
+    async def start(self) -> None:
+        await self._services.subscriptions.schedule(
+            CONSOLE_SCOPE, CHANNEL, self._digest_time, self._timezone
+        )
+        await self.show(await self._services.digests.digest_now(CONSOLE_SCOPE, CHANNEL))
+        self._reader = asyncio.create_task(self._read_until_quit())
+
+    async def stop(self) -> None:
+        if self._reader is not None and not self._reader.done():
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+
+    async def _read_until_quit(self) -> None:
+        try:
+            await self.run()
+        finally:
+            self._on_quit()
 
     def say(self, text: str = "") -> None:
         print(text, file=self._stdout, flush=True)
@@ -117,7 +147,7 @@ class ConsoleAdapter:
     async def show(self, message: Message) -> None:
         """Print what a command asked for, and remember the articles behind it."""
         keys = await self.publish(CHANNEL, message)
-        await self._asks.open_thread(CONSOLE_SCOPE, CHANNEL, keys, message)
+        await self._services.asks.open_thread(CONSOLE_SCOPE, CHANNEL, keys, message)
 
     async def handle(self, line: str) -> bool:
         """Run one input line; False when the user asked to leave."""
@@ -153,16 +183,16 @@ class ConsoleAdapter:
         if not topic:
             self.say("Usage: /brief <topic>, e.g. /brief ukraine")
             return
-        await self.show(await self._briefs.brief(CONSOLE_SCOPE, topic))
+        await self.show(await self._services.briefs.brief(CONSOLE_SCOPE, topic))
 
     async def _digest(self, _: str) -> None:
-        await self.show(await self._digests.digest(CONSOLE_SCOPE))
+        await self.show(await self._services.digests.digest(CONSOLE_SCOPE))
 
     async def _ask(self, question: str) -> None:
         if not question:
             self.say("Usage: /ask <question>, or type the question on its own")
             return
-        message = await self._asks.ask(
+        message = await self._services.asks.ask(
             CONSOLE_SCOPE, question, channel=CHANNEL, thread_key=self.thread_key
         )
         await self.show(message)
@@ -171,20 +201,22 @@ class ConsoleAdapter:
         action, _, url = rest.partition(" ")
         action = action.lower() or "list"
         if action == "list":
-            self.say(render_text(await self._feeds.list(CONSOLE_SCOPE)))
+            self.say(render_text(await self._services.feeds.list(CONSOLE_SCOPE)))
         elif action in ("add", "remove") and url.strip():
             if action == "add":
-                change = await self._feeds.add(
+                change = await self._services.feeds.add(
                     CONSOLE_SCOPE, url, channel=CHANNEL, allow_local=True
                 )
             else:
-                change = await self._feeds.remove(CONSOLE_SCOPE, url)
+                change = await self._services.feeds.remove(CONSOLE_SCOPE, url)
             self.say(with_hint(change.text, change.hint))
         else:
             self.say("Usage: /feeds [list] | /feeds add <url> | /feeds remove <url>")
 
     async def run(self) -> None:
         """Read lines until /quit or end of input."""
+        if self._interactive is None:
+            self._interactive = self._stdin.isatty()
         lines = _line_reader(self._stdin)
         while True:
             if self._interactive:

@@ -55,6 +55,7 @@ def point_at(api_url: str) -> None:
 
 class DiscordAdapter:
     platform = PLATFORM
+    opens_with_digest = False
 
     def __init__(
         self,
@@ -69,11 +70,7 @@ class DiscordAdapter:
         self._token = token
         self._api_url = api_url
         self._guild_id = guild_id
-        self._briefs = services.briefs
-        self._digests = services.digests
-        self._asks = services.asks
-        self._feeds = services.feeds
-        self._subscriptions = services.subscriptions
+        self._services = services
         # The bot has no voice; the library's warnings about voice libraries are noise.
         discord.VoiceClient.warn_nacl = False
         discord.VoiceClient.warn_dave = False
@@ -267,13 +264,14 @@ class DiscordAdapter:
 
     async def on_brief(self, interaction: discord.Interaction, topic: str) -> None:
         scope = self.scope(interaction.guild_id)
-        nothing = await self._briefs.nothing_found(scope, topic)
-        if nothing is not None:
-            await interaction.response.send_message(plain_text(nothing), ephemeral=True)
+        # Finding is quick and a miss is shown privately at once; the writing (the model)
+        # may take longer than the 3 s Discord waits, so it runs after a deferral.
+        pending = await self._services.briefs.start(scope, topic)
+        if pending.nothing is not None:
+            await interaction.response.send_message(plain_text(pending.nothing), ephemeral=True)
             return
         await interaction.response.defer(thinking=True)
-        message = await self._briefs.brief(scope, topic)
-        await self._follow_up(interaction, message)
+        await self._follow_up(interaction, await pending.write())
 
     async def _follow_up(self, interaction: discord.Interaction, message: Message) -> None:
         """Post as the interaction's follow-up; open a thread unless already in one."""
@@ -297,29 +295,33 @@ class DiscordAdapter:
             return
         scope = self.scope(interaction.guild_id)
         if isinstance(channel, discord.Thread):
-            await self._asks.open_thread(scope, str(channel.parent_id), str(channel.id), message)
+            await self._services.asks.open_thread(
+                scope, str(channel.parent_id), str(channel.id), message
+            )
         elif isinstance(channel, discord.TextChannel):
             # A follow-up message has no guild attached; open the thread from the channel.
             thread = await self._open_thread(channel, first, message)
             if thread is not None:
-                await self._asks.open_thread(scope, str(channel.id), str(thread.id), message)
+                await self._services.asks.open_thread(
+                    scope, str(channel.id), str(thread.id), message
+                )
 
     async def on_ask(self, interaction: discord.Interaction, question: str) -> None:
         await interaction.response.defer(thinking=True)
         channel = interaction.channel
         scope = self.scope(interaction.guild_id)
         if isinstance(channel, discord.Thread):
-            message = await self._asks.ask(
+            message = await self._services.asks.ask(
                 scope, question, channel=str(channel.parent_id), thread_key=str(channel.id)
             )
         else:
-            message = await self._asks.ask(scope, question)
+            message = await self._services.asks.ask(scope, question)
         await self._follow_up(interaction, message)
 
     async def _schedule(
         self, interaction: discord.Interaction, time: str, timezone: str, topics: str
     ) -> None:
-        result = await self._subscriptions.schedule(
+        result = await self._services.subscriptions.schedule(
             self.scope(interaction.guild_id),
             str(interaction.channel_id),
             time,
@@ -329,21 +331,21 @@ class DiscordAdapter:
         await interaction.followup.send(_escape(result.text), ephemeral=True)
 
     async def _off(self, interaction: discord.Interaction) -> None:
-        result = await self._subscriptions.turn_off(
+        result = await self._services.subscriptions.turn_off(
             self.scope(interaction.guild_id), str(interaction.channel_id)
         )
         await interaction.followup.send(_escape(result.text), ephemeral=True)
 
     async def _digest_now(self, interaction: discord.Interaction) -> None:
         scope = self.scope(interaction.guild_id)
-        message = await self._digests.digest_now(scope, str(interaction.channel_id))
+        message = await self._services.digests.digest_now(scope, str(interaction.channel_id))
         if not message.found:
             await interaction.followup.send("No new stories in the last 24 hours.")
             return
         await self._follow_up(interaction, message)
 
     async def _feeds_list(self, interaction: discord.Interaction) -> None:
-        message = await self._feeds.list(self.scope(interaction.guild_id))
+        message = await self._services.feeds.list(self.scope(interaction.guild_id))
         for part in render_embeds(message):
             await interaction.followup.send(
                 content=part.content or discord.utils.MISSING,
@@ -355,11 +357,11 @@ class DiscordAdapter:
         scope = self.scope(interaction.guild_id)
         url = url.strip().strip("<>")
         if add:
-            change = await self._feeds.add(
+            change = await self._services.feeds.add(
                 scope, url, channel=str(interaction.channel_id), added_by=str(interaction.user.id)
             )
         else:
-            change = await self._feeds.remove(scope, url)
+            change = await self._services.feeds.remove(scope, url)
         # The text is the core's, with the URL the user typed in it: escaped (links kept
         # clickable); the hint is ours and keeps its Markdown.
         await interaction.followup.send(
@@ -380,20 +382,21 @@ class DiscordAdapter:
         unreadable = not self.client.intents.message_content and not mentioned
         if not unreadable and not message.content.strip():
             return
-        scope = self.scope(message.guild.id)
-        parent = str(channel.parent_id)
-        if await self._asks.thread(scope, parent, str(channel.id)) is None:
-            log.debug("Discord: message %s in thread %s: not ours, ignored", message.id, channel.id)
+        reply = await self._services.asks.reply_in_thread(
+            self.scope(message.guild.id),
+            str(channel.parent_id),
+            thread_key=str(channel.id),
+            message_key=str(message.id),
+            question=None if unreadable else self._question(message),
+        )
+        if reply is None:
+            log.debug("Discord: message %s in thread %s: not for us", message.id, channel.id)
             return
-        if unreadable:
-            await self._how_to_ask(scope, parent, channel, message)
+        if reply.answer is None:
+            await self._how_to_ask(channel, message)
             return
-        if not await self._asks.claim_reply(scope, parent, str(message.id)):
-            return
-        question = self._question(message)
-        answer = await self._asks.ask(scope, question, channel=parent, thread_key=str(channel.id))
         try:
-            for part in render_embeds(answer):
+            for part in render_embeds(reply.answer):
                 await _send(channel, part, reference=message)
         except discord.Forbidden:
             log.warning("Discord: cannot answer in thread %s: missing permissions", channel.id)
@@ -414,15 +417,8 @@ class DiscordAdapter:
                 text = text.replace(f"@{user.display_name}", "")
         return re.sub(rf"<@!?{me.id}>", "", text).strip()  # left raw if not resolved
 
-    async def _how_to_ask(
-        self, scope: Scope, parent: str, channel: discord.Thread, message: discord.Message
-    ) -> None:
-        """Say once per thread (restarts included) how to ask when we cannot read replies."""
-        if not await self._asks.claim_reply(scope, parent, f"hint:{channel.id}"):
-            log.debug(
-                "Discord: thread %s already told how to ask; message %s", channel.id, message.id
-            )
-            return
+    async def _how_to_ask(self, channel: discord.Thread, message: discord.Message) -> None:
+        """Say how to ask when we cannot read replies (the service says it once a thread)."""
         me = self.client.user
         text = HOW_TO_ASK.format(me=me.mention if me else "me")
         try:

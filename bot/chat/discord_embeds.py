@@ -15,7 +15,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.domain import Citation, Hint, Message, Section, ThreadKind
+from bot.domain import Hint, Message, Section
+from bot.services.render import hinted, worded
 from bot.text import pack_lines
 
 CONTENT_LIMIT = 2000
@@ -53,13 +54,12 @@ def escape(text: str) -> str:
 
 def hint_text(hints: Iterable[Hint], table: Mapping[Hint, str] = DISCORD_HINTS) -> str:
     """The hints in Discord's command names, one per line; our own Markdown, never escaped."""
-    return "\n".join(table[h] for h in dict.fromkeys(hints) if h in table)
+    return "\n".join(worded(hints, table))
 
 
 def with_hint(escaped: str, hint: Hint | None, table: Mapping[Hint, str] = DISCORD_HINTS) -> str:
     """Already-escaped text followed by the hint it points to, if any."""
-    pointer = hint_text(() if hint is None else (hint,), table)
-    return f"{escaped} {pointer}" if pointer else escaped
+    return hinted(escaped, hint, table)
 
 
 def _link_target(url: str) -> str:
@@ -67,22 +67,16 @@ def _link_target(url: str) -> str:
     return url.replace(" ", "%20").replace("(", "%28").replace(")", "%29").replace(">", "%3E")
 
 
-def _refs(numbers: tuple[int, ...], citations: dict[int, Citation]) -> str:
-    return " ".join(
-        f"[\\[{n}\\]]({_link_target(citations[n].url)})" for n in numbers if n in citations
-    )
+def _refs(numbers: tuple[int, ...], message: Message) -> str:
+    return " ".join(f"[\\[{c.number}\\]]({_link_target(c.url)})" for c in message.cited(numbers))
 
 
 def _shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def _section_embeds(
-    section: Section, citations: dict[int, Citation], footer: str | None
-) -> list[Embed]:
-    lines = [
-        f"• {escape(b.text)} {_refs(b.citations, citations)}".rstrip() for b in section.bullets
-    ]
+def _section_embeds(section: Section, message: Message, footer: str | None) -> list[Embed]:
+    lines = [f"• {escape(b.text)} {_refs(b.citations, message)}".rstrip() for b in section.bullets]
     heading = section.heading or "Overview"
     if section.note:
         heading = f"{heading} ({section.note})"
@@ -99,12 +93,8 @@ def _section_embeds(
     return embeds
 
 
-def _footer(section: Section, citations: dict[int, Citation], label: str | None) -> str | None:
-    numbers = list(
-        dict.fromkeys([*section.citations, *(n for b in section.bullets for n in b.citations)])
-    )
-    parts = [f"[{n}] {citations[n].source}" for n in numbers if n in citations]
-    text = " · ".join(parts)
+def _footer(section: Section, message: Message, label: str | None) -> str | None:
+    text = " · ".join(f"[{c.number}] {c.source}" for c in message.cited_in(section))
     if label:
         text = f"{text} — {label}" if text else label
     return text or None
@@ -136,15 +126,12 @@ def render_embeds(
 
     `hints` words the commands the message points to (`message.hints`).
     """
-    citations = {c.number: c for c in message.citations}
     label = " ".join(message.notes) or None
     embeds: list[Embed] = []
     for section in message.sections:
-        if message.kind is ThreadKind.ANSWER:
-            footer = _footer(section, citations, label)
-        else:
-            footer = _footer(section, citations, label if section.heading else None)
-        embeds += _section_embeds(section, citations, footer)
+        # A reply's notes go under every section; a post's only under its stories.
+        footer = _footer(section, message, label if section.heading or not message.headed else None)
+        embeds += _section_embeds(section, message, footer)
     _add_hints(embeds, hint_text(message.hints, hints))
     messages: list[DiscordMessage] = [DiscordMessage(content="")]
     used = 0
@@ -161,7 +148,7 @@ def render_embeds(
     title = escape(message.title)
     for index, part in enumerate(messages, start=1):
         suffix = "" if len(messages) == 1 else f" ({index}/{len(messages)})"
-        if message.kind is not ThreadKind.ANSWER:
+        if message.headed:
             part.content = _shorten(f"**{title}**", CONTENT_LIMIT - len(suffix)) + suffix
     return messages
 
@@ -170,8 +157,7 @@ def plain_text(message: Message, hints: Mapping[Hint, str] = DISCORD_HINTS) -> s
     """Short text for ephemeral replies (errors, usage, not-found): the message's own
     text escaped, then its hints with their Markdown; only the escaped part is shortened."""
     pointers = hint_text(message.hints, hints)
-    lines = [f"**{escape(message.title)}**"]
-    lines += [escape(b.text) for s in message.sections for b in s.bullets]
+    lines = [f"**{escape(message.title)}**", *map(escape, message.bullet_texts)]
     room = CONTENT_LIMIT - (len(pointers) + 1 if pointers else 0)
     body = _shorten("\n".join(lines), room)
     return f"{body}\n{pointers}" if pointers else body

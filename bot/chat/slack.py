@@ -105,6 +105,7 @@ def events_app(app: AsyncApp, path: str = EVENTS_PATH) -> web.Application:
 
 class SlackAdapter:
     platform = PLATFORM
+    opens_with_digest = False
 
     def __init__(
         self,
@@ -122,11 +123,7 @@ class SlackAdapter:
             raise ValueError(
                 "Slack needs SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode)"
             )
-        self._briefs = services.briefs
-        self._digests = services.digests
-        self._asks = services.asks
-        self._feeds = services.feeds
-        self._subscriptions = services.subscriptions
+        self._services = services
         self._app_token = app_token
         self._admin_users = set(admin_users)
         self._admin_cache: dict[str, tuple[float, bool]] = {}
@@ -252,7 +249,7 @@ class SlackAdapter:
 
     async def _brief(self, command: dict[str, Any], topic: str, respond: Any) -> None:
         scope, channel = self.scope(command["team_id"]), command["channel_id"]
-        message = await self._briefs.brief(scope, topic)
+        message = await self._services.briefs.brief(scope, topic)
         if not message.found:
             await self._reply(command, respond, reply_parts(message, SLACK_HINTS))
             return
@@ -298,7 +295,7 @@ class SlackAdapter:
             reason = _CANNOT_POST.get(error, f"Slack refused the post ({error}).")
             await self._say(respond, reason)
         finally:
-            await self._asks.open_thread(scope, channel, posted, message)
+            await self._services.asks.open_thread(scope, channel, posted, message)
 
     async def _on_newsbrief(self, ack: Any, command: dict[str, Any], respond: Any) -> None:
         words = command.get("text", "").split()
@@ -318,7 +315,7 @@ class SlackAdapter:
             await self._say(respond, text, hint)
 
         if action == "feeds":
-            feeds = await self._feeds.list(scope)
+            feeds = await self._services.feeds.list(scope)
             await self._reply(command, respond, reply_parts(feeds, SLACK_HINTS))
             return
         if not await self.is_admin(command["user_id"]):
@@ -333,11 +330,11 @@ class SlackAdapter:
                 return
             url = clean_url(args[0])
             if action == "subscribe":
-                change = await self._feeds.add(
+                change = await self._services.feeds.add(
                     scope, url, channel=channel, added_by=command["user_id"]
                 )
             else:
-                change = await self._feeds.remove(scope, url)
+                change = await self._services.feeds.remove(scope, url)
             await say(change.text, change.hint)
             return
         await self._digest_command(scope, channel, args, say, respond)
@@ -351,10 +348,10 @@ class SlackAdapter:
         respond: Any,
     ) -> None:
         if args and args[0].lower() == "off":
-            await say((await self._subscriptions.turn_off(scope, channel)).text)
+            await say((await self._services.subscriptions.turn_off(scope, channel)).text)
             return
         if args and args[0].lower() == "now":
-            message = await self._digests.digest_now(scope, channel)
+            message = await self._services.digests.digest_now(scope, channel)
             if not message.found:
                 await say("No new stories in the last 24 hours.")
                 return
@@ -367,7 +364,7 @@ class SlackAdapter:
                 "/newsbrief digest off, /newsbrief digest now"
             )
             return
-        result = await self._subscriptions.schedule(
+        result = await self._services.subscriptions.schedule(
             scope, channel, args[0], args[1], parse_topics(" ".join(args[2:]))
         )
         await say(result.text)
@@ -413,16 +410,18 @@ class SlackAdapter:
         question = _MENTION.sub("", event.get("text", "")).strip()
         if not channel or not ts or (not question and known_threads_only):
             return  # a bare mention is answered: with how to ask
-        thread = await self._asks.thread(scope, channel, thread_ts) if thread_ts else None
-        if thread is None and known_threads_only:
-            return  # a thread that is not under one of our posts
-        # Slack retries events and may send one reply as two events: answer once.
-        if not await self._asks.claim_reply(scope, channel, ts):
-            return
-        message = await self._asks.ask(
-            scope, question, channel=channel, thread_key=thread_ts if thread else None
+        # Quiet in a thread not under our posts, and for an event Slack sent again.
+        reply = await self._services.asks.reply_in_thread(
+            scope,
+            channel,
+            thread_key=thread_ts,
+            message_key=ts,
+            question=question,
+            ours_only=known_threads_only,
         )
+        if reply is None or reply.answer is None:
+            return
         try:
-            await self.post(channel, message, thread_ts=thread_ts or ts)
+            await self.post(channel, reply.answer, thread_ts=thread_ts or ts)
         except SlackApiError as exc:
             log.warning("Slack: cannot answer in %s: %s", channel, exc.response.get("error"))

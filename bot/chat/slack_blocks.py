@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from bot.domain import Bullet, Citation, Hint, Message, Section, ThreadKind
+from bot.domain import Bullet, Citation, Hint, Message, Section
+from bot.services.render import hinted, worded
 from bot.text import pack_lines
 
 TEXT_LIMIT = 3000
@@ -54,12 +55,12 @@ def escape(text: str) -> str:
 
 def hint_lines(hints: Iterable[Hint], table: Mapping[Hint, str] = SLACK_HINTS) -> list[str]:
     """The hints in Slack's command names, escaped, each once."""
-    return [escape(table[h]) for h in dict.fromkeys(hints) if h in table]
+    return [escape(line) for line in worded(hints, table)]
 
 
 def with_hint(text: str, hint: Hint | None, table: Mapping[Hint, str] = SLACK_HINTS) -> str:
     """Our own reply text, escaped, followed by the hint it points to, if any."""
-    return " ".join([escape(text), *hint_lines(() if hint is None else (hint,), table)])
+    return escape(hinted(text, hint, table))
 
 
 def link(url: str, label: str) -> str:
@@ -67,27 +68,27 @@ def link(url: str, label: str) -> str:
     return f"<{safe_url.replace('&', '&amp;')}|{escape(label).replace('|', '¦')}>"
 
 
-def _refs(numbers: tuple[int, ...], citations: dict[int, Citation]) -> str:
-    return " ".join(link(citations[n].url, f"[{n}]") for n in numbers if n in citations)
+def _refs(numbers: tuple[int, ...], message: Message) -> str:
+    return " ".join(link(c.url, f"[{c.number}]") for c in message.cited(numbers))
 
 
 def _mrkdwn(text: str) -> Block:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
 
 
-def _bullet_line(bullet: Bullet, citations: dict[int, Citation]) -> str:
-    refs = _refs(bullet.citations, citations)
+def _bullet_line(bullet: Bullet, message: Message) -> str:
+    refs = _refs(bullet.citations, message)
     return f"• {escape(bullet.text)} {refs}".rstrip()
 
 
-def _section_blocks(section: Section, citations: dict[int, Citation]) -> list[Block]:
+def _section_blocks(section: Section, message: Message) -> list[Block]:
     lines = []
     if section.heading:
         heading = escape(section.heading)
         title = f"*{link(section.url, section.heading)}*" if section.url else f"*{heading}*"
         note = f"  _({escape(section.note)})_" if section.note else ""
         lines.append(f"{title}{note}")
-    lines += [_bullet_line(b, citations) for b in section.bullets]
+    lines += [_bullet_line(b, message) for b in section.bullets]
     return [_mrkdwn(piece) for piece in pack_lines(lines, TEXT_LIMIT)]
 
 
@@ -99,7 +100,7 @@ def _context_blocks(texts: list[str]) -> list[Block]:
     return blocks
 
 
-def _sources(cited: list[Citation]) -> list[str]:
+def _sources(cited: tuple[Citation, ...]) -> list[str]:
     lines = [f"{link(c.url, f'[{c.number}]')} {escape(c.source)}: {escape(c.title)}" for c in cited]
     return pack_lines(lines, TEXT_LIMIT)
 
@@ -119,12 +120,11 @@ def render_blocks(
     """A Message as one or more Slack messages, each within the block limits.
 
     `hints` words the commands the message points to; they close its last part.
-    `header`: whether each part opens with the title (default: all but answers).
+    `header`: whether each part opens with the title (default: when the message is headed).
     """
-    with_header = message.kind is not ThreadKind.ANSWER if header is None else header
+    with_header = message.headed if header is None else header
     pointers = hint_lines(message.hints, hints)
-    citations = {c.number: c for c in message.citations}
-    groups = [(s, _section_blocks(s, citations)) for s in message.sections]
+    groups = [(s, _section_blocks(s, message)) for s in message.sections]
     budget = BLOCKS_PER_MESSAGE - _RESERVED
     parts: list[list[tuple[Section, list[Block]]]] = [[]]
     used = 0
@@ -147,8 +147,7 @@ def render_blocks(
         last = index == len(parts)
         if last and pointers:
             out.append(_mrkdwn("\n".join(pointers)))
-        numbers = sorted({n for s, _ in part for n in _cited_numbers(s)})
-        cited = [citations[n] for n in numbers if n in citations]
+        cited = message.cited(sorted({n for s, _ in part for n in s.cited_numbers}))
         context = _sources(cited) if cited else []
         if last:
             context += pack_lines(notes, TEXT_LIMIT)
@@ -156,10 +155,6 @@ def render_blocks(
         fallback = _fallback_text(title, part, pointers if last and not message.found else [])
         rendered.append(SlackMessage(text=fallback, blocks=out))
     return rendered
-
-
-def _cited_numbers(section: Section) -> set[int]:
-    return set(section.citations) | {n for b in section.bullets for n in b.citations}
 
 
 def _fallback_text(title: str, part: list[tuple[Section, list[Block]]], pointers: list[str]) -> str:
@@ -178,10 +173,8 @@ def plain_text(message: Message, hints: Mapping[Hint, str] = SLACK_HINTS) -> str
 
     Nothing is cut: `reply_parts` sends it only when it fits, else Block Kit.
     """
-    lines = [f"*{escape(message.title)}*"]
-    lines += [escape(b.text) for s in message.sections for b in s.bullets]
-    lines += hint_lines(message.hints, hints)
-    return "\n".join(lines)
+    lines = [f"*{escape(message.title)}*", *map(escape, message.bullet_texts)]
+    return "\n".join([*lines, *hint_lines(message.hints, hints)])
 
 
 def reply_parts(message: Message, hints: Mapping[Hint, str] = SLACK_HINTS) -> list[SlackMessage]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from bot.domain import Article, Hint, Message, QATurn, Scope, ThreadContext, ThreadKind
@@ -19,6 +20,13 @@ log = logging.getLogger(__name__)
 MAX_QUESTION_CHARS = 500
 WIDER_CANDIDATES = 12
 REMEMBERED_TURNS = 6
+
+
+@dataclass(frozen=True)
+class ThreadReply:
+    """What to say to a message in a thread: the answer, or (None) how to ask."""
+
+    answer: Message | None
 
 
 class AskService:
@@ -41,12 +49,36 @@ class AskService:
         keys = (keys,) if isinstance(keys, str) else keys
         return await record_thread(self._store, scope, channel, keys, message)
 
-    async def thread(self, scope: Scope, channel: str, thread_key: str) -> ThreadContext | None:
-        return await self._store.get_thread(scope, channel, thread_key)
+    async def reply_in_thread(
+        self,
+        scope: Scope,
+        channel: str,
+        *,
+        thread_key: str | None,
+        message_key: str,
+        question: str | None,
+        ours_only: bool = True,
+    ) -> ThreadReply | None:
+        """A chat message that may be a question for us: what to say, or None to stay quiet.
 
-    async def claim_reply(self, scope: Scope, channel: str, message_key: str) -> bool:
-        """True once per incoming message: platforms redeliver, and one reply may
-        arrive as two events (a message and a mention)."""
+        Quiet in a thread not under one of our posts (when `ours_only`: a plain reply
+        rather than a mention), and for a message already answered (platforms
+        redeliver, and one reply may arrive as two events, a message and a mention).
+        A `question` of None is one the platform would not let us read: the thread is
+        told how to ask, once.
+        """
+        thread = await self._store.get_thread(scope, channel, thread_key) if thread_key else None
+        if thread is None and ours_only:
+            return None
+        claim = f"hint:{thread_key}" if question is None else message_key
+        if not await self._claim(scope, channel, claim):
+            return None
+        if question is None:
+            return ThreadReply(None)
+        key = thread_key if thread is not None else None
+        return ThreadReply(await self.ask(scope, question, channel=channel, thread_key=key))
+
+    async def _claim(self, scope: Scope, channel: str, message_key: str) -> bool:
         return await self._store.claim_delivery(
             f"reply:{scope.platform}:{scope.workspace}:{channel}:{message_key}", scope, channel
         )
@@ -92,7 +124,7 @@ class AskService:
             if wider.found or message is None:
                 message = wider
         if thread is not None:
-            answer_text = _plain(message)
+            answer_text = " ".join(message.bullet_texts)
             await self._store.add_turn(thread, question, answer_text, message.article_ids)
         return message
 
@@ -116,7 +148,3 @@ def mentions_any(question: str, articles: Sequence[Article]) -> bool:
     if not wanted:
         return True
     return any(wanted & set(terms(f"{a.title} {a.text}")) for a in articles)
-
-
-def _plain(message: Message) -> str:
-    return " ".join(b.text for s in message.sections for b in s.bullets)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
-from bot.domain import Hint, Message, Scope, ThreadKind
+from bot.domain import Article, Hint, Message, Scope, ThreadKind
 from bot.services.ports import Store, Summarizer
 from bot.services.render import not_found, plural, render_stories
 from bot.services.retrieval import find_articles
@@ -20,6 +22,19 @@ log = logging.getLogger(__name__)
 CANDIDATES = 40
 # Recent articles that tell story grouping which words are common.
 BACKGROUND = 400
+
+
+async def _nothing_to_write() -> Message:
+    raise RuntimeError("a brief that found nothing has nothing to write")
+
+
+@dataclass(frozen=True)
+class PendingBrief:
+    """A brief whose articles are found: `nothing` is the reply when there are none,
+    else `write()` groups and summarizes them (the slow part, the model's)."""
+
+    nothing: Message | None
+    write: Callable[[], Awaitable[Message]] = _nothing_to_write
 
 
 class BriefService:
@@ -38,22 +53,12 @@ class BriefService:
         self._max_stories = max_stories
         self._clock = clock
 
-    async def nothing_found(self, scope: Scope, topic: str) -> Message | None:
-        """Cheap check before a slow brief: the reply when no recent article mentions
-        the topic (so a platform can show it privately), else None."""
+    async def start(self, scope: Scope, topic: str) -> PendingBrief:
+        """Find what the brief will cover (quick): a platform that must answer within
+        seconds can show a miss privately at once, and call `write` for the rest."""
         topic = " ".join(topic.split())
         if not query_terms(topic):
-            return _which_topic()
-        now = self._clock()
-        found = await find_articles(
-            self._store, scope, topic, now=now, since=now - self._window, limit=1, any_word=False
-        )
-        return None if found else self._nothing_on(topic)
-
-    async def brief(self, scope: Scope, topic: str) -> Message:
-        topic = " ".join(topic.split())
-        if not query_terms(topic):
-            return _which_topic()
+            return PendingBrief(_which_topic())
         now = self._clock()
         found = await find_articles(
             self._store,
@@ -64,12 +69,21 @@ class BriefService:
             limit=CANDIDATES,
             any_word=False,
         )
+        if not found:
+            return PendingBrief(self._nothing_on(topic))
+        return PendingBrief(None, partial(self._write, scope, topic, found, now))
+
+    async def brief(self, scope: Scope, topic: str) -> Message:
+        pending = await self.start(scope, topic)
+        return pending.nothing or await pending.write()
+
+    async def _write(
+        self, scope: Scope, topic: str, found: list[Article], now: datetime
+    ) -> Message:
         background = await self._store.recent_articles(
             scope, since=now - self._window, limit=BACKGROUND
         )
         stories = group_stories(found, background)[: self._max_stories]
-        if not stories:
-            return self._nothing_on(topic)
         summaries = await asyncio.gather(*(self._summarizer.summarize(s) for s in stories))
         sources = len({a.source for s in stories for a in s.articles})
         title = (

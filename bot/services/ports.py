@@ -15,6 +15,7 @@ from bot.domain import (
     Article,
     Feed,
     Message,
+    NewArticle,
     QATurn,
     Scope,
     Story,
@@ -77,20 +78,6 @@ class FeedSource(Protocol):
     async def check_url(self, url: str, *, allow_local: bool = False) -> str:
         """Normalise a feed URL (or, where allowed, a path); raise FeedError if refused."""
         ...
-
-
-@dataclass(frozen=True)
-class NewArticle:
-    guid: str | None
-    url: str
-    canonical_url: str
-    title: str
-    source: str
-    published_at: datetime
-    fetched_at: datetime
-    text: str
-    is_full_text: bool
-    content_hash: str
 
 
 # --- storage -----------------------------------------------------------------------
@@ -357,6 +344,13 @@ class Publisher(Protocol):
         service that asked for it (`record_thread`).
         """
         ...
+
+
+class DigestSchedule(Protocol):
+    """Where daily digests are timed (the scheduler): told at once when a channel's changes."""
+
+    def schedule(self, subscription: Subscription) -> None: ...
+    def unschedule(self, subscription_id: int) -> None: ...
 
 
 class StorageEngine(Store, LlmLedger, ClaimLedger, Protocol):

@@ -6,7 +6,7 @@ orders or links sources on its own.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
 from bot.domain import (
@@ -194,13 +194,23 @@ def render_feeds(feeds: Sequence[Feed], now: datetime) -> Message:
             )
         )
     if not sections:
-        return not_found("No feeds", "No feeds are configured yet.", kind=ThreadKind.ANSWER)
+        return not_found("No feeds", "No feeds are configured yet.", kind=ThreadKind.FEEDS)
     return Message(
-        kind=ThreadKind.ANSWER,
+        kind=ThreadKind.FEEDS,
         title=f"Feeds ({len(sections)})",
         sections=tuple(sections),
         citations=(),
     )
+
+
+def worded(hints: Iterable[Hint], table: Mapping[Hint, str]) -> list[str]:
+    """Hints in one platform's words (`table`): each once, in order; any it lacks is left out."""
+    return [table[h] for h in dict.fromkeys(hints) if h in table]
+
+
+def hinted(text: str, hint: Hint | None, table: Mapping[Hint, str]) -> str:
+    """`text`, then the hint it points to in the platform's words, if it has one."""
+    return " ".join([text, *worded(() if hint is None else (hint,), table)])
 
 
 def plural(count: int, one: str, many: str) -> str:

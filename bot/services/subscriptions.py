@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.domain import Scope, Subscription
-from bot.services.ports import Store
+from bot.services.ports import DigestSchedule, Store
 from bot.timeutil import check_timezone, parse_hhmm
 
 log = logging.getLogger(__name__)
@@ -28,17 +28,10 @@ def parse_topics(text: str) -> list[str]:
 
 
 class SubscriptionService:
-    def __init__(
-        self,
-        store: Store,
-        *,
-        on_change: Callable[[Subscription], None] | None = None,
-        on_remove: Callable[[int], None] | None = None,
-    ) -> None:
+    def __init__(self, store: Store, schedule: DigestSchedule) -> None:
         self._store = store
-        # The scheduler listens here, so a new time takes effect without a restart.
-        self.on_change = on_change
-        self.on_remove = on_remove
+        # Told at once, so a new time takes effect without a restart.
+        self._schedule = schedule
 
     async def schedule(
         self, scope: Scope, channel: str, at: str, timezone: str, topics: Sequence[str] = ()
@@ -51,8 +44,7 @@ class SubscriptionService:
         subscription = await self._store.upsert_subscription(
             scope, channel, digest_time=at.strip(), timezone=timezone, topics=list(topics)
         )
-        if self.on_change:
-            self.on_change(subscription)
+        self._schedule.schedule(subscription)
         topic_text = f" on {', '.join(topics)}" if topics else ""
         return ScheduleResult(
             True,
@@ -64,8 +56,7 @@ class SubscriptionService:
         subscription = await self._store.get_subscription(scope, channel)
         if subscription is None or not await self._store.disable_subscription(scope, channel):
             return ScheduleResult(False, "This channel has no daily digest.")
-        if self.on_remove:
-            self.on_remove(subscription.id)
+        self._schedule.unschedule(subscription.id)
         return ScheduleResult(True, "Daily digest turned off for this channel.")
 
     async def get(self, scope: Scope, channel: str) -> Subscription | None:

@@ -18,6 +18,7 @@ import aiosqlite
 from bot.domain import (
     Article,
     Feed,
+    NewArticle,
     QATurn,
     Scope,
     Subscription,
@@ -30,7 +31,6 @@ from bot.services.ports import (
     LlmCall,
     LlmStats,
     MatchMode,
-    NewArticle,
     SearchHit,
 )
 from bot.store.migrations import MIGRATIONS, SCHEMA_VERSION

@@ -13,7 +13,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.app import App, build_app
+from bot.app import App, bootstrap
 from bot.chat.slack import SlackAdapter
 from bot.config import Settings
 from bot.services.ports import Summarizer
@@ -72,19 +72,14 @@ async def slack_rig(
             SLACK_BOT_TOKEN="xoxb-test",
             SLACK_SIGNING_SECRET=SECRET,
             SLACK_API_URL=fake.base_url,
+            SLACK_ADMIN_USERS="UALLOWED",
+            SLACK_HOST="127.0.0.1",
+            SLACK_PORT=0,
         )
-        app = await build_app(settings, summarizer=summarizer)
+        app = await bootstrap(settings, summarizer=summarizer)
         await app.ingest.poll_all()
-        adapter = SlackAdapter(
-            bot_token="xoxb-test",
-            app_token=None,
-            signing_secret=SECRET,
-            api_url=fake.base_url,
-            admin_users=["UALLOWED"],
-            services=app.chat,
-            host="127.0.0.1",
-            port=0,
-        )
+        (adapter,) = app.adapters
+        assert isinstance(adapter, SlackAdapter)
         await adapter.start()
         async with aiohttp.ClientSession() as http:
             try:

@@ -13,9 +13,10 @@ import discord
 import discord.gateway
 import discord.http
 
-from bot.app import App, build_app
+from bot.app import App, bootstrap
 from bot.chat.discord import DiscordAdapter
 from bot.config import Settings
+from bot.services.chat import ChatServices
 from bot.services.ports import Summarizer
 from tests.fakes.discord_api import FakeDiscord, RestCall, fake_discord
 
@@ -63,18 +64,28 @@ async def discord_rig(
     saved_gateway = discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
     try:
         async with fake_discord() as fake:
-            app = await build_app(
-                Settings(NEWSBRIEF_DB=tmp_path / "discord.db"), summarizer=summarizer
+
+            def quick_discord(services: ChatServices, stop: object) -> list[DiscordAdapter]:
+                """The real adapter, but not waiting 2 s for guilds the fake never sends."""
+                return [
+                    DiscordAdapter(
+                        token=fake.token,
+                        api_url=fake.api_base,
+                        guild_id=fake.guild_id if guild_commands else None,
+                        message_content=message_content,
+                        services=services,
+                        guild_ready_timeout=0.05,
+                    )
+                ]
+
+            app = await bootstrap(
+                Settings(NEWSBRIEF_DB=tmp_path / "discord.db"),
+                summarizer=summarizer,
+                chat=quick_discord,
             )
             await app.ingest.poll_all()
-            adapter = DiscordAdapter(
-                token=fake.token,
-                api_url=fake.api_base,
-                guild_id=fake.guild_id if guild_commands else None,
-                message_content=message_content,
-                services=app.chat,
-                guild_ready_timeout=0.05,
-            )
+            (adapter,) = app.adapters
+            assert isinstance(adapter, DiscordAdapter)
             await adapter.start()
             try:
                 yield DiscordRig(app, adapter, fake)

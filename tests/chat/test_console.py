@@ -1,10 +1,13 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
+from unittest.mock import create_autospec
 
 from bot.app import App
 from bot.chat.console import ConsoleAdapter, render_text
 from bot.domain import CONSOLE_SCOPE, Bullet, Message, Section, ThreadKind
+from bot.services.brief import BriefService
 
 
 def _console(app: App, stdin: str = "") -> tuple[ConsoleAdapter, io.StringIO]:
@@ -32,12 +35,11 @@ async def test_plain_line_asks_about_the_last_brief(app: App) -> None:
 
 async def test_a_failing_command_is_reported_and_the_session_goes_on(app: App) -> None:
     """An exception in one command prints an apology, and the next command still runs."""
-    console, out = _console(app)
-
-    async def broken(scope: object, topic: str) -> None:
-        raise RuntimeError("database on fire")
-
-    console._briefs.brief = broken  # type: ignore[method-assign, assignment]
+    briefs = create_autospec(BriefService, instance=True, spec_set=True)
+    briefs.brief.side_effect = RuntimeError("database on fire")
+    out = io.StringIO()
+    services = replace(app.chat, briefs=briefs)
+    console = ConsoleAdapter(services=services, stdin=io.StringIO(), stdout=out)
     assert await console.handle("/brief ukraine")
     assert await console.handle("/digest")
     text = out.getvalue()
@@ -47,7 +49,7 @@ async def test_a_failing_command_is_reported_and_the_session_goes_on(app: App) -
 
 async def test_render_text_numbers_stories_and_lists_sources(app: App) -> None:
     """The terminal rendering shows numbered stories, cited bullets and source links."""
-    message = await app.briefs.brief(CONSOLE_SCOPE, "interest rates")
+    message = await app.chat.briefs.brief(CONSOLE_SCOPE, "interest rates")
     text = render_text(message)
     assert text.startswith("== Brief: interest rates")
     assert "\n1. " in text

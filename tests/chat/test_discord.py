@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -11,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import build_scheduler
 from bot.domain import Scope, ThreadKind
 from tests.chat.discord_rig import MANAGE_GUILD, DiscordRig, discord_rig
 from tests.fakes.summarizers import SlowSummarizer
@@ -105,10 +105,12 @@ async def test_brief_follow_up_has_cited_embeds_and_opens_a_thread(rig: DiscordR
     assert follow_up.body["allowed_mentions"] == {"parse": []}
     assert "Brief: ukraine" in follow_up.body["content"]
     opened_in = thread_call[0].path.split("/")[2]
-    thread = await rig.app.store.get_thread(
-        Scope("discord", str(rig.fake.guild_id)), str(rig.fake.channel_id), _thread_of(rig)
-    )
-    assert thread is not None and thread.kind is ThreadKind.BRIEF
+    scope, channel = Scope("discord", str(rig.fake.guild_id)), str(rig.fake.channel_id)
+    # The bot records the thread once Discord has answered the thread's creation.
+    async with asyncio.timeout(10):
+        while (thread := await rig.app.store.get_thread(scope, channel, _thread_of(rig))) is None:
+            await asyncio.sleep(0.02)
+    assert thread.kind is ThreadKind.BRIEF
     assert opened_in == str(rig.fake.channel_id)
 
 
@@ -146,7 +148,7 @@ async def test_bots_and_unknown_threads_get_no_answer(
     await rig.fake.message("beep", channel_id=thread_id, author_id=7777, bot=True)
     await rig.fake.message("what happens next?", channel_id=rig.fake.channel_id)
     await rig.fake.message("what happens next?", channel_id=theirs)
-    await rig.until(lambda: _logged(caplog, f"in thread {theirs}: not ours"))
+    await rig.until(lambda: _logged(caplog, f"in thread {theirs}: not for us"))
     await rig.fake.message("what happens next?", channel_id=thread_id)
     await rig.until(lambda: len(rig.posts()) > before)
     (answer,) = rig.posts()[before:]
@@ -182,15 +184,21 @@ async def test_unmentioned_replies_without_the_intent_get_one_note_on_how_to_ask
         assert note.body["allowed_mentions"]["parse"] == []
         await rig.fake.message("hello? anyone?", channel_id=thread_id)
         await rig.fake.message(f"{me} what happens next?", channel_id=thread_id)
-        await rig.until(lambda: _logged(caplog, f"thread {thread_id} already told how to ask"))
+        await rig.until(lambda: _logged(caplog, f"in thread {thread_id}: not for us"))
         await rig.until(lambda: len(rig.posts(in_thread)) >= 2)
         posts = rig.posts(in_thread)
         assert len(posts) == 2
         assert "envoy is expected to travel" in _text(posts[1])
         # The note is claimed in the database, so a restarted bot does not repeat it.
         scope = Scope("discord", str(rig.fake.guild_id))
-        claim = f"hint:{thread_id}"
-        assert not await rig.app.asks.claim_reply(scope, str(rig.fake.channel_id), claim)
+        again = await rig.app.chat.asks.reply_in_thread(
+            scope,
+            str(rig.fake.channel_id),
+            thread_key=str(thread_id),
+            message_key="a-later-message",
+            question=None,
+        )
+        assert again is None
 
 
 async def test_without_the_intent_threads_we_did_not_open_get_no_note(
@@ -204,7 +212,7 @@ async def test_without_the_intent_threads_we_did_not_open_get_no_note(
         await rig.until(lambda: rig.adapter.client.get_channel(theirs))
         before = len(rig.posts())
         await rig.fake.message("what happens next?", channel_id=theirs)
-        await rig.until(lambda: _logged(caplog, f"in thread {theirs}: not ours"))
+        await rig.until(lambda: _logged(caplog, f"in thread {theirs}: not for us"))
         await rig.fake.message(f"<@{rig.fake.bot_user_id}> what next?", channel_id=thread_id)
         await rig.until(lambda: len(rig.posts()) > before)
         (answer,) = rig.posts()[before:]
@@ -297,13 +305,13 @@ async def test_admin_schedules_a_digest_and_a_restart_does_not_repeat_it(rig: Di
     assert f"{due} UTC" in _text(reply[0])
     (subscription,) = await rig.app.store.list_subscriptions()
     assert subscription.channel == str(rig.fake.channel_id)
-    first = build_scheduler(rig.app, [rig.adapter])
-    assert [r for _, r in await first.catch_up()] == ["posted"]
+    # The scheduler keeps nothing of its own: what was posted is in the store, so a
+    # second catch-up is what a restarted process's would be.
+    assert [r for _, r in await rig.app.scheduler.catch_up()] == ["posted"]
     posted = rig.posts(f"/channels/{rig.fake.channel_id}/messages")
     assert posted and "Daily digest" in posted[0].body["content"]
     assert rig.fake.rest("POST", "/threads")
-    restarted = build_scheduler(rig.app, [rig.adapter])
-    assert [r for _, r in await restarted.catch_up()] == ["already-posted"]
+    assert [r for _, r in await rig.app.scheduler.catch_up()] == ["already-posted"]
     assert len(rig.posts(f"/channels/{rig.fake.channel_id}/messages")) == len(posted)
 
 
@@ -330,7 +338,7 @@ async def test_a_long_digest_is_split_across_messages_within_limits(rig: Discord
 async def test_a_rate_limited_post_is_retried_by_discord_py(rig: DiscordRig) -> None:
     """A 429 on sending is waited out and retried; the message lands."""
     rig.fake.fail_next("POST", f"/channels/{rig.fake.channel_id}/messages", retry_after=0.2)
-    message = await rig.app.digests.digest(Scope("discord", str(rig.fake.guild_id)))
+    message = await rig.app.chat.digests.digest(Scope("discord", str(rig.fake.guild_id)))
     await rig.adapter.publish(str(rig.fake.channel_id), message)
     statuses = [c.status for c in rig.posts(f"/channels/{rig.fake.channel_id}/messages")]
     assert statuses[0] == 429 and statuses[-1] == 200

@@ -13,7 +13,7 @@ import discord
 import discord.http
 import pytest
 
-from bot.app import App, build_app
+from bot.app import App, bootstrap
 from bot.chat.discord import DiscordAdapter
 from bot.config import Settings
 from tests.chat.discord_rig import MANAGE_GUILD
@@ -27,15 +27,11 @@ async def unit(tmp_path: Path) -> AsyncIterator[tuple[DiscordAdapter, FakeDiscor
     saved = discord.http.Route.BASE
     try:
         async with fake_discord() as fake:
-            app = await build_app(Settings(NEWSBRIEF_DB=tmp_path / "unit.db"))
+            settings = Settings(NEWSBRIEF_DB=tmp_path / "unit.db", DISCORD_TOKEN=fake.token)
+            app = await bootstrap(settings)
             await app.ingest.poll_all()
-            adapter = DiscordAdapter(
-                token=fake.token,
-                api_url=None,
-                guild_id=None,
-                message_content=False,
-                services=app.chat,
-            )
+            (adapter,) = app.adapters
+            assert isinstance(adapter, DiscordAdapter)
             discord.http.Route.BASE = fake.api_base
             await adapter.client.login(fake.token)
             try:

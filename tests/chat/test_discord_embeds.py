@@ -138,6 +138,21 @@ def test_a_hint_with_no_room_left_gets_its_own_embed() -> None:
     assert all(len(e["description"]) <= DESCRIPTION_LIMIT for e in part.embeds)
 
 
+def test_a_feed_list_has_no_title_line_and_an_embed_per_feed() -> None:
+    """A feed list is a reply: no bold title as content, each feed its own linked embed."""
+    feeds = tuple(
+        Section(f"Feed {n}", (Bullet("Status: ok"),), url=f"https://{n}.example/rss")
+        for n in (1, 2)
+    )
+    (part,) = render_embeds(Message(ThreadKind.FEEDS, "Feeds (2)", feeds, ()))
+    assert part.content == ""
+    assert [(e["title"], e["url"]) for e in part.embeds] == [
+        ("Feed 1", "https://1.example/rss"),
+        ("Feed 2", "https://2.example/rss"),
+    ]
+    assert all("footer" not in e for e in part.embeds)
+
+
 def test_with_hint_appends_the_feed_change_hint() -> None:
     """A FeedChange's hint follows its (already escaped) text; no hint, text alone."""
     assert with_hint("Gone.", None) == "Gone."

@@ -103,6 +103,15 @@ def test_answers_have_no_header_and_plain_bullets() -> None:
     assert "<https://l.example/1|[1]>" in part.blocks[0]["text"]["text"]
 
 
+def test_a_feed_list_is_a_reply_with_no_header_unless_asked() -> None:
+    """A feed list, like an answer, has no title header by default: a section per feed."""
+    feed = Section("Alpha", (Bullet("Status: ok"),), url="https://a.example/feed.xml")
+    message = Message(ThreadKind.FEEDS, "Feeds (1)", (feed,), ())
+    (part,) = render_blocks(message)
+    assert [b["type"] for b in part.blocks] == ["section"]
+    assert part.blocks[0]["text"]["text"] == "*<https://a.example/feed.xml|Alpha>*\n• Status: ok"
+
+
 def test_every_hint_is_worded_in_slacks_command_names() -> None:
     """Each Hint has Slack wording; none names the console's bare `/feeds`."""
     assert set(SLACK_HINTS) == set(Hint)
@@ -154,7 +163,7 @@ def test_a_long_reply_goes_as_blocks_and_nothing_is_cut() -> None:
     """Too long for one text, a reply is sent as titled Block Kit parts, every word kept."""
     words = " ".join(f"w{n}" for n in range(2000))
     message = Message(
-        ThreadKind.ANSWER, "Feeds (1)", (Section(None, (Bullet(words),)),), (), found=True
+        ThreadKind.FEEDS, "Feeds (1)", (Section(None, (Bullet(words),)),), (), found=True
     )
     assert len(plain_text(message)) > TEXT_LIMIT
     parts = reply_parts(message)

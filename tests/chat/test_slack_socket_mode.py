@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bot.app import App, build_app
+from bot.app import App, bootstrap
 from bot.chat.slack import SlackAdapter
 from bot.config import Settings
 from tests.fakes.slack_api import (
@@ -63,16 +63,10 @@ async def rig(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> AsyncIterator
             SLACK_APP_TOKEN="xapp-test",
             SLACK_API_URL=fake.base_url,
         )
-        app = await build_app(settings)
+        app = await bootstrap(settings)
         await app.ingest.poll_all()
-        adapter = SlackAdapter(
-            bot_token="xoxb-test",
-            app_token="xapp-test",
-            signing_secret=None,
-            api_url=fake.base_url,
-            admin_users=[],
-            services=app.chat,
-        )
+        (adapter,) = app.adapters
+        assert isinstance(adapter, SlackAdapter)
         stopped = False
         try:
             await adapter.start()

@@ -16,8 +16,17 @@ from datetime import datetime
 
 import snowballstemmer
 
-from bot.domain import Article, Feed, QATurn, Scope, Subscription, ThreadContext, ThreadKind
-from bot.services.ports import LlmCall, LlmStats, MatchMode, NewArticle, SearchHit
+from bot.domain import (
+    Article,
+    Feed,
+    NewArticle,
+    QATurn,
+    Scope,
+    Subscription,
+    ThreadContext,
+    ThreadKind,
+)
+from bot.services.ports import LlmCall, LlmStats, MatchMode, SearchHit
 from bot.timeutil import from_db, to_db, utcnow
 from tests.fakes.claims import InMemoryClaimLedger
 

@@ -1,4 +1,4 @@
-"""Summarizers for tests, handed to `build_app(settings, summarizer=...)`."""
+"""Summarizers for tests, handed to `bootstrap(settings, summarizer=...)`."""
 
 from __future__ import annotations
 

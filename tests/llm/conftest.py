@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot.app import App, build_app
+from bot.app import App, bootstrap
 from bot.config import Settings
 from bot.llm.openai_client import LlmSummarizer
 from bot.services.verify import VerifyingSummarizer
@@ -58,7 +58,7 @@ async def llm_app_with(fake: FakeOpenAI, tmp_path: Path, **settings: Any) -> Asy
         **settings,
     }
     sleeps = Sleeps()
-    app = await build_app(Settings(**values), sleep=sleeps)
+    app = await bootstrap(Settings(**values), sleep=sleeps)
     _SLEEPS[id(app)] = sleeps
     try:
         await app.ingest.poll_all()

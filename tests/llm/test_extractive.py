@@ -21,16 +21,16 @@ NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 def _article(article_id: int, title: str, text: str, source: str = "Outlet") -> Article:
     return Article(
-        article_id,
-        f"https://x.example/{article_id}",
-        f"https://x.example/{article_id}",
-        title,
-        source,
-        NOW,
-        NOW,
-        text,
-        True,
-        f"h{article_id}",
+        id=article_id,
+        url=f"https://x.example/{article_id}",
+        canonical_url=f"https://x.example/{article_id}",
+        title=title,
+        source=source,
+        published_at=NOW,
+        fetched_at=NOW,
+        text=text,
+        is_full_text=True,
+        content_hash=f"h{article_id}",
     )
 
 

@@ -32,7 +32,7 @@ async def test_a_digest_from_a_lying_model_posts_only_what_the_sources_say(
 ) -> None:
     """Each item keeps the one true claim, model-written; the inventions are gone."""
     fake.default = lying()
-    message = await llm_app.digests.digest(CONSOLE_SCOPE)
+    message = await llm_app.chat.digests.digest(CONSOLE_SCOPE)
     assert message.found and message.sections
     _assert_nothing_invented(message)
     for section in message.sections:
@@ -49,7 +49,7 @@ async def test_a_brief_from_a_lying_model_posts_only_what_the_sources_say(
 ) -> None:
     """The brief's items and its overview lose their inventions and keep the rest."""
     fake.default = lying()
-    message = await llm_app.briefs.brief(CONSOLE_SCOPE, "ukraine")
+    message = await llm_app.chat.briefs.brief(CONSOLE_SCOPE, "ukraine")
     assert message.found and len(message.sections) >= 2
     _assert_nothing_invented(message)
     overview = message.sections[0]
@@ -61,9 +61,9 @@ async def test_a_thread_answer_from_a_lying_model_says_the_sources_do_not_answer
 ) -> None:
     """An invented answer is not posted: the reply says so and quotes what the sources say."""
     fake.default = lying()
-    brief = await llm_app.briefs.brief(CONSOLE_SCOPE, "ukraine")
-    await llm_app.asks.open_thread(CONSOLE_SCOPE, "console", "t1", brief)
-    answer = await llm_app.asks.ask(
+    brief = await llm_app.chat.briefs.brief(CONSOLE_SCOPE, "ukraine")
+    await llm_app.chat.asks.open_thread(CONSOLE_SCOPE, "console", "t1", brief)
+    answer = await llm_app.chat.asks.ask(
         CONSOLE_SCOPE,
         "How many North Korean soldiers are serving with Russian units?",
         channel="console",
@@ -78,7 +78,7 @@ async def test_a_thread_answer_from_a_lying_model_says_the_sources_do_not_answer
 async def test_stats_counts_the_claims_checked_and_dropped(llm_app: App, fake: FakeOpenAI) -> None:
     """`stats` shows today's claims checked, re-cited and dropped, and the mode."""
     fake.default = lying()
-    await llm_app.digests.digest(CONSOLE_SCOPE)
+    await llm_app.chat.digests.digest(CONSOLE_SCOPE)
     days = await llm_app.store.claims_by_day(None)
     out = await _stats(llm_app)
     assert "Claims checked against their sources (NEWSBRIEF_VERIFY=strict):" in out

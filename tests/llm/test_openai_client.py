@@ -44,7 +44,7 @@ async def test_brief_is_written_by_the_model_with_valid_numbered_links(
     llm_app: App, fake: FakeOpenAI
 ) -> None:
     """With a server configured, the brief is LLM-written, cited, and carries no offline label."""
-    message = await llm_app.briefs.brief(CONSOLE_SCOPE, "ukraine")
+    message = await llm_app.chat.briefs.brief(CONSOLE_SCOPE, "ukraine")
     assert message.found
     assert fake.calls >= 2  # per-story items, then the overview
     assert message.notes == ()
@@ -69,10 +69,10 @@ async def test_second_channel_digest_of_the_same_articles_makes_no_model_call(
     llm_app: App, fake: FakeOpenAI
 ) -> None:
     """Summaries are cached by text, model and prompt version: a second digest is free."""
-    first = await llm_app.digests.digest(CONSOLE_SCOPE)
+    first = await llm_app.chat.digests.digest(CONSOLE_SCOPE)
     calls = fake.calls
     assert calls == len(first.sections)
-    second = await llm_app.digests.digest(Scope("slack", "T-SECOND"))
+    second = await llm_app.chat.digests.digest(Scope("slack", "T-SECOND"))
     assert fake.calls == calls
     assert _all_text(second) == _all_text(first)
     assert (await _stats(llm_app))["cache_hits"] == len(second.sections)
@@ -81,7 +81,7 @@ async def test_second_channel_digest_of_the_same_articles_makes_no_model_call(
 async def test_429_is_retried_after_retry_after(llm_app: App, fake: FakeOpenAI) -> None:
     """A 429 with Retry-After waits that long, then the retry succeeds."""
     fake.script(status(429, headers={"Retry-After": "7"}))
-    message = await llm_app.briefs.brief(CONSOLE_SCOPE, "measles")
+    message = await llm_app.chat.briefs.brief(CONSOLE_SCOPE, "measles")
     assert message.found and message.sections[0].note is None
     assert sleeps_of(llm_app) == [7.0]
     assert (await _stats(llm_app))["errors"] == 1
@@ -92,7 +92,7 @@ async def test_server_errors_are_retried_a_bounded_number_of_times_then_fall_bac
 ) -> None:
     """A server that only fails with a plain 500: a try and two retries, then offline."""
     fake.default = status(500)
-    message = await llm_app.briefs.brief(CONSOLE_SCOPE, "measles")
+    message = await llm_app.chat.briefs.brief(CONSOLE_SCOPE, "measles")
     assert fake.calls == 3
     assert message.found
     assert message.sections[0].note == "extractive"
@@ -104,7 +104,7 @@ async def test_server_errors_are_retried_a_bounded_number_of_times_then_fall_bac
 async def test_a_hang_past_the_timeout_falls_back(llm_app: App, fake: FakeOpenAI) -> None:
     """Requests that outlast the timeout are retried, then the offline summary is used."""
     fake.default = hang(3)
-    message = await llm_app.briefs.brief(CONSOLE_SCOPE, "measles")
+    message = await llm_app.chat.briefs.brief(CONSOLE_SCOPE, "measles")
     assert message.sections[0].note == "extractive"
     assert any("timed out" in n for n in message.notes)
 
@@ -112,7 +112,7 @@ async def test_a_hang_past_the_timeout_falls_back(llm_app: App, fake: FakeOpenAI
 async def test_a_long_retry_after_falls_back_at_once(llm_app: App, fake: FakeOpenAI) -> None:
     """A server that asks for minutes of patience is not waited for."""
     fake.script(status(429, headers={"Retry-After": "600"}))
-    message = await llm_app.briefs.brief(CONSOLE_SCOPE, "measles")
+    message = await llm_app.chat.briefs.brief(CONSOLE_SCOPE, "measles")
     assert fake.calls == 1
     assert message.sections[0].note == "extractive"
 
@@ -120,7 +120,7 @@ async def test_a_long_retry_after_falls_back_at_once(llm_app: App, fake: FakeOpe
 async def test_invalid_json_gets_one_repair_then_succeeds(llm_app: App, fake: FakeOpenAI) -> None:
     """Unparseable output is sent back once with the error; a valid repair is used."""
     fake.script(reply("Sure! Here is your digest: headline Measles"), smart())
-    message = await llm_app.briefs.brief(CONSOLE_SCOPE, "measles")
+    message = await llm_app.chat.briefs.brief(CONSOLE_SCOPE, "measles")
     assert fake.calls == 2
     assert message.sections[0].note is None
     repair = fake.requests[1].body["messages"]
@@ -133,7 +133,7 @@ async def test_invalid_json_twice_falls_back_without_posting_half_parsed(
 ) -> None:
     """After a failed repair the item is extractive, never a partial model answer."""
     fake.script(reply('{"headline": "Measles'), reply('{"headline": 3}'))
-    message = await llm_app.briefs.brief(CONSOLE_SCOPE, "measles")
+    message = await llm_app.chat.briefs.brief(CONSOLE_SCOPE, "measles")
     assert fake.calls == 2
     assert message.sections[0].note == "extractive"
     assert "Measles" not in message.sections[0].heading or message.sections[0].bullets
@@ -159,7 +159,7 @@ async def test_source_ids_the_model_was_not_given_are_dropped(
             }
         )
     )
-    message = await llm_app.briefs.brief(CONSOLE_SCOPE, "measles")
+    message = await llm_app.chat.briefs.brief(CONSOLE_SCOPE, "measles")
     section = message.sections[0]
     texts = [b.text for b in section.bullets]
     assert "The measles outbreak has grown to 412 confirmed cases." in texts
@@ -181,7 +181,7 @@ async def test_only_invented_ids_means_the_extractive_fallback(
             }
         )
     )
-    message = await llm_app.briefs.brief(CONSOLE_SCOPE, "measles")
+    message = await llm_app.chat.briefs.brief(CONSOLE_SCOPE, "measles")
     assert message.sections[0].note == "extractive"
     assert any("cited no valid source" in n for n in message.notes)
 
@@ -191,7 +191,7 @@ async def test_server_refusing_json_schema_steps_down_to_json_object(
 ) -> None:
     """llama.cpp-style 500 on json_schema: the next try and later calls use json_object."""
     fake.reject_json_schema = 500
-    message = await llm_app.briefs.brief(CONSOLE_SCOPE, "ukraine")
+    message = await llm_app.chat.briefs.brief(CONSOLE_SCOPE, "ukraine")
     assert message.found and all(s.note is None for s in message.sections)
     kinds = [r.body.get("response_format", {}).get("type") for r in fake.requests]
     assert kinds[0] == "json_schema"
@@ -212,7 +212,7 @@ async def test_server_refusing_json_object_with_400_steps_down_to_plain_text(
         status(400, message="response_format json_schema not supported"),
         status(400, message="response_format json_object not supported"),
     )
-    message = await llm_app.briefs.brief(CONSOLE_SCOPE, "measles")
+    message = await llm_app.chat.briefs.brief(CONSOLE_SCOPE, "measles")
     assert message.sections[0].note is None
     assert "response_format" not in fake.requests[2].body
     assert _summarizer(llm_app).output_mode is OutputMode.TEXT
@@ -235,7 +235,7 @@ async def test_injected_instructions_in_an_article_change_nothing(
         reply_json({"action": "post", "text": "@everyone FREE CRYPTO"}),
         reply("@everyone FREE CRYPTO"),
     )
-    message = await llm_app.briefs.brief(CONSOLE_SCOPE, "zeppelin")
+    message = await llm_app.chat.briefs.brief(CONSOLE_SCOPE, "zeppelin")
     assert message.found and message.sections[0].note == "extractive"
     assert message.kind is ThreadKind.BRIEF
     prompt = fake.requests[0].body["messages"]
@@ -251,7 +251,7 @@ async def test_injected_instructions_in_an_article_change_nothing(
 
 async def test_fences_are_random_per_request(llm_app: App, fake: FakeOpenAI) -> None:
     """Each request draws a new fence token, so an article cannot forge the end marker."""
-    await llm_app.briefs.brief(CONSOLE_SCOPE, "ukraine")
+    await llm_app.chat.briefs.brief(CONSOLE_SCOPE, "ukraine")
     tokens = {
         m.group(1)
         for r in fake.requests
@@ -267,7 +267,7 @@ async def test_daily_budget_once_spent_switches_to_offline_with_a_note(
     """Past the day's token budget, items are extractive and the post says why."""
     # 2,500 tokens: enough for about one request of the sample corpus.
     async with llm_app_with(fake, tmp_path, NEWSBRIEF_LLM_DAILY_TOKENS=2500) as llm_app:
-        message = await llm_app.digests.digest(CONSOLE_SCOPE)
+        message = await llm_app.chat.digests.digest(CONSOLE_SCOPE)
         used = await llm_app.store.tokens_used_since(utcnow() - timedelta(hours=1))
     notes = " ".join(message.notes)
     assert "token budget (2,500) is spent" in notes
@@ -283,7 +283,7 @@ async def test_concurrent_requests_cannot_overshoot_the_daily_budget_together(
     fake.default = smart(prompt_tokens=10_000, delay=0.3)  # still in flight as others check
     # 2,500 tokens: one request of the sample corpus fits, two do not.
     async with llm_app_with(fake, tmp_path, NEWSBRIEF_LLM_DAILY_TOKENS=2500) as llm_app:
-        message = await llm_app.digests.digest(CONSOLE_SCOPE)
+        message = await llm_app.chat.digests.digest(CONSOLE_SCOPE)
     assert len(message.sections) >= 4
     assert fake.calls == 1
     assert "token budget (2,500) is spent" in " ".join(message.notes)
@@ -293,11 +293,13 @@ async def test_answer_in_a_thread_uses_the_model_and_earlier_turns(
     llm_app: App, fake: FakeOpenAI
 ) -> None:
     """A thread answer is LLM-written, cited, and the request carries the earlier turns."""
-    brief = await llm_app.briefs.brief(CONSOLE_SCOPE, "ukraine")
-    await llm_app.asks.open_thread(CONSOLE_SCOPE, "c", "t", brief)
-    first = await llm_app.asks.ask(CONSOLE_SCOPE, "what happens next?", channel="c", thread_key="t")
+    brief = await llm_app.chat.briefs.brief(CONSOLE_SCOPE, "ukraine")
+    await llm_app.chat.asks.open_thread(CONSOLE_SCOPE, "c", "t", brief)
+    first = await llm_app.chat.asks.ask(
+        CONSOLE_SCOPE, "what happens next?", channel="c", thread_key="t"
+    )
     assert first.found and first.citations and first.notes == ()
-    await llm_app.asks.ask(CONSOLE_SCOPE, "and who said so?", channel="c", thread_key="t")
+    await llm_app.chat.asks.ask(CONSOLE_SCOPE, "and who said so?", channel="c", thread_key="t")
     last = fake.requests[-1].body["messages"][1]["content"]
     assert "EARLIER IN THIS THREAD:\nQ: what happens next?" in last
     assert last.rstrip().endswith("QUESTION: and who said so?")
@@ -305,9 +307,9 @@ async def test_answer_in_a_thread_uses_the_model_and_earlier_turns(
 
 async def test_unsupported_answer_is_said_plainly(llm_app: App, fake: FakeOpenAI) -> None:
     """When the model says the sources don't support an answer, the bot says so too."""
-    brief = await llm_app.briefs.brief(CONSOLE_SCOPE, "ukraine")
-    await llm_app.asks.open_thread(CONSOLE_SCOPE, "c", "t", brief)
-    message = await llm_app.asks.ask(
+    brief = await llm_app.chat.briefs.brief(CONSOLE_SCOPE, "ukraine")
+    await llm_app.chat.asks.open_thread(CONSOLE_SCOPE, "c", "t", brief)
+    message = await llm_app.chat.asks.ask(
         CONSOLE_SCOPE, "what happens next with the banana?", channel="c", thread_key="t"
     )
     assert not message.found and not message.citations
@@ -315,13 +317,13 @@ async def test_unsupported_answer_is_said_plainly(llm_app: App, fake: FakeOpenAI
 
 async def test_no_relevant_article_means_no_model_call(llm_app: App, fake: FakeOpenAI) -> None:
     """With nothing retrieved, the bot says it doesn't know without calling the model."""
-    brief = await llm_app.briefs.brief(CONSOLE_SCOPE, "ukraine")
-    await llm_app.asks.open_thread(CONSOLE_SCOPE, "c", "t", brief)
+    brief = await llm_app.chat.briefs.brief(CONSOLE_SCOPE, "ukraine")
+    await llm_app.chat.asks.open_thread(CONSOLE_SCOPE, "c", "t", brief)
     calls = fake.calls
     for question in ("What is the recipe for banana bread?", "zeppelin dirigible regatta?"):
-        message = await llm_app.asks.ask(CONSOLE_SCOPE, question, channel="c", thread_key="t")
+        message = await llm_app.chat.asks.ask(CONSOLE_SCOPE, question, channel="c", thread_key="t")
         assert not message.found
-    assert await llm_app.asks.ask(CONSOLE_SCOPE, "hovercraft polo?") is not None
+    assert await llm_app.chat.asks.ask(CONSOLE_SCOPE, "hovercraft polo?") is not None
     assert fake.calls == calls
 
 
@@ -330,7 +332,7 @@ async def test_answer_falls_back_to_quoting_when_the_model_fails(
 ) -> None:
     """A failing model still yields the extractive answer, marked as such."""
     fake.default = status(503)
-    message = await llm_app.asks.ask(
+    message = await llm_app.chat.asks.ask(
         CONSOLE_SCOPE, "Roughly how many North Korean soldiers are serving with Russian forces?"
     )
     assert message.found
@@ -355,7 +357,7 @@ async def test_context_overflow_500s_narrow_the_requests_in_flight_not_the_forma
     fake.props = {"total_slots": 4, "default_generation_settings": {"n_ctx": 16384}}
     fake.slots_that_fit = 2
     fake.default = smart(delay=0.2)
-    message = await llm_app.digests.digest(CONSOLE_SCOPE)
+    message = await llm_app.chat.digests.digest(CONSOLE_SCOPE)
     summarizer = _summarizer(llm_app)
     assert summarizer.fit is not None and summarizer.fit.concurrency == 4
     statuses = [r.body.get("response_format", {}).get("type") for r in fake.requests]
@@ -380,7 +382,7 @@ async def test_a_prompt_too_big_for_the_server_falls_back_with_its_words(
         }
     }
     fake.default = _llama_error(400, too_big)
-    message = await llm_app.briefs.brief(CONSOLE_SCOPE, "measles")
+    message = await llm_app.chat.briefs.brief(CONSOLE_SCOPE, "measles")
     assert fake.calls == 1
     notes = " ".join(message.notes)
     assert "NEWSBRIEF_LLM_CONTEXT_TOKENS" in notes
@@ -392,7 +394,7 @@ async def test_a_prompt_too_big_for_the_server_falls_back_with_its_words(
 async def test_a_small_context_gets_prompts_built_to_fit(llm_app: App, fake: FakeOpenAI) -> None:
     """With --parallel 1 -c 2048 every request's prompt plus its output cap fits 2,048."""
     fake.props = {"total_slots": 1, "default_generation_settings": {"n_ctx": 2048}}
-    message = await llm_app.briefs.brief(CONSOLE_SCOPE, "ukraine")
+    message = await llm_app.chat.briefs.brief(CONSOLE_SCOPE, "ukraine")
     assert message.found and all(s.note is None for s in message.sections)
     for recorded in fake.requests:
         prompt = sum(fit_tokens(m["content"]) for m in recorded.body["messages"])
@@ -404,7 +406,7 @@ async def test_local_servers_get_length_limits_and_ids_capped_to_the_sources(
     llm_app: App, fake: FakeOpenAI
 ) -> None:
     """The schema sent to a local server bounds strings and cites only ids it was given."""
-    await llm_app.briefs.brief(CONSOLE_SCOPE, "measles")
+    await llm_app.chat.briefs.brief(CONSOLE_SCOPE, "measles")
     first = fake.requests[0].body
     schema = first["response_format"]["json_schema"]["schema"]
     cited = schema["$defs"]["CitedText"]["properties"]
@@ -430,7 +432,7 @@ async def test_degenerate_output_is_asked_for_afresh_not_posted(
 ) -> None:
     """A timestamp, only citations, an empty bullet or another script: asked for again."""
     fake.script(reply_json({"headline": "H", "bullets": [bad], "why_it_matters": ""}))
-    message = await llm_app.briefs.brief(CONSOLE_SCOPE, "measles")
+    message = await llm_app.chat.briefs.brief(CONSOLE_SCOPE, "measles")
     assert fake.calls == 2  # the reply, then a fresh request (answered validly)
     second = fake.requests[1].body
     assert len(second["messages"]) == 2 and second["temperature"] == 0.7  # not a repair turn
@@ -445,7 +447,7 @@ async def test_an_answer_that_is_only_a_prefix_is_not_posted(
     """{"answer": "A: "} is invalid: repaired, else the answer falls back, saying why."""
     empty = reply_json({"answer": "A: ", "source_ids": [1], "supported": True})
     fake.script(empty, empty)
-    message = await llm_app.asks.ask(CONSOLE_SCOPE, "How many measles cases were reported?")
+    message = await llm_app.chat.asks.ask(CONSOLE_SCOPE, "How many measles cases were reported?")
     texts = [b.text for s in message.sections for b in s.bullets]
     assert "A:" not in " ".join(texts)
     assert any("not valid after a retry" in n for n in message.notes)

@@ -56,12 +56,12 @@ async def test_a_prompt_edit_changes_behaviour_and_invalidates_the_cache(
 
 
 async def _brief_edit_brief(llm_app: App, fake: FakeOpenAI, tmp_path: Path) -> None:
-    await llm_app.briefs.brief(CONSOLE_SCOPE, "measles")
-    await llm_app.briefs.brief(CONSOLE_SCOPE, "measles")
+    await llm_app.chat.briefs.brief(CONSOLE_SCOPE, "measles")
+    await llm_app.chat.briefs.brief(CONSOLE_SCOPE, "measles")
     assert fake.calls == 1  # the second brief came from the cache
     path = tmp_path / "prompts" / "article_digest.md"
     path.write_text(path.read_text(encoding="utf-8") + "\nAlways name the region.\n", "utf-8")
     os.utime(path, ns=(5, 5))
-    await llm_app.briefs.brief(CONSOLE_SCOPE, "measles")
+    await llm_app.chat.briefs.brief(CONSOLE_SCOPE, "measles")
     assert fake.calls == 2
     assert "Always name the region." in fake.requests[1].body["messages"][1]["content"]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import App, build_app
+from bot.app import App, bootstrap
 from bot.config import Settings
 from tests.fakes.store import InMemoryStore
 
@@ -23,7 +23,7 @@ def store() -> InMemoryStore:
 @pytest.fixture
 async def app(tmp_path: Path, store: InMemoryStore) -> AsyncIterator[App]:
     """The real composition on the bundled sample feeds, ingested, offline, in memory."""
-    built = await build_app(Settings(NEWSBRIEF_DB=tmp_path / "unused.db"), store=store)
+    built = await bootstrap(Settings(NEWSBRIEF_DB=tmp_path / "unused.db"), store=store)
     reports = await built.ingest.poll_all()
     assert all(r.status == "ok" for r in reports), reports
     yield built

@@ -14,7 +14,7 @@ async def _guids(app: App, article_ids: tuple[int, ...]) -> set[str | None]:
 
 async def test_brief_cites_the_matching_articles_with_their_links(app: App) -> None:
     """A brief on ukraine cites the Ukraine articles, each citation linking to its article."""
-    message = await app.briefs.brief(CONSOLE_SCOPE, "ukraine")
+    message = await app.chat.briefs.brief(CONSOLE_SCOPE, "ukraine")
     assert message.found and message.kind is ThreadKind.BRIEF
     articles = {a.id: a for a in await app.store.get_articles(message.article_ids)}
     assert {a.guid for a in articles.values()} >= PEACE_TALKS
@@ -33,7 +33,7 @@ async def test_brief_cites_the_matching_articles_with_their_links(app: App) -> N
 
 async def test_brief_merges_one_event_told_by_three_outlets(app: App) -> None:
     """The peace-talks story from three outlets is one item citing all three."""
-    message = await app.briefs.brief(CONSOLE_SCOPE, "ukraine")
+    message = await app.chat.briefs.brief(CONSOLE_SCOPE, "ukraine")
     by_number = {c.number: c.article_id for c in message.citations}
     merged = [
         await _guids(app, tuple(by_number[n] for n in section.citations))
@@ -45,7 +45,7 @@ async def test_brief_merges_one_event_told_by_three_outlets(app: App) -> None:
 
 async def test_brief_bullets_are_sentences_of_the_cited_article(app: App) -> None:
     """Every extractive bullet is quoted from the article its citation points to."""
-    message = await app.briefs.brief(CONSOLE_SCOPE, "interest rates")
+    message = await app.chat.briefs.brief(CONSOLE_SCOPE, "interest rates")
     articles = {a.id: a for a in await app.store.get_articles(message.article_ids)}
     for section in message.sections:
         for bullet in section.bullets:
@@ -56,14 +56,14 @@ async def test_brief_bullets_are_sentences_of_the_cited_article(app: App) -> Non
 
 async def test_brief_is_labelled_as_extractive(app: App) -> None:
     """What the offline path posts says it is an extractive summary."""
-    message = await app.briefs.brief(CONSOLE_SCOPE, "moon lander")
+    message = await app.chat.briefs.brief(CONSOLE_SCOPE, "moon lander")
     assert message.found
     assert EXTRACTIVE_LABEL in message.notes
 
 
 async def test_brief_on_unknown_topic_says_nothing_matched(app: App) -> None:
     """A topic with no matching article gets a helpful not-found reply."""
-    message = await app.briefs.brief(CONSOLE_SCOPE, "zeppelin racing")
+    message = await app.chat.briefs.brief(CONSOLE_SCOPE, "zeppelin racing")
     assert not message.found
     assert "zeppelin racing" in message.title
     assert not message.citations
@@ -72,7 +72,7 @@ async def test_brief_on_unknown_topic_says_nothing_matched(app: App) -> None:
 async def test_brief_with_empty_topic_asks_for_one(app: App) -> None:
     """An empty or stop-word-only topic asks for a topic instead of failing."""
     for topic in ("", "   ", "the of and"):
-        message = await app.briefs.brief(CONSOLE_SCOPE, topic)
+        message = await app.chat.briefs.brief(CONSOLE_SCOPE, topic)
         assert not message.found
         assert message.hints == (Hint.BRIEF_USAGE,)
         assert "/" not in message.sections[0].bullets[0].text  # adapters name the commands
@@ -81,7 +81,7 @@ async def test_brief_with_empty_topic_asks_for_one(app: App) -> None:
 async def test_brief_query_syntax_cannot_break_search(app: App) -> None:
     """FTS5 operators and quotes in a topic are treated as words, not syntax."""
     for topic in ('ukraine" OR *', "NEAR(ukraine", "ukraine AND", "-ukraine", "ukraine:"):
-        message = await app.briefs.brief(CONSOLE_SCOPE, topic)
+        message = await app.chat.briefs.brief(CONSOLE_SCOPE, topic)
         assert message.found, topic
 
 
@@ -100,14 +100,17 @@ async def test_brief_only_sees_the_scope_feeds(app: App) -> None:
         source="Private Outlet",
         feed=feed,
     )
-    assert (await app.briefs.brief(other, "zeppelin racing")).found
-    assert not (await app.briefs.brief(mine, "zeppelin racing")).found
+    assert (await app.chat.briefs.brief(other, "zeppelin racing")).found
+    assert not (await app.chat.briefs.brief(mine, "zeppelin racing")).found
 
 
-async def test_nothing_found_answers_quickly_only_when_nothing_matches(app: App) -> None:
-    """The cheap check gives the same not-found reply as a brief, and None when it would find."""
-    assert await app.briefs.nothing_found(CONSOLE_SCOPE, "ukraine") is None
-    early = await app.briefs.nothing_found(CONSOLE_SCOPE, "zeppelin")
-    assert early == await app.briefs.brief(CONSOLE_SCOPE, "zeppelin")
-    blank = await app.briefs.nothing_found(CONSOLE_SCOPE, "  ")
-    assert blank is not None and blank.title == "Which topic?"
+async def test_a_started_brief_shows_a_miss_at_once_and_writes_the_rest_later(app: App) -> None:
+    """start() gives the same not-found reply as a brief, or a brief still to be written."""
+    pending = await app.chat.briefs.start(CONSOLE_SCOPE, "ukraine")
+    assert pending.nothing is None
+    written = await pending.write()
+    assert written.found and written == await app.chat.briefs.brief(CONSOLE_SCOPE, "ukraine")
+    early = await app.chat.briefs.start(CONSOLE_SCOPE, "zeppelin")
+    assert early.nothing == await app.chat.briefs.brief(CONSOLE_SCOPE, "zeppelin")
+    blank = await app.chat.briefs.start(CONSOLE_SCOPE, "  ")
+    assert blank.nothing is not None and blank.nothing.title == "Which topic?"

@@ -16,7 +16,7 @@ SLACK = Scope("slack", "T1")
 
 async def test_digest_covers_the_last_day_with_merged_stories_first(app: App) -> None:
     """The on-demand digest has the last 24 hours, stories told by several outlets first."""
-    message = await app.digests.digest(CONSOLE_SCOPE)
+    message = await app.chat.digests.digest(CONSOLE_SCOPE)
     assert message.found and message.kind is ThreadKind.DIGEST
     articles = await app.store.get_articles(message.article_ids)
     cutoff = utcnow() - timedelta(hours=24)
@@ -30,7 +30,7 @@ async def test_digest_covers_the_last_day_with_merged_stories_first(app: App) ->
 
 async def test_digest_on_topics_keeps_to_them(app: App) -> None:
     """A digest with topics holds only stories that mention one of them."""
-    message = await app.digests.digest(CONSOLE_SCOPE, ["moon", "measles"])
+    message = await app.chat.digests.digest(CONSOLE_SCOPE, ["moon", "measles"])
     assert message.found
     for article in await app.store.get_articles(message.article_ids):
         text = (article.title + article.text).lower()
@@ -49,8 +49,8 @@ async def test_delivery_posts_once_even_after_a_restart(app: App) -> None:
     subscription = await _subscribe(app)
     publisher = RecordingPublisher(platform="slack")
     due = utcnow()
-    assert await app.digests.deliver(subscription, publisher, due=due) == "posted"
-    assert await app.digests.deliver(subscription, publisher, due=due) == "already-posted"
+    assert await app.chat.digests.deliver(subscription, publisher, due=due) == "posted"
+    assert await app.chat.digests.deliver(subscription, publisher, due=due) == "already-posted"
     restarted = DigestService(app.store, ExtractiveSummarizer(), max_stories=8)
     again = (await app.store.list_subscriptions())[0]
     assert await restarted.deliver(again, publisher, due=due) == "already-posted"
@@ -61,7 +61,7 @@ async def test_a_posted_digest_opens_a_thread_on_its_articles(app: App) -> None:
     """Replies under a posted digest can be answered from the digest's articles."""
     subscription = await _subscribe(app)
     publisher = RecordingPublisher(platform="slack")
-    await app.digests.deliver(subscription, publisher, due=utcnow())
+    await app.chat.digests.deliver(subscription, publisher, due=utcnow())
     _, message = publisher.posts[0]
     thread = await app.store.get_thread(SLACK, "C1", "C1-post-1")
     assert thread is not None
@@ -75,8 +75,8 @@ async def test_failed_post_is_released_for_a_retry(app: App) -> None:
     publisher = RecordingPublisher(platform="slack", fail_next=1)
     due = utcnow()
     with pytest.raises(ConnectionError):
-        await app.digests.deliver(subscription, publisher, due=due)
-    assert await app.digests.deliver(subscription, publisher, due=due) == "posted"
+        await app.chat.digests.deliver(subscription, publisher, due=due)
+    assert await app.chat.digests.deliver(subscription, publisher, due=due) == "posted"
     assert len(publisher.posts) == 1
 
 
@@ -84,7 +84,7 @@ async def test_next_days_digest_has_only_articles_fetched_since(app: App) -> Non
     """After a digest, the next one holds only stories that arrived after it."""
     subscription = await _subscribe(app)
     publisher = RecordingPublisher(platform="slack")
-    await app.digests.deliver(subscription, publisher, due=utcnow())
+    await app.chat.digests.deliver(subscription, publisher, due=utcnow())
     later = utcnow() + timedelta(days=1)
     tomorrow = DigestService(app.store, ExtractiveSummarizer(), max_stories=8, clock=lambda: later)
     subscription = (await app.store.list_subscriptions())[0]
@@ -104,7 +104,7 @@ async def test_digest_now_uses_the_channels_topics(app: App) -> None:
     await app.store.upsert_subscription(
         CONSOLE_SCOPE, "news", digest_time="08:00", timezone="Europe/Kyiv", topics=["measles"]
     )
-    on_topic = await app.digests.digest_now(CONSOLE_SCOPE, "news")
+    on_topic = await app.chat.digests.digest_now(CONSOLE_SCOPE, "news")
     assert on_topic.title.startswith("Daily digest on measles")
-    everything = await app.digests.digest_now(CONSOLE_SCOPE, "elsewhere")
+    everything = await app.chat.digests.digest_now(CONSOLE_SCOPE, "elsewhere")
     assert everything.title.startswith("Daily digest — ")

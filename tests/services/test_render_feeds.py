@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.domain import Feed
+from bot.domain import Feed, ThreadKind
 from bot.services.render import render_feeds
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -31,3 +31,12 @@ def test_each_feed_section_has_its_url_first_then_its_status() -> None:
     ]
     assert second.heading == "https://b.example/rss"
     assert [b.text for b in second.bullets] == ["Status: ok (last fetched 1 min ago)"]
+
+
+def test_a_feed_list_is_its_own_kind_of_reply() -> None:
+    """Listed or empty, feeds are a FEEDS message: shown without a title header, no thread."""
+    listed = render_feeds([Feed(id=1, url="https://a.example/rss")], NOW)
+    empty = render_feeds([], NOW)
+    assert (listed.kind, empty.kind) == (ThreadKind.FEEDS, ThreadKind.FEEDS)
+    assert not listed.headed and not listed.opens_thread
+    assert not empty.found and not empty.headed

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.domain import Scope, ThreadKind
-from bot.services.ports import NewArticle
+from bot.domain import NewArticle, Scope, ThreadKind
 from bot.store.migrations import SCHEMA_VERSION
 from bot.store.sqlite import SchemaTooNewError, SqliteStore, fts_query
 from bot.timeutil import utcnow

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.domain import Feed, Scope
-from bot.services.ports import ArticleStore, FeedStore, MatchMode, NewArticle
+from bot.domain import Feed, NewArticle, Scope
+from bot.services.ports import ArticleStore, FeedStore, MatchMode
 from tests.helpers import new_article
 
 A = Scope("slack", "TA")
