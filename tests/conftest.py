@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import aiosqlite
 import pytest
 
 from bot.app import App, bootstrap
@@ -29,6 +30,16 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[No
             monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
     yield
+
+
+@pytest.fixture
+def no_sqlite(monkeypatch: pytest.MonkeyPatch) -> None:
+    """For the core's tests: opening SQLite fails, so they prove they run on the fakes."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a core test opened SQLite; use the in-memory store")
+
+    monkeypatch.setattr(aiosqlite, "connect", refuse)
 
 
 @pytest.fixture

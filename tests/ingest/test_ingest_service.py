@@ -22,6 +22,9 @@ from tests.fakes.feed_server import FeedServer
 from tests.fakes.store import InMemoryStore
 from tests.ingest.feeds import RSS_TYPE, rss_feed, rss_item, sample, static
 
+# The ingest service is core: its tests run on the in-memory store.
+pytestmark = pytest.mark.usefixtures("no_sqlite")
+
 SAMPLE = sample("harbour_ledger.xml")
 SAMPLE_ENTRIES = 9
 POLL_INTERVAL = timedelta(minutes=30)

@@ -15,6 +15,11 @@ from bot.config import Settings
 from tests.fakes.store import InMemoryStore
 
 
+@pytest.fixture(autouse=True)
+def _core_runs_without_sqlite(no_sqlite: None) -> None:
+    """Every test here runs on the in-memory store."""
+
+
 @pytest.fixture
 def store() -> InMemoryStore:
     return InMemoryStore()
