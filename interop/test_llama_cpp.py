@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import build_app
+from bot.app import bootstrap
 from bot.config import Settings
 from bot.domain import CONSOLE_SCOPE, Message
 from bot.llm.modes import OutputMode
@@ -46,7 +46,7 @@ async def test_digest_brief_and_answer_fit_the_server(llama: LlamaServer, tmp_pa
         NEWSBRIEF_LLM_TIMEOUT=TIMEOUT_SECONDS,
         NEWSBRIEF_VERIFY="off",
     )
-    app = await build_app(settings)
+    app = await bootstrap(settings)
     try:
         await app.ingest.poll_all()
         summarizer = llm_of(app)
@@ -72,7 +72,7 @@ async def test_digest_brief_and_answer_fit_the_server(llama: LlamaServer, tmp_pa
         ).fetchone()
 
     # The same requests, checked: the model's output comes from the cache.
-    strict = await build_app(settings.model_copy(update={"verify": VerifyMode.STRICT}))
+    strict = await bootstrap(settings.model_copy(update={"verify": VerifyMode.STRICT}))
     try:
         checked_digest = await strict.digests.digest(CONSOLE_SCOPE)
         checked_brief = await strict.briefs.brief(CONSOLE_SCOPE, "ukraine")
