@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_slack.py
 	$(BIN)/python bench/bench_discord.py
 	$(BIN)/python bench/bench_claims.py
+	$(BIN)/python bench/bench_stories.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,192 @@
+"""Story grouping and syndication scored on the labelled set (set_*.json beside this file).
+
+Each file holds articles written for this set in one news domain, each labelled
+with the event it reports; syndicated copies name the article whose wire text
+they reprint. Same-topic distractors (two strikes on one day, two central banks
+deciding on one day) are different events. Used by
+tests/services/test_stories_eval.py (floors) and bench/bench_stories.py (figures).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import combinations
+from pathlib import Path
+
+from bot.domain import Article
+
+HERE = Path(__file__).parent
+
+
+@dataclass(frozen=True)
+class Labelled:
+    article: Article
+    key: str  # the set's own id, e.g. "war-001"
+    event: str
+    kind: str  # "report", "follow-up", "syndicated"
+    copy_of: str | None
+
+
+def load_set() -> list[Labelled]:
+    """Every labelled article, oldest first (the order ingest would meet them in)."""
+    found = []
+    for path in sorted(HERE.glob("set_*.json")):
+        for row in json.loads(path.read_text(encoding="utf-8"))["articles"]:
+            published = datetime.fromisoformat(row["published_at"])
+            article = Article(
+                id=len(found) + 1,
+                url=row["url"],
+                canonical_url=row["url"],
+                title=row["title"],
+                source=row["outlet"],
+                published_at=published,
+                fetched_at=published,
+                text=row["text"],
+                is_full_text=True,
+                content_hash=row["id"],
+                guid=row["id"],
+            )
+            found.append(Labelled(article, row["id"], row["event"], row["kind"], row["copy_of"]))
+    return sorted(found, key=lambda item: item.article.published_at)
+
+
+@dataclass(frozen=True)
+class Grouping:
+    """What a grouper made of the set: a story for every article, and which it folded
+    into another as a syndicated copy (copy key -> original key)."""
+
+    story_of: dict[str, int]
+    folded: dict[str, str]
+
+
+Grouper = Callable[[Sequence[Labelled]], Grouping]
+
+
+@dataclass(frozen=True)
+class Score:
+    pair_precision: float  # of article pairs put in one story, the share that are one event
+    pair_recall: float  # of article pairs that are one event, the share put in one story
+    bcubed_precision: float
+    bcubed_recall: float
+    merged_events: list[tuple[str, ...]]  # stories holding more than one event
+    split_events: list[str]  # events spread over more than one story
+    stories: int
+    events: int
+    fold_precision: float  # of copies folded, the share that are labelled copies of it
+    fold_recall: float  # of labelled copies, the share folded into their story's article
+    wrong_folds: list[tuple[str, str]]
+
+    @property
+    def bcubed_f1(self) -> float:
+        p, r = self.bcubed_precision, self.bcubed_recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+
+def score(items: Sequence[Labelled], grouping: Grouping) -> Score:
+    event_of = {item.key: item.event for item in items}
+    story_of = grouping.story_of
+    keys = [item.key for item in items]
+    same_story = same_event = both = 0
+    for a, b in combinations(keys, 2):
+        s, e = story_of[a] == story_of[b], event_of[a] == event_of[b]
+        same_story += s
+        same_event += e
+        both += s and e
+    members: dict[int, list[str]] = defaultdict(list)
+    for key in keys:
+        members[story_of[key]].append(key)
+    by_event: dict[str, list[str]] = defaultdict(list)
+    for key in keys:
+        by_event[event_of[key]].append(key)
+    b_precision = b_recall = 0.0
+    for key in keys:
+        mine = members[story_of[key]]
+        fellow = by_event[event_of[key]]
+        overlap = sum(event_of[k] == event_of[key] for k in mine)
+        b_precision += overlap / len(mine)
+        b_recall += overlap / len(fellow)
+    merged = sorted(
+        tuple(sorted({event_of[k] for k in group}))
+        for group in members.values()
+        if len({event_of[k] for k in group}) > 1
+    )
+    split = sorted(e for e, group in by_event.items() if len({story_of[k] for k in group}) > 1)
+    copies = {item.key: item.copy_of for item in items if item.copy_of}
+    original_of = _originals(copies)
+    right = [
+        (copy, into)
+        for copy, into in grouping.folded.items()
+        if original_of.get(copy) is not None and original_of[copy] == original_of.get(into, into)
+    ]
+    wrong = sorted(set(grouping.folded.items()) - set(right))
+    return Score(
+        pair_precision=both / same_story if same_story else 1.0,
+        pair_recall=both / same_event if same_event else 1.0,
+        bcubed_precision=b_precision / len(keys),
+        bcubed_recall=b_recall / len(keys),
+        merged_events=merged,
+        split_events=split,
+        stories=len(members),
+        events=len(by_event),
+        fold_precision=len(right) / len(grouping.folded) if grouping.folded else 1.0,
+        fold_recall=len(right) / len(copies) if copies else 1.0,
+        wrong_folds=wrong,
+    )
+
+
+def _originals(copies: dict[str, str]) -> dict[str, str]:
+    """Each copy's first original (a copy of a copy leads back to the wire text)."""
+    found = {}
+    for copy, original in copies.items():
+        while original in copies:
+            original = copies[original]
+        found[copy] = original
+    return found
+
+
+def describe(items: Sequence[Labelled]) -> str:
+    kinds = Counter(item.kind for item in items)
+    events = len({item.event for item in items})
+    return (
+        f"{len(items)} articles, {events} events, {kinds['syndicated']} syndicated copies, "
+        f"{kinds['follow-up']} follow-ups"
+    )
+
+
+def regrouped(items: Sequence[Labelled]) -> Grouping:
+    """Before stories were stored: every request regrouped its articles from scratch."""
+    from bot.services.stories import group_stories
+
+    articles = [item.article for item in items]
+    key_of = {item.article.id: item.key for item in items}
+    stories = group_stories(articles, articles)
+    story_of = {key_of[a.id]: n for n, story in enumerate(stories) for a in story.articles}
+    return Grouping(story_of, {})
+
+
+def indexed(items: Sequence[Labelled], *, primed: bool = True) -> Grouping:
+    """Each article assigned to a story once, as it arrives, oldest first.
+
+    `primed`: word rarity counted over the whole set first, as a busy week's
+    window would hold it; unprimed, the index starts empty (a bot's first hours).
+    """
+    from bot.services.story_index import StoryIndex, fingerprint
+
+    index = StoryIndex()
+    prints = {item.key: fingerprint(item.article.title, item.article.text) for item in items}
+    if primed:
+        for print_ in prints.values():
+            index.count(print_)
+    key_of = {item.article.id: item.key for item in items}
+    story_of, folded = {}, {}
+    for item in items:
+        a = item.article
+        placed = index.assign(a.id, prints[item.key], source=a.source, at=a.published_at)
+        story_of[item.key] = placed.story
+        if placed.copy_of is not None:
+            folded[item.key] = key_of[placed.copy_of]
+    return Grouping(story_of, folded)
