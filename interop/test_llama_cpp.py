@@ -74,10 +74,10 @@ async def test_digest_brief_and_answer_fit_the_server(llama: LlamaServer, tmp_pa
     # The same requests, checked: the model's output comes from the cache.
     strict = await bootstrap(settings.model_copy(update={"verify": VerifyMode.STRICT}))
     try:
-        checked_digest = await strict.digests.digest(CONSOLE_SCOPE)
-        checked_brief = await strict.briefs.brief(CONSOLE_SCOPE, "ukraine")
-        await strict.asks.open_thread(CONSOLE_SCOPE, "console", "t2", checked_brief)
-        checked_answer = await strict.asks.ask(
+        checked_digest = await strict.chat.digests.digest(CONSOLE_SCOPE)
+        checked_brief = await strict.chat.briefs.brief(CONSOLE_SCOPE, "ukraine")
+        await strict.chat.asks.open_thread(CONSOLE_SCOPE, "console", "t2", checked_brief)
+        checked_answer = await strict.chat.asks.ask(
             CONSOLE_SCOPE, "Who is expected to travel to Kyiv?", channel="console", thread_key="t2"
         )
         claims = await strict.store.claims_by_day(None)

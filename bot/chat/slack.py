@@ -165,9 +165,7 @@ class SlackAdapter:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port)
         await site.start()
-        server = site._server
-        sockets = getattr(server, "sockets", None) or []
-        self.bound_port = sockets[0].getsockname()[1] if sockets else self._port
+        self.bound_port = self._runner.addresses[0][1]
         log.info("Slack: HTTP mode on %s:%s%s", self._host, self.bound_port, EVENTS_PATH)
 
     async def stop(self) -> None:

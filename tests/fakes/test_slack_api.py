@@ -65,8 +65,7 @@ async def serve(app: AsyncApp, web_app: web.Application | None = None) -> AsyncI
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
-    port = sockets[0].getsockname()[1]
+    port = runner.addresses[0][1]
     try:
         yield f"http://127.0.0.1:{port}/slack/events"
     finally:
