@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bot.services import story_index
 from bot.services.story_index import containment, fingerprint
 from tests.services.story_eval.evaluate import (
+    HOLDOUT,
     Grouping,
     Labelled,
     describe,
@@ -85,6 +86,11 @@ def main() -> None:
             row(f"  {threshold:.2f}", items, indexed(items))
     finally:
         story_index.SAME_STORY_SIMILARITY = saved
+    held_out = load_set(HOLDOUT)
+    print(f"held out (written apart, not used to tune): {describe(held_out)}")
+    header()
+    row("regrouped", held_out, regrouped(held_out))
+    row("indexed", held_out, indexed(held_out))
     syndication(items)
     regroup_time = timed(regrouped, items)
     index_time = timed(indexed, items)

@@ -29,6 +29,7 @@ from bot.services.feeds import FeedService
 from bot.services.ingest import IngestService
 from bot.services.ports import Publisher, StorageEngine, Summarizer
 from bot.services.stats import StatsService
+from bot.services.stories import StoryDesk
 from bot.services.subscriptions import SubscriptionService
 from bot.services.verify import verified
 from bot.store.sqlite import SqliteStore
@@ -206,6 +207,7 @@ async def _wire(
     ingest = IngestService(
         store,
         source,
+        StoryDesk(store),
         poll_interval=timedelta(minutes=settings.poll_minutes),
         max_backoff=timedelta(hours=settings.max_backoff_hours),
         settings_in_force=fetcher.settings_in_force(),

@@ -63,18 +63,33 @@ class NewArticle:
     guid: str | None = None
 
 
+@dataclass(frozen=True)
+class Reprint:
+    """Another outlet's copy of an article's wire text: one more source, not one more article."""
+
+    source: str
+    url: str
+
+
 @dataclass(frozen=True, kw_only=True)
 class Article(NewArticle):
-    """A stored article."""
+    """A stored article, in the story it reports on, with the outlets that reprinted it."""
 
     id: int
+    story_id: int | None = None
+    reprints: tuple[Reprint, ...] = ()
 
 
 @dataclass(frozen=True)
 class Story:
-    """One event, told by one or more outlets; the lead article is the richest."""
+    """One event, told by one or more outlets; the lead article is the richest.
+
+    A stored story has an id, and a version that grows when an article joins it.
+    """
 
     articles: tuple[Article, ...]
+    id: int | None = None
+    version: int = 1
 
     @property
     def lead(self) -> Article:
@@ -153,6 +168,16 @@ class Citation:
     url: str
     source: str
     article_id: int
+    also_in: tuple[str, ...] = ()  # outlets that reprinted the same wire text
+
+    @property
+    def outlets(self) -> str:
+        """ "Northwind Wire", or "Northwind Wire, also in The Harbour Ledger and Meridian Daily"."""
+        if not self.also_in:
+            return self.source
+        others = list(self.also_in)
+        listed = others[0] if len(others) == 1 else f"{', '.join(others[:-1])} and {others[-1]}"
+        return f"{self.source}, also in {listed}"
 
 
 @dataclass(frozen=True)

@@ -68,7 +68,7 @@ def render_text(message: Message, hints: Mapping[Hint, str] = CONSOLE_HINTS) -> 
     if message.citations:
         lines += ["", "Sources:"]
         for citation in message.citations:
-            lines.append(f"  [{citation.number}] {citation.source}: {citation.title}")
+            lines.append(f"  [{citation.number}] {citation.outlets}: {citation.title}")
             lines.append(f"      {citation.url}")
     pointers = worded(message.hints, hints)
     if pointers:

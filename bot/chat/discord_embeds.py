@@ -94,7 +94,7 @@ def _section_embeds(section: Section, message: Message, footer: str | None) -> l
 
 
 def _footer(section: Section, message: Message, label: str | None) -> str | None:
-    text = " · ".join(f"[{c.number}] {c.source}" for c in message.cited_in(section))
+    text = " · ".join(f"[{c.number}] {c.outlets}" for c in message.cited_in(section))
     if label:
         text = f"{text} — {label}" if text else label
     return text or None

@@ -101,7 +101,9 @@ def _context_blocks(texts: list[str]) -> list[Block]:
 
 
 def _sources(cited: tuple[Citation, ...]) -> list[str]:
-    lines = [f"{link(c.url, f'[{c.number}]')} {escape(c.source)}: {escape(c.title)}" for c in cited]
+    lines = [
+        f"{link(c.url, f'[{c.number}]')} {escape(c.outlets)}: {escape(c.title)}" for c in cited
+    ]
     return pack_lines(lines, TEXT_LIMIT)
 
 

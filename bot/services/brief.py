@@ -13,15 +13,13 @@ from bot.domain import Article, Hint, Message, Scope, ThreadKind
 from bot.services.ports import Store, Summarizer
 from bot.services.render import not_found, plural, render_stories
 from bot.services.retrieval import find_articles
-from bot.services.stories import group_stories
+from bot.services.stories import by_story
 from bot.text import query_terms
 from bot.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
 CANDIDATES = 40
-# Recent articles that tell story grouping which words are common.
-BACKGROUND = 400
 
 
 async def _nothing_to_write() -> Message:
@@ -71,19 +69,14 @@ class BriefService:
         )
         if not found:
             return PendingBrief(self._nothing_on(topic))
-        return PendingBrief(None, partial(self._write, scope, topic, found, now))
+        return PendingBrief(None, partial(self._write, topic, found))
 
     async def brief(self, scope: Scope, topic: str) -> Message:
         pending = await self.start(scope, topic)
         return pending.nothing or await pending.write()
 
-    async def _write(
-        self, scope: Scope, topic: str, found: list[Article], now: datetime
-    ) -> Message:
-        background = await self._store.recent_articles(
-            scope, since=now - self._window, limit=BACKGROUND
-        )
-        stories = group_stories(found, background)[: self._max_stories]
+    async def _write(self, topic: str, found: list[Article]) -> Message:
+        stories = by_story(found)[: self._max_stories]
         summaries = await asyncio.gather(*(self._summarizer.summarize(s) for s in stories))
         sources = len({a.source for s in stories for a in s.articles})
         title = (

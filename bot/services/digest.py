@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from bot.domain import Article, Message, Scope, Subscription, ThreadKind
 from bot.services.ports import Publisher, Store, Summarizer
 from bot.services.render import plural, render_stories
-from bot.services.stories import group_stories
+from bot.services.stories import by_story
 from bot.services.threads import record_thread
 from bot.text import query_terms
 from bot.timeutil import utcnow
@@ -58,10 +58,7 @@ class DigestService:
         since = since or now - ON_DEMAND_WINDOW
         articles = await self._candidates(scope, topics, since, fetched_since)
         # Stories told by more outlets first, then the most recent.
-        background = articles
-        if topics:
-            background = await self._store.recent_articles(scope, since=since, limit=CANDIDATES)
-        stories = group_stories(articles, background)
+        stories = by_story(articles)
         stories.sort(key=lambda s: (len(s.articles), s.latest), reverse=True)
         stories = stories[: self._max_stories]
         local = now.astimezone(ZoneInfo(timezone))

@@ -13,6 +13,7 @@ from bot.domain import Feed, FeedReport, NewArticle
 from bot.services.dedupe import canonical_url, content_hash
 from bot.services.ports import FeedError, FeedSource, ParsedEntry, Store
 from bot.services.retry import Backoff
+from bot.services.stories import StoryDesk
 from bot.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,7 @@ class IngestService:
         self,
         store: Store,
         source: FeedSource,
+        stories: StoryDesk,
         *,
         poll_interval: timedelta,
         max_backoff: timedelta,
@@ -33,6 +35,7 @@ class IngestService:
     ) -> None:
         self._store = store
         self._source = source
+        self._stories = stories
         self._poll_interval = poll_interval
         self._max_backoff = max_backoff
         self._concurrency = asyncio.Semaphore(concurrency)
@@ -90,7 +93,10 @@ class IngestService:
         return await self.poll(feeds)
 
     async def poll(self, feeds: Sequence[Feed]) -> list[FeedReport]:
-        return list(await asyncio.gather(*(self._guarded(feed) for feed in feeds)))
+        reports = list(await asyncio.gather(*(self._guarded(feed) for feed in feeds)))
+        if feeds:
+            await self._stories.tidy()
+        return reports
 
     async def _guarded(self, feed: Feed) -> FeedReport:
         if feed.id in self._running:  # a slow poll must not overlap the next one
@@ -135,7 +141,7 @@ class IngestService:
         # Article pages are fetched for new excerpts only: a re-poll costs no page loads.
         added = 0
         for entry in await self._source.complete(feed, new_entries):
-            if await self._store.add_article(feed, self._article(entry, source_name, started)):
+            if await self._stories.store(feed, self._article(entry, source_name, started)):
                 added += 1
         await self._store.record_fetch_success(
             feed,

@@ -23,6 +23,7 @@ from bot.domain import (
     ThreadContext,
     ThreadKind,
 )
+from bot.services.story_index import Fingerprint
 
 # --- ingest ------------------------------------------------------------------------
 
@@ -132,10 +133,28 @@ class FeedStore(Protocol):
 
 
 class ArticleStore(Protocol):
-    """Articles, each stored once however many feeds carry it, and searched by scope."""
+    """Articles, each stored once however many feeds carry it (a reprint of its wire text
+    included), each in one story, and searched by scope."""
 
     async def known_article(self, feed: Feed, guid: str | None, canonical_url: str) -> bool: ...
-    async def add_article(self, feed: Feed, article: NewArticle) -> int | None: ...
+    async def add_article(
+        self,
+        feed: Feed,
+        article: NewArticle,
+        *,
+        story_id: int | None = None,
+        print_: Fingerprint | None = None,
+    ) -> int | None:
+        """Store an article in story `story_id` (whose version then grows), or, given
+        none, in a new story named after it (the story's id is the article's). Returns
+        the new id, or None for a copy already stored (it is linked to `feed` too)."""
+        ...
+
+    async def add_reprint(self, feed: Feed, article_id: int, reprint: NewArticle) -> bool:
+        """Another outlet's copy of an article: one more source of it, linked to `feed`;
+        False when that copy is stored already."""
+        ...
+
     async def get_articles(self, ids: Sequence[int]) -> list[Article]: ...
     async def recent_articles(
         self, scope: Scope, *, since: datetime, limit: int, fetched_since: datetime | None = None
@@ -150,6 +169,31 @@ class ArticleStore(Protocol):
         limit: int,
         fetched_since: datetime | None = None,
     ) -> list[SearchHit]: ...
+
+
+@dataclass(frozen=True)
+class StoredPrint:
+    story_id: int
+    article_id: int
+    published_at: datetime
+    print_: Fingerprint
+
+
+class StoryStore(Protocol):
+    """Stories as stored: their articles, and the fingerprints that place new ones."""
+
+    async def stories(self, scope: Scope, story_ids: Sequence[int]) -> list[Story]:
+        """Each story with the articles of it the scope reads, oldest first; in the order
+        asked, leaving out stories with none."""
+        ...
+
+    async def story_prints(self, since: datetime) -> list[StoredPrint]:
+        """The fingerprints of articles published since `since`, oldest first."""
+        ...
+
+    async def forget_prints(self, before: datetime) -> int:
+        """Drop the fingerprints of articles published before `before`; how many."""
+        ...
 
 
 class SubscriptionStore(Protocol):
@@ -198,7 +242,9 @@ class ThreadStore(Protocol):
     async def recent_turns(self, thread: ThreadContext, limit: int) -> list[QATurn]: ...
 
 
-class Store(FeedStore, ArticleStore, SubscriptionStore, DeliveryStore, ThreadStore, Protocol):
+class Store(
+    FeedStore, ArticleStore, StoryStore, SubscriptionStore, DeliveryStore, ThreadStore, Protocol
+):
     """All the roles at once, as SQLite implements them; services ask for the ones they use."""
 
 

@@ -52,6 +52,7 @@ class _Numbering:
                 url=self._articles[a].url,
                 source=self._articles[a].source,
                 article_id=a,
+                also_in=tuple(r.source for r in self._articles[a].reprints),
             )
             for a, n in sorted(self._numbers.items(), key=lambda item: item[1])
         )

@@ -1,81 +1,99 @@
-"""Grouping articles that report one event into one Story.
+"""Stories as stored: placed once when an article is stored, read back by id.
 
-Two articles are one story when they share rare words and, above all, the
-same names (people, places, organisations), and appeared within two days of
-each other. Word rarity is measured against a background of recent articles,
-not just the candidates, so a brief on "ukraine" does not find every Ukraine
-story alike. Cheap, explainable, and no model is needed.
+Ingest hands each new article to `StoryDesk.store`, which places it with the
+story index (an existing recent story, a new one, or a reprint of an article
+already stored) and stores it accordingly. Briefs and digests then group the
+articles they found by the story each is stored in: no regrouping per request.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
-from datetime import timedelta
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Protocol
 
-from bot.domain import Article, Story
-from bot.services.similarity import Vector, background_idf, dot, normalised, weighted
-from bot.text import stem, terms
+from bot.domain import Article, Feed, NewArticle, Story
+from bot.services.ports import ArticleStore, StoryStore
+from bot.services.story_index import STORY_WINDOW, StoryIndex, fingerprint
+from bot.timeutil import utcnow
 
-SAME_STORY_SIMILARITY = 0.27
-SAME_STORY_WINDOW = timedelta(hours=48)
-# Capitalised words that do not open a sentence: a cheap stand-in for named entities.
-_NAME = re.compile(r"(?<![.!?\"“]\s)(?<!^)\b[A-Z][\w'-]{2,}")
+log = logging.getLogger(__name__)
 
-
-def _words_profile(article: Article) -> list[str]:
-    return terms(article.title) * 2 + terms(article.text)
-
-
-def _names_profile(article: Article) -> list[str]:
-    text = f"{article.title}. {article.text}"
-    return [stem(n.lower()) for n in _NAME.findall(text)]
+# Fingerprints are kept a little longer than a story stays open, then dropped.
+PRINTS_KEPT = timedelta(days=7)
 
 
-def _vectors(profiles: Sequence[list[str]], background: Sequence[list[str]]) -> list[Vector]:
-    idf, unseen = background_idf(background)
-    return [normalised(weighted(p, idf, unseen)) for p in profiles]
+class ArticleAndStoryStore(ArticleStore, StoryStore, Protocol):
+    """What placing stories needs: one engine holding both (as SQLite does)."""
 
 
-def similarity_matrix(
-    articles: Sequence[Article], background: Sequence[Article] = ()
-) -> list[list[float]]:
-    """Pairwise similarity: the mean of word and name cosine similarity."""
-    pool = list({a.id: a for a in [*articles, *background]}.values())
-    word_vectors = _vectors(
-        [_words_profile(a) for a in articles], [_words_profile(a) for a in pool]
-    )
-    name_vectors = _vectors(
-        [_names_profile(a) for a in articles], [_names_profile(a) for a in pool]
-    )
-    n = len(articles)
-    return [
-        [
-            (dot(word_vectors[i], word_vectors[j]) + dot(name_vectors[i], name_vectors[j])) / 2
-            for j in range(n)
-        ]
-        for i in range(n)
-    ]
+class StoryDesk:
+    """Places arriving articles in stories, keeping the index in step with the store."""
+
+    def __init__(
+        self,
+        store: ArticleAndStoryStore,
+        *,
+        window: timedelta = STORY_WINDOW,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._store = store
+        self._window = window
+        self._clock = clock
+        self._index: StoryIndex | None = None
+        # Placing and storing are one step: two copies of one event arriving together
+        # from two feeds must not both start a story.
+        self._lock = asyncio.Lock()
+
+    async def store(self, feed: Feed, article: NewArticle) -> int | None:
+        """Store a new entry in its story; the new article's id, or None when it was a
+        copy (of an article stored already, or a reprint of one: then it is a source)."""
+        print_ = fingerprint(article.title, article.text)
+        async with self._lock:
+            index = await self._ready()
+            placed = index.place(print_, at=article.published_at)
+            if placed.copy_of is not None and placed.story is not None:
+                if await self._store.add_reprint(feed, placed.copy_of, article):
+                    log.debug("%s reprints article %d", article.url, placed.copy_of)
+                    index.remember(
+                        placed.story, placed.copy_of, print_, at=article.published_at, reprint=True
+                    )
+                return None
+            article_id = await self._store.add_article(
+                feed, article, story_id=placed.story, print_=print_
+            )
+            if article_id is not None:
+                story = placed.story if placed.story is not None else article_id
+                index.remember(story, article_id, print_, at=article.published_at)
+            return article_id
+
+    async def tidy(self) -> None:
+        """Forget stories nothing can join any more, and fingerprints no longer needed."""
+        now = self._clock()
+        async with self._lock:
+            if self._index is not None:
+                self._index.forget_before(now - self._window)
+            await self._store.forget_prints(now - PRINTS_KEPT)
+
+    async def _ready(self) -> StoryIndex:
+        """The index, rebuilt from the store's recent fingerprints on first use."""
+        if self._index is None:
+            index = StoryIndex(window=self._window)
+            stored = await self._store.story_prints(self._clock() - self._window)
+            for item in stored:
+                index.remember(item.story_id, item.article_id, item.print_, at=item.published_at)
+            log.info("story index: %d stories from %d recent articles", len(index), len(stored))
+            self._index = index
+        return self._index
 
 
-def group_stories(articles: Sequence[Article], background: Sequence[Article] = ()) -> list[Story]:
-    """Stories in the order of their first article; the first article leads its story.
-
-    An article joins the first story whose lead it resembles; only leads are
-    compared, so one loose match cannot chain unrelated stories together.
-    """
-    if not articles:
-        return []
-    sims = similarity_matrix(articles, background)
-    groups: list[list[int]] = []
-    for i, article in enumerate(articles):
-        for group in groups:
-            lead = articles[group[0]]
-            close_in_time = abs(article.published_at - lead.published_at) <= SAME_STORY_WINDOW
-            same_outlet = any(articles[j].source == article.source for j in group)
-            if close_in_time and not same_outlet and sims[group[0]][i] >= SAME_STORY_SIMILARITY:
-                group.append(i)
-                break
-        else:
-            groups.append([i])
-    return [Story(articles=tuple(articles[i] for i in group)) for group in groups]
+def by_story(articles: Sequence[Article]) -> list[Story]:
+    """The articles grouped by the story each is stored in, in the order of each story's
+    first article; that article leads its story."""
+    groups: dict[int, list[Article]] = {}
+    for article in articles:
+        story = article.story_id if article.story_id is not None else -article.id
+        groups.setdefault(story, []).append(article)
+    return [Story(tuple(group), id=story if story > 0 else None) for story, group in groups.items()]

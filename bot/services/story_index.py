@@ -11,11 +11,13 @@ in its window, so it follows what the news is about this week.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import zlib
+from array import array
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -62,6 +64,32 @@ class Fingerprint:
     figures: frozenset[str]  # every figure in the article
 
 
+def print_record(print_: Fingerprint) -> tuple[str, bytes]:
+    """A fingerprint as stored: its counts and figures as JSON, its shingles packed."""
+    data = {
+        "words": print_.words,
+        "names": print_.names,
+        "title_names": sorted(print_.title_names),
+        "lead_figures": sorted(print_.lead_figures),
+        "figures": sorted(print_.figures),
+    }
+    return json.dumps(data, separators=(",", ":")), array("I", sorted(print_.shingles)).tobytes()
+
+
+def print_from_record(data: str, shingles: bytes) -> Fingerprint:
+    fields = json.loads(data)
+    packed = array("I")
+    packed.frombytes(shingles)
+    return Fingerprint(
+        words=fields["words"],
+        names=fields["names"],
+        shingles=frozenset(packed),
+        title_names=frozenset(fields["title_names"]),
+        lead_figures=frozenset(fields["lead_figures"]),
+        figures=frozenset(fields["figures"]),
+    )
+
+
 def fingerprint(title: str, text: str) -> Fingerprint:
     body = words(text)
     shingles = frozenset(
@@ -88,18 +116,19 @@ def containment(a: frozenset[int], b: frozenset[int]) -> float:
 
 
 @dataclass(frozen=True)
-class Assignment:
-    story: int  # the story the article belongs to (a new one's id when it started one)
-    new_story: bool
-    copy_of: int | None  # the article it reprints, if it is a syndicated copy
+class Placement:
+    """Where an arriving article goes: a story to join (None: a new one), and the article
+    it reprints if it is a syndicated copy (then it is a source, not an article)."""
+
+    story: int | None
+    copy_of: int | None = None
 
 
 @dataclass
 class _Member:
     article: int
     print_: Fingerprint
-    source: str
-    at: datetime
+    posted: tuple[str, ...]  # the terms it is listed under
 
 
 @dataclass
@@ -110,54 +139,74 @@ class _Story:
 
 
 class StoryIndex:
-    """The stories of the last `window`, for assigning articles as they arrive."""
+    """The stories of the last `window`, for placing articles as they arrive.
+
+    `place` only looks; once the article is stored (and has its ids), `remember`
+    puts it in. Rebuilt after a restart by remembering the window's articles.
+    """
 
     def __init__(self, *, window: timedelta = STORY_WINDOW) -> None:
         self._window = window
         self._stories: dict[int, _Story] = {}
-        self._story_of: dict[int, int] = {}
         self._postings: dict[str, set[int]] = defaultdict(set)  # term -> story ids
         self._df: Counter[str] = Counter()
         self._documents = 0
-        self._next_story = 1
 
     def __len__(self) -> int:
         return len(self._stories)
 
-    def assign(self, article: int, print_: Fingerprint, *, source: str, at: datetime) -> Assignment:
-        """Find the article's story (or start one) and remember it there."""
-        self.count(print_)
-        best, best_similarity, copy_of = None, 0.0, None
+    def place(self, print_: Fingerprint, *, at: datetime) -> Placement:
+        best, best_similarity = None, 0.0
         for story in self._candidates(print_, at):
             for member in story.members:
                 if containment(print_.shingles, member.print_.shingles) >= SYNDICATED_CONTAINMENT:
-                    return self._join(story, article, print_, source, at, copy_of=member.article)
+                    return Placement(story.id, copy_of=member.article)
             similarity = sum(self.similarity(print_, m.print_) for m in story.members) / len(
                 story.members
             )
             if similarity > best_similarity:
                 best, best_similarity = story, similarity
         if best is not None and best_similarity >= SAME_STORY_SIMILARITY:
-            return self._join(best, article, print_, source, at, copy_of=copy_of)
-        story = _Story(self._next_story)
-        self._next_story += 1
-        self._stories[story.id] = story
-        assignment = self._join(story, article, print_, source, at, copy_of=None)
-        return Assignment(assignment.story, True, None)
+            return Placement(best.id)
+        return Placement(None)
+
+    def remember(
+        self,
+        story_id: int,
+        article: int,
+        print_: Fingerprint,
+        *,
+        at: datetime,
+        reprint: bool = False,
+    ) -> None:
+        """Put a stored article in its story; a reprint only keeps its story recent."""
+        story = self._stories.setdefault(story_id, _Story(story_id))
+        story.last_seen = max(story.last_seen or at, at)
+        if reprint:
+            return
+        self.count(print_)
+        posted = tuple(self._lookup_terms(print_))
+        story.members.append(_Member(article, print_, posted))
+        for term in posted:
+            self._postings[term].add(story_id)
 
     def count(self, print_: Fingerprint) -> None:
         """Count an article's words towards rarity without placing it (a background)."""
         self._df.update(set(print_.words) | set(print_.names))
         self._documents += 1
 
-    def add(
-        self, story_id: int, article: int, print_: Fingerprint, *, source: str, at: datetime
-    ) -> None:
-        """Put back an article already assigned (rebuilding the index from the store)."""
-        self.count(print_)
-        story = self._stories.setdefault(story_id, _Story(story_id))
-        self._next_story = max(self._next_story, story_id + 1)
-        self._join(story, article, print_, source, at, copy_of=None)
+    def forget_before(self, moment: datetime) -> int:
+        """Drop stories last seen before `moment`: nothing can join them any more."""
+        gone = [s for s in self._stories.values() if s.last_seen and s.last_seen < moment]
+        for story in gone:
+            del self._stories[story.id]
+            for member in story.members:
+                self._df.subtract(set(member.print_.words) | set(member.print_.names))
+                self._documents -= 1
+                for term in member.posted:
+                    self._postings[term].discard(story.id)
+        self._df = +self._df  # drop counts that reached zero
+        return len(gone)
 
     def similarity(self, a: Fingerprint, b: Fingerprint) -> float:
         """The mean of word and name cosine, words weighted by rarity in the window,
@@ -194,7 +243,7 @@ class StoryIndex:
             for t, c in counts.items()
         }
 
-    def _lookup_terms(self, print_: Fingerprint) -> Iterable[str]:
+    def _lookup_terms(self, print_: Fingerprint) -> list[str]:
         """The article's most telling words and names: frequent in it, rare elsewhere."""
         weights = self._weights(print_.words) | self._weights(print_.names)
         return sorted(weights, key=lambda t: (-weights[t], t))[:LOOKUP_TERMS]
@@ -205,25 +254,7 @@ class StoryIndex:
             found.update(self._postings.get(term, ()))
         stories = []
         for story_id, _ in found.most_common(CANDIDATES):
-            story = self._stories[story_id]
-            if story.last_seen is not None and abs(at - story.last_seen) <= self._window:
+            story = self._stories.get(story_id)
+            if story and story.last_seen and abs(at - story.last_seen) <= self._window:
                 stories.append(story)
         return stories
-
-    def _join(
-        self,
-        story: _Story,
-        article: int,
-        print_: Fingerprint,
-        source: str,
-        at: datetime,
-        *,
-        copy_of: int | None,
-    ) -> Assignment:
-        self._story_of[article] = story.id
-        if copy_of is None:
-            story.members.append(_Member(article, print_, source, at))
-            for term in self._lookup_terms(print_):
-                self._postings[term].add(story.id)
-        story.last_seen = max(story.last_seen or at, at)
-        return Assignment(story.id, False, copy_of)

@@ -173,6 +173,38 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX claim_checks_at ON claim_checks(at);
     """,
+    # 5: stories stored: each article in one, reprints folded into the article they copy
+    """
+    CREATE TABLE stories (
+        id INTEGER PRIMARY KEY,
+        first_seen TEXT NOT NULL,
+        last_seen TEXT NOT NULL,
+        version INTEGER NOT NULL DEFAULT 1
+    );
+    CREATE INDEX stories_last_seen ON stories(last_seen);
+    ALTER TABLE articles ADD COLUMN story_id INTEGER REFERENCES stories(id);
+    -- Articles stored before stories were: a story each.
+    INSERT INTO stories (id, first_seen, last_seen)
+        SELECT id, published_at, published_at FROM articles;
+    UPDATE articles SET story_id = id;
+    CREATE INDEX articles_story ON articles(story_id);
+    -- Another outlet's copy of an article's wire text: a source of that article.
+    CREATE TABLE reprints (
+        article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+        canonical_url TEXT NOT NULL,
+        url TEXT NOT NULL,
+        source TEXT NOT NULL,
+        published_at TEXT NOT NULL,
+        PRIMARY KEY (article_id, canonical_url)
+    );
+    CREATE UNIQUE INDEX reprints_canonical_url ON reprints(canonical_url);
+    -- What story placement needs of an article, kept while its story can still grow.
+    CREATE TABLE article_prints (
+        article_id INTEGER PRIMARY KEY REFERENCES articles(id) ON DELETE CASCADE,
+        data TEXT NOT NULL,
+        shingles BLOB NOT NULL
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -9,6 +9,7 @@ import re
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,9 @@ from bot.domain import (
     Feed,
     NewArticle,
     QATurn,
+    Reprint,
     Scope,
+    Story,
     Subscription,
     ThreadContext,
     ThreadKind,
@@ -32,7 +35,9 @@ from bot.services.ports import (
     LlmStats,
     MatchMode,
     SearchHit,
+    StoredPrint,
 )
+from bot.services.story_index import Fingerprint, print_from_record, print_record
 from bot.store.migrations import MIGRATIONS, SCHEMA_VERSION
 from bot.timeutil import from_db, from_db_optional, to_db, utcnow
 
@@ -48,7 +53,12 @@ _SCOPE_FEEDS = """
 """
 _ARTICLE_COLUMNS = (
     "a.id, a.guid, a.url, a.canonical_url, a.title, a.source, a.published_at, a.fetched_at, "
-    "a.text, a.is_full_text, a.content_hash"
+    "a.text, a.is_full_text, a.content_hash, a.story_id"
+)
+# A URL stored as an article's or as a reprint's.
+_KNOWN_URL = (
+    "SELECT id FROM articles WHERE canonical_url = ? "
+    "UNION ALL SELECT article_id FROM reprints WHERE canonical_url = ? LIMIT 1"
 )
 
 
@@ -238,38 +248,60 @@ class SqliteStore:
             )
             if row is not None:
                 return True
-        row = await self._fetchone(
-            "SELECT 1 FROM articles WHERE canonical_url = ?", (canonical_url,)
-        )
+        row = await self._fetchone(_KNOWN_URL, (canonical_url, canonical_url))
         return row is not None
 
-    async def add_article(self, feed: Feed, article: NewArticle) -> int | None:
-        """Insert unless a copy exists (same guid in this feed, canonical URL or text).
+    async def _stored_copy(
+        self, conn: aiosqlite.Connection, feed: Feed, article: NewArticle
+    ) -> int | None:
+        """The article an entry is a copy of (same guid in this feed, URL, a reprint's URL
+        or the same text), linked to `feed` so every workspace reading it sees it."""
+        existing = None
+        if article.guid:
+            async with conn.execute(
+                "SELECT article_id FROM article_feeds WHERE feed_id = ? AND guid = ?",
+                (feed.id, article.guid),
+            ) as cur:
+                existing = await cur.fetchone()
+        if existing is None:
+            async with conn.execute(
+                _KNOWN_URL, (article.canonical_url, article.canonical_url)
+            ) as cur:
+                existing = await cur.fetchone()
+        if existing is None:
+            async with conn.execute(
+                "SELECT id FROM articles WHERE content_hash = ?", (article.content_hash,)
+            ) as cur:
+                existing = await cur.fetchone()
+        if existing is None:
+            return None
+        await conn.execute(
+            "INSERT INTO article_feeds (article_id, feed_id, guid) VALUES (?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
+            (existing[0], feed.id, article.guid),
+        )
+        return int(existing[0])
 
-        A duplicate still links to this feed, so every workspace reading either
-        feed sees it. Returns the new id, or None for a duplicate.
-        """
+    async def add_article(
+        self,
+        feed: Feed,
+        article: NewArticle,
+        *,
+        story_id: int | None = None,
+        print_: Fingerprint | None = None,
+    ) -> int | None:
         async with self._transaction() as conn:
-            existing = None
-            if article.guid:
-                async with conn.execute(
-                    "SELECT article_id FROM article_feeds WHERE feed_id = ? AND guid = ?",
-                    (feed.id, article.guid),
-                ) as cur:
-                    existing = await cur.fetchone()
-            if existing is None:
-                async with conn.execute(
-                    "SELECT id FROM articles WHERE canonical_url = ? OR content_hash = ? LIMIT 1",
-                    (article.canonical_url, article.content_hash),
-                ) as cur:
-                    existing = await cur.fetchone()
-            if existing is not None:
-                await conn.execute(
-                    "INSERT INTO article_feeds (article_id, feed_id, guid) VALUES (?, ?, ?) "
-                    "ON CONFLICT DO NOTHING",
-                    (existing[0], feed.id, article.guid),
-                )
+            if await self._stored_copy(conn, feed, article) is not None:
                 return None
+            published = to_db(article.published_at)
+            if story_id is not None:
+                cur = await conn.execute(
+                    "UPDATE stories SET version = version + 1, last_seen = max(last_seen, ?) "
+                    "WHERE id = ?",
+                    (published, story_id),
+                )
+                if cur.rowcount == 0:
+                    story_id = None  # gone: the article starts a story of its own
             cur = await conn.execute(
                 "INSERT INTO articles (guid, url, canonical_url, title, source, published_at, "
                 "fetched_at, text, is_full_text, content_hash) "
@@ -289,11 +321,125 @@ class SqliteStore:
             )
             article_id = cur.lastrowid
             assert article_id is not None
+            if story_id is None:
+                story_id = article_id
+                await conn.execute(
+                    "INSERT INTO stories (id, first_seen, last_seen) VALUES (?, ?, ?)",
+                    (story_id, published, published),
+                )
+            await conn.execute(
+                "UPDATE articles SET story_id = ? WHERE id = ?", (story_id, article_id)
+            )
             await conn.execute(
                 "INSERT INTO article_feeds (article_id, feed_id, guid) VALUES (?, ?, ?)",
                 (article_id, feed.id, article.guid),
             )
+            if print_ is not None:
+                data, shingles = print_record(print_)
+                await conn.execute(
+                    "INSERT INTO article_prints (article_id, data, shingles) VALUES (?, ?, ?)",
+                    (article_id, data, shingles),
+                )
             return article_id
+
+    async def add_reprint(self, feed: Feed, article_id: int, reprint: NewArticle) -> bool:
+        async with self._transaction() as conn:
+            if await self._stored_copy(conn, feed, reprint) is not None:
+                return False
+            await conn.execute(
+                "INSERT INTO reprints (article_id, canonical_url, url, source, published_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (
+                    article_id,
+                    reprint.canonical_url,
+                    reprint.url,
+                    reprint.source,
+                    to_db(reprint.published_at),
+                ),
+            )
+            await conn.execute(
+                "INSERT INTO article_feeds (article_id, feed_id, guid) VALUES (?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
+                (article_id, feed.id, reprint.guid),
+            )
+            await conn.execute(
+                "UPDATE stories SET last_seen = max(last_seen, ?) "
+                "WHERE id = (SELECT story_id FROM articles WHERE id = ?)",
+                (to_db(reprint.published_at), article_id),
+            )
+            return True
+
+    async def _articles(self, rows: Sequence[aiosqlite.Row]) -> list[Article]:
+        """Rows as articles, each with the reprints of it."""
+        articles = [_article(r) for r in rows]
+        if not articles:
+            return articles
+        ids = [a.id for a in articles]
+        marks = ",".join("?" * len(ids))
+        found: dict[int, list[Reprint]] = {}
+        for row in await self._fetchall(
+            f"SELECT article_id, source, url FROM reprints WHERE article_id IN ({marks}) "
+            "ORDER BY published_at, source",
+            ids,
+        ):
+            found.setdefault(row["article_id"], []).append(Reprint(row["source"], row["url"]))
+        if not found:
+            return articles
+        return [replace(a, reprints=tuple(found.get(a.id, ()))) for a in articles]
+
+    # --- stories -----------------------------------------------------------------------
+
+    async def stories(self, scope: Scope, story_ids: Sequence[int]) -> list[Story]:
+        if not story_ids:
+            return []
+        marks = ",".join("?" * len(story_ids))
+        rows = await self._fetchall(
+            f"SELECT {_ARTICLE_COLUMNS} FROM articles a WHERE a.story_id IN ({marks}) "
+            "AND EXISTS (SELECT 1 FROM article_feeds af WHERE af.article_id = a.id "
+            f"AND af.feed_id IN ({_SCOPE_FEEDS})) ORDER BY a.published_at, a.id",
+            (*story_ids, scope.platform, scope.workspace),
+        )
+        versions = {
+            r["id"]: r["version"]
+            for r in await self._fetchall(
+                f"SELECT id, version FROM stories WHERE id IN ({marks})", list(story_ids)
+            )
+        }
+        by_story: dict[int, list[Article]] = {}
+        for article in await self._articles(rows):
+            assert article.story_id is not None
+            by_story.setdefault(article.story_id, []).append(article)
+        return [
+            Story(tuple(by_story[i]), id=i, version=versions.get(i, 1))
+            for i in dict.fromkeys(story_ids)
+            if i in by_story
+        ]
+
+    async def story_prints(self, since: datetime) -> list[StoredPrint]:
+        rows = await self._fetchall(
+            "SELECT a.id, a.story_id, a.published_at, p.data, p.shingles FROM article_prints p "
+            "JOIN articles a ON a.id = p.article_id WHERE a.published_at >= ? "
+            "ORDER BY a.published_at, a.id",
+            (to_db(since),),
+        )
+        return [
+            StoredPrint(
+                story_id=r["story_id"],
+                article_id=r["id"],
+                published_at=from_db(r["published_at"]),
+                print_=print_from_record(r["data"], r["shingles"]),
+            )
+            for r in rows
+        ]
+
+    async def forget_prints(self, before: datetime) -> int:
+        async with self._transaction() as conn:
+            cur = await conn.execute(
+                "DELETE FROM article_prints WHERE article_id IN "
+                "(SELECT id FROM articles WHERE published_at < ?)",
+                (to_db(before),),
+            )
+            return cur.rowcount
 
     async def get_articles(self, ids: Sequence[int]) -> list[Article]:
         if not ids:
@@ -302,7 +448,7 @@ class SqliteStore:
         rows = await self._fetchall(
             f"SELECT {_ARTICLE_COLUMNS} FROM articles a WHERE a.id IN ({marks})", list(ids)
         )
-        by_id = {r["id"]: _article(r) for r in rows}
+        by_id = {a.id: a for a in await self._articles(rows)}
         return [by_id[i] for i in ids if i in by_id]
 
     async def recent_articles(
@@ -321,7 +467,7 @@ class SqliteStore:
                 limit,
             ),
         )
-        return [_article(r) for r in rows]
+        return await self._articles(rows)
 
     async def search(
         self,
@@ -352,7 +498,11 @@ class SqliteStore:
                 limit,
             ),
         )
-        return [SearchHit(article=_article(r), relevance=-float(r["rank"])) for r in rows]
+        articles = await self._articles(rows)
+        return [
+            SearchHit(article=a, relevance=-float(r["rank"]))
+            for a, r in zip(articles, rows, strict=True)
+        ]
 
     # --- subscriptions -----------------------------------------------------------------
 
@@ -666,6 +816,7 @@ def _article(row: aiosqlite.Row) -> Article:
         text=row["text"],
         is_full_text=bool(row["is_full_text"]),
         content_hash=row["content_hash"],
+        story_id=row["story_id"],
     )
 
 

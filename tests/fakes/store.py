@@ -21,12 +21,15 @@ from bot.domain import (
     Feed,
     NewArticle,
     QATurn,
+    Reprint,
     Scope,
+    Story,
     Subscription,
     ThreadContext,
     ThreadKind,
 )
-from bot.services.ports import LlmCall, LlmStats, MatchMode, SearchHit
+from bot.services.ports import LlmCall, LlmStats, MatchMode, SearchHit, StoredPrint
+from bot.services.story_index import Fingerprint
 from bot.timeutil import from_db, to_db, utcnow
 from tests.fakes.claims import InMemoryClaimLedger
 
@@ -142,13 +145,27 @@ class InMemoryFeedStore:
             stored.next_poll_at, stored.last_attempt_at = _moment(next_poll_at), _moment(at)
 
 
+@dataclasses.dataclass
+class _StoryRow:
+    first_seen: datetime
+    last_seen: datetime
+    version: int = 1
+
+
 class InMemoryArticleStore:
-    """Articles are scoped through the feeds that carry them, so it reads a feed store."""
+    """Articles and the stories they are in (ArticleStore and StoryStore, as in SQLite).
+
+    Articles are scoped through the feeds that carry them, so it reads a feed store.
+    """
 
     def __init__(self, feed_store: InMemoryFeedStore) -> None:
         self.feed_store = feed_store
         self.articles: dict[int, Article] = {}
         self.links: dict[tuple[int, int], str | None] = {}  # (article, feed) -> guid
+        self.story_rows: dict[int, _StoryRow] = {}
+        self.reprinted: dict[str, int] = {}  # a reprint's canonical URL -> the article
+        self.reprint_times: dict[Reprint, datetime] = {}
+        self.prints: dict[int, Fingerprint] = {}
 
     def _by_guid(self, feed: Feed, guid: str | None) -> int | None:
         if not guid:
@@ -168,40 +185,111 @@ class InMemoryArticleStore:
             and (fetched_since is None or a.fetched_at >= fetched_since)
         ]
 
+    def _by_url(self, canonical_url: str) -> int | None:
+        found = next(
+            (a.id for a in self.articles.values() if a.canonical_url == canonical_url), None
+        )
+        return found if found is not None else self.reprinted.get(canonical_url)
+
     async def known_article(self, feed: Feed, guid: str | None, canonical_url: str) -> bool:
         if self._by_guid(feed, guid) is not None:
             return True
-        return any(a.canonical_url == canonical_url for a in self.articles.values())
+        return self._by_url(canonical_url) is not None
 
-    async def add_article(self, feed: Feed, article: NewArticle) -> int | None:
-        """A duplicate (guid in this feed, URL or text) only gains a link to this feed."""
+    def _stored_copy(self, feed: Feed, article: NewArticle) -> int | None:
+        """A duplicate (guid in this feed, URL, a reprint's URL or text) only gains a link."""
         by_guid = self._by_guid(feed, article.guid)
-        stored = self.articles.values()
-        # The URL before the text, as SQLite's `url = ? OR hash = ? LIMIT 1` happens to.
         existing = (
             by_guid
-            or next((a.id for a in stored if a.canonical_url == article.canonical_url), None)
-            or next((a.id for a in stored if a.content_hash == article.content_hash), None)
+            or self._by_url(article.canonical_url)
+            or next(
+                (a.id for a in self.articles.values() if a.content_hash == article.content_hash),
+                None,
+            )
         )
-        if existing is not None:
-            # ON CONFLICT DO NOTHING: one link per (article, feed), one article per feed guid.
-            if by_guid is None and (existing, feed.id) not in self.links:
-                self.links[(existing, feed.id)] = article.guid
+        # ON CONFLICT DO NOTHING: one link per (article, feed), one article per feed guid.
+        if existing is not None and by_guid is None and (existing, feed.id) not in self.links:
+            self.links[(existing, feed.id)] = article.guid
+        return existing
+
+    async def add_article(
+        self,
+        feed: Feed,
+        article: NewArticle,
+        *,
+        story_id: int | None = None,
+        print_: Fingerprint | None = None,
+    ) -> int | None:
+        if self._stored_copy(feed, article) is not None:
             return None
         new_id = len(self.articles) + 1
+        published = _moment(article.published_at)
+        row = self.story_rows.get(story_id) if story_id is not None else None
+        if row is None:
+            story_id, row = new_id, _StoryRow(published, published, version=0)
+            self.story_rows[new_id] = row
+        row.version += 1
+        row.last_seen = max(row.last_seen, published)
         self.articles[new_id] = Article(
             **{
                 **dataclasses.asdict(article),
                 "id": new_id,
-                "published_at": _moment(article.published_at),
+                "published_at": published,
                 "fetched_at": _moment(article.fetched_at),
+                "story_id": story_id,
             }
         )
         self.links[(new_id, feed.id)] = article.guid
+        if print_ is not None:
+            self.prints[new_id] = print_
         return new_id
+
+    async def add_reprint(self, feed: Feed, article_id: int, reprint: NewArticle) -> bool:
+        if self._stored_copy(feed, reprint) is not None:
+            return False
+        published = _moment(reprint.published_at)
+        self.reprinted[reprint.canonical_url] = article_id
+        self.links.setdefault((article_id, feed.id), reprint.guid)
+        added = Reprint(reprint.source, reprint.url)
+        self.reprint_times[added] = published
+        original = self.articles[article_id]
+        reprints = sorted(
+            [*original.reprints, added], key=lambda r: (self.reprint_times[r], r.source)
+        )
+        self.articles[article_id] = dataclasses.replace(original, reprints=tuple(reprints))
+        if original.story_id in self.story_rows:
+            row = self.story_rows[original.story_id]
+            row.last_seen = max(row.last_seen, published)
+        return True
 
     async def get_articles(self, ids: Sequence[int]) -> list[Article]:
         return [self.articles[i] for i in ids if i in self.articles]
+
+    async def stories(self, scope: Scope, story_ids: Sequence[int]) -> list[Story]:
+        visible = self._visible(scope, None, None)
+        found = []
+        for story_id in dict.fromkeys(story_ids):
+            articles = sorted(
+                (a for a in visible if a.story_id == story_id), key=lambda a: (a.published_at, a.id)
+            )
+            if articles:
+                row = self.story_rows[story_id]
+                found.append(Story(tuple(articles), id=story_id, version=row.version))
+        return found
+
+    async def story_prints(self, since: datetime) -> list[StoredPrint]:
+        found = [
+            StoredPrint(a.story_id or a.id, a.id, a.published_at, self.prints[a.id])
+            for a in self.articles.values()
+            if a.id in self.prints and a.published_at >= since
+        ]
+        return sorted(found, key=lambda p: (p.published_at, p.article_id))
+
+    async def forget_prints(self, before: datetime) -> int:
+        gone = [i for i in self.prints if self.articles[i].published_at < before]
+        for article_id in gone:
+            del self.prints[article_id]
+        return len(gone)
 
     async def recent_articles(
         self, scope: Scope, *, since: datetime, limit: int, fetched_since: datetime | None = None

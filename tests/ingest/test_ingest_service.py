@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,6 +17,7 @@ from bot.ingest.fetch import Fetcher
 from bot.ingest.source import HttpFeedSource
 from bot.services.ingest import IngestService
 from bot.services.ports import FeedError
+from bot.services.stories import StoryDesk
 from bot.timeutil import utcnow
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.store import InMemoryStore
@@ -41,6 +42,7 @@ def make_service(
     return IngestService(
         store,
         HttpFeedSource(fetcher, fetch_full_text=full_text),
+        StoryDesk(store),
         poll_interval=poll_interval,
         max_backoff=MAX_BACKOFF,
         settings_in_force=fetcher.settings_in_force(),
@@ -517,8 +519,8 @@ ARTICLE_PARAGRAPHS = [
 LAST_SENTENCE = "the first scheduled service, a weekly connection to three Mediterranean ports"
 
 
-def article_page(lead: str = "") -> bytes:
-    paragraphs = "".join(f"<p>{p}</p>" for p in [lead, *ARTICLE_PARAGRAPHS] if p)
+def article_page(lead: str = "", body: Sequence[str] = ARTICLE_PARAGRAPHS) -> bytes:
+    paragraphs = "".join(f"<p>{p}</p>" for p in [lead, *body] if p)
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         "<title>Harbour terminal to open in spring</title></head><body>"
@@ -660,6 +662,7 @@ async def test_poll_due_waits_for_next_poll_at(
     later = IngestService(
         store,
         HttpFeedSource(fetcher, fetch_full_text=False),
+        StoryDesk(store),
         poll_interval=POLL_INTERVAL,
         max_backoff=MAX_BACKOFF,
         clock=lambda: utcnow() + POLL_INTERVAL + timedelta(minutes=1),
@@ -687,6 +690,7 @@ def backoff_service(jitter: float) -> IngestService:
     return IngestService(
         store=None,  # type: ignore[arg-type]  # backoff() touches neither store nor source
         source=None,  # type: ignore[arg-type]
+        stories=None,  # type: ignore[arg-type]
         poll_interval=timedelta(minutes=10),
         max_backoff=timedelta(hours=2),
         jitter=lambda: jitter,
@@ -718,6 +722,7 @@ def test_backoff_jitter_bounds() -> None:
     real = IngestService(
         store=None,  # type: ignore[arg-type]
         source=None,  # type: ignore[arg-type]
+        stories=None,  # type: ignore[arg-type]
         poll_interval=timedelta(minutes=10),
         max_backoff=timedelta(hours=2),
     )
@@ -741,7 +746,14 @@ async def test_repoll_fetches_article_pages_for_new_excerpts_only(
     store: InMemoryStore, server: FeedServer, fetcher: Fetcher
 ) -> None:
     """A changed feed re-polled loads the page of its new excerpt, not of the stored one."""
-    old_page = article_page("The old terminal closes for good this winter, its owners said.")
+    # Two stories, not one story's page twice (that would be a reprint, folded into the first).
+    old_body = [
+        "The ferry company that ran the old terminal for forty years said the building had "
+        "become too costly to heat, and that its staff would move to the new site.",
+        "Local historians have asked the council to keep the old clock tower, which has "
+        "stood over the quay since 1911, whatever becomes of the rest of the building.",
+    ]
+    old_page = article_page("The old terminal closes for good this winter.", old_body * 3)
     new_page = article_page("The new terminal opens to passengers in the spring, its owners said.")
     server.serve("/old.html", static(old_page, content_type="text/html"))
     server.serve("/new.html", static(new_page, content_type="text/html"))

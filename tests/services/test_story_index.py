@@ -2,7 +2,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.services.story_index import StoryIndex, containment, fingerprint
+from bot.services.story_index import (
+    Placement,
+    StoryIndex,
+    containment,
+    fingerprint,
+    print_from_record,
+    print_record,
+)
 
 AT = datetime(2026, 11, 18, 9, 0, tzinfo=UTC)
 
@@ -38,80 +45,71 @@ OTHER_EVENT = (
 )
 
 
-def _assign(index: StoryIndex, article: int, title: str, text: str, hours: float = 0) -> object:
-    return index.assign(
-        article,
-        fingerprint(title, text),
-        source=f"Outlet {article}",
-        at=AT + timedelta(hours=hours),
-    )
+class Stored:
+    """The index beside a store that numbers new stories, as ingest uses them."""
+
+    def __init__(self, index: StoryIndex) -> None:
+        self.index = index
+        self.next_story = 1
+
+    def add(self, article: int, title: str, text: str, hours: float = 0) -> Placement:
+        at = AT + timedelta(hours=hours)
+        print_ = fingerprint(title, text)
+        placed = self.index.place(print_, at=at)
+        story = placed.story
+        if story is None:
+            story, self.next_story = self.next_story, self.next_story + 1
+        self.index.remember(story, article, print_, at=at, reprint=placed.copy_of is not None)
+        return Placement(story, placed.copy_of) if placed.story is not None else placed
+
+
+FIRE = "Kelmarsh warehouse fire contained"
+FIRE_AGAIN = "140 evacuated as fire guts Dunmore Logistics depot in Kelmarsh"
+LORRY = "Fertiliser lorry overturns on Kelmarsh bypass"
 
 
 def test_a_reprint_folds_into_the_wire_article_it_copies() -> None:
     """A syndicated copy is another source of the article it reprints, in the same story."""
-    index = StoryIndex()
-    first = index.assign(
-        1, fingerprint("Kelmarsh warehouse fire contained", WIRE), source="A", at=AT
-    )
-    copy = index.assign(
-        2, fingerprint("Warehouse blaze brought under control", REPRINT), source="B", at=AT
-    )
-    assert first.new_story and copy.copy_of == 1 and copy.story == first.story
+    stored = Stored(StoryIndex())
+    assert stored.add(1, FIRE, WIRE) == Placement(None)
+    assert stored.add(2, "Warehouse blaze brought under control", REPRINT) == Placement(1, 1)
     assert containment(fingerprint("", WIRE).shingles, fingerprint("", REPRINT).shingles) > 0.9
 
 
 def test_another_outlets_report_joins_the_story_and_another_event_does_not() -> None:
     """Same event in other words joins; the same town's other incident starts its own story."""
-    index = StoryIndex()
-    first = index.assign(
-        1, fingerprint("Kelmarsh warehouse fire contained", WIRE), source="A", at=AT
-    )
-    same = index.assign(
-        2,
-        fingerprint("140 evacuated as fire guts Dunmore Logistics depot in Kelmarsh", OTHER_REPORT),
-        source="B",
-        at=AT + timedelta(hours=2),
-    )
-    other = index.assign(
-        3,
-        fingerprint("Fertiliser lorry overturns on Kelmarsh bypass", OTHER_EVENT),
-        source="C",
-        at=AT + timedelta(hours=3),
-    )
-    assert same.story == first.story and same.copy_of is None and not same.new_story
-    assert other.new_story and other.story != first.story
+    stored = Stored(StoryIndex())
+    stored.add(1, FIRE, WIRE)
+    assert stored.add(2, FIRE_AGAIN, OTHER_REPORT, hours=2) == Placement(1)
+    assert stored.add(3, LORRY, OTHER_EVENT, hours=3) == Placement(None)
 
 
 def test_a_story_quiet_for_longer_than_the_window_is_not_joined() -> None:
     """A report three days after the story's last article starts a new story."""
-    index = StoryIndex(window=timedelta(hours=48))
-    first = index.assign(
-        1, fingerprint("Kelmarsh warehouse fire contained", WIRE), source="A", at=AT
-    )
-    late = index.assign(
-        2,
-        fingerprint("140 evacuated as fire guts Dunmore Logistics depot in Kelmarsh", OTHER_REPORT),
-        source="B",
-        at=AT + timedelta(days=3),
-    )
-    assert late.new_story and late.story != first.story
+    stored = Stored(StoryIndex(window=timedelta(hours=48)))
+    stored.add(1, FIRE, WIRE)
+    assert stored.add(2, FIRE_AGAIN, OTHER_REPORT, hours=72) == Placement(None)
 
 
 def test_a_rebuilt_index_places_new_articles_in_restored_stories() -> None:
-    """Stories put back with add() (after a restart) are joined like ones assigned live."""
+    """Stories put back after a restart are joined like ones placed live."""
     index = StoryIndex()
-    index.add(7, 1, fingerprint("Kelmarsh warehouse fire contained", WIRE), source="A", at=AT)
-    joined = index.assign(
-        2,
-        fingerprint("140 evacuated as fire guts Dunmore Logistics depot in Kelmarsh", OTHER_REPORT),
-        source="B",
-        at=AT + timedelta(hours=1),
-    )
-    fresh = index.assign(
-        3,
-        fingerprint("Fertiliser lorry overturns on Kelmarsh bypass", OTHER_EVENT),
-        source="C",
-        at=AT,
-    )
-    assert joined.story == 7
-    assert fresh.story == 8
+    index.remember(7, 1, fingerprint(FIRE, WIRE), at=AT)
+    assert index.place(fingerprint(FIRE_AGAIN, OTHER_REPORT), at=AT) == Placement(7)
+    assert index.place(fingerprint(LORRY, OTHER_EVENT), at=AT) == Placement(None)
+
+
+def test_forgotten_stories_are_not_joined_and_leave_no_trace() -> None:
+    """Stories last seen before the cut are dropped with their words and postings."""
+    index = StoryIndex()
+    index.remember(7, 1, fingerprint(FIRE, WIRE), at=AT)
+    index.remember(8, 2, fingerprint(LORRY, OTHER_EVENT), at=AT + timedelta(hours=5))
+    assert index.forget_before(AT + timedelta(hours=1)) == 1
+    assert len(index) == 1
+    assert index.place(fingerprint(FIRE_AGAIN, OTHER_REPORT), at=AT) == Placement(None)
+
+
+def test_a_fingerprint_survives_being_stored() -> None:
+    """The stored record reads back as the same fingerprint."""
+    print_ = fingerprint(FIRE, WIRE)
+    assert print_from_record(*print_record(print_)) == print_

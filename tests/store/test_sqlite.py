@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from bot.domain import NewArticle, Scope, ThreadKind
-from bot.store.migrations import SCHEMA_VERSION
+from bot.store.migrations import MIGRATIONS, SCHEMA_VERSION
 from bot.store.sqlite import SchemaTooNewError, SqliteStore, fts_query
-from bot.timeutil import utcnow
+from bot.timeutil import to_db, utcnow
 from tests.helpers import new_article
 
 A = Scope("slack", "TA")
@@ -115,3 +115,48 @@ async def test_subscriptions_upsert_disable_and_list(store: SqliteStore) -> None
     assert await store.disable_subscription(A, "C1")
     assert await store.list_subscriptions() == []
     assert not await store.disable_subscription(A, "C1")
+
+
+async def test_upgrading_a_database_from_before_stories_keeps_every_article_and_thread(
+    tmp_path: Path,
+) -> None:
+    """Schema 4 -> 5: articles, links, search and threads kept; each article its own story."""
+    path = tmp_path / "v4.db"
+    now = to_db(utcnow())
+    with sqlite3.connect(path) as conn:
+        for migration in MIGRATIONS[:4]:
+            conn.executescript(migration)
+        conn.execute("PRAGMA user_version = 4")
+        conn.execute(
+            "INSERT INTO feeds (id, url, is_default, created_at) VALUES (1, 'https://f/x', 1, ?)",
+            (now,),
+        )
+        for n in (1, 2):
+            conn.execute(
+                "INSERT INTO articles (id, url, canonical_url, title, source, published_at, "
+                "fetched_at, text, is_full_text, content_hash) "
+                "VALUES (?, ?, ?, ?, 'Outlet', ?, ?, 'Harbour cranes stand idle.', 1, ?)",
+                (n, f"https://f/{n}", f"https://f/{n}", f"Cranes {n}", now, now, f"h{n}"),
+            )
+            conn.execute("INSERT INTO article_feeds (article_id, feed_id) VALUES (?, 1)", (n,))
+        conn.execute(
+            "INSERT INTO threads (platform, workspace, channel, thread_key, kind, article_ids, "
+            "created_at) VALUES ('slack', 'TA', 'C1', 't1', 'brief', '[1, 2]', ?)",
+            (now,),
+        )
+    store = await SqliteStore.open(path)
+    try:
+        assert await store.schema_version() == SCHEMA_VERSION
+        articles = await store.get_articles([1, 2])
+        assert [(a.id, a.story_id) for a in articles] == [(1, 1), (2, 2)]
+        assert [s.id for s in await store.stories(A, [1, 2])] == [1, 2]
+        hits = await store.search(A, ["cranes"], mode="all", since=None, limit=5)
+        assert {h.article.id for h in hits} == {1, 2}
+        thread = await store.get_thread(A, "C1", "t1")
+        assert thread is not None and thread.article_ids == (1, 2)
+        # New articles get ids after the old ones, and their stories too.
+        feed = (await store.polled_feeds())[0]
+        added = await store.add_article(feed, _article("https://f/3", "Cranes 3", "New text."))
+        assert added == 3 and (await store.get_articles([3]))[0].story_id == 3
+    finally:
+        await store.close()

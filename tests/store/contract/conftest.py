@@ -20,6 +20,7 @@ from bot.services.ports import (
     FeedStore,
     LlmLedger,
     Store,
+    StoryStore,
     SubscriptionStore,
     ThreadStore,
 )
@@ -51,6 +52,12 @@ def feeds(engine: AllRoles) -> FeedStore:
 @pytest.fixture
 def articles(engine: AllRoles) -> ArticleStore:
     """The same engine as `feeds`: articles are scoped through the feeds that carry them."""
+    return engine
+
+
+@pytest.fixture
+def stories(engine: AllRoles) -> StoryStore:
+    """The same engine again: stories are made of the articles stored through `articles`."""
     return engine
 
 

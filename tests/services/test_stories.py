@@ -1,0 +1,108 @@
+"""Stories placed as articles are stored: reprints folded, reports joined, kept across a
+restart; briefs group what they find by stored story."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+from bot.chat.console import render_text
+from bot.domain import CONSOLE_SCOPE, Feed, NewArticle, Story, ThreadKind
+from bot.llm.extractive import ExtractiveSummarizer
+from bot.services.render import render_stories
+from bot.services.stories import StoryDesk, by_story
+from tests.fakes.store import InMemoryStore
+from tests.helpers import new_article
+from tests.services.story_eval.evaluate import HERE
+
+WAR = {a["id"]: a for a in json.loads((HERE / "set_war.json").read_text())["articles"]}
+
+
+def _entry(key: str) -> NewArticle:
+    row = WAR[key]
+    at = datetime.fromisoformat(row["published_at"])
+    return new_article(
+        row["url"],
+        row["title"],
+        row["text"],
+        source=row["outlet"],
+        published_at=at,
+        fetched_at=at,
+        guid=row["id"],
+    )
+
+
+async def _feeds(store: InMemoryStore) -> tuple[Feed, Feed]:
+    wire, ledger = await store.sync_default_feeds(["https://wire/feed", "https://ledger/feed"])
+    return wire, ledger
+
+
+async def test_a_syndicated_copy_becomes_a_second_source_of_the_same_article() -> None:
+    """The Ledger's reprint of the wire story is not a new article: it is a source of it."""
+    store = InMemoryStore()
+    wire, ledger = await _feeds(store)
+    desk = StoryDesk(store, clock=lambda: datetime.fromisoformat(WAR["war-006"]["published_at"]))
+    original = await desk.store(wire, _entry("war-001"))
+    assert original is not None
+    assert await desk.store(ledger, _entry("war-002")) is None  # war-002 reprints war-001
+    (article,) = await store.get_articles([original])
+    assert [r.source for r in article.reprints] == ["The Harbour Ledger"]
+    assert len(store.articles) == 1
+
+
+async def test_reports_of_one_event_join_its_story_and_the_next_event_starts_another() -> None:
+    """Other outlets' reports and a follow-up join; the next night's strike is a new story."""
+    store = InMemoryStore()
+    wire, ledger = await _feeds(store)
+    desk = StoryDesk(store, clock=lambda: datetime.fromisoformat(WAR["war-007"]["published_at"]))
+    first = await desk.store(wire, _entry("war-001"))
+    joined = [await desk.store(ledger, _entry(k)) for k in ("war-003", "war-004", "war-006")]
+    other = await desk.store(wire, _entry("war-007"))
+    assert first is not None and other is not None and None not in joined
+    stories = await store.stories(CONSOLE_SCOPE, [first, other])
+    assert [len(s.articles) for s in stories] == [4, 1]
+    assert stories[0].version == 4
+
+
+async def test_a_restarted_desk_places_new_reports_in_stories_stored_before() -> None:
+    """The index is rebuilt from the stored fingerprints, so a restart splits no story."""
+    store = InMemoryStore()
+    wire, ledger = await _feeds(store)
+    now = datetime.fromisoformat(WAR["war-006"]["published_at"]) + timedelta(hours=1)
+    first = await StoryDesk(store, clock=lambda: now).store(wire, _entry("war-001"))
+    restarted = StoryDesk(store, clock=lambda: now)
+    later = await restarted.store(ledger, _entry("war-003"))
+    assert later is not None
+    assert (await store.get_articles([later]))[0].story_id == first
+
+
+async def test_by_story_groups_found_articles_in_order_of_first_appearance() -> None:
+    """Articles group by their stored story; a story's first article found leads it."""
+    store = InMemoryStore()
+    wire, ledger = await _feeds(store)
+    desk = StoryDesk(store, clock=lambda: datetime.fromisoformat(WAR["war-007"]["published_at"]))
+    for key in ("war-001", "war-007", "war-003"):
+        await desk.store(wire if key != "war-003" else ledger, _entry(key))
+    found = await store.get_articles([3, 1, 2])
+    stories = by_story(found)
+    assert [[a.id for a in s.articles] for s in stories] == [[3, 1], [2]]
+    assert [s.id for s in stories] == [1, 2]
+
+
+async def test_a_reprinted_article_is_cited_with_every_outlet_that_carried_it() -> None:
+    """The digest cites the wire story once, naming the outlets that reprinted it."""
+    store = InMemoryStore()
+    wire, ledger = await _feeds(store)
+    desk = StoryDesk(store, clock=lambda: datetime.fromisoformat(WAR["war-006"]["published_at"]))
+    original = await desk.store(wire, _entry("war-001"))
+    await desk.store(ledger, _entry("war-002"))
+    await desk.store(ledger, _entry("war-005"))
+    assert original is not None
+    story = Story(tuple(await store.get_articles([original])))
+    summary = await ExtractiveSummarizer().summarize(story)
+    message = render_stories(ThreadKind.DIGEST, "Digest", [(story, summary)], label=None)
+    (citation,) = message.citations
+    assert citation.outlets == "Northwind Wire, also in The Harbour Ledger and Pioneer Gazette"
+    assert "[1] Northwind Wire, also in The Harbour Ledger and Pioneer Gazette:" in render_text(
+        message
+    )
