@@ -106,7 +106,7 @@ class AskService:
 
         message = None
         if thread is not None:
-            articles = await self._store.get_articles(thread.article_ids)
+            articles = await self._thread_articles(scope, thread)
             if mentions_any(question, articles):
                 message = await self._answer(question, articles, turns)
         if message is None or not message.found:
@@ -127,6 +127,13 @@ class AskService:
             answer_text = " ".join(message.bullet_texts)
             await self._store.add_turn(thread, question, answer_text, message.article_ids)
         return message
+
+    async def _thread_articles(self, scope: Scope, thread: ThreadContext) -> list[Article]:
+        """The articles behind a post, and those that joined their stories since."""
+        shown = await self._store.get_articles(thread.article_ids)
+        story_ids = [a.story_id for a in shown if a.story_id is not None]
+        later = [a for s in await self._store.stories(scope, story_ids) for a in s.articles]
+        return list({a.id: a for a in [*shown, *later]}.values())
 
     async def _answer(
         self, question: str, articles: Sequence[Article], turns: Sequence[QATurn]

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from bot.chat.console import render_text
 from bot.domain import CONSOLE_SCOPE, Feed, NewArticle, Story, ThreadKind
 from bot.llm.extractive import ExtractiveSummarizer
+from bot.services.ask import AskService
 from bot.services.render import render_stories
 from bot.services.stories import StoryDesk, by_story
 from tests.fakes.store import InMemoryStore
@@ -106,3 +107,25 @@ async def test_a_reprinted_article_is_cited_with_every_outlet_that_carried_it() 
     assert "[1] Northwind Wire, also in The Harbour Ledger and Pioneer Gazette:" in render_text(
         message
     )
+
+
+async def test_a_thread_question_sees_an_article_that_joined_the_story_after_the_post() -> None:
+    """Asked under a brief, the answer may come from a report that arrived after it."""
+    store = InMemoryStore()
+    wire, ledger = await _feeds(store)
+    now = datetime.fromisoformat(WAR["war-006"]["published_at"]) + timedelta(hours=1)
+    desk = StoryDesk(store, clock=lambda: now)
+    first = await desk.store(wire, _entry("war-001"))
+    assert first is not None
+    asks = AskService(store, ExtractiveSummarizer(), clock=lambda: now)
+    posted = Story(tuple(await store.get_articles([first])))
+    summary = await ExtractiveSummarizer().summarize(posted)
+    brief = render_stories(ThreadKind.BRIEF, "Brief", [(posted, summary)], label=None)
+    await asks.open_thread(CONSOLE_SCOPE, "console", "t1", brief)
+    follow_up = await desk.store(ledger, _entry("war-006"))  # the toll rises to five
+    assert follow_up is not None
+    answer = await asks.ask(
+        CONSOLE_SCOPE, "Has heating been restored?", channel="console", thread_key="t1"
+    )
+    assert answer.found
+    assert follow_up in {c.article_id for c in answer.citations}
