@@ -45,6 +45,7 @@ class App:
     source: HttpFeedSource
     summarizer: Summarizer
     ingest: IngestService
+    stories: StoryDesk
     chat: ChatServices
     scheduler: Scheduler
     adapters: list[ChatAdapter]
@@ -204,10 +205,11 @@ async def _wire(
         fetcher, fetch_full_text=settings.fetch_full_text, samples_dir=SAMPLES_DIR
     )
     summarizer = verified(summarizer, ExtractiveSummarizer(), store, settings.verify)
+    stories = StoryDesk(store)
     ingest = IngestService(
         store,
         source,
-        StoryDesk(store),
+        stories,
         poll_interval=timedelta(minutes=settings.poll_minutes),
         max_backoff=timedelta(hours=settings.max_backoff_hours),
         settings_in_force=fetcher.settings_in_force(),
@@ -249,6 +251,7 @@ async def _wire(
         source=source,
         summarizer=summarizer,
         ingest=ingest,
+        stories=stories,
         chat=services,
         scheduler=scheduler,
         adapters=adapters,

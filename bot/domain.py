@@ -101,6 +101,21 @@ class Story:
 
 
 @dataclass(frozen=True)
+class StoryVersion:
+    story_id: int
+    version: int
+
+
+@dataclass(frozen=True)
+class PostedStory:
+    """A story as a channel last saw it: which version, under which post's thread."""
+
+    story_id: int
+    version: int
+    thread_key: str
+
+
+@dataclass(frozen=True)
 class Subscription:
     """A channel's daily digest: when (local time) and on which topics."""
 
@@ -134,6 +149,7 @@ class ThreadKind(StrEnum):
     BRIEF = "brief"
     ANSWER = "answer"
     FEEDS = "feeds"  # the feeds a workspace reads, with their health; never opens a thread
+    UPDATE = "update"  # a posted story's new articles, as a reply in the post's thread
 
 
 @dataclass(frozen=True)
@@ -216,6 +232,7 @@ class Message:
     article_ids: tuple[int, ...] = ()
     found: bool = True  # False: nothing matched; adapters may show it privately
     hints: tuple[Hint, ...] = ()  # commands to point to, worded by the adapter
+    stories: tuple[StoryVersion, ...] = ()  # the stored stories shown, as they were
 
     def citation(self, number: int) -> Citation | None:
         return next(iter(self.cited((number,))), None)
@@ -238,7 +255,7 @@ class Message:
     def headed(self) -> bool:
         """Whether the title heads the post: a digest's or a brief's does; an answer and a
         feed list are replies, shown without it."""
-        return self.kind in (ThreadKind.DIGEST, ThreadKind.BRIEF)
+        return self.kind in (ThreadKind.DIGEST, ThreadKind.BRIEF, ThreadKind.UPDATE)
 
     @property
     def opens_thread(self) -> bool:

@@ -11,6 +11,7 @@ import pytest
 from bot.app import App, bootstrap
 from bot.config import Settings
 from bot.store.sqlite import SqliteStore
+from tests.helpers import poll_in_order
 
 _HOST_SETTINGS = (
     "NEWSBRIEF_",
@@ -53,7 +54,7 @@ async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
 async def app(tmp_path: Path) -> AsyncIterator[App]:
     """The real composition on the bundled sample feeds, ingested, offline."""
     built = await bootstrap(Settings(NEWSBRIEF_DB=tmp_path / "app.db"))
-    reports = await built.ingest.poll_all()
+    reports = await poll_in_order(built)
     assert all(r.status == "ok" for r in reports), reports
     yield built
     await built.close()

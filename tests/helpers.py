@@ -6,7 +6,8 @@ import os
 from datetime import datetime
 from pathlib import Path
 
-from bot.domain import Feed, NewArticle
+from bot.app import App
+from bot.domain import Feed, FeedReport, NewArticle
 from bot.services.dedupe import canonical_url, content_hash
 from bot.services.ports import Store
 from bot.timeutil import utcnow
@@ -66,3 +67,40 @@ async def add_article(
         url, title, text, guid=url, source=source, is_full_text=len(text.split()) >= 120
     )
     return await store.add_article(feed, article)
+
+
+async def poll_in_order(app: App) -> list[FeedReport]:
+    """Every feed polled one after another, in feed order.
+
+    Stories are placed as articles arrive, and feeds polled together arrive in whatever
+    order their fetches finish; tests that look at how stories were grouped want the
+    same order every run.
+    """
+    reports = []
+    for feed in await app.store.polled_feeds():
+        reports += await app.ingest.poll([feed])
+    return reports
+
+
+def battery_follow_up(source: str = "Test Outlet") -> NewArticle:
+    """A later report of the bundled samples' battery story (civicsignal-0002): it joins
+    that story as a new article, in other words (not a reprint)."""
+    text = (
+        "Brightwater Grid's new 600-megawatt battery plant near Red Mesa delivered its full "
+        "output to the grid for the first time on Wednesday evening, discharging for four "
+        "hours after sunset as the solar farms around it wound down, the utility said.\n\n"
+        "The storage site, built from 880 container-sized units of lithium iron phosphate "
+        "cells, had been switched on earlier in the day. Chief executive Olivia Tran said "
+        "the evening run had gone exactly to plan and that the 2,400 megawatt-hours it holds "
+        "would now be cycled every day.\n\n"
+        "Red Mesa's mayor said firefighters had toured the fire breaks and the water supply "
+        "before the plant opened. Analysts at Greymarket Energy said the project showed how "
+        "quickly battery storage was spreading across the national grid."
+    )
+    return new_article(
+        "https://followup.example/energy/red-mesa-battery-first-evening",
+        "Red Mesa battery plant completes first evening run for Brightwater",
+        text,
+        source=source,
+        is_full_text=True,
+    )

@@ -144,6 +144,13 @@ class ConsoleAdapter:
         self.thread_key = f"console-{next(self._keys)}"
         return (self.thread_key,)
 
+    async def reply(self, channel: str, thread_key: str, message: Message) -> tuple[str, ...]:
+        """Print an update to an earlier post, saying which one it continues."""
+        self.say()
+        self.say(f"(in the thread of earlier post {thread_key})")
+        self.say(render_text(message))
+        return ()
+
     async def show(self, message: Message) -> None:
         """Print what a command asked for, and remember the articles behind it."""
         keys = await self.publish(CHANNEL, message)

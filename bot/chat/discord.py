@@ -158,6 +158,16 @@ class DiscordAdapter:
         thread = await self._open_thread(target, first, message)
         return (str(thread.id),) if thread else ()
 
+    async def reply(self, channel: str, thread_key: str, message: Message) -> tuple[str, ...]:
+        """Post into the thread opened on an earlier post (a story's update)."""
+        thread = self.client.get_channel(int(thread_key)) or await self.client.fetch_channel(
+            int(thread_key)
+        )
+        if not isinstance(thread, discord.Thread):
+            raise ValueError(f"Discord channel {thread_key} is not a thread")
+        sent = [await _send(thread, part) for part in render_embeds(message)]
+        return tuple(str(m.id) for m in sent)
+
     async def _open_thread(
         self, channel: discord.TextChannel, first: discord.Message, message: Message
     ) -> discord.Thread | None:

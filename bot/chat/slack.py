@@ -207,6 +207,12 @@ class SlackAdapter:
         await self.post(channel, message, posted=posted)
         return tuple(posted)
 
+    async def reply(self, channel: str, thread_key: str, message: Message) -> tuple[str, ...]:
+        """Post into the thread under an earlier post (a story's update)."""
+        posted: list[str] = []
+        await self.post(channel, message, thread_ts=thread_key, posted=posted)
+        return tuple(posted)
+
     async def post(
         self,
         channel: str,

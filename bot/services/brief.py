@@ -13,7 +13,7 @@ from bot.domain import Article, Hint, Message, Scope, ThreadKind
 from bot.services.ports import Store, Summarizer
 from bot.services.render import not_found, plural, render_stories
 from bot.services.retrieval import find_articles
-from bot.services.stories import by_story
+from bot.services.stories import stored_stories
 from bot.text import query_terms
 from bot.timeutil import utcnow
 
@@ -76,7 +76,7 @@ class BriefService:
         return pending.nothing or await pending.write()
 
     async def _write(self, topic: str, found: list[Article]) -> Message:
-        stories = by_story(found)[: self._max_stories]
+        stories = (await stored_stories(self._store, found))[: self._max_stories]
         summaries = await asyncio.gather(*(self._summarizer.summarize(s) for s in stories))
         sources = len({a.source for s in stories for a in s.articles})
         title = (

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.domain import Article, Message, Scope, Subscription, ThreadKind
+from bot.domain import Article, Message, PostedStory, Scope, Story, Subscription, ThreadKind
 from bot.services.ports import Publisher, Store, Summarizer
 from bot.services.render import plural, render_stories
-from bot.services.stories import by_story
+from bot.services.stories import stored_stories
 from bot.services.threads import record_thread
 from bot.text import query_terms
 from bot.timeutil import utcnow
@@ -54,14 +54,33 @@ class DigestService:
         timezone: str = "UTC",
     ) -> Message:
         """The digest of stories published since `since` (default: the last 24 hours)."""
-        now = self._clock()
-        since = since or now - ON_DEMAND_WINDOW
+        edition = await self._edition(scope, topics, since, fetched_since)
+        return await self._render(edition, topics, timezone, {})
+
+    async def _edition(
+        self,
+        scope: Scope,
+        topics: Sequence[str],
+        since: datetime | None,
+        fetched_since: datetime | None,
+    ) -> list[Story]:
+        """The stories to show: told by more outlets first, then the most recent."""
+        since = since or self._clock() - ON_DEMAND_WINDOW
         articles = await self._candidates(scope, topics, since, fetched_since)
-        # Stories told by more outlets first, then the most recent.
-        stories = by_story(articles)
+        stories = await stored_stories(self._store, articles)
         stories.sort(key=lambda s: (len(s.articles), s.latest), reverse=True)
-        stories = stories[: self._max_stories]
-        local = now.astimezone(ZoneInfo(timezone))
+        return stories[: self._max_stories]
+
+    async def _render(
+        self,
+        stories: Sequence[Story],
+        topics: Sequence[str],
+        timezone: str,
+        shown: Mapping[int, PostedStory],
+    ) -> Message:
+        """The digest message; a story the channel was shown before (`shown`) is marked
+        as updated, and its new articles go as an update into that post's thread."""
+        local = self._clock().astimezone(ZoneInfo(timezone))
         day = f"{local:%A} {local.day} {local:%B %Y}"
         topic_text = f" on {', '.join(topics)}" if topics else ""
         if not stories:
@@ -78,6 +97,7 @@ class DigestService:
             f"Daily digest{topic_text} — {day} — {plural(len(stories), 'story', 'stories')}",
             list(zip(stories, summaries, strict=True)),
             label=self._summarizer.label,
+            updated=shown.keys(),
         )
 
     async def _candidates(
@@ -115,30 +135,68 @@ class DigestService:
     async def deliver(
         self, subscription: Subscription, publisher: Publisher, *, due: datetime
     ) -> str:
-        """Post the digest that fell due at `due`, at most once; say what happened."""
+        """Post the digest that fell due at `due`, at most once; say what happened.
+
+        A story the channel was shown before appears again only if it has grown: listed
+        as updated, with its new articles posted as an update in its earlier thread.
+        """
         now = self._clock()
+        scope, channel = subscription.scope, subscription.channel
         key = digest_key(subscription, due)
-        if not await self._store.claim_delivery(key, subscription.scope, subscription.channel):
+        if not await self._store.claim_delivery(key, scope, channel):
             log.info("digest %s already posted or in progress; not posting again", key)
             return "already-posted"
         try:
             since = max(subscription.last_digest_at or now - ON_DEMAND_WINDOW, now - MAX_WINDOW)
-            message = await self.digest(
-                subscription.scope,
-                subscription.topics,
-                since=now - MAX_WINDOW,
-                fetched_since=since,
-                timezone=subscription.timezone,
+            stories = await self._edition(scope, subscription.topics, now - MAX_WINDOW, since)
+            shown = await self._store.posted_stories(
+                scope, channel, [s.id for s in stories if s.id is not None]
             )
+            stories = [s for s in stories if s.id not in shown or s.version > shown[s.id].version]
+            shown = {i: p for i, p in shown.items() if any(s.id == i for s in stories)}
+            message = await self._render(stories, subscription.topics, subscription.timezone, shown)
             keys: tuple[str, ...] = ()
             if not message.found:
                 log.info("digest %s: no new stories, nothing posted", key)
             else:
-                keys = await publisher.publish(subscription.channel, message)
+                keys = await publisher.publish(channel, message)
         except BaseException:
             await self._store.release_delivery(key)
             raise
         await self._store.complete_delivery(key, keys[0] if keys else None)
         await self._store.mark_digest_sent(subscription.id, now)
-        await record_thread(self._store, subscription.scope, subscription.channel, keys, message)
+        await record_thread(self._store, scope, channel, keys, message)
+        await self._post_updates(subscription, publisher, stories, shown)
         return "posted" if message.found else "empty"
+
+    async def _post_updates(
+        self,
+        subscription: Subscription,
+        publisher: Publisher,
+        stories: Sequence[Story],
+        shown: Mapping[int, PostedStory],
+    ) -> None:
+        """Each grown story's new articles, as a reply in the thread it was shown under."""
+        scope, channel = subscription.scope, subscription.channel
+        for story in stories:
+            earlier = shown.get(story.id) if story.id is not None else None
+            if earlier is None or story.id is None:
+                continue
+            summary = await self._summarizer.summarize(story)
+            update = render_stories(
+                ThreadKind.UPDATE,
+                f"Update: {summary.headline}",
+                [(story, summary)],
+                label=self._summarizer.label,
+            )
+            try:
+                await publisher.reply(channel, earlier.thread_key, update)
+            except Exception:
+                log.exception(
+                    "update to story %d in thread %s failed", story.id, earlier.thread_key
+                )
+                continue
+            # The story stays under its first thread: the next update goes there too.
+            await self._store.record_posted_stories(
+                scope, channel, [PostedStory(story.id, story.version, earlier.thread_key)]
+            )

@@ -16,6 +16,7 @@ from bot.domain import (
     Feed,
     Message,
     NewArticle,
+    PostedStory,
     QATurn,
     Scope,
     Story,
@@ -193,6 +194,22 @@ class StoryStore(Protocol):
 
     async def forget_prints(self, before: datetime) -> int:
         """Drop the fingerprints of articles published before `before`; how many."""
+        ...
+
+    async def story_versions(self, story_ids: Sequence[int]) -> dict[int, int]:
+        """Each stored story's version (how many articles have joined it)."""
+        ...
+
+    async def posted_stories(
+        self, scope: Scope, channel: str, story_ids: Sequence[int]
+    ) -> dict[int, PostedStory]:
+        """Which of these stories the channel has been shown, as of which version."""
+        ...
+
+    async def record_posted_stories(
+        self, scope: Scope, channel: str, posted: Sequence[PostedStory]
+    ) -> None:
+        """Remember the versions a channel was shown, and the thread each is under."""
         ...
 
 
@@ -389,6 +406,10 @@ class Publisher(Protocol):
         Only posting: which articles stand behind the post is recorded by the
         service that asked for it (`record_thread`).
         """
+        ...
+
+    async def reply(self, channel: str, thread_key: str, message: Message) -> tuple[str, ...]:
+        """Post into the thread under an earlier post (its key as `publish` gave it)."""
         ...
 
 

@@ -6,7 +6,7 @@ orders or links sources on its own.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 
 from bot.domain import (
@@ -18,6 +18,7 @@ from bot.domain import (
     Message,
     Section,
     Story,
+    StoryVersion,
     ThreadKind,
 )
 from bot.services.ports import AnswerDraft, Point, StorySummary
@@ -89,7 +90,10 @@ def render_stories(
     label: str | None,
     overview: Sequence[Point] = (),
     notes: Sequence[str] = (),
+    updated: Collection[int] = (),
 ) -> Message:
+    """Stories with their summaries as one message; stories in `updated` (ids) were shown
+    to the channel before and are marked so."""
     numbering = _Numbering([a for story, _ in items for a in story.articles])
     sections = []
     overview_bullets = _bullets(overview, numbering)
@@ -106,7 +110,7 @@ def render_stories(
                 url=story.lead.url,
                 bullets=bullets,
                 citations=story_numbers,
-                note="extractive" if summary.extractive and not label else None,
+                note=_note(story.id in updated, summary.extractive and not label),
             )
         )
     if overview_bullets and sections:
@@ -120,6 +124,11 @@ def render_stories(
         notes=(*notes, *source_notes(label, [s for _, s in items])),
         article_ids=tuple(c.article_id for c in citations),
         found=bool(sections),
+        stories=tuple(
+            StoryVersion(story.id, story.version)
+            for story, summary in items
+            if story.id is not None and summary.points
+        ),
     )
 
 
@@ -155,6 +164,12 @@ def render_answer(draft: AnswerDraft, articles: Sequence[Article], *, label: str
         citations=citations,
         notes=tuple(source_notes(label, [draft])),
         article_ids=tuple(c.article_id for c in citations),
+    )
+
+
+def _note(updated: bool, extractive: bool) -> str | None:
+    return (
+        ", ".join(n for n, on in (("updated", updated), ("extractive", extractive)) if on) or None
     )
 
 

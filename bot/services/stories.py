@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -87,6 +88,13 @@ class StoryDesk:
             log.info("story index: %d stories from %d recent articles", len(index), len(stored))
             self._index = index
         return self._index
+
+
+async def stored_stories(store: StoryStore, articles: Sequence[Article]) -> list[Story]:
+    """The articles grouped by stored story (see `by_story`), each with its version."""
+    stories = by_story(articles)
+    versions = await store.story_versions([s.id for s in stories if s.id is not None])
+    return [replace(s, version=versions[s.id]) if s.id in versions else s for s in stories]
 
 
 def by_story(articles: Sequence[Article]) -> list[Story]:

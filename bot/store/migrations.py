@@ -204,6 +204,17 @@ MIGRATIONS: tuple[str, ...] = (
         data TEXT NOT NULL,
         shingles BLOB NOT NULL
     );
+    -- The version of each story a channel was last shown, and the thread it is under.
+    CREATE TABLE story_posts (
+        platform TEXT NOT NULL,
+        workspace TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        story_id INTEGER NOT NULL REFERENCES stories(id) ON DELETE CASCADE,
+        version INTEGER NOT NULL,
+        thread_key TEXT NOT NULL,
+        posted_at TEXT NOT NULL,
+        PRIMARY KEY (platform, workspace, channel, story_id)
+    );
     """,
 )
 

@@ -20,6 +20,7 @@ from bot.domain import (
     Article,
     Feed,
     NewArticle,
+    PostedStory,
     QATurn,
     Reprint,
     Scope,
@@ -431,6 +432,57 @@ class SqliteStore:
             )
             for r in rows
         ]
+
+    async def story_versions(self, story_ids: Sequence[int]) -> dict[int, int]:
+        if not story_ids:
+            return {}
+        marks = ",".join("?" * len(story_ids))
+        rows = await self._fetchall(
+            f"SELECT id, version FROM stories WHERE id IN ({marks})", list(story_ids)
+        )
+        return {r["id"]: r["version"] for r in rows}
+
+    async def posted_stories(
+        self, scope: Scope, channel: str, story_ids: Sequence[int]
+    ) -> dict[int, PostedStory]:
+        if not story_ids:
+            return {}
+        marks = ",".join("?" * len(story_ids))
+        rows = await self._fetchall(
+            "SELECT story_id, version, thread_key FROM story_posts WHERE platform = ? "
+            f"AND workspace = ? AND channel = ? AND story_id IN ({marks})",
+            (scope.platform, scope.workspace, channel, *story_ids),
+        )
+        return {
+            r["story_id"]: PostedStory(r["story_id"], r["version"], r["thread_key"]) for r in rows
+        }
+
+    async def record_posted_stories(
+        self, scope: Scope, channel: str, posted: Sequence[PostedStory]
+    ) -> None:
+        if not posted:
+            return
+        now = to_db(utcnow())
+        async with self._transaction() as conn:
+            await conn.executemany(
+                "INSERT INTO story_posts (platform, workspace, channel, story_id, version, "
+                "thread_key, posted_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (platform, workspace, channel, story_id) DO UPDATE SET "
+                "version = max(version, excluded.version), thread_key = excluded.thread_key, "
+                "posted_at = excluded.posted_at",
+                [
+                    (
+                        scope.platform,
+                        scope.workspace,
+                        channel,
+                        p.story_id,
+                        p.version,
+                        p.thread_key,
+                        now,
+                    )
+                    for p in posted
+                ],
+            )
 
     async def forget_prints(self, before: datetime) -> int:
         async with self._transaction() as conn:

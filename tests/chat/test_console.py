@@ -8,6 +8,8 @@ from bot.app import App
 from bot.chat.console import ConsoleAdapter, render_text
 from bot.domain import CONSOLE_SCOPE, Bullet, Message, Section, ThreadKind
 from bot.services.brief import BriefService
+from bot.timeutil import utcnow
+from tests.helpers import battery_follow_up
 
 
 def _console(app: App, stdin: str = "") -> tuple[ConsoleAdapter, io.StringIO]:
@@ -84,3 +86,21 @@ def test_stories_under_an_overview_are_numbered_from_one() -> None:
     )
     text = render_text(message)
     assert "1. First story [1]" in text and "2. Second story [2]" in text
+
+
+async def test_a_grown_story_is_printed_as_an_update_to_the_brief_that_showed_it(app: App) -> None:
+    """The next digest prints the story's new report as a follow-on to the brief, once."""
+    console, out = _console(app)
+    await console.handle("/brief battery")
+    feed = (await app.store.polled_feeds())[0]
+    assert await app.stories.store(feed, battery_follow_up()) is not None
+    subscription = await app.store.upsert_subscription(
+        CONSOLE_SCOPE, "console", digest_time="08:00", timezone="UTC", topics=()
+    )
+    due = utcnow()
+    assert await app.chat.digests.deliver(subscription, console, due=due) == "posted"
+    text = out.getvalue()
+    assert "(in the thread of earlier post console-1)\n== Update: " in text
+    assert "followup.example" in text.split("== Update: ")[1]
+    assert await app.chat.digests.deliver(subscription, console, due=due) == "already-posted"
+    assert out.getvalue().count("== Update: ") == 1

@@ -15,7 +15,7 @@ import pytest
 from bot.domain import Scope, ThreadKind
 from tests.chat.discord_rig import MANAGE_GUILD, DiscordRig, discord_rig
 from tests.fakes.summarizers import SlowSummarizer
-from tests.helpers import add_article
+from tests.helpers import add_article, battery_follow_up
 
 
 @pytest.fixture
@@ -359,3 +359,31 @@ async def test_a_dropped_gateway_resumes_and_keeps_answering(rig: DiscordRig) ->
     await rig.fake.resumed()
     await rig.fake.message("what happens next?", channel_id=thread_id)
     await rig.until(lambda: rig.posts(f"/channels/{thread_id}/messages"))
+
+
+async def test_a_grown_story_is_posted_in_the_thread_opened_on_the_brief(rig: DiscordRig) -> None:
+    """The next digest posts the story's new report into the brief's thread, once."""
+    await rig.fake.interaction("brief", [{"name": "topic", "value": "battery"}])
+    await rig.until(lambda: rig.fake.threads)
+    thread_id = _thread_of(rig)
+    scope, channel = Scope("discord", str(rig.fake.guild_id)), str(rig.fake.channel_id)
+    async with asyncio.timeout(10):  # recorded once Discord has answered the thread's creation
+        while await rig.app.store.get_thread(scope, channel, thread_id) is None:
+            await asyncio.sleep(0.02)
+    feed = (await rig.app.store.polled_feeds())[0]
+    assert await rig.app.stories.store(feed, battery_follow_up()) is not None
+    due = (datetime.now(UTC) - timedelta(minutes=5)).strftime("%H:%M")
+    await rig.fake.interaction(
+        "digest",
+        [{"name": "time", "value": due}, {"name": "timezone", "value": "UTC"}],
+        subcommand="schedule",
+        permissions=MANAGE_GUILD,
+    )
+    await rig.until(lambda: rig.posts("/webhooks/")[1:])
+    assert [r for _, r in await rig.app.scheduler.catch_up()] == ["posted"]
+    in_thread = rig.posts(f"/channels/{thread_id}/messages")
+    (update,) = in_thread
+    assert "Update: " in _text(update) and "followup.example" in _text(update)
+    assert update.body["allowed_mentions"]["parse"] == []
+    assert [r for _, r in await rig.app.scheduler.catch_up()] == ["already-posted"]
+    assert rig.posts(f"/channels/{thread_id}/messages") == in_thread

@@ -26,7 +26,7 @@ from tests.fakes.slack_api import (
     slash_command_body,
 )
 from tests.fakes.summarizers import SlowSummarizer
-from tests.helpers import add_article
+from tests.helpers import add_article, battery_follow_up
 
 TEAM = Scope("slack", "T0001")
 # A link we make ourselves, `<https://x|label>`: the one place `<` may reach Slack.
@@ -567,3 +567,24 @@ async def test_a_bare_mention_is_told_how_to_ask(slack: SlackRig) -> None:
     assert reply.body["thread_ts"] == ts
     sent = "\n".join(_texts(reply))
     assert "Mention me with a question, or reply in the thread under a brief or digest." in sent
+
+
+async def test_a_grown_story_is_posted_in_the_thread_of_the_brief_that_showed_it(
+    slack: SlackRig,
+) -> None:
+    """The next digest replies under the brief with the story's new report, once."""
+    await slack.command("/brief", "battery")
+    (brief,) = slack.fake.posted()
+    feed = (await slack.app.store.polled_feeds())[0]
+    assert await slack.app.stories.store(feed, battery_follow_up()) is not None
+    due = (datetime.now(UTC) - timedelta(minutes=5)).strftime("%H:%M")
+    await slack.command("/newsbrief", f"digest {due} UTC", user_id="UADMIN")
+    assert [r for _, r in await slack.app.scheduler.catch_up()] == ["posted"]
+    replies = [c for c in slack.fake.posted() if c.body.get("thread_ts") == brief.ts]
+    (update,) = replies
+    assert "Update: " in str(update.body["text"])
+    assert "followup.example" in json.dumps(update.blocks)
+    digest = next(c for c in slack.fake.posted() if "Daily digest" in str(c.body["text"]))
+    assert "updated" in json.dumps(digest.blocks)
+    assert [r for _, r in await slack.app.scheduler.catch_up()] == ["already-posted"]
+    assert [c for c in slack.fake.posted() if c.body.get("thread_ts") == brief.ts] == replies

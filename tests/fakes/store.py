@@ -20,6 +20,7 @@ from bot.domain import (
     Article,
     Feed,
     NewArticle,
+    PostedStory,
     QATurn,
     Reprint,
     Scope,
@@ -166,6 +167,7 @@ class InMemoryArticleStore:
         self.reprinted: dict[str, int] = {}  # a reprint's canonical URL -> the article
         self.reprint_times: dict[Reprint, datetime] = {}
         self.prints: dict[int, Fingerprint] = {}
+        self.story_posts: dict[tuple[Scope, str, int], PostedStory] = {}
 
     def _by_guid(self, feed: Feed, guid: str | None) -> int | None:
         if not guid:
@@ -284,6 +286,28 @@ class InMemoryArticleStore:
             if a.id in self.prints and a.published_at >= since
         ]
         return sorted(found, key=lambda p: (p.published_at, p.article_id))
+
+    async def story_versions(self, story_ids: Sequence[int]) -> dict[int, int]:
+        return {i: self.story_rows[i].version for i in story_ids if i in self.story_rows}
+
+    async def posted_stories(
+        self, scope: Scope, channel: str, story_ids: Sequence[int]
+    ) -> dict[int, PostedStory]:
+        return {
+            i: self.story_posts[(scope, channel, i)]
+            for i in story_ids
+            if (scope, channel, i) in self.story_posts
+        }
+
+    async def record_posted_stories(
+        self, scope: Scope, channel: str, posted: Sequence[PostedStory]
+    ) -> None:
+        for post in posted:
+            old = self.story_posts.get((scope, channel, post.story_id))
+            version = max(post.version, old.version) if old else post.version
+            self.story_posts[(scope, channel, post.story_id)] = dataclasses.replace(
+                post, version=version
+            )
 
     async def forget_prints(self, before: datetime) -> int:
         gone = [i for i in self.prints if self.articles[i].published_at < before]

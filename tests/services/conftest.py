@@ -13,6 +13,7 @@ import pytest
 from bot.app import App, bootstrap
 from bot.config import Settings
 from tests.fakes.store import InMemoryStore
+from tests.helpers import poll_in_order
 
 
 @pytest.fixture(autouse=True)
@@ -29,7 +30,7 @@ def store() -> InMemoryStore:
 async def app(tmp_path: Path, store: InMemoryStore) -> AsyncIterator[App]:
     """The real composition on the bundled sample feeds, ingested, offline, in memory."""
     built = await bootstrap(Settings(NEWSBRIEF_DB=tmp_path / "unused.db"), store=store)
-    reports = await built.ingest.poll_all()
+    reports = await poll_in_order(built)
     assert all(r.status == "ok" for r in reports), reports
     yield built
     await built.close()

@@ -10,8 +10,10 @@ from bot.chat.console import render_text
 from bot.domain import CONSOLE_SCOPE, Feed, NewArticle, Story, ThreadKind
 from bot.llm.extractive import ExtractiveSummarizer
 from bot.services.ask import AskService
+from bot.services.digest import DigestService
 from bot.services.render import render_stories
 from bot.services.stories import StoryDesk, by_story
+from tests.fakes.publisher import RecordingPublisher
 from tests.fakes.store import InMemoryStore
 from tests.helpers import new_article
 from tests.services.story_eval.evaluate import HERE
@@ -129,3 +131,38 @@ async def test_a_thread_question_sees_an_article_that_joined_the_story_after_the
     )
     assert answer.found
     assert follow_up in {c.article_id for c in answer.citations}
+
+
+async def test_a_story_that_grew_is_posted_as_an_update_in_its_thread_once() -> None:
+    """The next digest lists the grown story as updated and replies in its earlier thread
+    with the new report; the same digest again posts nothing more."""
+    store = InMemoryStore()
+    wire, ledger = await _feeds(store)
+    now = [datetime.fromisoformat("2026-11-17T08:00:00+00:00")]
+    desk = StoryDesk(store, clock=lambda: now[0])
+    digests = DigestService(store, ExtractiveSummarizer(), max_stories=8, clock=lambda: now[0])
+    subscription = await store.upsert_subscription(
+        CONSOLE_SCOPE, "C1", digest_time="08:00", timezone="UTC", topics=()
+    )
+    publisher = RecordingPublisher()
+    first = await desk.store(wire, _entry("war-001"))
+    await desk.store(ledger, _entry("war-003"))
+    assert await digests.deliver(subscription, publisher, due=now[0]) == "posted"
+    assert publisher.replies == []
+    grown = await desk.store(ledger, _entry("war-006"))  # the same strike, that evening
+    await desk.store(wire, _entry("war-007"))  # the next night's strike elsewhere
+    now[0] = datetime.fromisoformat("2026-11-18T08:00:00+00:00")
+    subscription = (await store.list_subscriptions())[0]
+    assert await digests.deliver(subscription, publisher, due=now[0]) == "posted"
+    _, digest = publisher.posts[1]
+    notes = {section.heading: section.note for section in digest.sections}
+    assert sorted(n or "" for n in notes.values()) == ["", "updated"]
+    ((channel, thread, update),) = publisher.replies
+    assert (channel, thread) == ("C1", "C1-post-1")
+    assert update.title.startswith("Update: ") and update.kind is ThreadKind.UPDATE
+    assert [c.article_id for c in update.citations] == [grown]
+    assert not update.opens_thread
+    assert await digests.deliver(subscription, publisher, due=now[0]) == "already-posted"
+    assert len(publisher.replies) == 1
+    posted = await store.posted_stories(CONSOLE_SCOPE, "C1", [first or 0])
+    assert posted[first or 0].thread_key == "C1-post-1" and posted[first or 0].version == 3

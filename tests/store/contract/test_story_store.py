@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.domain import Reprint
+from bot.domain import PostedStory, Reprint
 from bot.services.ports import ArticleStore, FeedStore, StoryStore
 from bot.services.story_index import fingerprint
 from tests.store.contract.test_article_store import T0, A, B, _new, own_feed
@@ -123,3 +123,21 @@ async def test_fingerprints_are_kept_for_placing_until_forgotten(
     assert [p.article_id for p in await stories.story_prints(T0 - timedelta(days=1))] == [new]
     assert await stories.forget_prints(T0 - timedelta(days=1)) == 1
     assert [p.article_id for p in await stories.story_prints(T0 - timedelta(days=5))] == [new]
+
+
+async def test_a_channel_remembers_the_latest_version_of_each_story_it_was_shown(
+    feeds: FeedStore, articles: ArticleStore, stories: StoryStore
+) -> None:
+    """Versions are per story; what a channel saw is per scope and channel, never lowered."""
+    feed = await own_feed(feeds, A, "https://a.example/feed")
+    first = await articles.add_article(feed, _new("https://a.example/1", "One"))
+    assert first is not None
+    await articles.add_article(feed, _new("https://a.example/2", "Two"), story_id=first)
+    assert await stories.story_versions([first, 404]) == {first: 2}
+    await stories.record_posted_stories(A, "C1", [PostedStory(first, 1, "t1")])
+    await stories.record_posted_stories(A, "C1", [PostedStory(first, 2, "t1")])
+    await stories.record_posted_stories(A, "C1", [PostedStory(first, 1, "t2")])
+    assert await stories.posted_stories(A, "C1", [first]) == {first: PostedStory(first, 2, "t2")}
+    assert await stories.posted_stories(A, "C2", [first]) == {}
+    assert await stories.posted_stories(B, "C1", [first]) == {}
+    assert await stories.posted_stories(A, "C1", []) == {}
