@@ -212,6 +212,7 @@ async def _wire(
         stories,
         poll_interval=timedelta(minutes=settings.poll_minutes),
         max_backoff=timedelta(hours=settings.max_backoff_hours),
+        concurrency=settings.ingest_concurrency,
         settings_in_force=fetcher.settings_in_force(),
     )
     digests = DigestService(store, summarizer, max_stories=settings.digest_max_stories)

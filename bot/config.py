@@ -40,7 +40,8 @@ class Settings(BaseSettings):
     fetch_timeout_seconds: float = Field(20.0, gt=0, le=300, alias="NEWSBRIEF_FETCH_TIMEOUT")
     max_feed_bytes: int = Field(5_000_000, ge=10_000, alias="NEWSBRIEF_MAX_FEED_BYTES")
     max_redirects: int = Field(5, ge=0, le=20, alias="NEWSBRIEF_MAX_REDIRECTS")
-    per_host_concurrency: int = Field(2, ge=1, le=32, alias="NEWSBRIEF_PER_HOST_CONCURRENCY")
+    per_host_concurrency: int = Field(4, ge=1, le=32, alias="NEWSBRIEF_PER_HOST_CONCURRENCY")
+    ingest_concurrency: int = Field(16, ge=1, le=256, alias="NEWSBRIEF_INGEST_CONCURRENCY")
     fetch_full_text: bool = Field(True, alias="NEWSBRIEF_FETCH_FULL_TEXT")
     max_backoff_hours: float = Field(24.0, gt=0, alias="NEWSBRIEF_MAX_BACKOFF_HOURS")
 

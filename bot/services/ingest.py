@@ -139,8 +139,10 @@ class IngestService:
             else:
                 new_entries.append(entry)
         # Article pages are fetched for new excerpts only: a re-poll costs no page loads.
+        # Oldest first: stories are placed in the order things happened.
         added = 0
-        for entry in await self._source.complete(feed, new_entries):
+        completed = await self._source.complete(feed, new_entries)
+        for entry in sorted(completed, key=lambda e: e.published_at or started):
             if await self._stories.store(feed, self._article(entry, source_name, started)):
                 added += 1
         await self._store.record_fetch_success(

@@ -783,3 +783,42 @@ async def test_sample_ages_count_only_for_the_bundled_samples(
     now = utcnow()
     assert min(e.published_at or now for e in on_disk.entries) < now - timedelta(hours=48)
     assert all(e.published_at is None for e in remote.entries)  # dated when fetched instead
+
+
+async def test_feeds_are_fetched_as_many_at_once_as_the_ingest_concurrency_allows(
+    store: InMemoryStore, server: FeedServer
+) -> None:
+    """NEWSBRIEF_INGEST_CONCURRENCY bounds the feeds in flight across hosts."""
+    in_flight = peak = 0
+
+    async def slow(request: web.Request) -> web.StreamResponse:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        await asyncio.sleep(0.05)
+        in_flight -= 1
+        return web.Response(body=SAMPLE, content_type="application/rss+xml")
+
+    urls = [server.serve(f"/feed{n}.xml", slow) for n in range(8)]
+    await store.sync_default_feeds(urls)
+    fetcher = Fetcher(
+        timeout_seconds=2.0,
+        max_bytes=200_000,
+        max_redirects=3,
+        per_host_concurrency=32,
+        allow_private=True,
+    )
+    try:
+        service = IngestService(
+            store,
+            HttpFeedSource(fetcher, fetch_full_text=False),
+            StoryDesk(store),
+            poll_interval=POLL_INTERVAL,
+            max_backoff=MAX_BACKOFF,
+            concurrency=3,
+        )
+        reports = await service.poll_all()
+    finally:
+        await fetcher.aclose()
+    assert [r.status for r in reports] == ["ok"] * 8
+    assert peak == 3
