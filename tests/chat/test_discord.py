@@ -292,8 +292,8 @@ async def test_non_admin_cannot_add_feeds(rig: DiscordRig) -> None:
     assert await rig.app.store.polled_feeds() == before
 
 
-async def test_admin_schedules_a_digest_and_a_restart_does_not_repeat_it(rig: DiscordRig) -> None:
-    """/digest schedule stores the channel's digest; posted once, never again after restart."""
+async def _schedule_digest_due_now(rig: DiscordRig) -> str:
+    """An admin's `/digest schedule` for five minutes ago: due at once. Returns the time."""
     due = (datetime.now(UTC) - timedelta(minutes=5)).strftime("%H:%M")
     await rig.fake.interaction(
         "digest",
@@ -301,6 +301,12 @@ async def test_admin_schedules_a_digest_and_a_restart_does_not_repeat_it(rig: Di
         subcommand="schedule",
         permissions=MANAGE_GUILD,
     )
+    return due
+
+
+async def test_admin_schedules_a_digest_and_a_restart_does_not_repeat_it(rig: DiscordRig) -> None:
+    """/digest schedule stores the channel's digest; posted once, never again after restart."""
+    due = await _schedule_digest_due_now(rig)
     reply = await rig.until(lambda: rig.posts("/webhooks/"))
     assert f"{due} UTC" in _text(reply[0])
     (subscription,) = await rig.app.store.list_subscriptions()
@@ -372,13 +378,7 @@ async def test_a_grown_story_is_posted_in_the_thread_opened_on_the_brief(rig: Di
             await asyncio.sleep(0.02)
     feed = (await rig.app.store.polled_feeds())[0]
     assert await rig.app.stories.store(feed, battery_follow_up()) is not None
-    due = (datetime.now(UTC) - timedelta(minutes=5)).strftime("%H:%M")
-    await rig.fake.interaction(
-        "digest",
-        [{"name": "time", "value": due}, {"name": "timezone", "value": "UTC"}],
-        subcommand="schedule",
-        permissions=MANAGE_GUILD,
-    )
+    await _schedule_digest_due_now(rig)
     await rig.until(lambda: rig.posts("/webhooks/")[1:])
     assert [r for _, r in await rig.app.scheduler.catch_up()] == ["posted"]
     in_thread = rig.posts(f"/channels/{thread_id}/messages")

@@ -22,6 +22,7 @@ from bot.timeutil import utcnow
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.store import InMemoryStore
 from tests.ingest.feeds import RSS_TYPE, rss_feed, rss_item, sample, static
+from tests.ingest.test_fetch import open_fetcher
 
 # The ingest service is core: its tests run on the in-memory store.
 pytestmark = pytest.mark.usefixtures("no_sqlite")
@@ -801,14 +802,7 @@ async def test_feeds_are_fetched_as_many_at_once_as_the_ingest_concurrency_allow
 
     urls = [server.serve(f"/feed{n}.xml", slow) for n in range(8)]
     await store.sync_default_feeds(urls)
-    fetcher = Fetcher(
-        timeout_seconds=2.0,
-        max_bytes=200_000,
-        max_redirects=3,
-        per_host_concurrency=32,
-        allow_private=True,
-    )
-    try:
+    async with open_fetcher(per_host_concurrency=32) as fetcher:
         service = IngestService(
             store,
             HttpFeedSource(fetcher, fetch_full_text=False),
@@ -818,7 +812,5 @@ async def test_feeds_are_fetched_as_many_at_once_as_the_ingest_concurrency_allow
             concurrency=3,
         )
         reports = await service.poll_all()
-    finally:
-        await fetcher.aclose()
     assert [r.status for r in reports] == ["ok"] * 8
     assert peak == 3
