@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import re
+import threading
 import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
@@ -49,7 +50,16 @@ _ABBREVIATIONS = frozenset(
 )  # fmt: skip
 _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])")
 
-_stemmer = snowballstemmer.stemmer("english")
+
+class _Stemmers(threading.local):
+    """A stemmer keeps state while it works: one per thread (fingerprints are computed
+    off the event loop, beside it)."""
+
+    def __init__(self) -> None:
+        self.english = snowballstemmer.stemmer("english")
+
+
+_stemmers = _Stemmers()
 
 
 def clean_text(value: str) -> str:
@@ -73,7 +83,7 @@ def words(text: str) -> list[str]:
 
 @lru_cache(maxsize=65536)
 def stem(word: str) -> str:
-    return str(_stemmer.stemWord(word))
+    return str(_stemmers.english.stemWord(word))
 
 
 def terms(text: str) -> list[str]:

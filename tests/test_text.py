@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 from bot.text import (
     clean_text,
     html_to_text,
@@ -7,6 +9,7 @@ from bot.text import (
     query_terms,
     shorten,
     split_sentences,
+    stem,
     terms,
 )
 
@@ -53,3 +56,16 @@ def test_pack_lines_splits_without_losing_anything() -> None:
     assert all(len(p) <= 40 for p in packed)
     assert "".join(packed).replace("\n", "").replace(" ", "") == "".join(lines).replace(" ", "")
     assert packed[0] == "short" and packed[-1].endswith("x" * 25)  # order kept
+
+
+def test_stemming_from_several_threads_at_once_gives_the_same_terms() -> None:
+    """Fingerprints are computed in worker threads: stemming there must not interfere."""
+    texts = [
+        f"Negotiators were meeting {n} times; the generals' positions hardened." for n in range(400)
+    ]
+    expected = [terms(t) for t in texts]
+    stem.cache_clear()  # make the threads stem for real, not read the cache
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for _ in range(5):
+            assert list(pool.map(terms, texts)) == expected
+            stem.cache_clear()

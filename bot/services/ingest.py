@@ -140,11 +140,12 @@ class IngestService:
                 new_entries.append(entry)
         # Article pages are fetched for new excerpts only: a re-poll costs no page loads.
         # Oldest first: stories are placed in the order things happened.
-        added = 0
         completed = await self._source.complete(feed, new_entries)
-        for entry in sorted(completed, key=lambda e: e.published_at or started):
-            if await self._stories.store(feed, self._article(entry, source_name, started)):
-                added += 1
+        ordered = sorted(completed, key=lambda e: e.published_at or started)
+        stored = await self._stories.store_all(
+            feed, [self._article(entry, source_name, started) for entry in ordered]
+        )
+        added = sum(article_id is not None for article_id in stored)
         await self._store.record_fetch_success(
             feed,
             at=started,

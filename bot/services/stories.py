@@ -17,7 +17,7 @@ from typing import Protocol
 
 from bot.domain import Article, Feed, NewArticle, Story
 from bot.services.ports import ArticleStore, StoryStore
-from bot.services.story_index import STORY_WINDOW, StoryIndex, fingerprint
+from bot.services.story_index import STORY_WINDOW, Fingerprint, StoryIndex, fingerprint
 from bot.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,16 @@ class StoryDesk:
     async def store(self, feed: Feed, article: NewArticle) -> int | None:
         """Store a new entry in its story; the new article's id, or None when it was a
         copy (of an article stored already, or a reprint of one: then it is a source)."""
-        print_ = fingerprint(article.title, article.text)
+        (stored,) = await self.store_all(feed, [article])
+        return stored
+
+    async def store_all(self, feed: Feed, articles: Sequence[NewArticle]) -> list[int | None]:
+        """`store` for each of a feed's new entries, in the order given. Their fingerprints
+        are computed off the event loop, so a long feed does not stall the bot."""
+        prints = await asyncio.to_thread(lambda: [fingerprint(a.title, a.text) for a in articles])
+        return [await self._store_one(feed, a, p) for a, p in zip(articles, prints, strict=True)]
+
+    async def _store_one(self, feed: Feed, article: NewArticle, print_: Fingerprint) -> int | None:
         async with self._lock:
             index = await self._ready()
             placed = index.place(print_, at=article.published_at)
