@@ -1,6 +1,6 @@
 """Weighted term vectors and their cosine: how alike two texts are, in one place.
 
-Story grouping compares articles against a background of recent ones; the
+The story index compares articles weighted by its own rarity counts; the
 offline summarizer compares sentences of one story. Both weigh a term by how
 often it appears (log-scaled) and how rare it is, and compare by cosine.
 """
@@ -30,20 +30,9 @@ def smooth_idf(documents: Sequence[Sequence[str]]) -> dict[str, float]:
     return {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
 
 
-def background_idf(background: Sequence[Sequence[str]]) -> tuple[dict[str, float], float]:
-    """Rarity against a background corpus, and the weight of a term it never saw."""
-    df, n = document_frequencies(background)
-    return {t: math.log((n + 1) / (d + 0.5)) for t, d in df.items()}, math.log(n + 1)
-
-
 def weighted(doc: Sequence[str], idf: Mapping[str, float], unseen: float = 0.0) -> Vector:
     """Log-scaled term frequency times rarity."""
     return {t: (1 + math.log(c)) * idf.get(t, unseen) for t, c in Counter(doc).items()}
-
-
-def normalised(vector: Vector) -> Vector:
-    norm = math.sqrt(sum(w * w for w in vector.values())) or 1.0
-    return {t: w / norm for t, w in vector.items()}
 
 
 def dot(a: Mapping[str, float], b: Mapping[str, float]) -> float:

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from bot.services.similarity import cosine
 from bot.text import stem, terms, words
 
 SHINGLE_WORDS = 5
@@ -223,18 +224,7 @@ class StoryIndex:
         return similarity
 
     def _cosine(self, a: Mapping[str, int], b: Mapping[str, int]) -> float:
-        if not a or not b:
-            return 0.0
-        wa, wb = self._weights(a), self._weights(b)
-        if len(wa) > len(wb):
-            wa, wb = wb, wa
-        product = sum(w * wb.get(t, 0.0) for t, w in wa.items())
-        if not product:
-            return 0.0
-        norm = math.sqrt(sum(w * w for w in wa.values())) * math.sqrt(
-            sum(w * w for w in wb.values())
-        )
-        return product / norm
+        return cosine(self._weights(a), self._weights(b)) if a and b else 0.0
 
     def _weights(self, counts: Mapping[str, int]) -> dict[str, float]:
         n = self._documents

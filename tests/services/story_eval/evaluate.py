@@ -10,6 +10,7 @@ tests/services/test_stories_eval.py (floors) and bench/bench_stories.py (figures
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
@@ -19,7 +20,7 @@ from itertools import combinations, count
 from pathlib import Path
 
 from bot.domain import Article
-from bot.services.similarity import Vector, background_idf, dot, normalised, weighted
+from bot.services.similarity import Vector, document_frequencies, dot, weighted
 from bot.text import stem, terms
 
 HERE = Path(__file__).parent
@@ -187,6 +188,16 @@ def regrouped(items: Sequence[Labelled]) -> Grouping:
 _NAME = re.compile(r"(?<![.!?\"“]\s)(?<!^)\b[A-Z][\w'-]{2,}")
 
 
+def _background_idf(background: Sequence[Sequence[str]]) -> tuple[dict[str, float], float]:
+    df, n = document_frequencies(background)
+    return {t: math.log((n + 1) / (d + 0.5)) for t, d in df.items()}, math.log(n + 1)
+
+
+def _normalised(vector: Vector) -> Vector:
+    norm = math.sqrt(sum(w * w for w in vector.values())) or 1.0
+    return {t: w / norm for t, w in vector.items()}
+
+
 def _similarity_matrix(
     articles: Sequence[Article], background: Sequence[Article]
 ) -> list[list[float]]:
@@ -199,8 +210,8 @@ def _similarity_matrix(
         return [stem(n.lower()) for n in _NAME.findall(f"{a.title}. {a.text}")]
 
     def vectors(profile: Callable[[Article], list[str]]) -> list[Vector]:
-        idf, unseen = background_idf([profile(a) for a in background])
-        return [normalised(weighted(profile(a), idf, unseen)) for a in articles]
+        idf, unseen = _background_idf([profile(a) for a in background])
+        return [_normalised(weighted(profile(a), idf, unseen)) for a in articles]
 
     words, names = vectors(words_of), vectors(names_of)
     n = len(articles)
