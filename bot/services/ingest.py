@@ -131,13 +131,23 @@ class IngestService:
             return FeedReport(url=feed.url, status="not-modified")
 
         source_name = fetched.title or feed.title or urlsplit(feed.url).hostname or feed.url
-        new_entries = []
-        for entry in fetched.entries:
-            if await self._store.known_article(feed, entry.guid, canonical_url(entry.url)):
-                # Still linked, so a workspace reading only this feed sees it too.
-                await self._store.add_article(feed, self._article(entry, source_name, started))
-            else:
-                new_entries.append(entry)
+        keys = [(entry.guid, canonical_url(entry.url)) for entry in fetched.entries]
+        known = await self._store.known_articles(feed, keys)
+        # Entries stored already are still linked, so a workspace reading only this feed
+        # sees them too.
+        await self._store.link_articles(
+            feed,
+            [
+                (article_id, guid)
+                for (guid, _), article_id in zip(keys, known, strict=True)
+                if article_id is not None
+            ],
+        )
+        new_entries = [
+            entry
+            for entry, article_id in zip(fetched.entries, known, strict=True)
+            if article_id is None
+        ]
         # Article pages are fetched for new excerpts only: a re-poll costs no page loads.
         # Oldest first: stories are placed in the order things happened.
         completed = await self._source.complete(feed, new_entries)

@@ -137,7 +137,25 @@ class ArticleStore(Protocol):
     """Articles, each stored once however many feeds carry it (a reprint of its wire text
     included), each in one story, and searched by scope."""
 
-    async def known_article(self, feed: Feed, guid: str | None, canonical_url: str) -> bool: ...
+    async def known_articles(
+        self, feed: Feed, entries: Sequence[tuple[str | None, str]]
+    ) -> list[int | None]:
+        """For each (guid, canonical_url): the stored article it is (by guid in this feed or
+        by URL, an article's or a reprint's), else None. One query for the lot."""
+        ...
+
+    async def link_articles(self, feed: Feed, links: Sequence[tuple[int, str | None]]) -> None:
+        """Link stored articles to `feed` under the entry's guid (so a workspace reading only
+        this feed sees them); already linked is fine."""
+        ...
+
+    async def add_articles(self, feed: Feed, placed: Sequence[PlacedArticle]) -> list[int | None]:
+        """Store a feed's new entries in one transaction, in order. For each: the new
+        article's id; None for a reprint (stored as a source of `reprint_of`) or for a
+        copy already stored (same guid in this feed, URL, a reprint's URL, or same text;
+        also an earlier entry of this batch) — a copy is linked to `feed` too."""
+        ...
+
     async def add_article(
         self,
         feed: Feed,
@@ -148,12 +166,14 @@ class ArticleStore(Protocol):
     ) -> int | None:
         """Store an article in story `story_id` (whose version then grows), or, given
         none, in a new story named after it (the story's id is the article's). Returns
-        the new id, or None for a copy already stored (it is linked to `feed` too)."""
+        the new id, or None for a copy already stored (it is linked to `feed` too).
+        The same as `add_articles` with one entry."""
         ...
 
     async def add_reprint(self, feed: Feed, article_id: int, reprint: NewArticle) -> bool:
         """Another outlet's copy of an article: one more source of it, linked to `feed`;
-        False when that copy is stored already."""
+        False when that copy is stored already. The same as `add_articles` with one
+        entry whose `reprint_of` is `article_id`."""
         ...
 
     async def get_articles(self, ids: Sequence[int]) -> list[Article]: ...
@@ -170,6 +190,20 @@ class ArticleStore(Protocol):
         limit: int,
         fetched_since: datetime | None = None,
     ) -> list[SearchHit]: ...
+
+
+@dataclass(frozen=True)
+class PlacedArticle:
+    """A new entry placed in its story, stored with the rest of its feed's batch.
+
+    Ids below zero name this batch's own entries: -1 is the first entry's article
+    (and, as `story_id`, the story that entry is in), -2 the second's, and so on.
+    """
+
+    article: NewArticle
+    story_id: int | None = None  # None: it starts a story of its own, named after it
+    reprint_of: int | None = None  # a syndicated copy: stored as another source of that article
+    print_: Fingerprint | None = None
 
 
 @dataclass(frozen=True)

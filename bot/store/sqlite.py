@@ -7,12 +7,12 @@ import json
 import logging
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import aiosqlite
 
@@ -35,6 +35,7 @@ from bot.services.ports import (
     LlmCall,
     LlmStats,
     MatchMode,
+    PlacedArticle,
     SearchHit,
     StoredPrint,
 )
@@ -46,20 +47,75 @@ log = logging.getLogger(__name__)
 
 _FTS_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 
-# The feeds a scope sees: the operator's defaults plus its own subscriptions.
-_SCOPE_FEEDS = """
-    SELECT id FROM feeds WHERE is_default = 1
-    UNION
-    SELECT feed_id FROM workspace_feeds WHERE platform = ? AND workspace = ?
-"""
+# A feed `f` the scope sees: one of the operator's defaults or one of its own
+# subscriptions. Takes two parameters: platform, workspace.
+_FEED_IN_SCOPE = (
+    "(f.is_default = 1 OR EXISTS (SELECT 1 FROM workspace_feeds w "
+    "WHERE w.feed_id = f.id AND w.platform = ? AND w.workspace = ?))"
+)
+# An article `a` the scope sees: carried by a feed it sees. Probed per article through
+# article_feeds' primary key, instead of listing the scope's feeds for every article.
+_ARTICLE_IN_SCOPE = (
+    "EXISTS (SELECT 1 FROM article_feeds af JOIN feeds f ON f.id = af.feed_id "
+    f"WHERE af.article_id = a.id AND {_FEED_IN_SCOPE})"
+)
 _ARTICLE_COLUMNS = (
     "a.id, a.guid, a.url, a.canonical_url, a.title, a.source, a.published_at, a.fetched_at, "
     "a.text, a.is_full_text, a.content_hash, a.story_id"
 )
-# A URL stored as an article's or as a reprint's.
-_KNOWN_URL = (
-    "SELECT id FROM articles WHERE canonical_url = ? "
-    "UNION ALL SELECT article_id FROM reprints WHERE canonical_url = ? LIMIT 1"
+
+
+# Lists are passed as one JSON parameter each: one statement text whatever their length,
+# and no limit on the number of SQL variables.
+def _in_json(name: str) -> str:
+    return f"IN (SELECT value FROM json_each(:{name}))"
+
+
+# Entries stored already: by guid in this feed (g), by URL as an article's (u) or as a
+# reprint's (r).
+_KNOWN_ENTRIES = (
+    "SELECT 'g' AS kind, guid AS key, article_id AS id FROM article_feeds "
+    f"WHERE feed_id = :feed AND guid {_in_json('guids')} "
+    "UNION ALL SELECT 'u', canonical_url, id FROM articles "
+    f"WHERE canonical_url {_in_json('urls')} "
+    "UNION ALL SELECT 'r', canonical_url, article_id FROM reprints "
+    f"WHERE canonical_url {_in_json('urls')}"
+)
+
+
+def _linked(article: str) -> str:
+    """Whether the batch's feed carries the article already."""
+    return (
+        f"EXISTS (SELECT 1 FROM article_feeds l WHERE l.article_id = {article} "
+        "AND l.feed_id = :feed)"
+    )
+
+
+def _story_of(article: str) -> str:
+    """The article's story, if that story exists."""
+    return (
+        f"(SELECT s.id FROM articles x JOIN stories s ON s.id = x.story_id WHERE x.id = {article})"
+    )
+
+
+# All a batch of new entries needs to know, in one statement: the stored articles they
+# may copy (as _KNOWN_ENTRIES, plus by text: h), the articles reprinted (a), the stories
+# joined (s), and the highest article id (m). For each article: whether `feed` carries
+# it already, and its story.
+_BATCH_LOOKUP = (
+    f"SELECT 'g' AS kind, af.guid AS key, af.article_id AS id, 1 AS linked, "
+    f"{_story_of('af.article_id')} AS story FROM article_feeds af "
+    f"WHERE af.feed_id = :feed AND af.guid {_in_json('guids')} "
+    f"UNION ALL SELECT 'u', a.canonical_url, a.id, {_linked('a.id')}, {_story_of('a.id')} "
+    f"FROM articles a WHERE a.canonical_url {_in_json('urls')} "
+    f"UNION ALL SELECT 'r', r.canonical_url, r.article_id, {_linked('r.article_id')}, "
+    f"{_story_of('r.article_id')} FROM reprints r WHERE r.canonical_url {_in_json('urls')} "
+    f"UNION ALL SELECT 'h', a.content_hash, a.id, {_linked('a.id')}, {_story_of('a.id')} "
+    f"FROM articles a WHERE a.content_hash {_in_json('hashes')} "
+    f"UNION ALL SELECT 'a', NULL, a.id, {_linked('a.id')}, {_story_of('a.id')} "
+    f"FROM articles a WHERE a.id {_in_json('articles')} "
+    f"UNION ALL SELECT 's', NULL, s.id, 0, s.id FROM stories s WHERE s.id {_in_json('stories')} "
+    "UNION ALL SELECT 'm', NULL, coalesce(max(id), 0), 0, NULL FROM articles"
 )
 
 
@@ -133,13 +189,15 @@ class SqliteStore:
             else:
                 await self._conn.execute("COMMIT")
 
-    async def _fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[aiosqlite.Row]:
-        async with self._conn.execute(sql, params) as cur:
-            return list(await cur.fetchall())
+    async def _fetchall(
+        self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
+    ) -> list[aiosqlite.Row]:
+        """One hop to SQLite's thread (a cursor's fetch and close would be two more)."""
+        return list(await self._conn.execute_fetchall(sql, params))
 
     async def _fetchone(self, sql: str, params: Sequence[Any] = ()) -> aiosqlite.Row | None:
-        async with self._conn.execute(sql, params) as cur:
-            return await cur.fetchone()
+        rows = await self._fetchall(sql, params)
+        return rows[0] if rows else None
 
     # --- feeds ---------------------------------------------------------------------
 
@@ -180,7 +238,7 @@ class SqliteStore:
 
     async def feeds_for_scope(self, scope: Scope) -> list[Feed]:
         rows = await self._fetchall(
-            f"SELECT * FROM feeds WHERE id IN ({_SCOPE_FEEDS}) ORDER BY is_default DESC, id",
+            f"SELECT * FROM feeds f WHERE {_FEED_IN_SCOPE} ORDER BY is_default DESC, id",
             (scope.platform, scope.workspace),
         )
         return [_feed(r) for r in rows]
@@ -241,47 +299,41 @@ class SqliteStore:
 
     # --- articles --------------------------------------------------------------------
 
-    async def known_article(self, feed: Feed, guid: str | None, canonical_url: str) -> bool:
-        """Whether an entry is stored already, by its guid in this feed or its URL."""
-        if guid:
-            row = await self._fetchone(
-                "SELECT 1 FROM article_feeds WHERE feed_id = ? AND guid = ?", (feed.id, guid)
-            )
-            if row is not None:
-                return True
-        row = await self._fetchone(_KNOWN_URL, (canonical_url, canonical_url))
-        return row is not None
-
-    async def _stored_copy(
-        self, conn: aiosqlite.Connection, feed: Feed, article: NewArticle
-    ) -> int | None:
-        """The article an entry is a copy of (same guid in this feed, URL, a reprint's URL
-        or the same text), linked to `feed` so every workspace reading it sees it."""
-        existing = None
-        if article.guid:
-            async with conn.execute(
-                "SELECT article_id FROM article_feeds WHERE feed_id = ? AND guid = ?",
-                (feed.id, article.guid),
-            ) as cur:
-                existing = await cur.fetchone()
-        if existing is None:
-            async with conn.execute(
-                _KNOWN_URL, (article.canonical_url, article.canonical_url)
-            ) as cur:
-                existing = await cur.fetchone()
-        if existing is None:
-            async with conn.execute(
-                "SELECT id FROM articles WHERE content_hash = ?", (article.content_hash,)
-            ) as cur:
-                existing = await cur.fetchone()
-        if existing is None:
-            return None
-        await conn.execute(
-            "INSERT INTO article_feeds (article_id, feed_id, guid) VALUES (?, ?, ?) "
-            "ON CONFLICT DO NOTHING",
-            (existing[0], feed.id, article.guid),
+    async def known_articles(
+        self, feed: Feed, entries: Sequence[tuple[str | None, str]]
+    ) -> list[int | None]:
+        if not entries:
+            return []
+        rows = await self._fetchall(
+            _KNOWN_ENTRIES,
+            {
+                "feed": feed.id,
+                "guids": json.dumps(sorted({g for g, _ in entries if g})),
+                "urls": json.dumps(sorted({u for _, u in entries})),
+            },
         )
-        return int(existing[0])
+        by_guid = {r["key"]: int(r["id"]) for r in rows if r["kind"] == "g"}
+        by_url: dict[str, int] = {}
+        for row in sorted(rows, key=lambda r: r["kind"] != "u"):  # an article's URL first
+            if row["kind"] != "g":
+                by_url.setdefault(row["key"], int(row["id"]))
+        return [(by_guid.get(guid) if guid else None) or by_url.get(url) for guid, url in entries]
+
+    async def link_articles(self, feed: Feed, links: Sequence[tuple[int, str | None]]) -> None:
+        if not links:
+            return
+        async with self._transaction() as conn:
+            await conn.executemany(
+                "INSERT INTO article_feeds (article_id, feed_id, guid) VALUES (?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
+                [(article_id, feed.id, guid) for article_id, guid in links],
+            )
+
+    async def add_articles(self, feed: Feed, placed: Sequence[PlacedArticle]) -> list[int | None]:
+        return [
+            outcome.article_id if outcome.kind == "new" else None
+            for outcome in await self._add_batch(feed, placed)
+        ]
 
     async def add_article(
         self,
@@ -291,84 +343,44 @@ class SqliteStore:
         story_id: int | None = None,
         print_: Fingerprint | None = None,
     ) -> int | None:
-        async with self._transaction() as conn:
-            if await self._stored_copy(conn, feed, article) is not None:
-                return None
-            published = to_db(article.published_at)
-            if story_id is not None:
-                cur = await conn.execute(
-                    "UPDATE stories SET version = version + 1, last_seen = max(last_seen, ?) "
-                    "WHERE id = ?",
-                    (published, story_id),
-                )
-                if cur.rowcount == 0:
-                    story_id = None  # gone: the article starts a story of its own
-            cur = await conn.execute(
-                "INSERT INTO articles (guid, url, canonical_url, title, source, published_at, "
-                "fetched_at, text, is_full_text, content_hash) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    article.guid,
-                    article.url,
-                    article.canonical_url,
-                    article.title,
-                    article.source,
-                    to_db(article.published_at),
-                    to_db(article.fetched_at),
-                    article.text,
-                    int(article.is_full_text),
-                    article.content_hash,
-                ),
-            )
-            article_id = cur.lastrowid
-            assert article_id is not None
-            if story_id is None:
-                story_id = article_id
-                await conn.execute(
-                    "INSERT INTO stories (id, first_seen, last_seen) VALUES (?, ?, ?)",
-                    (story_id, published, published),
-                )
-            await conn.execute(
-                "UPDATE articles SET story_id = ? WHERE id = ?", (story_id, article_id)
-            )
-            await conn.execute(
-                "INSERT INTO article_feeds (article_id, feed_id, guid) VALUES (?, ?, ?)",
-                (article_id, feed.id, article.guid),
-            )
-            if print_ is not None:
-                data, shingles = print_record(print_)
-                await conn.execute(
-                    "INSERT INTO article_prints (article_id, data, shingles) VALUES (?, ?, ?)",
-                    (article_id, data, shingles),
-                )
-            return article_id
+        placed = PlacedArticle(article, story_id=story_id, print_=print_)
+        (article_id,) = await self.add_articles(feed, [placed])
+        return article_id
 
     async def add_reprint(self, feed: Feed, article_id: int, reprint: NewArticle) -> bool:
+        (outcome,) = await self._add_batch(feed, [PlacedArticle(reprint, reprint_of=article_id)])
+        return outcome.kind == "reprint"
+
+    async def _add_batch(self, feed: Feed, placed: Sequence[PlacedArticle]) -> list[_Outcome]:
+        """add_articles, saying what became of each entry. A constant number of hops to
+        SQLite's thread however long the batch: one statement reads all that the entries'
+        placing depends on, the placing is worked out here in order, then each table is
+        written with one executemany."""
+        if not placed:
+            return []
+        _check_batch_ids(placed)
+        params = {
+            "feed": feed.id,
+            "guids": json.dumps(sorted({p.article.guid for p in placed if p.article.guid})),
+            "urls": json.dumps(sorted({p.article.canonical_url for p in placed})),
+            "hashes": json.dumps(sorted({p.article.content_hash for p in placed})),
+            "articles": json.dumps(
+                sorted({p.reprint_of for p in placed if p.reprint_of and p.reprint_of > 0})
+            ),
+            "stories": json.dumps(
+                sorted({p.story_id for p in placed if p.story_id and p.story_id > 0})
+            ),
+        }
         async with self._transaction() as conn:
-            if await self._stored_copy(conn, feed, reprint) is not None:
-                return False
-            await conn.execute(
-                "INSERT INTO reprints (article_id, canonical_url, url, source, published_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (
-                    article_id,
-                    reprint.canonical_url,
-                    reprint.url,
-                    reprint.source,
-                    to_db(reprint.published_at),
-                ),
-            )
-            await conn.execute(
-                "INSERT INTO article_feeds (article_id, feed_id, guid) VALUES (?, ?, ?) "
-                "ON CONFLICT DO NOTHING",
-                (article_id, feed.id, reprint.guid),
-            )
-            await conn.execute(
-                "UPDATE stories SET last_seen = max(last_seen, ?) "
-                "WHERE id = (SELECT story_id FROM articles WHERE id = ?)",
-                (to_db(reprint.published_at), article_id),
-            )
-            return True
+            # Under BEGIN IMMEDIATE nobody else writes: what is read here stays true, and
+            # the ids after the highest are free (articles.id has no AUTOINCREMENT, so
+            # these are the ids SQLite would give).
+            batch = _Batch(feed.id, await conn.execute_fetchall(_BATCH_LOOKUP, params))
+            outcomes = [batch.place(entry) for entry in placed]
+            for sql, rows in batch.writes():
+                if rows:
+                    await conn.executemany(sql, rows)
+        return outcomes
 
     async def _articles(self, rows: Sequence[aiosqlite.Row]) -> list[Article]:
         """Rows as articles, each with the reprints of it."""
@@ -396,8 +408,7 @@ class SqliteStore:
         marks = ",".join("?" * len(story_ids))
         rows = await self._fetchall(
             f"SELECT {_ARTICLE_COLUMNS} FROM articles a WHERE a.story_id IN ({marks}) "
-            "AND EXISTS (SELECT 1 FROM article_feeds af WHERE af.article_id = a.id "
-            f"AND af.feed_id IN ({_SCOPE_FEEDS})) ORDER BY a.published_at, a.id",
+            f"AND {_ARTICLE_IN_SCOPE} ORDER BY a.published_at, a.id",
             (*story_ids, scope.platform, scope.workspace),
         )
         versions = {
@@ -508,8 +519,7 @@ class SqliteStore:
     ) -> list[Article]:
         rows = await self._fetchall(
             f"SELECT {_ARTICLE_COLUMNS} FROM articles a WHERE a.published_at >= ? "
-            "AND a.fetched_at >= ? AND EXISTS (SELECT 1 FROM article_feeds af "
-            f"WHERE af.article_id = a.id AND af.feed_id IN ({_SCOPE_FEEDS})) "
+            f"AND a.fetched_at >= ? AND {_ARTICLE_IN_SCOPE} "
             "ORDER BY a.published_at DESC, a.id DESC LIMIT ?",
             (
                 to_db(since),
@@ -541,8 +551,7 @@ class SqliteStore:
             "SELECT a.id, bm25(articles_fts, 4.0, 1.0) AS rank "
             "FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid "
             "WHERE articles_fts MATCH ? AND a.published_at >= ? AND a.fetched_at >= ? "
-            "AND EXISTS (SELECT 1 FROM article_feeds af WHERE af.article_id = a.id "
-            f"AND af.feed_id IN ({_SCOPE_FEEDS})) ORDER BY rank LIMIT ?",
+            f"AND {_ARTICLE_IN_SCOPE} ORDER BY rank LIMIT ?",
             (
                 query,
                 to_db(since) if since else "",
@@ -821,6 +830,200 @@ class SqliteStore:
                 int(r["fallbacks"]),
             )
             for r in rows
+        ]
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """What became of a batch entry, and the article it is (new, reprinted or copied)."""
+
+    kind: Literal["new", "reprint", "copy"]
+    article_id: int
+
+
+def _check_batch_ids(placed: Sequence[PlacedArticle]) -> None:
+    """Ids below zero may only name earlier entries of the batch."""
+    for i, entry in enumerate(placed):
+        for ref in (entry.story_id, entry.reprint_of):
+            if ref is not None and ref < 0 and -ref > i:
+                raise ValueError(f"entry {i + 1} of the batch refers to entry {-ref}")
+
+
+@dataclass
+class _NewStory:
+    """A story the batch starts, written once with its version and last sighting."""
+
+    first_seen: str
+    last_seen: str
+    version: int = 1
+
+
+class _Batch:
+    """A feed's new entries placed one by one, as storing each in its own transaction
+    would: the stored state they depend on (as _BATCH_LOOKUP read it) kept up to date as
+    entries are placed, and the rows to write collected per table."""
+
+    def __init__(self, feed_id: int, lookup: Iterable[aiosqlite.Row]) -> None:
+        self.feed_id = feed_id
+        self.by_guid: dict[str, int] = {}  # this feed's guids
+        self.by_url: dict[str, int] = {}  # an article's URL, or a reprint's
+        self.by_hash: dict[str, int] = {}
+        self.linked: set[int] = set()  # articles this feed carries
+        self.story_of: dict[int, int | None] = {}  # None: its story is not stored
+        self.stories: set[int] = set()  # stored before the batch
+        self.next_id = 1
+        self.entries: list[int] = []  # the article each entry placed so far is
+        self.new_stories: dict[int, _NewStory] = {}
+        self.bumps: dict[int, tuple[int, str]] = {}  # stored story -> (joined, last seen)
+        self.article_rows: list[tuple[Any, ...]] = []
+        self.reprint_rows: list[tuple[Any, ...]] = []
+        self.link_rows: list[tuple[Any, ...]] = []
+        self.print_rows: list[tuple[Any, ...]] = []
+        reprint_urls: list[tuple[str, int]] = []
+        for row in lookup:
+            kind, key, found = row["kind"], row["key"], int(row["id"])
+            if kind == "m":
+                self.next_id = found + 1
+                continue
+            if kind == "s":
+                self.stories.add(found)
+                continue
+            if row["linked"]:
+                self.linked.add(found)
+            self.story_of[found] = row["story"]
+            if row["story"] is not None:
+                self.stories.add(row["story"])
+            if kind == "g":
+                self.by_guid[key] = found
+            elif kind == "u":
+                self.by_url[key] = found
+            elif kind == "r":
+                reprint_urls.append((key, found))
+            elif kind == "h":
+                self.by_hash[key] = found
+        for url, found in reprint_urls:  # an article's URL wins over a reprint's
+            self.by_url.setdefault(url, found)
+
+    def place(self, entry: PlacedArticle) -> _Outcome:
+        """The next entry, placed after the ones before it."""
+        outcome = self._place(entry)
+        self.entries.append(outcome.article_id)
+        return outcome
+
+    def _place(self, entry: PlacedArticle) -> _Outcome:
+        article = entry.article
+        # A copy: same guid in this feed, same URL (an article's or a reprint's), same text.
+        by_guid = self.by_guid.get(article.guid) if article.guid else None
+        existing = by_guid
+        if existing is None:
+            existing = self.by_url.get(article.canonical_url)
+        if existing is None:
+            existing = self.by_hash.get(article.content_hash)
+        if existing is not None:
+            if by_guid is None:
+                self._link(existing, article.guid)
+            return _Outcome("copy", existing)
+        published = to_db(article.published_at)
+        if entry.reprint_of is not None:
+            original = self._article(entry.reprint_of)
+            self.reprint_rows.append(
+                (original, article.canonical_url, article.url, article.source, published)
+            )
+            self.by_url[article.canonical_url] = original
+            self._link(original, article.guid)
+            story = self.story_of.get(original)
+            if story is not None:
+                self._seen(story, published, joined=0)
+            return _Outcome("reprint", original)
+        article_id = self.next_id
+        self.next_id += 1
+        story_id = entry.story_id
+        if story_id is not None and story_id < 0:
+            story_id = self.story_of.get(self._article(story_id))
+        if story_id is not None and (story_id in self.stories or story_id in self.new_stories):
+            self._seen(story_id, published, joined=1)
+        else:  # none asked, or gone: the article starts a story of its own
+            story_id = article_id
+            self.new_stories[story_id] = _NewStory(published, published)
+        self.article_rows.append(
+            (
+                article_id,
+                article.guid,
+                article.url,
+                article.canonical_url,
+                article.title,
+                article.source,
+                published,
+                to_db(article.fetched_at),
+                article.text,
+                int(article.is_full_text),
+                article.content_hash,
+                story_id,
+            )
+        )
+        self.story_of[article_id] = story_id
+        self.by_url[article.canonical_url] = article_id
+        self.by_hash[article.content_hash] = article_id
+        self._link(article_id, article.guid)
+        if entry.print_ is not None:
+            self.print_rows.append((article_id, *print_record(entry.print_)))
+        return _Outcome("new", article_id)
+
+    def _article(self, ref: int) -> int:
+        """An article id, or the article of an earlier entry named by a negative one."""
+        return self.entries[-ref - 1] if ref < 0 else ref
+
+    def _link(self, article_id: int, guid: str | None) -> None:
+        """INSERT ... ON CONFLICT DO NOTHING: one link per (article, feed), one article per
+        guid in a feed (callers have checked the guid is not this feed's yet)."""
+        if article_id in self.linked:
+            return
+        self.linked.add(article_id)
+        if guid:
+            self.by_guid[guid] = article_id
+        self.link_rows.append((article_id, self.feed_id, guid))
+
+    def _seen(self, story_id: int, published: str, *, joined: int) -> None:
+        """A story joined by an article (its version grows) or reprinted: its last sighting."""
+        if (new := self.new_stories.get(story_id)) is not None:
+            new.version += joined
+            new.last_seen = max(new.last_seen, published)
+            return
+        count, last_seen = self.bumps.get(story_id, (0, published))
+        self.bumps[story_id] = (count + joined, max(last_seen, published))
+
+    def writes(self) -> list[tuple[str, list[tuple[Any, ...]]]]:
+        """Each table's rows, in an order the foreign keys accept."""
+        return [
+            (
+                "INSERT INTO stories (id, first_seen, last_seen, version) VALUES (?, ?, ?, ?)",
+                [(i, s.first_seen, s.last_seen, s.version) for i, s in self.new_stories.items()],
+            ),
+            (
+                "UPDATE stories SET version = version + ?, last_seen = max(last_seen, ?) "
+                "WHERE id = ?",
+                [(joined, seen, i) for i, (joined, seen) in self.bumps.items()],
+            ),
+            (
+                "INSERT INTO articles (id, guid, url, canonical_url, title, source, "
+                "published_at, fetched_at, text, is_full_text, content_hash, story_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                self.article_rows,
+            ),
+            (
+                "INSERT INTO reprints (article_id, canonical_url, url, source, published_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                self.reprint_rows,
+            ),
+            (
+                "INSERT INTO article_feeds (article_id, feed_id, guid) VALUES (?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
+                self.link_rows,
+            ),
+            (
+                "INSERT INTO article_prints (article_id, data, shingles) VALUES (?, ?, ?)",
+                self.print_rows,
+            ),
         ]
 
 

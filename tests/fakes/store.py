@@ -29,7 +29,14 @@ from bot.domain import (
     ThreadContext,
     ThreadKind,
 )
-from bot.services.ports import LlmCall, LlmStats, MatchMode, SearchHit, StoredPrint
+from bot.services.ports import (
+    LlmCall,
+    LlmStats,
+    MatchMode,
+    PlacedArticle,
+    SearchHit,
+    StoredPrint,
+)
 from bot.services.story_index import Fingerprint
 from bot.timeutil import from_db, to_db, utcnow
 from tests.fakes.claims import InMemoryClaimLedger
@@ -64,7 +71,7 @@ class InMemoryFeedStore:
         self.subscribed: set[tuple[Scope, int]] = set()
 
     def scope_feed_ids(self, scope: Scope) -> set[int]:
-        """What _SCOPE_FEEDS selects: the defaults plus the scope's own feeds."""
+        """The feeds _FEED_IN_SCOPE admits: the defaults plus the scope's own feeds."""
         own = {feed_id for s, feed_id in self.subscribed if s == scope}
         return own | {f.id for f in self.feeds.values() if f.is_default}
 
@@ -193,10 +200,20 @@ class InMemoryArticleStore:
         )
         return found if found is not None else self.reprinted.get(canonical_url)
 
-    async def known_article(self, feed: Feed, guid: str | None, canonical_url: str) -> bool:
-        if self._by_guid(feed, guid) is not None:
-            return True
-        return self._by_url(canonical_url) is not None
+    async def known_articles(
+        self, feed: Feed, entries: Sequence[tuple[str | None, str]]
+    ) -> list[int | None]:
+        return [self._by_guid(feed, guid) or self._by_url(url) for guid, url in entries]
+
+    async def link_articles(self, feed: Feed, links: Sequence[tuple[int, str | None]]) -> None:
+        for article_id, guid in links:
+            if self._by_guid(feed, guid) is None:
+                self._link(feed, article_id, guid)
+
+    def _link(self, feed: Feed, article_id: int, guid: str | None) -> None:
+        """ON CONFLICT DO NOTHING: one link per (article, feed); callers have checked that
+        no other article has the guid in this feed."""
+        self.links.setdefault((article_id, feed.id), guid)
 
     def _stored_copy(self, feed: Feed, article: NewArticle) -> int | None:
         """A duplicate (guid in this feed, URL, a reprint's URL or text) only gains a link."""
@@ -209,10 +226,15 @@ class InMemoryArticleStore:
                 None,
             )
         )
-        # ON CONFLICT DO NOTHING: one link per (article, feed), one article per feed guid.
-        if existing is not None and by_guid is None and (existing, feed.id) not in self.links:
-            self.links[(existing, feed.id)] = article.guid
+        if existing is not None and by_guid is None:
+            self._link(feed, existing, article.guid)
         return existing
+
+    async def add_articles(self, feed: Feed, placed: Sequence[PlacedArticle]) -> list[int | None]:
+        return [
+            article_id if kind == "new" else None
+            for kind, article_id in self._add_batch(feed, placed)
+        ]
 
     async def add_article(
         self,
@@ -222,10 +244,42 @@ class InMemoryArticleStore:
         story_id: int | None = None,
         print_: Fingerprint | None = None,
     ) -> int | None:
-        if self._stored_copy(feed, article) is not None:
-            return None
-        new_id = len(self.articles) + 1
+        placed = PlacedArticle(article, story_id=story_id, print_=print_)
+        (article_id,) = await self.add_articles(feed, [placed])
+        return article_id
+
+    async def add_reprint(self, feed: Feed, article_id: int, reprint: NewArticle) -> bool:
+        ((kind, _),) = self._add_batch(feed, [PlacedArticle(reprint, reprint_of=article_id)])
+        return kind == "reprint"
+
+    def _add_batch(self, feed: Feed, placed: Sequence[PlacedArticle]) -> list[tuple[str, int]]:
+        """Each entry stored in turn: ("new" | "reprint" | "copy", the article it is)."""
+        for i, entry in enumerate(placed):
+            for ref in (entry.story_id, entry.reprint_of):
+                if ref is not None and ref < 0 and -ref > i:
+                    raise ValueError(f"entry {i + 1} of the batch refers to entry {-ref}")
+        done: list[tuple[str, int]] = []
+        for entry in placed:
+            done.append(self._add_one(feed, entry, [article_id for _, article_id in done]))
+        return done
+
+    def _add_one(self, feed: Feed, entry: PlacedArticle, earlier: list[int]) -> tuple[str, int]:
+        """One entry; `earlier` is the article each earlier entry of its batch is."""
+        article = entry.article
+        existing = self._stored_copy(feed, article)
+        if existing is not None:
+            return "copy", existing
         published = _moment(article.published_at)
+        if entry.reprint_of is not None:
+            original_id = (
+                earlier[-entry.reprint_of - 1] if entry.reprint_of < 0 else entry.reprint_of
+            )
+            self._add_reprint(feed, original_id, article, published)
+            return "reprint", original_id
+        story_id = entry.story_id
+        if story_id is not None and story_id < 0:
+            story_id = self.articles[earlier[-story_id - 1]].story_id
+        new_id = len(self.articles) + 1
         row = self.story_rows.get(story_id) if story_id is not None else None
         if row is None:
             story_id, row = new_id, _StoryRow(published, published, version=0)
@@ -242,16 +296,15 @@ class InMemoryArticleStore:
             }
         )
         self.links[(new_id, feed.id)] = article.guid
-        if print_ is not None:
-            self.prints[new_id] = print_
-        return new_id
+        if entry.print_ is not None:
+            self.prints[new_id] = entry.print_
+        return "new", new_id
 
-    async def add_reprint(self, feed: Feed, article_id: int, reprint: NewArticle) -> bool:
-        if self._stored_copy(feed, reprint) is not None:
-            return False
-        published = _moment(reprint.published_at)
+    def _add_reprint(
+        self, feed: Feed, article_id: int, reprint: NewArticle, published: datetime
+    ) -> None:
         self.reprinted[reprint.canonical_url] = article_id
-        self.links.setdefault((article_id, feed.id), reprint.guid)
+        self._link(feed, article_id, reprint.guid)
         added = Reprint(reprint.source, reprint.url)
         self.reprint_times[added] = published
         original = self.articles[article_id]
@@ -262,7 +315,6 @@ class InMemoryArticleStore:
         if original.story_id in self.story_rows:
             row = self.story_rows[original.story_id]
             row.last_seen = max(row.last_seen, published)
-        return True
 
     async def get_articles(self, ids: Sequence[int]) -> list[Article]:
         return [self.articles[i] for i in ids if i in self.articles]

@@ -4,9 +4,12 @@ import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
+import aiosqlite
 import pytest
 
 from bot.domain import NewArticle, Scope, ThreadKind
+from bot.services.ports import PlacedArticle
+from bot.services.story_index import fingerprint
 from bot.store.migrations import MIGRATIONS, SCHEMA_VERSION
 from bot.store.sqlite import SchemaTooNewError, SqliteStore, fts_query
 from bot.timeutil import to_db, utcnow
@@ -158,5 +161,59 @@ async def test_upgrading_a_database_from_before_stories_keeps_every_article_and_
         feed = (await store.polled_feeds())[0]
         added = await store.add_article(feed, _article("https://f/3", "Cranes 3", "New text."))
         assert added == 3 and (await store.get_articles([3]))[0].story_id == 3
+    finally:
+        await store.close()
+
+
+async def test_a_batch_costs_the_same_round_trips_whatever_its_length(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """add_articles makes as many calls into aiosqlite's thread for 20 entries as for 2."""
+    await (await SqliteStore.open(tmp_path / "s.db")).close()  # migrated
+    conn = await aiosqlite.connect(tmp_path / "s.db", isolation_level=None)
+    conn.row_factory = aiosqlite.Row
+    await conn.execute("PRAGMA foreign_keys=ON")
+    store = SqliteStore(conn)
+    calls: list[str] = []
+    # Every call into the thread the store makes goes through one of these (it opens no
+    # cursors of its own), each one hop.
+    for name in ("execute", "executemany", "execute_fetchall"):
+        method = getattr(conn, name)
+
+        def counted(*args: object, _name: str = name, _method: object = method) -> object:
+            calls.append(_name)
+            return _method(*args)  # type: ignore[operator]
+
+        monkeypatch.setattr(conn, name, counted)
+    try:
+        feed = await store.add_feed("https://a.example/feed")
+        stored = await store.add_article(feed, _article("https://a.example/0", "Old", "Old."))
+        assert stored == 1
+
+        def batch(tag: str, n: int) -> list[PlacedArticle]:
+            """New stories, joins, reprints, copies and prints: every table written."""
+            placed = []
+            for i in range(n):
+                article = _article(f"https://a.example/{tag}{i}", f"{tag} {i}", f"{tag} {i}.")
+                print_ = fingerprint(article.title, article.text)
+                kind = i % 4
+                if kind == 0:
+                    placed.append(PlacedArticle(article, print_=print_))
+                elif kind == 1:
+                    placed.append(PlacedArticle(article, story_id=stored, print_=print_))
+                elif kind == 2:
+                    placed.append(PlacedArticle(article, reprint_of=-1))
+                else:
+                    copy = _article("https://a.example/0?utm_source=x", "Copy", "Copy.")
+                    placed.append(PlacedArticle(copy))
+            return placed
+
+        counts = []
+        for tag, n in (("a", 4), ("b", 20)):
+            calls.clear()
+            results = await store.add_articles(feed, batch(tag, n))
+            assert sum(r is not None for r in results) == n // 2
+            counts.append(len(calls))
+        assert counts[0] == counts[1] <= 10, counts
     finally:
         await store.close()

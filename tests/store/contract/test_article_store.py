@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.domain import Feed, NewArticle, Scope
-from bot.services.ports import ArticleStore, FeedStore, MatchMode
+from bot.services.ports import ArticleStore, FeedStore, MatchMode, PlacedArticle
 from tests.helpers import new_article
 
 A = Scope("slack", "TA")
@@ -119,19 +119,97 @@ async def test_a_duplicate_from_another_feed_reaches_that_feeds_readers(
     assert await titles(articles, B, ["cranes"]) == ["Harbour cranes"]
 
 
-async def test_known_article_by_guid_in_the_feed_or_by_url_anywhere(
+async def test_known_articles_by_guid_in_the_feed_or_by_url_anywhere(
     feeds: FeedStore, articles: ArticleStore
 ) -> None:
-    """An entry is known by its guid in this feed, or by its canonical URL in any feed."""
+    """Each entry is known by its guid in this feed, or by its URL (an article's or a
+    reprint's) in any feed; otherwise None; in the order asked."""
     feed = await own_feed(feeds, A, "https://a.example/feed")
     other = await own_feed(feeds, B, "https://b.example/feed")
     stored = _new("https://a.example/1", guid="g1")
-    await articles.add_article(feed, stored)
-    assert await articles.known_article(feed, "g1", "https://elsewhere.example/x")
-    assert not await articles.known_article(other, "g1", "https://elsewhere.example/x")
-    assert await articles.known_article(other, None, stored.canonical_url)
-    assert await articles.known_article(other, "g2", stored.canonical_url)
-    assert not await articles.known_article(feed, None, "https://elsewhere.example/x")
+    assert await articles.add_article(feed, stored) == 1
+    reprint = _new("https://b.example/copy", "Copy")
+    assert await articles.add_reprint(other, 1, reprint)
+    elsewhere = "https://elsewhere.example/x"
+    assert await articles.known_articles(
+        feed, [("g1", elsewhere), (None, elsewhere), ("g2", stored.canonical_url)]
+    ) == [1, None, 1]
+    assert await articles.known_articles(
+        other, [("g1", elsewhere), (None, stored.canonical_url), ("g3", reprint.canonical_url)]
+    ) == [None, 1, 1]
+    assert await articles.known_articles(feed, []) == []
+
+
+async def test_linking_stored_articles_brings_them_to_the_feeds_readers(
+    feeds: FeedStore, articles: ArticleStore
+) -> None:
+    """A linked article is seen through the feed and known by its guid there; linking again
+    is harmless."""
+    feed_a = await own_feed(feeds, A, "https://a.example/feed")
+    feed_b = await own_feed(feeds, B, "https://b.example/feed")
+    await articles.add_article(feed_a, _new("https://a.example/1", "Harbour cranes"))
+    await articles.add_article(feed_a, _new("https://a.example/2", "Ferry timetable"))
+    assert await articles.recent_articles(B, since=LONG_AGO, limit=10) == []
+    await articles.link_articles(feed_b, [(1, "b-1"), (2, None)])
+    await articles.link_articles(feed_b, [(1, "b-1"), (1, "b-other")])
+    await articles.link_articles(feed_b, [])
+    seen = await articles.recent_articles(B, since=LONG_AGO, limit=10)
+    assert sorted(a.id for a in seen) == [1, 2]
+    assert await titles(articles, B, ["cranes"]) == ["Harbour cranes"]
+    elsewhere = "https://elsewhere.example/x"
+    assert await articles.known_articles(feed_b, [("b-1", elsewhere), ("b-other", elsewhere)]) == [
+        1,
+        None,
+    ]
+
+
+async def test_a_batch_gets_ids_in_order_and_is_searchable(
+    feeds: FeedStore, articles: ArticleStore
+) -> None:
+    """add_articles stores a feed's new entries in one call: ids in order, each found by
+    search and by id as if stored one by one."""
+    feed = await own_feed(feeds, A, "https://a.example/feed")
+    assert await articles.add_article(feed, _new("https://a.example/0", "Earlier")) == 1
+    batch = [
+        PlacedArticle(_new("https://a.example/1", "Bridge vote", "Council.", guid="g1")),
+        PlacedArticle(_new("https://a.example/2", "Bridge repairs", "Cost.")),
+        PlacedArticle(_new("https://a.example/3", "Budget", "Council cost.")),
+    ]
+    assert await articles.add_articles(feed, batch) == [2, 3, 4]
+    got = await articles.get_articles([4, 2, 3])
+    assert [(a.id, a.title, a.story_id) for a in got] == [
+        (4, "Budget", 4),
+        (2, "Bridge vote", 2),
+        (3, "Bridge repairs", 3),
+    ]
+    assert got[1].guid == "g1" and got[1].published_at == T0
+    assert sorted(await titles(articles, A, ["bridge"])) == ["Bridge repairs", "Bridge vote"]
+    assert await titles(articles, A, ["council", "cost"]) == ["Budget"]
+    assert await articles.add_articles(feed, []) == []
+
+
+async def test_copies_in_a_batch_are_not_stored_again_but_link_the_feed(
+    feeds: FeedStore, articles: ArticleStore
+) -> None:
+    """A copy of a stored article or of an earlier entry (guid, URL, text) is None, and the
+    feed carries the article it copies."""
+    feed_a = await own_feed(feeds, A, "https://a.example/feed")
+    feed_b = await own_feed(feeds, B, "https://b.example/feed")
+    text = "Harbour cranes were replaced over the winter."
+    assert await articles.add_article(feed_a, _new("https://news.example/cranes", "Cranes", text))
+    batch = [
+        PlacedArticle(_new("https://b.example/ferry", "Ferry", guid="f")),
+        PlacedArticle(_new("https://b.example/ferry?utm_source=rss", "Ferry!", "Other.")),
+        PlacedArticle(_new("https://b.example/ferry-2", "Ferry again", guid="f")),
+        PlacedArticle(_new("https://news.example/cranes", "Cranes?", "Other words.")),
+        PlacedArticle(_new("https://mirror.example/cranes", "Cranes", text)),
+        PlacedArticle(_new("https://b.example/bus", "Bus")),
+    ]
+    assert await articles.add_articles(feed_b, batch) == [2, None, None, None, None, 3]
+    seen = await articles.recent_articles(B, since=LONG_AGO, limit=10)
+    assert sorted(a.id for a in seen) == [1, 2, 3]
+    assert await titles(articles, B, ["cranes"]) == ["Cranes"]
+    assert await articles.get_articles([4]) == []
 
 
 async def test_a_workspace_sees_its_own_feeds_and_the_defaults_only(

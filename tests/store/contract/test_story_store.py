@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.domain import PostedStory, Reprint
-from bot.services.ports import ArticleStore, FeedStore, StoryStore
+from bot.services.ports import ArticleStore, FeedStore, PlacedArticle, StoryStore
 from bot.services.story_index import fingerprint
 from tests.store.contract.test_article_store import T0, A, B, _new, own_feed
 
@@ -87,7 +87,7 @@ async def test_a_reprint_is_a_source_of_its_article_not_another_article(
     assert await articles.add_reprint(ledger, original, later)
     assert await articles.add_reprint(wire_feed, original, sooner)
     assert not await articles.add_reprint(ledger, original, later)  # polled again
-    assert await articles.known_article(ledger, None, later.canonical_url)
+    assert await articles.known_articles(ledger, [(None, later.canonical_url)]) == [original]
     assert await articles.add_article(ledger, later) is None  # the same URL as an article
     (article,) = await articles.get_articles([original])
     assert article.reprints == (
@@ -123,6 +123,89 @@ async def test_fingerprints_are_kept_for_placing_until_forgotten(
     assert [p.article_id for p in await stories.story_prints(T0 - timedelta(days=1))] == [new]
     assert await stories.forget_prints(T0 - timedelta(days=1)) == 1
     assert [p.article_id for p in await stories.story_prints(T0 - timedelta(days=5))] == [new]
+
+
+async def test_a_batch_entry_joins_the_story_an_earlier_entry_is_in(
+    feeds: FeedStore, articles: ArticleStore, stories: StoryStore
+) -> None:
+    """A negative story id names an earlier entry's story, new or stored; each join grows
+    the story's version."""
+    feed = await own_feed(feeds, A, "https://a.example/feed")
+    stored = await articles.add_article(feed, _new("https://a.example/0", "Stored"))
+    assert stored == 1
+    batch = [
+        PlacedArticle(_new("https://a.example/1", "One")),
+        PlacedArticle(
+            _new("https://a.example/2", "Two", published_at=T0 + timedelta(1)), story_id=-1
+        ),
+        PlacedArticle(_new("https://a.example/3", "Three"), story_id=-2),
+        PlacedArticle(_new("https://a.example/4", "Four"), story_id=stored),
+        PlacedArticle(_new("https://a.example/5", "Five"), story_id=-4),
+    ]
+    assert await articles.add_articles(feed, batch) == [2, 3, 4, 5, 6]
+    first, second = await stories.stories(A, [2, stored])
+    assert (first.id, first.version, [a.id for a in first.articles]) == (2, 3, [2, 4, 3])
+    assert (second.id, second.version, [a.id for a in second.articles]) == (1, 3, [1, 5, 6])
+    assert await stories.story_versions([3, 4]) == {}
+
+
+async def test_a_batch_entry_naming_a_missing_story_starts_its_own(
+    feeds: FeedStore, articles: ArticleStore, stories: StoryStore
+) -> None:
+    """An unknown story id in a batch is not an error: that article starts its own story,
+    which later entries can join."""
+    feed = await own_feed(feeds, A, "https://a.example/feed")
+    batch = [
+        PlacedArticle(_new("https://a.example/1", "One"), story_id=999),
+        PlacedArticle(_new("https://a.example/2", "Two"), story_id=-1),
+    ]
+    assert await articles.add_articles(feed, batch) == [1, 2]
+    assert [(s.id, s.version) for s in await stories.stories(A, [1, 999])] == [(1, 2)]
+
+
+async def test_a_batch_reprint_of_an_earlier_entry_is_a_source_of_it(
+    feeds: FeedStore, articles: ArticleStore, stories: StoryStore
+) -> None:
+    """reprint_of=-1 folds the entry into the first entry's article; a copy of the reprint,
+    and ids naming either, lead back to that article."""
+    feed = await own_feed(feeds, A, "https://wire.example/feed")
+    reprint = _new("https://ledger.example/fire", "Blaze", source="Ledger")
+    batch = [
+        PlacedArticle(_new(WIRE, "Fire", source="Wire")),
+        PlacedArticle(reprint, reprint_of=-1),
+        PlacedArticle(_new("https://ledger.example/fire?utm_source=x", "Blaze!")),
+        PlacedArticle(_new("https://gazette.example/fire", "Fire!", source="Gazette"), story_id=-3),
+        PlacedArticle(_new("https://post.example/fire", "Fire?", source="Post"), reprint_of=-3),
+    ]
+    assert await articles.add_articles(feed, batch) == [1, None, None, 2, None]
+    (article,) = await articles.get_articles([1])
+    assert article.reprints == (
+        Reprint("Ledger", "https://ledger.example/fire"),
+        Reprint("Post", "https://post.example/fire"),
+    )
+    (story,) = await stories.stories(A, [1])
+    assert [a.id for a in story.articles] == [1, 2] and story.version == 2
+    assert await articles.known_articles(feed, [(None, reprint.canonical_url)]) == [1]
+
+
+async def test_prints_stored_in_a_batch_come_back_with_their_stories(
+    feeds: FeedStore, articles: ArticleStore, stories: StoryStore
+) -> None:
+    """Each new entry's fingerprint is kept with the story it went to; reprints and copies
+    keep none."""
+    feed = await own_feed(feeds, A, "https://a.example/feed")
+    one = fingerprint("One", "A story about the harbour.")
+    two = fingerprint("Two", "More about the harbour fire.")
+    batch = [
+        PlacedArticle(_new("https://a.example/1", "One"), print_=one),
+        PlacedArticle(_new("https://a.example/2", "Two"), story_id=-1, print_=two),
+        PlacedArticle(_new("https://b.example/2", "Two?"), reprint_of=-2, print_=two),
+        PlacedArticle(_new("https://a.example/1", "One again"), print_=one),
+        PlacedArticle(_new("https://a.example/3", "Bare")),
+    ]
+    assert await articles.add_articles(feed, batch) == [1, 2, None, None, 3]
+    got = await stories.story_prints(T0 - timedelta(days=1))
+    assert [(p.article_id, p.story_id, p.print_) for p in got] == [(1, 1, one), (2, 1, two)]
 
 
 async def test_a_channel_remembers_the_latest_version_of_each_story_it_was_shown(
