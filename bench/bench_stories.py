@@ -102,8 +102,9 @@ def main() -> None:
 
 
 def syndication(items: Sequence[Labelled]) -> None:
-    """How far apart copies and other reports are, on the measure that folds copies."""
-    prints = {i.key: fingerprint(i.article.title, i.article.text).shingles for i in items}
+    """How far apart copies and other reports are, on the measure that folds copies (the
+    share estimated from the earlier text's sketch, as ingest does)."""
+    prints = {i.key: fingerprint(i.article.title, i.article.text) for i in items}
     copies = [containment(prints[i.key], prints[i.copy_of]) for i in items if i.copy_of]
     same_event, others = [], []
     originals = [i for i in items if not i.copy_of]  # a copy is compared with its original
@@ -112,7 +113,8 @@ def syndication(items: Sequence[Labelled]) -> None:
             value = containment(prints[a.key], prints[b.key])
             (same_event if a.event == b.event else others).append(value)
     print(
-        f"syndication (share of the shorter text's 5-word sequences in the other; folds at "
+        f"syndication (share of the shorter text's 5-word sequences in the other, estimated "
+        f"from {story_index.SKETCH_SIZE} sampled in the earlier one; folds at "
         f"{story_index.SYNDICATED_CONTAINMENT:.2f}): {len(copies)} labelled copies "
         f"min {min(copies):.2f} median {statistics.median(copies):.2f}; other reports of one "
         f"event max {max(same_event):.2f}; reports of different events max {max(others):.2f}"

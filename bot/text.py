@@ -78,7 +78,10 @@ def html_to_text(markup: str) -> str:
 
 
 def words(text: str) -> list[str]:
-    return [w.lower().replace("’", "'") for w in _WORD.findall(text)]
+    text = text.lower()
+    if "’" in text:
+        text = text.replace("’", "'")
+    return _WORD.findall(text)
 
 
 @lru_cache(maxsize=65536)
@@ -88,7 +91,12 @@ def stem(word: str) -> str:
 
 def terms(text: str) -> list[str]:
     """Stemmed content words: what retrieval and similarity compare."""
-    return [stem(w) for w in words(text) if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
+    return content_terms(words(text))
+
+
+def content_terms(text_words: Iterable[str]) -> list[str]:
+    """`terms` of words already split (see `words`)."""
+    return [stem(w) for w in text_words if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
 
 
 def query_terms(text: str) -> list[str]:

@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot.domain import Article, Feed, NewArticle, Story
-from bot.services.ports import ArticleStore, StoryStore
-from bot.services.story_index import STORY_WINDOW, Fingerprint, StoryIndex, fingerprint
+from bot.services.ports import ArticleStore, PlacedArticle, StoryStore
+from bot.services.story_index import STORY_WINDOW, StoryIndex, fingerprint
 from bot.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -55,29 +55,41 @@ class StoryDesk:
         return stored
 
     async def store_all(self, feed: Feed, articles: Sequence[NewArticle]) -> list[int | None]:
-        """`store` for each of a feed's new entries, in the order given. Their fingerprints
-        are computed off the event loop, so a long feed does not stall the bot."""
-        prints = await asyncio.to_thread(lambda: [fingerprint(a.title, a.text) for a in articles])
-        return [await self._store_one(feed, a, p) for a, p in zip(articles, prints, strict=True)]
+        """`store` for each of a feed's new entries, in the order given, in one write.
 
-    async def _store_one(self, feed: Feed, article: NewArticle, print_: Fingerprint) -> int | None:
+        Fingerprints are computed off the event loop, so a long feed does not stall
+        the bot. Each entry is placed before the next, under ids the index holds as
+        provisional (the batch's own, below zero) until the store has numbered them.
+        """
+        if not articles:
+            return []
+        prints = await asyncio.to_thread(lambda: [fingerprint(a.title, a.text) for a in articles])
         async with self._lock:
             index = await self._ready()
-            placed = index.place(print_, at=article.published_at)
-            if placed.copy_of is not None and placed.story is not None:
-                if await self._store.add_reprint(feed, placed.copy_of, article):
-                    log.debug("%s reprints article %d", article.url, placed.copy_of)
+            placed: list[PlacedArticle] = []
+            for position, (article, print_) in enumerate(zip(articles, prints, strict=True)):
+                provisional = -(position + 1)
+                where = index.place(print_, at=article.published_at)
+                if where.copy_of is not None and where.story is not None:
+                    placed.append(PlacedArticle(article, where.story, reprint_of=where.copy_of))
                     index.remember(
-                        placed.story, placed.copy_of, print_, at=article.published_at, reprint=True
+                        where.story, where.copy_of, print_, at=article.published_at, reprint=True
                     )
-                return None
-            article_id = await self._store.add_article(
-                feed, article, story_id=placed.story, print_=print_
-            )
-            if article_id is not None:
-                story = placed.story if placed.story is not None else article_id
-                index.remember(story, article_id, print_, at=article.published_at)
-            return article_id
+                    continue
+                placed.append(PlacedArticle(article, where.story, print_=print_))
+                story = where.story if where.story is not None else provisional
+                index.remember(story, provisional, print_, at=article.published_at)
+            stored: list[int | None] = []
+            try:
+                stored = await self._store.add_articles(feed, placed)
+            finally:  # stored or not, the index must not keep the batch's provisional ids
+                index.renumber(
+                    {-(i + 1): article_id for i, article_id in enumerate(stored) if article_id}
+                )
+        for article, entry in zip(articles, placed, strict=True):
+            if entry.reprint_of is not None:
+                log.debug("%s reprints article %d", article.url, entry.reprint_of)
+        return stored
 
     async def tidy(self) -> None:
         """Forget stories nothing can join any more, and fingerprints no longer needed."""

@@ -7,27 +7,39 @@ story of its own. A reprint of another outlet's wire text (most of its word
 sequences the same) is folded into that article as another source, not kept
 as a second article. Rarity is counted over the articles the index has seen
 in its window, so it follows what the news is about this week.
+
+The cost of placing an article and the memory a story takes are bounded,
+however large the story grows: a story is compared through the sum of its
+members' term vectors (kept to its weightiest terms), the names and figures of
+its first and latest members, and the text samples of its latest members.
+Terms are held as 32-bit hashes in arrays, not as strings in dicts.
 """
 
 from __future__ import annotations
 
+import heapq
 import json
 import math
 import re
 import zlib
 from array import array
-from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections import Counter, deque
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from functools import cached_property, lru_cache
 
-from bot.services.similarity import cosine
-from bot.text import stem, terms, words
+import numpy as np
+
+from bot.text import content_terms, stem, words
 
 SHINGLE_WORDS = 5
+# A member's smallest shingle hashes: a fair sample of its 5-word sequences, from which
+# the share an arriving text holds is estimated.
+SKETCH_SIZE = 32
 # A reprint keeps most of the wire text; outlets cut a sentence or a paragraph, so the
 # shorter text's share of shingles found in the longer one is what is measured.
-SYNDICATED_CONTAINMENT = 0.7
+SYNDICATED_CONTAINMENT = 0.6
 # Calibrated on tests/services/story_eval (see bench/bench_stories.py): the middle of the
 # range that merges no two events there.
 SAME_STORY_SIMILARITY = 0.24
@@ -43,10 +55,19 @@ STORY_WINDOW = timedelta(hours=48)
 # word found in two of them should still count as rare. Counted as if this many more
 # articles had been seen, none with the word.
 RARITY_PRIOR = 50
-# An article's most telling terms look up its candidate stories.
+# An article's most telling terms look up its candidate stories; fewer are posted for it.
 LOOKUP_TERMS = 20
+POSTED_TERMS = 12
 # At most this many candidate stories are compared: those sharing most telling words.
-CANDIDATES = 50
+CANDIDATES = 8
+# What a story keeps to be compared by: its weightiest terms and names, the names and
+# figures of its first member and latest members, the text samples of its latest ones.
+STORY_WORDS = 128
+STORY_NAMES = 48
+SHAPES = 4
+SKETCHED = 16
+# A text this short has too few word sequences to call it a copy of another.
+MIN_SHINGLES = 3
 
 _NAME = re.compile(r"(?<![.!?\"“]\s)(?<!^)\b[A-Z][\w'-]{2,}")
 # "4,200", "3.75", "6-4" and "2026" are one figure each.
@@ -59,35 +80,42 @@ class Fingerprint:
 
     words: Mapping[str, int]  # stemmed terms with counts, the title's counted twice
     names: Mapping[str, int]  # capitalised words not opening a sentence: names, roughly
-    shingles: frozenset[int]  # hashes of the body's 5-word sequences
     title_names: frozenset[str]  # the names in the title: who or where the event is
     lead_figures: frozenset[str]  # figures in the title and first paragraph
     figures: frozenset[str]  # every figure in the article
+    sketch: tuple[int, ...]  # the smallest hashes of the body's 5-word sequences
+    shingle_count: int  # how many distinct 5-word sequences the body has
+    # Every hash: only while the article is new, to check it against stored sketches.
+    shingles: frozenset[int] = field(default=frozenset(), compare=False)
 
 
 def print_record(print_: Fingerprint) -> tuple[str, bytes]:
-    """A fingerprint as stored: its counts and figures as JSON, its shingles packed."""
+    """A fingerprint as stored: its counts and figures as JSON, its sketch packed."""
     data = {
         "words": print_.words,
         "names": print_.names,
         "title_names": sorted(print_.title_names),
         "lead_figures": sorted(print_.lead_figures),
         "figures": sorted(print_.figures),
+        "shingle_count": print_.shingle_count,
     }
-    return json.dumps(data, separators=(",", ":")), array("I", sorted(print_.shingles)).tobytes()
+    return json.dumps(data, separators=(",", ":")), array("I", print_.sketch).tobytes()
 
 
-def print_from_record(data: str, shingles: bytes) -> Fingerprint:
+def print_from_record(data: str, sketch: bytes) -> Fingerprint:
+    """A stored fingerprint; records written before sketches held every hash, sorted,
+    so their first ones are the sketch."""
     fields = json.loads(data)
     packed = array("I")
-    packed.frombytes(shingles)
+    packed.frombytes(sketch)
     return Fingerprint(
         words=fields["words"],
         names=fields["names"],
-        shingles=frozenset(packed),
         title_names=frozenset(fields["title_names"]),
         lead_figures=frozenset(fields["lead_figures"]),
         figures=frozenset(fields["figures"]),
+        sketch=tuple(sorted(packed)[:SKETCH_SIZE]),
+        shingle_count=fields.get("shingle_count", len(packed)),
     )
 
 
@@ -95,25 +123,37 @@ def fingerprint(title: str, text: str) -> Fingerprint:
     body = words(text)
     shingles = frozenset(
         zlib.crc32(" ".join(body[i : i + SHINGLE_WORDS]).encode())
-        for i in range(max(1, len(body) - SHINGLE_WORDS + 1))
+        for i in range(len(body) - SHINGLE_WORDS + 1)
     )
     names = Counter(stem(n.lower()) for n in _NAME.findall(f"{title}. {text}"))
     lead = f"{title} {text.split(chr(10) * 2, 1)[0]}"
     return Fingerprint(
-        words=Counter(terms(title) * 2 + terms(text)),
+        words=Counter(content_terms(words(title)) * 2 + content_terms(body)),
         names=names,
-        shingles=shingles,
         title_names=frozenset(stem(n.lower()) for n in _NAME.findall(f". {title}")),
         lead_figures=frozenset(_FIGURE.findall(lead)),
         figures=frozenset(_FIGURE.findall(f"{title} {text}")),
+        sketch=tuple(heapq.nsmallest(SKETCH_SIZE, shingles)),
+        shingle_count=len(shingles),
+        shingles=shingles,
     )
 
 
-def containment(a: frozenset[int], b: frozenset[int]) -> float:
-    """The share of the shorter text's word sequences found in the other."""
-    if not a or not b:
+def containment(a: Fingerprint, b: Fingerprint) -> float:
+    """The share of the shorter text's word sequences found in the other, estimated from
+    the sample of `b` (a's are all known while it is new)."""
+    return _contained(a.shingles, len(a.shingles), b.sketch, b.shingle_count)
+
+
+def _contained(shingles: frozenset[int], count: int, sketch: Iterable[int], of: int) -> float:
+    if min(count, of) < MIN_SHINGLES:
         return 0.0
-    return len(a & b) / min(len(a), len(b))
+    sample = list(sketch)
+    if not sample:
+        return 0.0
+    # The sample's share found estimates |a & b| / |b|; scaled to the shorter text.
+    found = sum(1 for h in sample if h in shingles) / len(sample)
+    return min(1.0, found * of / min(count, of))
 
 
 @dataclass(frozen=True)
@@ -125,50 +165,146 @@ class Placement:
     copy_of: int | None = None
 
 
-@dataclass
-class _Member:
-    article: int
-    print_: Fingerprint
-    posted: tuple[str, ...]  # the terms it is listed under
+@lru_cache(maxsize=1 << 17)
+def _key(term: str) -> int:
+    return zlib.crc32(term.encode())
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """A member's names and figures, as hashes: what tells two like events apart."""
+
+    title_names: array[int]
+    lead_figures: array[int]
+    figures: array[int]
+
+
+_NO_KEYS = np.zeros(0, dtype=np.uint32)
+_NO_VALUES = np.zeros(0, dtype=np.float32)
 
 
 @dataclass
+class _Sum:
+    """The sum of members' unit vectors over the story's weightiest terms, as two arrays
+    (a few hundred bytes, where a dict of the same would take kilobytes)."""
+
+    keys: np.ndarray = field(default_factory=lambda: _NO_KEYS)
+    values: np.ndarray = field(default_factory=lambda: _NO_VALUES)
+
+    def add(self, vector: Mapping[int, float], keep: int, idf: _Rarity) -> None:
+        keys, values = _sparse(vector)
+        keys, at = np.unique(np.concatenate([self.keys, keys]), return_inverse=True)
+        sums = np.bincount(at, weights=np.concatenate([self.values, values]))
+        if len(keys) > 2 * keep:  # pruned now and then, not on every join
+            weight = sums * np.fromiter(map(idf.of, keys.tolist()), np.float64, len(keys))
+            top = np.sort(np.argpartition(-weight, keep)[:keep])
+            keys, sums = keys[top], sums[top]
+        self.keys, self.values = keys.astype(np.uint32), sums.astype(np.float32)
+
+
+def _dots(sums: Sequence[_Sum], keys: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Each sum dotted with one sparse vector (`keys` sorted), all in one pass."""
+    lengths = np.fromiter((len(s.keys) for s in sums), dtype=np.intp, count=len(sums))
+    if not len(keys) or not lengths.sum():
+        return np.zeros(len(sums))
+    their_keys = np.concatenate([s.keys for s in sums])
+    their_values = np.concatenate([s.values for s in sums])
+    at = np.minimum(np.searchsorted(keys, their_keys), len(keys) - 1)
+    products = np.where(keys[at] == their_keys, their_values * weights[at], 0.0)
+    owner = np.repeat(np.arange(len(sums)), lengths)
+    return np.bincount(owner, weights=products, minlength=len(sums))
+
+
+@dataclass(eq=False)
 class _Story:
     id: int
-    members: list[_Member] = field(default_factory=list)
-    last_seen: datetime | None = None
+    last_seen: datetime
+    size: int = 0
+    words: _Sum = field(default_factory=_Sum)
+    names: _Sum = field(default_factory=_Sum)
+    first: _Shape | None = None
+    latest: deque[_Shape] = field(default_factory=lambda: deque(maxlen=SHAPES - 1))
+    # The latest members' text samples: (article, sketch, how many shingles in all).
+    sketches: deque[tuple[int, array[int], int]] = field(
+        default_factory=lambda: deque(maxlen=SKETCHED)
+    )
+    posted: set[int] = field(default_factory=set)
+
+    def shapes(self) -> list[_Shape]:
+        return ([self.first] if self.first else []) + list(self.latest)
+
+
+class _Rarity:
+    """In how many of the window's articles each term appears, counted per day of
+    publication so a day's counts leave the window together."""
+
+    def __init__(self) -> None:
+        self.df: Counter[int] = Counter()
+        self.documents = 0
+        self._days: dict[date, tuple[Counter[int], list[int]]] = {}
+
+    def count(self, keys: Iterable[int], day: date) -> None:
+        counts, documents = self._days.setdefault(day, (Counter(), [0]))
+        keys = list(keys)
+        counts.update(keys)
+        documents[0] += 1
+        self.df.update(keys)
+        self.documents += 1
+
+    def forget_before(self, day: date) -> None:
+        for old in [d for d in self._days if d < day]:
+            counts, documents = self._days.pop(old)
+            self.df.subtract(counts)
+            self.documents -= documents[0]
+        self.df = +self.df  # drop counts that reached zero
+
+    def of(self, key: int) -> float:
+        # _Article.of inlines this, for speed
+        return math.log((self.documents + RARITY_PRIOR) / (self.df.get(key, 0) + 0.5))
 
 
 class StoryIndex:
     """The stories of the last `window`, for placing articles as they arrive.
 
-    `place` only looks; once the article is stored (and has its ids), `remember`
-    puts it in. Rebuilt after a restart by remembering the window's articles.
+    `place` only looks; `remember` puts the article in. Ids may be provisional
+    (below zero) until the store has numbered the article: `renumber` then
+    settles them. Rebuilt after a restart by remembering the window's articles.
     """
 
     def __init__(self, *, window: timedelta = STORY_WINDOW) -> None:
         self._window = window
         self._stories: dict[int, _Story] = {}
-        self._postings: dict[str, set[int]] = defaultdict(set)  # term -> story ids
-        self._df: Counter[str] = Counter()
-        self._documents = 0
+        self._postings: dict[int, set[int]] = {}  # term -> story ids
+        self._rarity = _Rarity()
+        self._unsettled: set[int] = set()  # stories holding provisional ids
+        self._placed: _Article | None = None  # the article `place` saw last, for `remember`
 
     def __len__(self) -> int:
         return len(self._stories)
 
     def place(self, print_: Fingerprint, *, at: datetime) -> Placement:
-        best, best_similarity = None, 0.0
-        for story in self._candidates(print_, at):
-            for member in story.members:
-                if containment(print_.shingles, member.print_.shingles) >= SYNDICATED_CONTAINMENT:
-                    return Placement(story.id, copy_of=member.article)
-            similarity = sum(self.similarity(print_, m.print_) for m in story.members) / len(
-                story.members
-            )
-            if similarity > best_similarity:
-                best, best_similarity = story, similarity
-        if best is not None and best_similarity >= SAME_STORY_SIMILARITY:
-            return Placement(best.id)
+        article = self._placed = _Article.of(print_, self._rarity)
+        candidates = self._candidates(article, at)
+        if not candidates:
+            return Placement(None)
+        words = _dots([s.words for s in candidates], *article.word_vector)
+        names = _dots([s.names for s in candidates], *article.name_vector)
+        scored = []
+        for story, word, name in zip(candidates, words.tolist(), names.tolist(), strict=True):
+            cosine = (word + name) / (2 * story.size)
+            if cosine >= SAME_STORY_SIMILARITY:  # names and figures only ever lower it
+                shapes = story.shapes()
+                scored.append((cosine * sum(map(article.alike, shapes)) / len(shapes), story))
+        scored.sort(key=lambda pair: -pair[0])
+        for _, story in scored[:2]:  # a reprint is as like its story as anything gets
+            for member, sketch, count in story.sketches:
+                if (
+                    _contained(print_.shingles, print_.shingle_count, sketch, count)
+                    >= SYNDICATED_CONTAINMENT
+                ):
+                    return Placement(story.id, copy_of=member)
+        if scored and scored[0][0] >= SAME_STORY_SIMILARITY:
+            return Placement(scored[0][1].id)
         return Placement(None)
 
     def remember(
@@ -181,70 +317,168 @@ class StoryIndex:
         reprint: bool = False,
     ) -> None:
         """Put a stored article in its story; a reprint only keeps its story recent."""
-        story = self._stories.setdefault(story_id, _Story(story_id))
-        story.last_seen = max(story.last_seen or at, at)
+        story = self._stories.get(story_id)
+        if story is None:
+            story = self._stories[story_id] = _Story(story_id, at)
+        story.last_seen = max(story.last_seen, at)
+        if story_id < 0 or article < 0:
+            self._unsettled.add(story_id)
         if reprint:
             return
-        self.count(print_)
-        posted = tuple(self._lookup_terms(print_))
-        story.members.append(_Member(article, print_, posted))
-        for term in posted:
-            self._postings[term].add(story_id)
+        placed, self._placed = self._placed, None
+        member = placed if placed and placed.print_ is print_ else _Article.of(print_, self._rarity)
+        self.count(print_, at=at)
+        story.size += 1
+        story.words.add(member.word_units, STORY_WORDS, self._rarity)
+        story.names.add(member.name_units, STORY_NAMES, self._rarity)
+        shape = member.shape()
+        if story.first is None:
+            story.first = shape
+        else:
+            story.latest.append(shape)
+        story.sketches.append((article, array("I", print_.sketch), print_.shingle_count))
+        for term in member.telling(POSTED_TERMS):
+            if term not in story.posted:
+                story.posted.add(term)
+                self._postings.setdefault(term, set()).add(story.id)
 
-    def count(self, print_: Fingerprint) -> None:
+    def count(self, print_: Fingerprint, *, at: datetime) -> None:
         """Count an article's words towards rarity without placing it (a background)."""
-        self._df.update(set(print_.words) | set(print_.names))
-        self._documents += 1
+        self._rarity.count({_key(t) for t in (*print_.words, *print_.names)}, at.date())
+
+    def renumber(self, ids: Mapping[int, int]) -> None:
+        """Give provisional ids the store's; stories whose provisional id it did not
+        number (their first article was a copy after all) are dropped."""
+        for old in self._unsettled:
+            story = self._stories.pop(old, None)
+            if story is None:
+                continue
+            new = ids.get(old, old)
+            if new < 0:
+                self._drop(story)
+                continue
+            story.id = new
+            story.sketches = deque(
+                ((ids.get(a, a), s, c) for a, s, c in story.sketches if ids.get(a, a) >= 0),
+                maxlen=SKETCHED,
+            )
+            self._stories[new] = story
+            if new != old:
+                for term in story.posted:
+                    posting = self._postings[term]
+                    posting.discard(old)
+                    posting.add(new)
+        self._unsettled.clear()
 
     def forget_before(self, moment: datetime) -> int:
         """Drop stories last seen before `moment`: nothing can join them any more."""
-        gone = [s for s in self._stories.values() if s.last_seen and s.last_seen < moment]
+        gone = [s for s in self._stories.values() if s.last_seen < moment]
         for story in gone:
             del self._stories[story.id]
-            for member in story.members:
-                self._df.subtract(set(member.print_.words) | set(member.print_.names))
-                self._documents -= 1
-                for term in member.posted:
-                    self._postings[term].discard(story.id)
-        self._df = +self._df  # drop counts that reached zero
+            self._drop(story)
+        self._rarity.forget_before(moment.date())
         return len(gone)
 
-    def similarity(self, a: Fingerprint, b: Fingerprint) -> float:
-        """The mean of word and name cosine, words weighted by rarity in the window,
-        less when their figures differ."""
-        similarity = (self._cosine(a.words, b.words) + self._cosine(a.names, b.names)) / 2
-        named = len(a.title_names) >= 2 and len(b.title_names) >= 2
-        if named and len(a.title_names & b.title_names) <= 1:
-            similarity *= TITLE_NAMES_DIFFER
-        if a.lead_figures and b.lead_figures and not a.lead_figures & b.lead_figures:
-            similarity *= LEAD_FIGURES_DIFFER
-        if a.figures and b.figures:
-            shared = len(a.figures & b.figures) / min(len(a.figures), len(b.figures))
-            similarity *= 1 - FIGURES_WEIGHT + FIGURES_WEIGHT * min(1.0, 2 * shared)
-        return similarity
+    def _drop(self, story: _Story) -> None:
+        for term in story.posted:
+            posting = self._postings.get(term)
+            if posting is not None:
+                posting.discard(story.id)
+                if not posting:
+                    del self._postings[term]
 
-    def _cosine(self, a: Mapping[str, int], b: Mapping[str, int]) -> float:
-        return cosine(self._weights(a), self._weights(b)) if a and b else 0.0
-
-    def _weights(self, counts: Mapping[str, int]) -> dict[str, float]:
-        n = self._documents
-        return {
-            t: (1 + math.log(c)) * math.log((n + RARITY_PRIOR) / (self._df.get(t, 0) + 0.5))
-            for t, c in counts.items()
-        }
-
-    def _lookup_terms(self, print_: Fingerprint) -> list[str]:
-        """The article's most telling words and names: frequent in it, rare elsewhere."""
-        weights = self._weights(print_.words) | self._weights(print_.names)
-        return sorted(weights, key=lambda t: (-weights[t], t))[:LOOKUP_TERMS]
-
-    def _candidates(self, print_: Fingerprint, at: datetime) -> list[_Story]:
+    def _candidates(self, article: _Article, at: datetime) -> list[_Story]:
         found: Counter[int] = Counter()
-        for term in self._lookup_terms(print_):
+        for term in article.telling(LOOKUP_TERMS):
             found.update(self._postings.get(term, ()))
         stories = []
         for story_id, _ in found.most_common(CANDIDATES):
             story = self._stories.get(story_id)
-            if story and story.last_seen and abs(at - story.last_seen) <= self._window:
+            if story and story.size and abs(at - story.last_seen) <= self._window:
                 stories.append(story)
         return stories
+
+
+@dataclass(frozen=True)
+class _Article:
+    """An article's vectors under the window's rarity, computed once per placing."""
+
+    print_: Fingerprint
+    word_units: dict[int, float]  # log-scaled counts over the rarity-weighted norm
+    name_units: dict[int, float]
+    # The same times rarity (keys sorted, weights): what a story's sums are dotted with.
+    word_vector: tuple[np.ndarray, np.ndarray]
+    name_vector: tuple[np.ndarray, np.ndarray]
+    idf: dict[int, float]
+    title_names: frozenset[int]
+    lead_figures: frozenset[int]
+    figures: frozenset[int]
+
+    @classmethod
+    def of(cls, print_: Fingerprint, rarity: _Rarity) -> _Article:
+        idf: dict[int, float] = {}
+        df, log, scale = rarity.df, math.log, rarity.documents + RARITY_PRIOR
+
+        def vectors(counts: Mapping[str, int]) -> tuple[dict[int, float], dict[int, float]]:
+            tf = {_key(term): 1 + log(count) for term, count in counts.items()}
+            for key in tf:
+                if key not in idf:
+                    idf[key] = log(scale / (df.get(key, 0) + 0.5))
+            norm = math.sqrt(sum((v * idf[k]) ** 2 for k, v in tf.items())) or 1.0
+            units = {k: v / norm for k, v in tf.items()}
+            return units, {k: v * idf[k] ** 2 for k, v in units.items()}
+
+        word_units, word_weights = vectors(print_.words)
+        name_units, name_weights = vectors(print_.names)
+        return cls(
+            print_,
+            word_units,
+            name_units,
+            _sparse(word_weights),
+            _sparse(name_weights),
+            idf,
+            frozenset(map(_key, print_.title_names)),
+            frozenset(map(_key, print_.lead_figures)),
+            frozenset(map(_key, print_.figures)),
+        )
+
+    def telling(self, limit: int) -> list[int]:
+        """The most telling words and names: frequent here, rare elsewhere."""
+        return self._telling[:limit]
+
+    @cached_property
+    def _telling(self) -> list[int]:
+        weights = {k: v * self.idf[k] for k, v in self.word_units.items()}
+        for k, v in self.name_units.items():
+            weights[k] = max(weights.get(k, 0.0), v * self.idf[k])
+        return heapq.nlargest(LOOKUP_TERMS, weights, key=lambda k: (weights[k], k))
+
+    def shape(self) -> _Shape:
+        return _Shape(
+            array("I", sorted(self.title_names)),
+            array("I", sorted(self.lead_figures)),
+            array("I", sorted(self.figures)),
+        )
+
+    def alike(self, other: _Shape) -> float:
+        """How far names and figures allow this to be `other`'s event (1: no sign that
+        it is another)."""
+        factor = 1.0
+        named = len(self.title_names) >= 2 and len(other.title_names) >= 2
+        if named and sum(1 for k in other.title_names if k in self.title_names) <= 1:
+            factor *= TITLE_NAMES_DIFFER
+        leads = self.lead_figures and other.lead_figures
+        if leads and not any(k in self.lead_figures for k in other.lead_figures):
+            factor *= LEAD_FIGURES_DIFFER
+        if self.figures and other.figures:
+            shared = sum(1 for k in other.figures if k in self.figures)
+            share = shared / min(len(self.figures), len(other.figures))
+            factor *= 1 - FIGURES_WEIGHT + FIGURES_WEIGHT * min(1.0, 2 * share)
+        return factor
+
+
+def _sparse(vector: Mapping[int, float]) -> tuple[np.ndarray, np.ndarray]:
+    keys = np.fromiter(vector, dtype=np.uint32, count=len(vector))
+    order = np.argsort(keys)
+    weights = np.fromiter(vector.values(), dtype=np.float64, count=len(vector))
+    return keys[order], weights[order]

@@ -4,7 +4,11 @@ restart; briefs group what they find by stored story."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import datetime, timedelta
+from unittest.mock import create_autospec, patch
+
+import pytest
 
 from bot.chat.console import render_text
 from bot.domain import CONSOLE_SCOPE, Feed, NewArticle, Story, ThreadKind
@@ -166,3 +170,35 @@ async def test_a_story_that_grew_is_posted_as_an_update_in_its_thread_once() -> 
     assert len(publisher.replies) == 1
     posted = await store.posted_stories(CONSOLE_SCOPE, "C1", [first or 0])
     assert posted[first or 0].thread_key == "C1-post-1" and posted[first or 0].version == 3
+
+
+async def test_one_feeds_batch_is_placed_entry_by_entry_and_settles_its_ids() -> None:
+    """In one batch a reprint folds into the batch's own first article, a report joins the
+    story that article started, and a later batch joins that story by its stored id."""
+    store = InMemoryStore()
+    wire, ledger = await _feeds(store)
+    desk = StoryDesk(store, clock=lambda: datetime.fromisoformat(WAR["war-007"]["published_at"]))
+    first, reprint, report, other = await desk.store_all(
+        wire, [_entry(k) for k in ("war-001", "war-002", "war-003", "war-007")]
+    )
+    assert first is not None and report is not None and other is not None and reprint is None
+    (original,) = await store.get_articles([first])
+    assert [r.source for r in original.reprints] == ["The Harbour Ledger"]
+    (later,) = await desk.store_all(ledger, [_entry("war-004")])
+    assert later is not None
+    stories = await store.stories(CONSOLE_SCOPE, [first, other])
+    assert [[a.id for a in s.articles] for s in stories] == [[first, report, later], [other]]
+
+
+async def test_a_batch_the_store_refuses_is_stored_whole_when_polled_again() -> None:
+    """A failed write loses nothing: the same entries, polled again, are stored and placed."""
+    store = InMemoryStore()
+    wire, _ = await _feeds(store)
+    desk = StoryDesk(store, clock=lambda: datetime.fromisoformat(WAR["war-006"]["published_at"]))
+    entries = [_entry(k) for k in ("war-001", "war-002", "war-003")]
+    failing = create_autospec(store.add_articles, side_effect=sqlite3.OperationalError("full"))
+    with patch.object(store, "add_articles", failing), pytest.raises(sqlite3.OperationalError):
+        await desk.store_all(wire, entries)
+    first, reprint, report = await desk.store_all(wire, entries)
+    assert first is not None and reprint is None and report is not None
+    assert [a.story_id for a in await store.get_articles([first, report])] == [first, first]

@@ -73,7 +73,7 @@ def test_a_reprint_folds_into_the_wire_article_it_copies() -> None:
     stored = Stored(StoryIndex())
     assert stored.add(1, FIRE, WIRE) == Placement(None)
     assert stored.add(2, "Warehouse blaze brought under control", REPRINT) == Placement(1, 1)
-    assert containment(fingerprint("", WIRE).shingles, fingerprint("", REPRINT).shingles) > 0.9
+    assert containment(fingerprint("", WIRE), fingerprint("", REPRINT)) > 0.9
 
 
 def test_another_outlets_report_joins_the_story_and_another_event_does_not() -> None:
@@ -113,3 +113,21 @@ def test_a_fingerprint_survives_being_stored() -> None:
     """The stored record reads back as the same fingerprint."""
     print_ = fingerprint(FIRE, WIRE)
     assert print_from_record(*print_record(print_)) == print_
+
+
+def test_provisional_ids_are_settled_by_the_stores_numbers() -> None:
+    """A story and article known by batch ids are found by the stored ids after renumbering."""
+    index = StoryIndex()
+    index.remember(-1, -1, fingerprint(FIRE, WIRE), at=AT)
+    index.renumber({-1: 7})
+    assert index.place(fingerprint(FIRE_AGAIN, OTHER_REPORT), at=AT) == Placement(7)
+    assert index.place(fingerprint(FIRE, REPRINT), at=AT) == Placement(7, copy_of=7)
+
+
+def test_a_provisional_story_the_store_did_not_number_is_dropped() -> None:
+    """A story whose first article was not stored after all is forgotten, postings and all."""
+    index = StoryIndex()
+    index.remember(-1, -1, fingerprint(FIRE, WIRE), at=AT)
+    index.renumber({})
+    assert len(index) == 0
+    assert index.place(fingerprint(FIRE_AGAIN, OTHER_REPORT), at=AT) == Placement(None)

@@ -232,8 +232,8 @@ def indexed(items: Sequence[Labelled], *, primed: bool = True) -> Grouping:
     index = StoryIndex()
     prints = {item.key: fingerprint(item.article.title, item.article.text) for item in items}
     if primed:
-        for print_ in prints.values():
-            index.count(print_)
+        for item in items:
+            index.count(prints[item.key], at=item.article.published_at)
     key_of = {item.article.id: item.key for item in items}
     story_of, folded = {}, {}
     stories = count(1)  # the ids a store would give new stories
