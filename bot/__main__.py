@@ -1,3 +1,5 @@
 from bot.cli import main
 
-raise SystemExit(main())
+# Guarded: worker processes are spawned, and a spawned process imports the main module.
+if __name__ == "__main__":
+    raise SystemExit(main())

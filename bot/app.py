@@ -33,6 +33,7 @@ from bot.services.stories import StoryDesk
 from bot.services.subscriptions import SubscriptionService
 from bot.services.verify import verified
 from bot.store.sqlite import SqliteStore
+from bot.workers import InProcesses, InThread, workers
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ class App:
     adapters: list[ChatAdapter]
     stats: StatsService
     stopping: asyncio.Event
+    workers: InThread | InProcesses = field(default_factory=InThread)
     warnings: list[str] = field(default_factory=list)
 
     def stop(self) -> None:
@@ -58,6 +60,7 @@ class App:
         self.stopping.set()
 
     async def close(self) -> None:
+        await self.workers.close()
         await self.fetcher.aclose()
         await self.summarizer.aclose()
         await self.store.close()
@@ -201,11 +204,12 @@ async def _wire(
         per_host_concurrency=settings.per_host_concurrency,
         allow_private=settings.allow_private_urls,
     )
+    cpu = workers(settings.cpu_workers)
     source = HttpFeedSource(
-        fetcher, fetch_full_text=settings.fetch_full_text, samples_dir=SAMPLES_DIR
+        fetcher, fetch_full_text=settings.fetch_full_text, samples_dir=SAMPLES_DIR, workers=cpu
     )
     summarizer = verified(summarizer, ExtractiveSummarizer(), store, settings.verify)
-    stories = StoryDesk(store)
+    stories = StoryDesk(store, workers=cpu)
     ingest = IngestService(
         store,
         source,
@@ -258,6 +262,7 @@ async def _wire(
         adapters=adapters,
         stats=StatsService(store, store),
         stopping=stopping,
+        workers=cpu,
         warnings=warnings,
     )
 

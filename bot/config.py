@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     max_redirects: int = Field(5, ge=0, le=20, alias="NEWSBRIEF_MAX_REDIRECTS")
     per_host_concurrency: int = Field(4, ge=1, le=32, alias="NEWSBRIEF_PER_HOST_CONCURRENCY")
     ingest_concurrency: int = Field(16, ge=1, le=256, alias="NEWSBRIEF_INGEST_CONCURRENCY")
+    # Worker processes that parse feeds and fingerprint entries; None: one per core beyond
+    # the first (at most 4); 0: a thread in the bot's own process.
+    cpu_workers: int | None = Field(None, ge=0, le=32, alias="NEWSBRIEF_CPU_WORKERS")
     fetch_full_text: bool = Field(True, alias="NEWSBRIEF_FETCH_FULL_TEXT")
     max_backoff_hours: float = Field(24.0, gt=0, alias="NEWSBRIEF_MAX_BACKOFF_HOURS")
 

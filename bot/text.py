@@ -40,6 +40,10 @@ _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
 _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
 _SPACE = re.compile(r"\s+")
 _TAG = re.compile(r"<[^>]+>")
+# Markup whose content is not text: scripts, styles, comments. Dropped whole, content and all.
+_NOT_TEXT = re.compile(
+    r"<(script|style|noscript|template)\b[^>]*>.*?</\1\s*>|<!--.*?-->", re.IGNORECASE | re.DOTALL
+)
 _BLOCK_END = re.compile(r"</(p|div|li|h[1-6]|blockquote|tr)>|<br\s*/?>", re.IGNORECASE)
 
 _ABBREVIATIONS = frozenset(
@@ -71,7 +75,7 @@ def clean_text(value: str) -> str:
 
 def html_to_text(markup: str) -> str:
     """Feed HTML to plain text with paragraph breaks kept as blank lines."""
-    with_breaks = _BLOCK_END.sub("\n\n", markup)
+    with_breaks = _BLOCK_END.sub("\n\n", _NOT_TEXT.sub(" ", markup))
     stripped = html.unescape(_TAG.sub(" ", with_breaks))
     paragraphs = (clean_text(p) for p in re.split(r"\n\s*\n", stripped))
     return "\n\n".join(p for p in paragraphs if p)

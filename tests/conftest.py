@@ -29,6 +29,9 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[No
     for name in list(os.environ):
         if name.startswith(_HOST_SETTINGS):
             monkeypatch.delenv(name, raising=False)
+    # Parsing and fingerprinting in a thread: spawning worker processes for every app a
+    # test builds would take most of a second each. tests/test_workers.py runs them.
+    monkeypatch.setenv("NEWSBRIEF_CPU_WORKERS", "0")
     monkeypatch.chdir(tmp_path)
     yield
 

@@ -69,3 +69,12 @@ def test_stemming_from_several_threads_at_once_gives_the_same_terms() -> None:
         for _ in range(5):
             assert list(pool.map(terms, texts)) == expected
             stem.cache_clear()
+
+
+def test_scripts_styles_and_comments_are_dropped_with_their_content() -> None:
+    """Feeds are parsed unsanitized: markup that is not text leaves nothing behind."""
+    markup = (
+        "<p>Port reopens.</p><script type='text/javascript'>track('x > y');</script>"
+        "<STYLE>p { color: red }</STYLE><!-- ad slot --><p>Ships wait.</p>"
+    )
+    assert html_to_text(markup) == "Port reopens.\n\nShips wait."

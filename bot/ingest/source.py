@@ -12,9 +12,10 @@ from bot.domain import Feed
 from bot.ingest.extract import extract_text
 from bot.ingest.fetch import Fetcher, is_local, local_path
 from bot.ingest.parse import FULL_TEXT_MIN_WORDS, parse_feed
-from bot.services.ports import FeedError, FetchedFeed, ParsedEntry
+from bot.services.ports import FeedError, FetchedFeed, ParsedEntry, Workers
 from bot.text import clean_text
 from bot.timeutil import utcnow
+from bot.workers import InThread
 
 log = logging.getLogger(__name__)
 
@@ -24,9 +25,15 @@ MAX_FULL_TEXT_PER_POLL = 10
 
 class HttpFeedSource:
     def __init__(
-        self, fetcher: Fetcher, *, fetch_full_text: bool, samples_dir: Path | None = None
+        self,
+        fetcher: Fetcher,
+        *,
+        fetch_full_text: bool,
+        samples_dir: Path | None = None,
+        workers: Workers | None = None,
     ) -> None:
         self._fetcher = fetcher
+        self._workers = workers or InThread()
         self._fetch_full_text = fetch_full_text
         # Feeds in here are the bundled samples, whose entries carry an age, not a date.
         self._samples_dir = samples_dir.resolve() if samples_dir else None
@@ -60,7 +67,7 @@ class HttpFeedSource:
                 etag=fetched.etag or feed.etag,
                 last_modified=fetched.last_modified or feed.last_modified,
             )
-        parsed = await asyncio.to_thread(
+        parsed = await self._workers.run(
             parse_feed,
             fetched.body,
             content_type=fetched.content_type,
@@ -111,5 +118,5 @@ class HttpFeedSource:
         except FeedError as exc:
             log.info("full text of %s not fetched: %s", url, exc)
             return None
-        text = await asyncio.to_thread(extract_text, page.body, url=url)
+        text = await self._workers.run(extract_text, page.body, url=url)
         return "\n\n".join(clean_text(p) for p in text.split("\n") if p.strip()) if text else None

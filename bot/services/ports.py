@@ -6,10 +6,10 @@ composition root wires SQLite, HTTP, the console, Discord or Slack.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Literal, Protocol
+from typing import Literal, ParamSpec, Protocol, TypeVar
 
 from bot.domain import (
     Article,
@@ -26,7 +26,18 @@ from bot.domain import (
 )
 from bot.services.story_index import Fingerprint
 
+P = ParamSpec("P")
+T = TypeVar("T")
+
 # --- ingest ------------------------------------------------------------------------
+
+
+class Workers(Protocol):
+    """Runs CPU-heavy pure functions (parsing a feed, fingerprinting its entries) away
+    from the event loop: in a thread, or in worker processes on the machine's other
+    cores (the function and its arguments must then be picklable)."""
+
+    async def run(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T: ...
 
 
 class FeedError(Exception):

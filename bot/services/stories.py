@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot.domain import Article, Feed, NewArticle, Story
-from bot.services.ports import ArticleStore, PlacedArticle, StoryStore
-from bot.services.story_index import STORY_WINDOW, StoryIndex, fingerprint
+from bot.services.ports import ArticleStore, PlacedArticle, StoryStore, Workers
+from bot.services.story_index import STORY_WINDOW, StoryIndex, fingerprints
 from bot.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -39,8 +39,10 @@ class StoryDesk:
         *,
         window: timedelta = STORY_WINDOW,
         clock: Callable[[], datetime] = utcnow,
+        workers: Workers | None = None,
     ) -> None:
         self._store = store
+        self._workers = workers
         self._window = window
         self._clock = clock
         self._index: StoryIndex | None = None
@@ -57,13 +59,18 @@ class StoryDesk:
     async def store_all(self, feed: Feed, articles: Sequence[NewArticle]) -> list[int | None]:
         """`store` for each of a feed's new entries, in the order given, in one write.
 
-        Fingerprints are computed off the event loop, so a long feed does not stall
-        the bot. Each entry is placed before the next, under ids the index holds as
-        provisional (the batch's own, below zero) until the store has numbered them.
+        Fingerprints are computed off the event loop (by `workers`, else in a thread),
+        so a long feed does not stall the bot. Each entry is placed before the next,
+        under ids the index holds as provisional (the batch's own, below zero) until
+        the store has numbered them.
         """
         if not articles:
             return []
-        prints = await asyncio.to_thread(lambda: [fingerprint(a.title, a.text) for a in articles])
+        texts = [(a.title, a.text) for a in articles]
+        if self._workers is None:
+            prints = await asyncio.to_thread(fingerprints, texts)
+        else:
+            prints = await self._workers.run(fingerprints, texts)
         async with self._lock:
             index = await self._ready()
             placed: list[PlacedArticle] = []

@@ -17,17 +17,15 @@ Terms are held as 32-bit hashes in arrays, not as strings in dicts.
 
 from __future__ import annotations
 
-import heapq
 import json
-import math
 import re
 import zlib
 from array import array
 from collections import Counter, deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from functools import cached_property, lru_cache
+from functools import lru_cache
 
 import numpy as np
 
@@ -56,18 +54,19 @@ STORY_WINDOW = timedelta(hours=48)
 # articles had been seen, none with the word.
 RARITY_PRIOR = 50
 # An article's most telling terms look up its candidate stories; fewer are posted for it.
-LOOKUP_TERMS = 20
+LOOKUP_TERMS = 12
 POSTED_TERMS = 12
 # At most this many candidate stories are compared: those sharing most telling words.
 CANDIDATES = 8
 # What a story keeps to be compared by: its weightiest terms and names, the names and
 # figures of its first member and latest members, the text samples of its latest ones.
-STORY_WORDS = 128
-STORY_NAMES = 48
+STORY_TERMS = 176
 SHAPES = 4
 SKETCHED = 16
 # A text this short has too few word sequences to call it a copy of another.
 MIN_SHINGLES = 3
+
+_NO_SHINGLES: np.ndarray = np.zeros(0, dtype=np.uint32)
 
 _NAME = re.compile(r"(?<![.!?\"“]\s)(?<!^)\b[A-Z][\w'-]{2,}")
 # "4,200", "3.75", "6-4" and "2026" are one figure each.
@@ -85,8 +84,59 @@ class Fingerprint:
     figures: frozenset[str]  # every figure in the article
     sketch: tuple[int, ...]  # the smallest hashes of the body's 5-word sequences
     shingle_count: int  # how many distinct 5-word sequences the body has
-    # Every hash: only while the article is new, to check it against stored sketches.
-    shingles: frozenset[int] = field(default=frozenset(), compare=False)
+    # Every hash, sorted (uint32): only while the article is new, to check it against
+    # stored sketches.
+    shingles: np.ndarray = field(default_factory=lambda: _NO_SHINGLES, compare=False)
+    # The terms and names hashed, sorted, with log-scaled counts: what the index computes
+    # with, derived once (where the fingerprint is made, off the event loop).
+    terms: _Terms = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "terms", _Terms.of(self))
+
+
+@dataclass(frozen=True)
+class _Terms:
+    word_keys: np.ndarray  # uint32, sorted
+    word_tf: np.ndarray  # 1 + log(count)
+    name_keys: np.ndarray  # hashed as words are: rarity and lookups count them as one
+    name_tf: np.ndarray
+    keys: np.ndarray  # words' keys and names' (salted apart) in one sorted array
+    order: np.ndarray  # how the words' then the names' keys sort into `keys`
+    counted: list[int]  # words' and names' keys, once each: what rarity counts
+    title_names: frozenset[int]
+    lead_figures: frozenset[int]
+    figures: frozenset[int]
+
+    @classmethod
+    def of(cls, print_: Fingerprint) -> _Terms:
+        word_keys, word_tf = _hashed(print_.words)
+        name_keys, name_tf = _hashed(print_.names)
+        both = np.concatenate([word_keys, name_keys ^ _NAME_SALT])
+        order = np.argsort(both, kind="stable")
+        return cls(
+            word_keys,
+            word_tf,
+            name_keys,
+            name_tf,
+            both[order],
+            order,
+            np.union1d(word_keys, name_keys).tolist(),
+            frozenset(map(_key, print_.title_names)),
+            frozenset(map(_key, print_.lead_figures)),
+            frozenset(map(_key, print_.figures)),
+        )
+
+
+def _hashed(counts: Mapping[str, int]) -> tuple[np.ndarray, np.ndarray]:
+    tf: dict[int, float] = {}
+    for term, count in counts.items():
+        key = _key(term)
+        tf[key] = tf.get(key, 0.0) + count  # two terms hashed alike count as one
+    keys = np.fromiter(tf, dtype=np.uint32, count=len(tf))
+    order = np.argsort(keys)
+    values = np.fromiter(tf.values(), dtype=np.float64, count=len(tf))
+    return keys[order], 1 + np.log(values[order])
 
 
 def print_record(print_: Fingerprint) -> tuple[str, bytes]:
@@ -121,10 +171,7 @@ def print_from_record(data: str, sketch: bytes) -> Fingerprint:
 
 def fingerprint(title: str, text: str) -> Fingerprint:
     body = words(text)
-    shingles = frozenset(
-        zlib.crc32(" ".join(body[i : i + SHINGLE_WORDS]).encode())
-        for i in range(len(body) - SHINGLE_WORDS + 1)
-    )
+    shingles = _shingles(body)
     names = Counter(stem(n.lower()) for n in _NAME.findall(f"{title}. {text}"))
     lead = f"{title} {text.split(chr(10) * 2, 1)[0]}"
     return Fingerprint(
@@ -133,27 +180,66 @@ def fingerprint(title: str, text: str) -> Fingerprint:
         title_names=frozenset(stem(n.lower()) for n in _NAME.findall(f". {title}")),
         lead_figures=frozenset(_FIGURE.findall(lead)),
         figures=frozenset(_FIGURE.findall(f"{title} {text}")),
-        sketch=tuple(heapq.nsmallest(SKETCH_SIZE, shingles)),
+        sketch=tuple(shingles[:SKETCH_SIZE].tolist()),
         shingle_count=len(shingles),
         shingles=shingles,
     )
 
 
+def fingerprints(texts: Sequence[tuple[str, str]]) -> list[Fingerprint]:
+    """`fingerprint` of each (title, text): one call for a feed's entries."""
+    return [fingerprint(title, text) for title, text in texts]
+
+
+# Odd 64-bit constants, one per place in a 5-word sequence: "a b" and "b a" hash apart.
+_MIX = np.array(
+    [
+        0x9E3779B97F4A7C15,
+        0xC2B2AE3D27D4EB4F,
+        0x165667B19E3779F9,
+        0x27D4EB2F165667C5,
+        0xFF51AFD7ED558CCD,
+    ],
+    dtype=np.uint64,
+)
+_NO_SHINGLES = np.zeros(0, dtype=np.uint32)
+
+
+def _shingles(body: list[str]) -> np.ndarray:
+    """The hashes of the text's 5-word sequences, sorted, each once. Made of the words'
+    CRC-32s, so they are the same in every process and after a restart."""
+    n = len(body) - SHINGLE_WORDS + 1
+    if n <= 0:
+        return _NO_SHINGLES
+    ids = np.fromiter(map(_key, body), dtype=np.uint64, count=len(body))
+    mixed = np.zeros(n, dtype=np.uint64)
+    for place in range(SHINGLE_WORDS):
+        mixed ^= ids[place : place + n] * _MIX[place]
+    return np.unique((mixed >> np.uint64(32)).astype(np.uint32))
+
+
 def containment(a: Fingerprint, b: Fingerprint) -> float:
     """The share of the shorter text's word sequences found in the other, estimated from
     the sample of `b` (a's are all known while it is new)."""
-    return _contained(a.shingles, len(a.shingles), b.sketch, b.shingle_count)
+    found = int(np.count_nonzero(_found(a.shingles, np.array(b.sketch, dtype=np.uint32))))
+    return _share(found, len(b.sketch), len(a.shingles), b.shingle_count)
 
 
-def _contained(shingles: frozenset[int], count: int, sketch: Iterable[int], of: int) -> float:
-    if min(count, of) < MIN_SHINGLES:
-        return 0.0
-    sample = list(sketch)
-    if not sample:
+def _found(shingles: np.ndarray, sketches: np.ndarray) -> np.ndarray:
+    """For each hash of `sketches`, whether `shingles` (sorted) holds it."""
+    if not len(shingles):
+        return np.zeros(len(sketches), dtype=bool)
+    at = np.minimum(np.searchsorted(shingles, sketches), len(shingles) - 1)
+    return np.asarray(shingles[at] == sketches)
+
+
+def _share(found: float, sampled: int, count: int, of: int) -> float:
+    """`found` of `of`'s `sampled` hashes are in a text of `count`: the estimated share of
+    the shorter text's sequences that the other holds."""
+    if min(count, of) < MIN_SHINGLES or not sampled:
         return 0.0
     # The sample's share found estimates |a & b| / |b|; scaled to the shorter text.
-    found = sum(1 for h in sample if h in shingles) / len(sample)
-    return min(1.0, found * of / min(count, of))
+    return min(1.0, found / sampled * of / min(count, of))
 
 
 @dataclass(frozen=True)
@@ -163,6 +249,10 @@ class Placement:
 
     story: int | None
     copy_of: int | None = None
+
+
+# In a story's sums a name and a word of one spelling are apart: names' keys are flipped.
+_NAME_SALT = np.uint32(0x9E3779B9)
 
 
 @lru_cache(maxsize=1 << 17)
@@ -191,12 +281,11 @@ class _Sum:
     keys: np.ndarray = field(default_factory=lambda: _NO_KEYS)
     values: np.ndarray = field(default_factory=lambda: _NO_VALUES)
 
-    def add(self, vector: Mapping[int, float], keep: int, idf: _Rarity) -> None:
-        keys, values = _sparse(vector)
+    def add(self, keys: np.ndarray, values: np.ndarray, keep: int, rarity: _Rarity) -> None:
         keys, at = np.unique(np.concatenate([self.keys, keys]), return_inverse=True)
         sums = np.bincount(at, weights=np.concatenate([self.values, values]))
         if len(keys) > 2 * keep:  # pruned now and then, not on every join
-            weight = sums * np.fromiter(map(idf.of, keys.tolist()), np.float64, len(keys))
+            weight = sums * rarity.idf(keys)
             top = np.sort(np.argpartition(-weight, keep)[:keep])
             keys, sums = keys[top], sums[top]
         self.keys, self.values = keys.astype(np.uint32), sums.astype(np.float32)
@@ -220,12 +309,11 @@ class _Story:
     id: int
     last_seen: datetime
     size: int = 0
-    words: _Sum = field(default_factory=_Sum)
-    names: _Sum = field(default_factory=_Sum)
+    terms: _Sum = field(default_factory=_Sum)
     first: _Shape | None = None
     latest: deque[_Shape] = field(default_factory=lambda: deque(maxlen=SHAPES - 1))
     # The latest members' text samples: (article, sketch, how many shingles in all).
-    sketches: deque[tuple[int, array[int], int]] = field(
+    sketches: deque[tuple[int, np.ndarray, int]] = field(
         default_factory=lambda: deque(maxlen=SKETCHED)
     )
     posted: set[int] = field(default_factory=set)
@@ -243,9 +331,8 @@ class _Rarity:
         self.documents = 0
         self._days: dict[date, tuple[Counter[int], list[int]]] = {}
 
-    def count(self, keys: Iterable[int], day: date) -> None:
+    def count(self, keys: list[int], day: date) -> None:
         counts, documents = self._days.setdefault(day, (Counter(), [0]))
-        keys = list(keys)
         counts.update(keys)
         documents[0] += 1
         self.df.update(keys)
@@ -258,9 +345,26 @@ class _Rarity:
             self.documents -= documents[0]
         self.df = +self.df  # drop counts that reached zero
 
-    def of(self, key: int) -> float:
-        # _Article.of inlines this, for speed
-        return math.log((self.documents + RARITY_PRIOR) / (self.df.get(key, 0) + 0.5))
+    def idf(self, keys: np.ndarray) -> np.ndarray:
+        get = self.df.get
+        df = np.fromiter((get(k, 0) for k in keys.tolist()), dtype=np.float64, count=len(keys))
+        return np.log((self.documents + RARITY_PRIOR) / (df + 0.5))
+
+
+def _reprinted(print_: Fingerprint, story: _Story) -> int | None:
+    """The member of `story` that `print_` reprints, if any: all its sketches checked in
+    one pass."""
+    members = story.sketches
+    if not members or not len(print_.shingles):
+        return None
+    sizes = [len(sketch) for _, sketch, _ in members]
+    found = _found(print_.shingles, np.concatenate([sketch for _, sketch, _ in members]))
+    owner = np.repeat(np.arange(len(members)), sizes)
+    tally = np.bincount(owner, weights=found, minlength=len(members)).tolist()
+    for (article, _, count), hits, size in zip(members, tally, sizes, strict=True):
+        if _share(hits, size, print_.shingle_count, count) >= SYNDICATED_CONTAINMENT:
+            return article
+    return None
 
 
 class StoryIndex:
@@ -287,22 +391,18 @@ class StoryIndex:
         candidates = self._candidates(article, at)
         if not candidates:
             return Placement(None)
-        words = _dots([s.words for s in candidates], *article.word_vector)
-        names = _dots([s.names for s in candidates], *article.name_vector)
+        dots = _dots([s.terms for s in candidates], *article.vector)
         scored = []
-        for story, word, name in zip(candidates, words.tolist(), names.tolist(), strict=True):
-            cosine = (word + name) / (2 * story.size)
+        for story, dot in zip(candidates, dots.tolist(), strict=True):
+            cosine = dot / (2 * story.size)  # the mean of word and name cosine
             if cosine >= SAME_STORY_SIMILARITY:  # names and figures only ever lower it
                 shapes = story.shapes()
                 scored.append((cosine * sum(map(article.alike, shapes)) / len(shapes), story))
         scored.sort(key=lambda pair: -pair[0])
         for _, story in scored[:2]:  # a reprint is as like its story as anything gets
-            for member, sketch, count in story.sketches:
-                if (
-                    _contained(print_.shingles, print_.shingle_count, sketch, count)
-                    >= SYNDICATED_CONTAINMENT
-                ):
-                    return Placement(story.id, copy_of=member)
+            original = _reprinted(print_, story)
+            if original is not None:
+                return Placement(story.id, copy_of=original)
         if scored and scored[0][0] >= SAME_STORY_SIMILARITY:
             return Placement(scored[0][1].id)
         return Placement(None)
@@ -329,22 +429,22 @@ class StoryIndex:
         member = placed if placed and placed.print_ is print_ else _Article.of(print_, self._rarity)
         self.count(print_, at=at)
         story.size += 1
-        story.words.add(member.word_units, STORY_WORDS, self._rarity)
-        story.names.add(member.name_units, STORY_NAMES, self._rarity)
+        story.terms.add(print_.terms.keys, member.units, STORY_TERMS, self._rarity)
         shape = member.shape()
         if story.first is None:
             story.first = shape
         else:
             story.latest.append(shape)
-        story.sketches.append((article, array("I", print_.sketch), print_.shingle_count))
-        for term in member.telling(POSTED_TERMS):
+        sketch = np.array(print_.sketch, dtype=np.uint32)
+        story.sketches.append((article, sketch, print_.shingle_count))
+        for term in member.telling[:POSTED_TERMS]:
             if term not in story.posted:
                 story.posted.add(term)
                 self._postings.setdefault(term, set()).add(story.id)
 
     def count(self, print_: Fingerprint, *, at: datetime) -> None:
         """Count an article's words towards rarity without placing it (a background)."""
-        self._rarity.count({_key(t) for t in (*print_.words, *print_.names)}, at.date())
+        self._rarity.count(print_.terms.counted, at.date())
 
     def renumber(self, ids: Mapping[int, int]) -> None:
         """Give provisional ids the store's; stories whose provisional id it did not
@@ -389,7 +489,7 @@ class StoryIndex:
 
     def _candidates(self, article: _Article, at: datetime) -> list[_Story]:
         found: Counter[int] = Counter()
-        for term in article.telling(LOOKUP_TERMS):
+        for term in article.telling:
             found.update(self._postings.get(term, ()))
         stories = []
         for story_id, _ in found.most_common(CANDIDATES):
@@ -404,81 +504,55 @@ class _Article:
     """An article's vectors under the window's rarity, computed once per placing."""
 
     print_: Fingerprint
-    word_units: dict[int, float]  # log-scaled counts over the rarity-weighted norm
-    name_units: dict[int, float]
-    # The same times rarity (keys sorted, weights): what a story's sums are dotted with.
-    word_vector: tuple[np.ndarray, np.ndarray]
-    name_vector: tuple[np.ndarray, np.ndarray]
-    idf: dict[int, float]
-    title_names: frozenset[int]
-    lead_figures: frozenset[int]
-    figures: frozenset[int]
+    units: np.ndarray  # per key of the print's terms: words' and names' unit vectors
+    # The same times rarity squared (keys, weights): what a story's sums are dotted with.
+    vector: tuple[np.ndarray, np.ndarray]
+    telling: list[int]  # the most telling words and names: frequent here, rare elsewhere
 
     @classmethod
     def of(cls, print_: Fingerprint, rarity: _Rarity) -> _Article:
-        idf: dict[int, float] = {}
-        df, log, scale = rarity.df, math.log, rarity.documents + RARITY_PRIOR
-
-        def vectors(counts: Mapping[str, int]) -> tuple[dict[int, float], dict[int, float]]:
-            tf = {_key(term): 1 + log(count) for term, count in counts.items()}
-            for key in tf:
-                if key not in idf:
-                    idf[key] = log(scale / (df.get(key, 0) + 0.5))
-            norm = math.sqrt(sum((v * idf[k]) ** 2 for k, v in tf.items())) or 1.0
-            units = {k: v / norm for k, v in tf.items()}
-            return units, {k: v * idf[k] ** 2 for k, v in units.items()}
-
-        word_units, word_weights = vectors(print_.words)
-        name_units, name_weights = vectors(print_.names)
-        return cls(
-            print_,
-            word_units,
-            name_units,
-            _sparse(word_weights),
-            _sparse(name_weights),
-            idf,
-            frozenset(map(_key, print_.title_names)),
-            frozenset(map(_key, print_.lead_figures)),
-            frozenset(map(_key, print_.figures)),
-        )
-
-    def telling(self, limit: int) -> list[int]:
-        """The most telling words and names: frequent here, rare elsewhere."""
-        return self._telling[:limit]
-
-    @cached_property
-    def _telling(self) -> list[int]:
-        weights = {k: v * self.idf[k] for k, v in self.word_units.items()}
-        for k, v in self.name_units.items():
-            weights[k] = max(weights.get(k, 0.0), v * self.idf[k])
-        return heapq.nlargest(LOOKUP_TERMS, weights, key=lambda k: (weights[k], k))
+        t = print_.terms
+        word_units, word_weights, word_telling = _weighed(t.word_keys, t.word_tf, rarity)
+        name_units, name_weights, name_telling = _weighed(t.name_keys, t.name_tf, rarity)
+        units = np.concatenate([word_units, name_units])[t.order]
+        weights = np.concatenate([word_weights, name_weights])[t.order]
+        how_telling = np.concatenate([word_telling, name_telling])
+        ranked = np.concatenate([t.word_keys, t.name_keys])[np.argsort(-how_telling, kind="stable")]
+        telling = list(dict.fromkeys(ranked[: 2 * LOOKUP_TERMS].tolist()))[:LOOKUP_TERMS]
+        return cls(print_, units, (t.keys, weights), telling)
 
     def shape(self) -> _Shape:
+        t = self.print_.terms
         return _Shape(
-            array("I", sorted(self.title_names)),
-            array("I", sorted(self.lead_figures)),
-            array("I", sorted(self.figures)),
+            array("I", sorted(t.title_names)),
+            array("I", sorted(t.lead_figures)),
+            array("I", sorted(t.figures)),
         )
 
     def alike(self, other: _Shape) -> float:
         """How far names and figures allow this to be `other`'s event (1: no sign that
         it is another)."""
+        t = self.print_.terms
         factor = 1.0
-        named = len(self.title_names) >= 2 and len(other.title_names) >= 2
-        if named and sum(1 for k in other.title_names if k in self.title_names) <= 1:
+        named = len(t.title_names) >= 2 and len(other.title_names) >= 2
+        if named and sum(1 for k in other.title_names if k in t.title_names) <= 1:
             factor *= TITLE_NAMES_DIFFER
-        leads = self.lead_figures and other.lead_figures
-        if leads and not any(k in self.lead_figures for k in other.lead_figures):
+        leads = t.lead_figures and other.lead_figures
+        if leads and not any(k in t.lead_figures for k in other.lead_figures):
             factor *= LEAD_FIGURES_DIFFER
-        if self.figures and other.figures:
-            shared = sum(1 for k in other.figures if k in self.figures)
-            share = shared / min(len(self.figures), len(other.figures))
+        if t.figures and other.figures:
+            shared = sum(1 for k in other.figures if k in t.figures)
+            share = shared / min(len(t.figures), len(other.figures))
             factor *= 1 - FIGURES_WEIGHT + FIGURES_WEIGHT * min(1.0, 2 * share)
         return factor
 
 
-def _sparse(vector: Mapping[int, float]) -> tuple[np.ndarray, np.ndarray]:
-    keys = np.fromiter(vector, dtype=np.uint32, count=len(vector))
-    order = np.argsort(keys)
-    weights = np.fromiter(vector.values(), dtype=np.float64, count=len(vector))
-    return keys[order], weights[order]
+def _weighed(
+    keys: np.ndarray, tf: np.ndarray, rarity: _Rarity
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Unit vector (log counts over the rarity-weighted norm), the same times rarity
+    squared, and how telling each term is (unit times rarity)."""
+    idf = rarity.idf(keys)
+    norm = float(np.sqrt(np.dot(tf * idf, tf * idf))) or 1.0
+    units = tf / norm
+    return units, units * idf * idf, units * idf

@@ -236,3 +236,15 @@ def test_relative_links_resolve_against_the_feed_url() -> None:
     assert first.url == "https://site.example/articles/1"
     assert second.url == "https://site.example/feeds/posts/2"
     assert parse_feed(body, content_type=RSS_TYPE, now=NOW).entries[0].url == "/articles/1"
+
+
+def test_a_script_in_an_entry_never_reaches_its_text() -> None:
+    """An entry's HTML is read as text: a script or style in it leaves nothing behind."""
+    body = (
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title><item>'
+        b"<title>Port reopens</title><link>https://example.com/a</link><description>"
+        b"&lt;p&gt;Ships move.&lt;/p&gt;&lt;script&gt;steal(document.cookie)&lt;/script&gt;"
+        b"&lt;style&gt;.x{}&lt;/style&gt;</description></item></channel></rss>"
+    )
+    (entry,) = parse_feed(body, content_type="application/rss+xml", now=NOW).entries
+    assert entry.text == "Ships move."
