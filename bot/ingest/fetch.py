@@ -204,6 +204,9 @@ class Fetcher:
     async def _read_response(self, url: str, response: httpx.Response) -> Fetched:
         status = response.status_code
         if status == 304:
+            # Read (there is no body) so the connection goes back to the pool: unread, it
+            # is closed, and a poll of many unchanged feeds opens one connection per feed.
+            await response.aread()
             return Fetched(
                 url=url,
                 not_modified=True,

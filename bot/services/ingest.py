@@ -105,6 +105,9 @@ class IngestService:
         try:
             async with self._concurrency:
                 return await self.poll_feed(feed)
+        except Exception as exc:  # the store failed (a locked or full disk): other feeds go on
+            log.exception("polling %s failed in the store; its entries come next poll", feed.url)
+            return FeedReport(url=feed.url, status="error", error=f"not stored: {exc}")
         finally:
             self._running.discard(feed.id)
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from pathlib import Path
+from unittest.mock import patch
 
 import pytest
 from aiohttp import web
@@ -16,7 +18,7 @@ from bot.domain import CONSOLE_SCOPE, Article, Feed
 from bot.ingest.fetch import Fetcher
 from bot.ingest.source import HttpFeedSource
 from bot.services.ingest import IngestService
-from bot.services.ports import FeedError
+from bot.services.ports import FeedError, PlacedArticle
 from bot.services.stories import StoryDesk
 from bot.timeutil import utcnow
 from tests.fakes.feed_server import FeedServer
@@ -262,6 +264,33 @@ async def test_malformed_feed_is_recorded_and_others_still_ingest(
     assert feed.consecutive_failures == 1
     assert feed.next_poll_at is not None and feed.next_poll_at > before + POLL_INTERVAL
     assert (await reread(store, good)).consecutive_failures == 0
+
+
+async def test_a_store_error_on_one_feed_is_that_feeds_error_and_the_others_ingest(
+    store: InMemoryStore, server: FeedServer, fetcher: Fetcher, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A write that fails for one feed is reported and logged; the poll goes on, and the
+    entries are stored on the next poll."""
+    first = server.serve("/first.xml", static(SAMPLE))
+    second = server.serve("/second.xml", static(sample("northwind_wire.xml")))
+    await store.sync_default_feeds([first, second])
+    refused = (await reread(store, first)).id
+    real_add = store.add_articles
+
+    async def refuse_first_feed(feed: Feed, placed: Sequence[PlacedArticle]) -> list[int | None]:
+        if feed.id == refused:
+            raise sqlite3.OperationalError("database is locked")
+        return await real_add(feed, placed)
+
+    service = make_service(store, fetcher)
+    with patch.object(store, "add_articles", side_effect=refuse_first_feed):
+        reports = {r.url: r for r in await service.poll_all()}
+    assert reports[first].status == "error" and "database is locked" in str(reports[first].error)
+    assert reports[second].status == "ok" and reports[second].new_articles > 0
+    assert "database is locked" in caplog.text
+
+    again = {r.url: r for r in await service.poll_all(force=True)}
+    assert again[first].new_articles == SAMPLE_ENTRIES
 
 
 async def test_failing_feed_backs_off_then_recovers(

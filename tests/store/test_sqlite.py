@@ -10,6 +10,7 @@ import pytest
 from bot.domain import NewArticle, Scope, ThreadKind
 from bot.services.ports import PlacedArticle
 from bot.services.story_index import fingerprint
+from bot.store import sqlite as sqlite_store
 from bot.store.migrations import MIGRATIONS, SCHEMA_VERSION
 from bot.store.sqlite import SchemaTooNewError, SqliteStore, fts_query
 from bot.timeutil import to_db, utcnow
@@ -215,5 +216,40 @@ async def test_a_batch_costs_the_same_round_trips_whatever_its_length(
             assert sum(r is not None for r in results) == n // 2
             counts.append(len(calls))
         assert counts[0] == counts[1] <= 10, counts
+    finally:
+        await store.close()
+
+
+async def test_a_search_whose_best_matches_are_all_too_old_still_finds_the_recent_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ranking the best matches first never loses a match the window allows: when too few
+    of them pass, every match is ranked."""
+    monkeypatch.setattr(sqlite_store, "_RANKED_FIRST", 1)  # the first ten ranked, at limit=1
+    store = await SqliteStore.open(tmp_path / "s.db")
+    try:
+        (feed,) = await store.sync_default_feeds(["https://wire.example/feed"])
+        old = utcnow() - timedelta(days=30)
+        for i in range(12):  # strong matches, all outside the window
+            await store.add_article(
+                feed,
+                new_article(
+                    f"https://wire.example/{i}",
+                    "Harbour harbour",
+                    f"Harbour news {i}.",
+                    published_at=old,
+                ),
+            )
+        recent = await store.add_article(
+            feed, new_article("https://wire.example/new", "Ferry timetable", "Also the harbour.")
+        )
+        hits = await store.search(
+            Scope("console", "local"),
+            ["harbour"],
+            mode="any",
+            since=utcnow() - timedelta(days=7),
+            limit=1,
+        )
+        assert [h.article.id for h in hits] == [recent]
     finally:
         await store.close()
