@@ -262,11 +262,14 @@ def _key(term: str) -> int:
 
 @dataclass(frozen=True)
 class _Shape:
-    """A member's names and figures, as hashes: what tells two like events apart."""
+    """A member's names and figures, as hashes (what tells two like events apart), and
+    its own term vector: compared one by one, the first and latest members weigh names
+    and figures exactly as a pair would."""
 
     title_names: array[int]
     lead_figures: array[int]
     figures: array[int]
+    terms: _Sum
 
 
 _NO_KEYS = np.zeros(0, dtype=np.uint32)
@@ -396,8 +399,7 @@ class StoryIndex:
         for story, dot in zip(candidates, dots.tolist(), strict=True):
             cosine = dot / (2 * story.size)  # the mean of word and name cosine
             if cosine >= SAME_STORY_SIMILARITY:  # names and figures only ever lower it
-                shapes = story.shapes()
-                scored.append((cosine * sum(map(article.alike, shapes)) / len(shapes), story))
+                scored.append((self._similarity(article, story, cosine), story))
         scored.sort(key=lambda pair: -pair[0])
         for _, story in scored[:2]:  # a reprint is as like its story as anything gets
             original = _reprinted(print_, story)
@@ -487,6 +489,18 @@ class StoryIndex:
                 if not posting:
                     del self._postings[term]
 
+    @staticmethod
+    def _similarity(article: _Article, story: _Story, cosine: float) -> float:
+        """The mean over members of cosine times the names-and-figures factor: exact for
+        the members kept whole (all of a story of up to SHAPES), the rest at their mean
+        cosine times the kept members' mean factor."""
+        shapes = story.shapes()
+        own: list[float] = (_dots([s.terms for s in shapes], *article.vector) / 2).tolist()
+        factors = [article.alike(s) for s in shapes]
+        rest = max(0.0, cosine * story.size - sum(own))
+        total = sum(c * f for c, f in zip(own, factors, strict=True))
+        return (total + rest * sum(factors) / len(factors)) / story.size
+
     def _candidates(self, article: _Article, at: datetime) -> list[_Story]:
         found: Counter[int] = Counter()
         for term in article.telling:
@@ -527,6 +541,7 @@ class _Article:
             array("I", sorted(t.title_names)),
             array("I", sorted(t.lead_figures)),
             array("I", sorted(t.figures)),
+            _Sum(t.keys, self.units.astype(np.float32)),
         )
 
     def alike(self, other: _Shape) -> float:
