@@ -370,6 +370,18 @@ def _reprinted(print_: Fingerprint, story: _Story) -> int | None:
     return None
 
 
+def _similarity(
+    article: _Article, story: _Story, cosine: float, kept: list[_Shape], cosines: list[float]
+) -> float:
+    """The mean over members of cosine times the names-and-figures factor: exact for the
+    members kept whole (all of a story of up to SHAPES), the rest at their mean cosine
+    times the kept members' mean factor."""
+    factors = [article.alike(s) for s in kept]
+    rest = max(0.0, cosine * story.size - sum(cosines))
+    total = sum(c * f for c, f in zip(cosines, factors, strict=True))
+    return (total + rest * sum(factors) / len(factors)) / story.size
+
+
 class StoryIndex:
     """The stories of the last `window`, for placing articles as they arrive.
 
@@ -395,11 +407,21 @@ class StoryIndex:
         if not candidates:
             return Placement(None)
         dots = _dots([s.terms for s in candidates], *article.vector)
+        passing = [
+            (story, cosine)
+            for story, dot in zip(candidates, dots.tolist(), strict=True)
+            # the mean of word and name cosine; names and figures only ever lower it
+            if (cosine := dot / (2 * story.size)) >= SAME_STORY_SIMILARITY
+        ]
+        shapes = [story.shapes() for story, _ in passing]
+        # The kept members' own cosines, for every passing story in one pass.
+        own: list[float] = (
+            _dots([s.terms for kept in shapes for s in kept], *article.vector) / 2
+        ).tolist()
         scored = []
-        for story, dot in zip(candidates, dots.tolist(), strict=True):
-            cosine = dot / (2 * story.size)  # the mean of word and name cosine
-            if cosine >= SAME_STORY_SIMILARITY:  # names and figures only ever lower it
-                scored.append((self._similarity(article, story, cosine), story))
+        for (story, cosine), kept in zip(passing, shapes, strict=True):
+            cosines, own = own[: len(kept)], own[len(kept) :]
+            scored.append((_similarity(article, story, cosine, kept, cosines), story))
         scored.sort(key=lambda pair: -pair[0])
         for _, story in scored[:2]:  # a reprint is as like its story as anything gets
             original = _reprinted(print_, story)
@@ -488,18 +510,6 @@ class StoryIndex:
                 posting.discard(story.id)
                 if not posting:
                     del self._postings[term]
-
-    @staticmethod
-    def _similarity(article: _Article, story: _Story, cosine: float) -> float:
-        """The mean over members of cosine times the names-and-figures factor: exact for
-        the members kept whole (all of a story of up to SHAPES), the rest at their mean
-        cosine times the kept members' mean factor."""
-        shapes = story.shapes()
-        own: list[float] = (_dots([s.terms for s in shapes], *article.vector) / 2).tolist()
-        factors = [article.alike(s) for s in shapes]
-        rest = max(0.0, cosine * story.size - sum(own))
-        total = sum(c * f for c, f in zip(own, factors, strict=True))
-        return (total + rest * sum(factors) / len(factors)) / story.size
 
     def _candidates(self, article: _Article, at: datetime) -> list[_Story]:
         found: Counter[int] = Counter()
