@@ -14,6 +14,7 @@ import functools
 import logging
 import multiprocessing
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from typing import ParamSpec, TypeVar
@@ -50,7 +51,9 @@ class InProcesses:
     def _executor(self) -> concurrent.futures.ProcessPoolExecutor:
         if self._pool is None:
             self._pool = concurrent.futures.ProcessPoolExecutor(
-                self._count, mp_context=multiprocessing.get_context("spawn")
+                self._count,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_exit_with_parent,
             )
         return self._pool
 
@@ -70,6 +73,20 @@ class InProcesses:
         pool, self._pool = self._pool, None
         if pool is not None:
             await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
+
+
+def _exit_with_parent() -> None:
+    """In a worker: exit when the bot's process ends, even killed with SIGKILL (no
+    clean-up runs then, and a worker waiting for work would wait for ever)."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        parent.join()  # returns when the parent is gone
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def workers(count: int | None) -> InThread | InProcesses:

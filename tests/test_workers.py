@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import os
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -77,3 +79,39 @@ async def test_the_app_polls_its_feeds_through_worker_processes(
         assert len(prints) == stored  # fingerprinted in the worker, then placed and stored
     finally:
         await app.close()
+
+
+_CHILD = """
+import asyncio, os, sys
+from bot.workers import InProcesses
+
+async def main():
+    pool = InProcesses(1)
+    print(await pool.run(os.getpid), flush=True)
+    await asyncio.sleep(3600)
+
+asyncio.run(main())
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+async def test_workers_exit_when_the_bot_is_killed_outright() -> None:
+    """SIGKILL on the bot runs no clean-up; its worker processes still go with it."""
+    bot = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _CHILD, stdout=asyncio.subprocess.PIPE
+    )
+    assert bot.stdout is not None
+    worker = int(await asyncio.wait_for(bot.stdout.readline(), timeout=60))
+    assert _alive(worker)
+    bot.kill()
+    await bot.wait()
+    async with asyncio.timeout(30):
+        while _alive(worker):
+            await asyncio.sleep(0.05)
