@@ -303,8 +303,13 @@ def _dots(sums: Sequence[_Sum], keys: np.ndarray, weights: np.ndarray) -> np.nda
     their_values = np.concatenate([s.values for s in sums])
     at = np.minimum(np.searchsorted(keys, their_keys), len(keys) - 1)
     products = np.where(keys[at] == their_keys, their_values * weights[at], 0.0)
-    owner = np.repeat(np.arange(len(sums)), lengths)
-    return np.bincount(owner, weights=products, minlength=len(sums))
+    return _per_part(lengths, products)
+
+
+def _per_part(lengths: Sequence[int] | np.ndarray, values: np.ndarray) -> np.ndarray:
+    """`values` of parts laid end to end (of `lengths`), summed per part."""
+    owner = np.repeat(np.arange(len(lengths)), lengths)
+    return np.bincount(owner, weights=values, minlength=len(lengths))
 
 
 @dataclass(eq=False)
@@ -362,8 +367,7 @@ def _reprinted(print_: Fingerprint, story: _Story) -> int | None:
         return None
     sizes = [len(sketch) for _, sketch, _ in members]
     found = _found(print_.shingles, np.concatenate([sketch for _, sketch, _ in members]))
-    owner = np.repeat(np.arange(len(members)), sizes)
-    tally = np.bincount(owner, weights=found, minlength=len(members)).tolist()
+    tally = _per_part(sizes, found).tolist()
     for (article, _, count), hits, size in zip(members, tally, sizes, strict=True):
         if _share(hits, size, print_.shingle_count, count) >= SYNDICATED_CONTAINMENT:
             return article
