@@ -200,7 +200,11 @@ class ArticleStore(Protocol):
         since: datetime | None,
         limit: int,
         fetched_since: datetime | None = None,
-    ) -> list[SearchHit]: ...
+    ) -> list[SearchHit]:
+        """Up to `limit` matches the scope sees in the window, most relevant first. An
+        engine may rank a query with very many matches (tens of thousands) over only the
+        newest thousands of them that the window and scope allow."""
+        ...
 
 
 @dataclass(frozen=True)

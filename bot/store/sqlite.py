@@ -61,6 +61,12 @@ _ARTICLE_IN_SCOPE = (
 )
 # Matches ranked before the window and scope are applied (see `search`).
 _RANKED_FIRST = 400
+# A query with more matches than this is common: bm25 costs time for every match it
+# ranks (some 50 ms for a word in 67,000 of 100,000 articles, 17 ms for 22,000), so
+# only the newest of its matches the window and scope allow are ranked, this many at
+# least (see `search`).
+_COMMON_MATCHES = 25_000
+_NEWEST_RANKED = 4_000
 _ARTICLE_COLUMNS = (
     "a.id, a.guid, a.url, a.canonical_url, a.title, a.source, a.published_at, a.fetched_at, "
     "a.text, a.is_full_text, a.content_hash, a.story_id"
@@ -559,10 +565,39 @@ class SqliteStore:
             scope.platform,
             scope.workspace,
         )
+        # A query matching more than _COMMON_MATCHES articles ranks only its newest
+        # matches the window and scope allow: a word in that many articles tells little
+        # about which of them is on the topic (in over half of them bm25 floors its idf
+        # near zero), and a brief or an answer is about the news. When no more pass than
+        # are ranked (_NEWEST_RANKED, or ten times `limit`), it is the same as ranking all.
+        if await self._matches_more_than(query, _COMMON_MATCHES):
+            rows = await self._rank_newest(query, params, max(_NEWEST_RANKED, 10 * limit), limit)
+        else:
+            rows = await self._rank_all(query, params, limit)
+        articles = {a.id: a for a in await self.get_articles([r["id"] for r in rows])}
+        return [
+            SearchHit(article=articles[r["id"]], relevance=-float(r["rank"]))
+            for r in rows
+            if r["id"] in articles
+        ]
+
+    async def _matches_more_than(self, query: str, count: int) -> bool:
+        """Whether the FTS query has more than `count` matches; walks `count` at most."""
+        row = await self._fetchone(
+            "SELECT count(*) AS n FROM "
+            "(SELECT rowid FROM articles_fts WHERE articles_fts MATCH ? LIMIT ?)",
+            (query, count + 1),
+        )
+        return row is not None and row["n"] > count
+
+    async def _rank_all(
+        self, query: str, params: tuple[str, str, str, str], limit: int
+    ) -> list[aiosqlite.Row]:
+        """The `limit` best matches in the window and scope (params), by rank."""
         # First the best matches by rank alone, then the window and scope on those: if
         # enough of them pass, they are exactly the full query's top (whatever passes
         # below them ranks lower). Ranking alone skips a join and two lookups per match,
-        # which is most of the time for a word in tens of thousands of articles.
+        # which is most of the time for a word in thousands of articles.
         enough = max(_RANKED_FIRST, 10 * limit)
         ranked = await self._fetchall(
             "SELECT rowid AS id, bm25(articles_fts, 4.0, 1.0) AS rank FROM articles_fts "
@@ -586,12 +621,27 @@ class SqliteStore:
                 f"AND {_ARTICLE_IN_SCOPE} ORDER BY rank LIMIT ?",
                 (query, *params, limit),
             )
-        articles = {a.id: a for a in await self.get_articles([r["id"] for r in rows])}
-        return [
-            SearchHit(article=articles[r["id"]], relevance=-float(r["rank"]))
-            for r in rows
-            if r["id"] in articles
-        ]
+        return rows
+
+    async def _rank_newest(
+        self, query: str, params: tuple[str, str, str, str], newest: int, limit: int
+    ) -> list[aiosqlite.Row]:
+        """The `limit` best, by rank, of the `newest` newest matches in the window and
+        scope (params): the same as `_rank_all` when no more than `newest` pass."""
+        # Matches are walked newest first (article ids grow as articles are stored; FTS5
+        # reads a match list backwards by rowid without sorting), the window and scope
+        # checked on each, and bm25 computed only for the `newest` that pass. The window
+        # is applied during the walk, not after it, so a narrow scope or an old backlog
+        # among the newest matches walks further back instead of finding too few. The
+        # CROSS JOIN keeps the match list the outer loop, in its rowid order.
+        return await self._fetchall(
+            "SELECT id, rank FROM (SELECT a.id AS id, bm25(articles_fts, 4.0, 1.0) AS rank "
+            "FROM articles_fts CROSS JOIN articles a ON a.id = articles_fts.rowid "
+            "WHERE articles_fts MATCH ? AND a.published_at >= ? AND a.fetched_at >= ? "
+            f"AND {_ARTICLE_IN_SCOPE} ORDER BY articles_fts.rowid DESC LIMIT ?) "
+            "ORDER BY rank LIMIT ?",
+            (query, *params, newest, limit),
+        )
 
     # --- subscriptions -----------------------------------------------------------------
 

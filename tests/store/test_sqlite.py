@@ -1,13 +1,13 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import aiosqlite
 import pytest
 
-from bot.domain import NewArticle, Scope, ThreadKind
+from bot.domain import Feed, NewArticle, Scope, ThreadKind
 from bot.services.ports import PlacedArticle
 from bot.services.story_index import fingerprint
 from bot.store import sqlite as sqlite_store
@@ -253,3 +253,94 @@ async def test_a_search_whose_best_matches_are_all_too_old_still_finds_the_recen
         assert [h.article.id for h in hits] == [recent]
     finally:
         await store.close()
+
+
+async def _common_word_store(
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Feed, Feed]:
+    """A feed all read, one only B reads; common past 3 matches, 20 ranked at limit=2."""
+    monkeypatch.setattr(sqlite_store, "_COMMON_MATCHES", 3)
+    monkeypatch.setattr(sqlite_store, "_NEWEST_RANKED", 1)  # 10 x limit: 20 at limit=2
+    (shared,) = await store.sync_default_feeds(["https://wire.example/feed"])
+    own = await store.add_feed("https://b.example/feed")
+    await store.subscribe_feed(B, own, channel="C", added_by="U")
+    return shared, own
+
+
+async def _harbour(store: SqliteStore, feed: Feed, n: int, title: str, **times: datetime) -> int:
+    """Article `n` on `feed`, with "harbour" once in its text."""
+    article_id = await store.add_article(
+        feed, new_article(f"https://x.example/{n}", title, f"Item {n} from the harbour.", **times)
+    )
+    assert article_id is not None
+    return article_id
+
+
+async def test_a_very_common_word_ranks_its_newest_matches(
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A common word returns the best of its newest matches; a rarer one, of all matches."""
+    feed, _ = await _common_word_store(store, monkeypatch)
+    old_strong = [await _harbour(store, feed, n, f"Harbour harbour harbour {n}") for n in range(5)]
+    newer = [await _harbour(store, feed, n, f"Weather {n}") for n in range(5, 23)]
+    weaker = await _harbour(store, feed, 23, "Harbour reopens")
+    stronger = await _harbour(store, feed, 24, "Harbour harbour ferries")
+    assert len(newer) + 2 == 20
+    hits = await store.search(A, ["harbour"], mode="all", since=None, limit=2)
+    assert [h.article.id for h in hits] == [stronger, weaker]
+    assert hits[0].relevance > hits[1].relevance > 0
+    monkeypatch.setattr(sqlite_store, "_COMMON_MATCHES", 25)  # 25 matches: not common
+    hits = await store.search(A, ["harbour"], mode="all", since=None, limit=2)
+    assert {h.article.id for h in hits} <= set(old_strong)
+
+
+async def test_a_very_common_word_keeps_to_the_window_and_the_scope(
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A common word's newest matches out of the window or the scope are left out."""
+    shared, own = await _common_word_store(store, monkeypatch)
+    now = utcnow()
+    for n in range(10):
+        await _harbour(store, shared, n, f"Weather {n}")
+    good = await _harbour(store, shared, 10, "Harbour harbour news")
+    fair = await _harbour(store, shared, 11, "Harbour news")
+    strong = "Harbour harbour harbour"
+    failing = [
+        await _harbour(store, own, 12, strong),  # only workspace B reads it
+        await _harbour(store, shared, 13, strong, published_at=now - timedelta(days=30)),
+        await _harbour(store, shared, 14, strong, fetched_at=now - timedelta(days=2)),
+    ]
+    hits = await store.search(
+        A,
+        ["harbour"],
+        mode="all",
+        since=now - timedelta(days=7),
+        limit=2,
+        fetched_since=now - timedelta(days=1),
+    )
+    assert [h.article.id for h in hits] == [good, fair]
+    hits = await store.search(B, ["harbour"], mode="all", since=None, limit=2)
+    assert {h.article.id for h in hits} <= set(failing)
+
+
+async def test_a_very_common_word_whose_newest_matches_all_fail_finds_older_ones(
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Too few passing among a common word's newest matches: older ones, as if all ranked."""
+    shared, own = await _common_word_store(store, monkeypatch)
+    now = utcnow()
+    best = await _harbour(store, shared, 0, "Harbour harbour news")
+    second = await _harbour(store, shared, 1, "Harbour news")
+    await _harbour(store, shared, 2, "Weather")
+    for n in range(3, 33):  # 30 newer, stronger matches, none passing: more than 20 ranked
+        if n % 2:
+            await _harbour(store, own, n, f"Harbour harbour harbour {n}")
+        else:  # an archive stored late
+            await _harbour(
+                store, shared, n, f"Harbour harbour {n}", published_at=now - timedelta(days=30)
+            )
+    since = now - timedelta(days=7)
+    hits = await store.search(A, ["harbour"], mode="all", since=since, limit=2)
+    assert [h.article.id for h in hits] == [best, second]
+    monkeypatch.setattr(sqlite_store, "_COMMON_MATCHES", 1000)  # every match ranked
+    assert await store.search(A, ["harbour"], mode="all", since=since, limit=2) == hits
