@@ -22,10 +22,12 @@ import re
 import zlib
 from array import array
 from collections import Counter, deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import lru_cache
+from itertools import repeat
+from typing import Any
 
 import numpy as np
 
@@ -94,9 +96,19 @@ class Fingerprint:
     # The terms and names hashed, sorted, with log-scaled counts: what the index computes
     # with, derived once (where the fingerprint is made, off the event loop).
     terms: _Terms = field(init=False, compare=False, repr=False)
+    # As stored (see `print_record`), once made: a fingerprint made in a worker process
+    # arrives with it.
+    record: tuple[str, bytes] | None = field(init=False, default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "terms", _Terms.of(self))
+
+    def __reduce__(self) -> tuple[Callable[..., Fingerprint], tuple[object, ...]]:
+        """Sent from a worker process as its record and its arrays: unpickling its dicts
+        and sets, then encoding them for the store, cost the bot's process 0.1 ms an
+        article; this way the record is made where the fingerprint is, and read once."""
+        data, sketch = print_record(self)
+        return _delivered, (data, sketch, self.shingles, self.terms)
 
 
 @dataclass(frozen=True)
@@ -145,6 +157,8 @@ def _hashed(counts: Mapping[str, int]) -> tuple[np.ndarray, np.ndarray]:
 
 def print_record(print_: Fingerprint) -> tuple[str, bytes]:
     """A fingerprint as stored: its counts and figures as JSON, its sketch packed."""
+    if print_.record is not None:
+        return print_.record
     data = {
         "words": print_.words,
         "names": print_.names,
@@ -159,18 +173,33 @@ def print_record(print_: Fingerprint) -> tuple[str, bytes]:
 def print_from_record(data: str, sketch: bytes) -> Fingerprint:
     """A stored fingerprint; records written before sketches held every hash, sorted,
     so their first ones are the sketch."""
+    return Fingerprint(**_recorded(data, sketch))
+
+
+def _recorded(data: str, sketch: bytes) -> dict[str, Any]:
     fields = json.loads(data)
     packed = array("I")
     packed.frombytes(sketch)
-    return Fingerprint(
-        words=fields["words"],
-        names=fields["names"],
-        title_names=frozenset(fields["title_names"]),
-        lead_figures=frozenset(fields["lead_figures"]),
-        figures=frozenset(fields["figures"]),
-        sketch=tuple(sorted(packed)[:SKETCH_SIZE]),
-        shingle_count=fields.get("shingle_count", len(packed)),
-    )
+    return {
+        "words": fields["words"],
+        "names": fields["names"],
+        "title_names": frozenset(fields["title_names"]),
+        "lead_figures": frozenset(fields["lead_figures"]),
+        "figures": frozenset(fields["figures"]),
+        "sketch": tuple(sorted(packed)[:SKETCH_SIZE]),
+        "shingle_count": fields.get("shingle_count", len(packed)),
+    }
+
+
+def _delivered(data: str, sketch: bytes, shingles: np.ndarray, terms: _Terms) -> Fingerprint:
+    """A fingerprint from a worker process (see `Fingerprint.__reduce__`): its arrays as
+    they were made, not derived again."""
+    print_ = object.__new__(Fingerprint)
+    fields = _recorded(data, sketch) | {"shingles": shingles, "terms": terms}
+    fields["record"] = (data, sketch)
+    for name, value in fields.items():
+        object.__setattr__(print_, name, value)
+    return print_
 
 
 def fingerprint(title: str, text: str) -> Fingerprint:
@@ -358,8 +387,8 @@ class _Rarity:
         self.df = +self.df  # drop counts that reached zero
 
     def idf(self, keys: np.ndarray) -> np.ndarray:
-        get = self.df.get
-        df = np.fromiter((get(k, 0) for k in keys.tolist()), dtype=np.float64, count=len(keys))
+        found = map(self.df.get, keys.tolist(), repeat(0))
+        df = np.fromiter(found, dtype=np.float64, count=len(keys))
         return np.log((self.documents + RARITY_PRIOR) / (df + 0.5))
 
 

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import pickle
 from datetime import UTC, datetime, timedelta
+
+import numpy as np
 
 from bot.services.story_index import (
     Placement,
@@ -113,6 +116,20 @@ def test_a_fingerprint_survives_being_stored() -> None:
     """The stored record reads back as the same fingerprint."""
     print_ = fingerprint(FIRE, WIRE)
     assert print_from_record(*print_record(print_)) == print_
+
+
+def test_a_fingerprint_from_a_worker_process_places_as_the_original_does() -> None:
+    """Pickled (as from a worker process), a fingerprint keeps its arrays and brings its record."""
+    print_ = fingerprint(FIRE_AGAIN, OTHER_REPORT)
+    sent = pickle.loads(pickle.dumps(print_))
+    assert sent == print_ and sent.record == print_record(print_)
+    assert np.array_equal(sent.shingles, print_.shingles)
+    for name in ("keys", "order", "word_tf", "name_tf"):
+        assert np.array_equal(getattr(sent.terms, name), getattr(print_.terms, name))
+    one, two = Stored(StoryIndex()), Stored(StoryIndex())
+    for stored in (one, two):
+        stored.add(1, FIRE, WIRE)
+    assert one.index.place(print_, at=AT) == two.index.place(sent, at=AT) == Placement(1)
 
 
 def test_provisional_ids_are_settled_by_the_stores_numbers() -> None:
