@@ -70,7 +70,9 @@ def clean_text(value: str) -> str:
     """Drop zero-width and bidi control characters and fold white space."""
     value = unicodedata.normalize("NFC", value)
     value = _INVISIBLE.sub("", value)
-    return _SPACE.sub(" ", value).strip()
+    # str.split's white space is exactly the pattern's \s (both are str.isspace), and
+    # splitting is several times faster than substituting every single space.
+    return " ".join(value.split())
 
 
 def html_to_text(markup: str) -> str:
