@@ -78,6 +78,7 @@ async def rig(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> AsyncIterator
             async with asyncio.timeout(5):
                 await fake.wait_socket_closed()
             await asyncio.sleep(0)  # let the client's cancelled tasks finish unwinding
+            await app.store.log_checkpointed()  # the store's own task, not the client's
             leftover = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
             assert not [t for t in leftover if not t.done()], leftover
         finally:

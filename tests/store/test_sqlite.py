@@ -55,6 +55,40 @@ async def test_reopening_keeps_data_and_does_not_migrate_again(tmp_path: Path) -
     await again.close()
 
 
+async def test_the_log_is_checkpointed_beside_the_writer_and_stays_small(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Commits' log is copied into the database by the checkpointer, so the log stays small."""
+    monkeypatch.setattr(sqlite_store, "CHECKPOINT_EVERY_SECONDS", 0.01)
+    store = await SqliteStore.open(tmp_path / "s.db")
+    wal = tmp_path / "s.db-wal"
+    sizes = []
+    for i in range(12):
+        feed = await store.add_feed(f"https://a.example/{i}")
+        await store.add_articles(
+            feed, [PlacedArticle(_article(f"https://a.example/{i}/1", f"T{i}", "word " * 40_000))]
+        )
+        await store.log_checkpointed()
+        sizes.append(wal.stat().st_size)
+    await store.close()
+    # Each write reuses the log from its start once the one before is in the database,
+    # so the file never outgrows the first (the schema's) log; without the checkpointer
+    # it would hold every write (the writer's own checkpoint waits for 8,000 pages).
+    assert sizes[-1] <= sizes[0]
+
+
+async def test_closing_a_store_with_a_checkpoint_pending_leaves_nothing_running(
+    tmp_path: Path,
+) -> None:
+    """A store closed right after a commit cancels its pending checkpoint and closes cleanly."""
+    store = await SqliteStore.open(tmp_path / "s.db")
+    await store.add_feed("https://a.example/feed")
+    await store.close()
+    again = await SqliteStore.open(tmp_path / "s.db")
+    assert (await again.get_feed("https://a.example/feed")) is not None
+    await again.close()
+
+
 async def test_database_from_a_newer_build_is_refused(tmp_path: Path) -> None:
     """A schema newer than the code is refused with advice, not silently used."""
     with sqlite3.connect(tmp_path / "new.db") as conn:
