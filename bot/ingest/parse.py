@@ -51,33 +51,7 @@ def parse_feed(
     raw = read_fast(body, content_type=content_type, base_url=base_url)
     if raw is None:
         raw = read_with_feedparser(body, content_type=content_type, base_url=base_url)
-    return _parsed(raw, now, sample_ages)
-
-
-def parse_feed_fast(
-    body: bytes,
-    *,
-    content_type: str | None,
-    now: datetime,
-    base_url: str | None = None,
-    sample_ages: bool = False,
-) -> ParsedFeed | None:
-    """`parse_feed` by the lxml reader alone; None where it leaves the feed to feedparser."""
-    raw = read_fast(body, content_type=content_type, base_url=base_url)
-    return None if raw is None else _parsed(raw, now, sample_ages)
-
-
-def parse_feed_with_feedparser(
-    body: bytes,
-    *,
-    content_type: str | None,
-    now: datetime,
-    base_url: str | None = None,
-    sample_ages: bool = False,
-) -> ParsedFeed:
-    """`parse_feed` by feedparser alone: the reference the lxml reader must match."""
-    raw = read_with_feedparser(body, content_type=content_type, base_url=base_url)
-    return _parsed(raw, now, sample_ages)
+    return parsed_feed(raw, now, sample_ages)
 
 
 def read_with_feedparser(body: bytes, *, content_type: str | None, base_url: str | None) -> RawFeed:
@@ -111,7 +85,8 @@ def _raw_entry(raw: Any) -> RawEntry:
     )
 
 
-def _parsed(raw: RawFeed, now: datetime, sample_ages: bool) -> ParsedFeed:
+def parsed_feed(raw: RawFeed, now: datetime, sample_ages: bool) -> ParsedFeed:
+    """A feed as read (by either reader) as the bot keeps it; FeedError for no feed."""
     warnings: list[str] = []
     if raw.bozo:
         reason = _describe(raw.bozo_exception)
