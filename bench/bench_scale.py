@@ -67,7 +67,7 @@ from scale_corpus import (
     store_feed_url,
 )
 
-from bot.app import App, bootstrap, no_chat
+from bot.app import App, bootstrap, freeze_long_lived, no_chat
 from bot.config import Settings
 from bot.domain import CONSOLE_SCOPE, Article, Story
 from bot.llm.extractive import ExtractiveSummarizer
@@ -871,6 +871,7 @@ async def run(
     naive = Naive(db)
     try:
         await app.chat.briefs.brief(CONSOLE_SCOPE, "ceasefire")
+        freeze_long_lived()  # as `serve` does once the bot is up
         rss_store = rss_mb()
         print(f"    RSS with the store open: {rss_store:.0f} MB")
         await bench_briefs(app, naive, topics, args.rounds, db, res)
