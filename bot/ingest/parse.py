@@ -57,9 +57,12 @@ def parse_feed(
 def read_with_feedparser(body: bytes, *, content_type: str | None, base_url: str | None) -> RawFeed:
     # Not sanitized: only text is kept, and html_to_text drops scripts and styles whole
     # (sanitizing took a quarter of the parse).
-    parsed = feedparser.parse(
-        body, response_headers=response_headers(content_type, base_url), sanitize_html=False
-    )
+    try:
+        parsed = feedparser.parse(
+            body, response_headers=response_headers(content_type, base_url), sanitize_html=False
+        )
+    except UnicodeError as exc:  # an encoding name feedparser cannot even read
+        raise FeedError(f"the feed's encoding cannot be read ({_describe(exc)})") from exc
     return RawFeed(
         version=parsed.get("version") or "",
         title=parsed.feed.get("title", ""),

@@ -248,3 +248,13 @@ def test_a_script_in_an_entry_never_reaches_its_text() -> None:
     )
     (entry,) = parse_feed(body, content_type="application/rss+xml", now=NOW).entries
     assert entry.text == "Ships move."
+
+
+def test_an_unreadable_encoding_name_is_a_feed_error() -> None:
+    """A feed declaring an encoding with a broken byte in its name is a FeedError, not a crash."""
+    body = (
+        b'<?xml version="1.0" encoding="utf\xe9-8"?><rss version="2.0"><channel><title>T'
+        b"</title><item><title>A</title><link>https://a.example/1</link></item></channel></rss>"
+    )
+    with pytest.raises(FeedError, match="encoding cannot be read"):
+        parse_feed(body, content_type="application/rss+xml", now=NOW)
