@@ -38,7 +38,6 @@ QUESTION_WORDS = frozenset({"next", "much", "many", "long", "often", "kind", "so
 
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
 _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
-_SPACE = re.compile(r"\s+")
 _TAG = re.compile(r"<[^>]+>")
 # Markup whose content is not text: scripts, styles, comments. Dropped whole, content and all.
 _NOT_TEXT = re.compile(
