@@ -67,6 +67,11 @@ _RANKED_FIRST = 400
 # least (see `search`).
 _COMMON_MATCHES = 25_000
 _NEWEST_RANKED = 4_000
+# A match's rank: title matches weigh more than body matches (bm25 column weights).
+_RANK = "bm25(articles_fts, 4.0, 1.0)"
+# An article `a` a search may return: in its window (since, fetched since) and its scope
+# (platform, workspace), the four parameters in that order.
+_IN_WINDOW_AND_SCOPE = f"a.published_at >= ? AND a.fetched_at >= ? AND {_ARTICLE_IN_SCOPE}"
 _ARTICLE_COLUMNS = (
     "a.id, a.guid, a.url, a.canonical_url, a.title, a.source, a.published_at, a.fetched_at, "
     "a.text, a.is_full_text, a.content_hash, a.story_id"
@@ -204,7 +209,8 @@ class SqliteStore:
 
     @classmethod
     async def open(cls, path: Path | str) -> SqliteStore:
-        if str(path) != ":memory:":
+        on_disk = str(path) != ":memory:"
+        if on_disk:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         conn = await aiosqlite.connect(str(path), isolation_level=None)
         store: SqliteStore | None = None
@@ -214,9 +220,9 @@ class SqliteStore:
             await conn.execute("PRAGMA foreign_keys=ON")
             await conn.execute("PRAGMA busy_timeout=5000")
             await conn.execute("PRAGMA synchronous=NORMAL")
-            if str(path) != ":memory:":
+            if on_disk:
                 await conn.execute(f"PRAGMA wal_autocheckpoint={_BACKSTOP_CHECKPOINT_PAGES}")
-            store = cls(conn, None if str(path) == ":memory:" else _Checkpointer(str(path)))
+            store = cls(conn, _Checkpointer(str(path)) if on_disk else None)
             await store._migrate()
         except BaseException:
             # Its worker thread (the checkpointer's too) would otherwise keep the process alive.
@@ -607,8 +613,7 @@ class SqliteStore:
         self, scope: Scope, *, since: datetime, limit: int, fetched_since: datetime | None = None
     ) -> list[Article]:
         rows = await self._fetchall(
-            f"SELECT {_ARTICLE_COLUMNS} FROM articles a WHERE a.published_at >= ? "
-            f"AND a.fetched_at >= ? AND {_ARTICLE_IN_SCOPE} "
+            f"SELECT {_ARTICLE_COLUMNS} FROM articles a WHERE {_IN_WINDOW_AND_SCOPE} "
             "ORDER BY a.published_at DESC, a.id DESC LIMIT ?",
             (
                 to_db(since),
@@ -677,7 +682,7 @@ class SqliteStore:
         # which is most of the time for a word in thousands of articles.
         enough = max(_RANKED_FIRST, 10 * limit)
         ranked = await self._fetchall(
-            "SELECT rowid AS id, bm25(articles_fts, 4.0, 1.0) AS rank FROM articles_fts "
+            f"SELECT rowid AS id, {_RANK} AS rank FROM articles_fts "
             "WHERE articles_fts MATCH ? ORDER BY rank LIMIT ?",
             (query, enough),
         )
@@ -685,17 +690,16 @@ class SqliteStore:
             r["id"]
             for r in await self._fetchall(
                 "SELECT a.id FROM articles a WHERE a.id IN (SELECT value FROM json_each(?)) "
-                f"AND a.published_at >= ? AND a.fetched_at >= ? AND {_ARTICLE_IN_SCOPE}",
+                f"AND {_IN_WINDOW_AND_SCOPE}",
                 (json.dumps([r["id"] for r in ranked]), *params),
             )
         }
         rows = [r for r in ranked if r["id"] in passing][:limit]
         if len(rows) < limit and len(ranked) == enough:  # too few passed: rank them all
             rows = await self._fetchall(
-                "SELECT a.id, bm25(articles_fts, 4.0, 1.0) AS rank "
+                f"SELECT a.id, {_RANK} AS rank "
                 "FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid "
-                "WHERE articles_fts MATCH ? AND a.published_at >= ? AND a.fetched_at >= ? "
-                f"AND {_ARTICLE_IN_SCOPE} ORDER BY rank LIMIT ?",
+                f"WHERE articles_fts MATCH ? AND {_IN_WINDOW_AND_SCOPE} ORDER BY rank LIMIT ?",
                 (query, *params, limit),
             )
         return rows
@@ -712,10 +716,10 @@ class SqliteStore:
         # among the newest matches walks further back instead of finding too few. The
         # CROSS JOIN keeps the match list the outer loop, in its rowid order.
         return await self._fetchall(
-            "SELECT id, rank FROM (SELECT a.id AS id, bm25(articles_fts, 4.0, 1.0) AS rank "
+            f"SELECT id, rank FROM (SELECT a.id AS id, {_RANK} AS rank "
             "FROM articles_fts CROSS JOIN articles a ON a.id = articles_fts.rowid "
-            "WHERE articles_fts MATCH ? AND a.published_at >= ? AND a.fetched_at >= ? "
-            f"AND {_ARTICLE_IN_SCOPE} ORDER BY articles_fts.rowid DESC LIMIT ?) "
+            f"WHERE articles_fts MATCH ? AND {_IN_WINDOW_AND_SCOPE} "
+            "ORDER BY articles_fts.rowid DESC LIMIT ?) "
             "ORDER BY rank LIMIT ?",
             (query, *params, newest, limit),
         )
