@@ -40,7 +40,21 @@ REST requests need `Authorization: Bot <token>` (401 otherwise), except interact
 and webhook calls, which carry their token in the path. Every request is recorded in `calls`;
 unknown routes answer 404 `{"message": "Unknown", "code": 0}`. `fail_next` scripts failures;
 a 429 carries Discord's JSON body, the X-RateLimit-* headers and `Via`, without which
-discord.py treats a 429 as a Cloudflare ban and raises instead of retrying.
+discord.py treats a 429 as a Cloudflare ban and raises instead of retrying. `slow` delays a
+route (by its name in `ROUTE_NAMES`, Discord's own names: "create_message",
+"start_thread_from_message", ...) before and/or after its work, for crash tests.
+
+Message nonces work as on Discord: POST /channels/{id}/messages takes `nonce` (a string of at
+most 25 characters or an integer; else 400, code 50035) and `enforce_nonce`; with
+`enforce_nonce` true, a message the same author created in the same channel with the same
+nonce within `nonce_window` seconds (by `clock`) comes back (200) instead of a new one, with no
+second MESSAGE_CREATE. discord.py sends both when `channel.send(nonce=...)` is used. The nonce
+is echoed in the create response and in MESSAGE_CREATE only, never by GET.
+
+The fake runs in the test's event loop and serves a bot in another process just as well
+(`python -m bot run` with DISCORD_API_URL=`api_base`, the full ".../api/v10", and
+DISCORD_TOKEN=`token`), as long as the test awaits (asyncio subprocesses, not
+`subprocess.run`) while the bot talks to it.
 """
 
 from __future__ import annotations
@@ -144,7 +158,7 @@ class RestCall:
     body: Any  # parsed JSON (multipart: payload_json parsed) or None
     at: float  # time.monotonic() when received
     query: dict[str, str] = field(default_factory=dict)
-    status: int = 0  # what the fake answered
+    status: int = 0  # what the fake answered; 0 while it is still working on it (see `slow`)
     files: list[str] = field(default_factory=list)  # multipart file names, if any
 
 
@@ -157,6 +171,19 @@ class _Failure:
     code: int
     message: str | None
     remaining: int
+
+
+@dataclass
+class _Delay:
+    before: float
+    after: float
+    remaining: int | None  # calls left to delay; None: until changed
+
+
+@dataclass
+class _Nonce:
+    message_id: int
+    at: float  # FakeDiscord.clock() when the message was created
 
 
 @dataclass
@@ -268,6 +295,12 @@ def _error(status: int, message: str, code: int) -> _Reply:
     return _Reply(status, {"message": message, "code": code})
 
 
+def _form_error(field_name: str, code: str, message: str) -> _Reply:
+    """400 Invalid Form Body (50035) with Discord's per-field `errors` tree."""
+    errors = {field_name: {"_errors": [{"code": code, "message": message}]}}
+    return _Reply(400, {"message": "Invalid Form Body", "code": 50035, "errors": errors})
+
+
 UNKNOWN_CHANNEL = (404, "Unknown Channel", 10003)
 UNKNOWN_MESSAGE = (404, "Unknown Message", 10008)
 UNKNOWN_WEBHOOK = (404, "Unknown Webhook", 10015)
@@ -290,6 +323,10 @@ class FakeDiscord:
     bot_name: str = "newsbrief"
     heartbeat_interval: int = 45_000  # ms, sent in HELLO
     wait_timeout: float = 5.0  # seconds `ready()` / `resumed()` wait before TimeoutError
+    # enforce_nonce: how long a nonce maps to its message (Discord: "a few minutes"), measured
+    # by `clock` (seconds; swap in a fake clock to step past the window).
+    nonce_window: float = 300.0
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False)
     # State the REST side and the helpers build up; inspect freely.
     messages: dict[int, dict[str, Any]] = field(default_factory=dict)
     threads: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -309,6 +346,9 @@ class FakeDiscord:
     _resumed: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
     _interactions: dict[int, _Interaction] = field(default_factory=dict, repr=False)
     _command_ids: dict[tuple[int | None, str, int], int] = field(default_factory=dict, repr=False)
+    # (author id, channel id, str(nonce)) -> the message created with it
+    _nonces: dict[tuple[int, int, str], _Nonce] = field(default_factory=dict, repr=False)
+    _delays: dict[str, _Delay] = field(default_factory=dict, repr=False)
 
     # ------------------------------------------------------------------------ public helpers
 
@@ -319,6 +359,39 @@ class FakeDiscord:
             for call in self.calls
             if (method is None or call.method == method.upper()) and path_contains in call.path
         ]
+
+    def channel_messages(self, channel_id: int) -> list[dict[str, Any]]:
+        """The stored messages in a channel or thread, oldest first (the objects in
+        `messages`, as GET returns them: no `nonce`)."""
+        found = [m for m in self.messages.values() if int(m["channel_id"]) == channel_id]
+        return sorted(found, key=lambda m: int(m["id"]))
+
+    def slow(
+        self,
+        route: str,
+        *,
+        before: float = 0.0,
+        after: float = 0.0,
+        times: int | None = None,
+    ) -> None:
+        """Make REST route `route` (a name in `ROUTE_NAMES`) slow, for crash tests.
+
+        Each matching call sleeps `before` seconds before the fake does anything (nothing
+        created yet), then does its work (for "create_message": the message is stored and
+        MESSAGE_CREATE dispatched), then sleeps `after` seconds before the HTTP answer goes
+        out, so a client killed during `after` has posted a message it never heard about.
+        The call's `RestCall.status` stays 0 until the answer is sent. `times` limits the delay
+        to the next n calls (None: until changed); `before=after=0` removes it. Scripted
+        failures (`fail_next`) answer at once, undelayed.
+        """
+        if route not in ROUTE_NAMES:
+            raise ValueError(f"unknown route {route!r}; one of {sorted(set(ROUTE_NAMES))}")
+        if before < 0 or after < 0:
+            raise ValueError("delays must be >= 0")
+        if (before == 0 and after == 0) or times == 0:
+            self._delays.pop(route, None)
+            return
+        self._delays[route] = _Delay(before=before, after=after, remaining=times)
 
     def snowflake(self) -> int:
         """A fresh, increasing snowflake id from the current time."""
@@ -772,8 +845,11 @@ class FakeDiscord:
         if conn is not None and conn.live:
             await self._send(conn, frame)
 
-    async def _dispatch_message(self, event: str, message: dict[str, Any]) -> None:
-        """MESSAGE_CREATE/UPDATE as the gateway sends it: guild_id, member, intents applied."""
+    async def _dispatch_message(
+        self, event: str, message: dict[str, Any], *, nonce: str | int | None = None
+    ) -> None:
+        """MESSAGE_CREATE/UPDATE as the gateway sends it: guild_id, member, intents applied;
+        the create's nonce, if any, echoed."""
         session = self._session
         if session is None:
             return
@@ -783,6 +859,8 @@ class FakeDiscord:
             return
         data = dict(message)
         data["guild_id"] = str(self.guild_id)
+        if nonce is not None:
+            data["nonce"] = nonce
         author = message["author"]
         if not message.get("webhook_id"):
             member = self._member(int(author["id"]))
@@ -931,8 +1009,7 @@ class FakeDiscord:
             files=[u.filename for u in uploads],
         )
         self.calls.append(call)
-        routed = self._route(call, request, uploads)
-        reply = await routed if inspect.isawaitable(routed) else routed
+        reply = await self._answer(call, request, uploads)
         call.status = reply.status
         if reply.body is None:
             return web.Response(status=reply.status, headers=reply.headers)
@@ -945,9 +1022,7 @@ class FakeDiscord:
             content_type="application/json",
         )
 
-    def _route(
-        self, call: RestCall, request: web.Request, uploads: list[_Upload]
-    ) -> _Reply | Awaitable[_Reply]:
+    async def _answer(self, call: RestCall, request: web.Request, uploads: list[_Upload]) -> _Reply:
         if not request.path.startswith("/api/v10/"):
             return _error(404, "Unknown", 0)
         token_in_path = call.path.startswith(("/webhooks/", "/interactions/"))
@@ -956,14 +1031,32 @@ class FakeDiscord:
         failure = self._take_failure(call)
         if failure is not None:
             return _failure_reply(failure)
-        for method, pattern, handler in _ROUTES:
+        for name, method, pattern, handler in _ROUTES:
             if method != call.method:
                 continue
             match = pattern.fullmatch(call.path)
-            if match is not None:
-                req = _Req(call.method, call.path, call.query, call.body, match, uploads)
-                return handler(self, req)
+            if match is None:
+                continue
+            delay = self._take_delay(name)
+            if delay.before:
+                await asyncio.sleep(delay.before)
+            req = _Req(call.method, call.path, call.query, call.body, match, uploads)
+            routed = handler(self, req)
+            reply = await routed if inspect.isawaitable(routed) else routed
+            if delay.after:
+                await asyncio.sleep(delay.after)
+            return reply
         return _error(404, "Unknown", 0)
+
+    def _take_delay(self, route: str) -> _Delay:
+        delay = self._delays.get(route)
+        if delay is None:
+            return _Delay(before=0.0, after=0.0, remaining=None)
+        if delay.remaining is not None:
+            delay.remaining -= 1
+            if delay.remaining <= 0:
+                del self._delays[route]
+        return delay
 
     def _take_failure(self, call: RestCall) -> _Failure | None:
         for failure in self._failures:
@@ -1258,12 +1351,29 @@ class FakeDiscord:
             if reference.get("fail_if_not_exists", True):
                 return _error(400, "Invalid Form Body", 50035)
             reply_to = None
+        nonce = body.get("nonce")
+        if nonce is not None:
+            problem = _nonce_problem(nonce)
+            if problem is not None:
+                return problem
+            key = (self.bot_user_id, channel_id, str(nonce))
+            seen = self._nonces.get(key)
+            if (
+                body.get("enforce_nonce") is True
+                and seen is not None
+                and self.clock() - seen.at < self.nonce_window
+                and seen.message_id in self.messages
+            ):
+                # Discord answers with the message already created; nothing new, no event.
+                return _Reply(200, {**self.messages[seen.message_id], "nonce": nonce})
         message = self._new_message(channel_id, "", self.bot_user(), reply_to=reply_to)
         self._apply_message_body(message, body, req.uploads)
-        if body.get("nonce") is not None:
-            message["nonce"] = body["nonce"]
-        await self._dispatch_message("MESSAGE_CREATE", message)
-        return _Reply(200, message)
+        if nonce is not None:
+            self._nonces[key] = _Nonce(int(message["id"]), self.clock())
+        await self._dispatch_message("MESSAGE_CREATE", message, nonce=nonce)
+        if nonce is None:
+            return _Reply(200, message)
+        return _Reply(200, {**message, "nonce": nonce})
 
     def _channel_message(self, req: _Req) -> dict[str, Any] | None:
         message = self.messages.get(req.id_of("message"))
@@ -1280,17 +1390,50 @@ class FakeDiscord:
         return _Reply(200, message)
 
     def _get_messages(self, req: _Req) -> _Reply:
+        """Get Channel Messages: newest first; `limit` 1-100 (default 50); one of `around`,
+        `before`, `after` (Discord: mutually exclusive; here around > before > after).
+        `after` gives the messages right after it, `around` limit//2 on either side plus the
+        message itself (so an even limit can give limit + 1, as discord.py notes)."""
         channel_id = req.id_of("channel")
         if not self._known_channel(channel_id):
             return _error(*UNKNOWN_CHANNEL)
-        limit = int(req.query.get("limit", "50"))
-        found = [m for m in self.messages.values() if int(m["channel_id"]) == channel_id]
-        found.sort(key=lambda m: int(m["id"]), reverse=True)
-        if "before" in req.query:
-            found = [m for m in found if int(m["id"]) < int(req.query["before"])]
-        if "after" in req.query:
-            found = [m for m in found if int(m["id"]) > int(req.query["after"])]
-        return _Reply(200, found[:limit])
+        raw_limit = req.query.get("limit", "50")
+        try:
+            limit = int(raw_limit)
+        except ValueError:
+            return _form_error("limit", "NUMBER_TYPE_COERCE", f'Value "{raw_limit}" is not int.')
+        if limit < 1:
+            return _form_error(
+                "limit", "NUMBER_TYPE_MIN", "int value should be greater than or equal to 1."
+            )
+        if limit > 100:
+            return _form_error(
+                "limit", "NUMBER_TYPE_MAX", "int value should be less than or equal to 100."
+            )
+        anchors: dict[str, int] = {}
+        for name in ("around", "before", "after"):
+            if name in req.query:
+                value = req.query[name]
+                if not value.isdigit():
+                    return _form_error(
+                        name, "NUMBER_TYPE_COERCE", f'Value "{value}" is not snowflake.'
+                    )
+                anchors[name] = int(value)
+        oldest_first = self.channel_messages(channel_id)
+        if "around" in anchors:
+            around = anchors["around"]
+            half = limit // 2
+            older = [m for m in oldest_first if int(m["id"]) < around]
+            at = [m for m in oldest_first if int(m["id"]) == around]
+            newer = [m for m in oldest_first if int(m["id"]) > around]
+            page = (older[-half:] if half else []) + at + newer[:half]
+        elif "before" in anchors:
+            page = [m for m in oldest_first if int(m["id"]) < anchors["before"]][-limit:]
+        elif "after" in anchors:
+            page = [m for m in oldest_first if int(m["id"]) > anchors["after"]][:limit]
+        else:
+            page = oldest_first[-limit:]
+        return _Reply(200, page[::-1])
 
     async def _patch_message(self, req: _Req) -> _Reply:
         if not self._known_channel(req.id_of("channel")):
@@ -1432,6 +1575,17 @@ def _empty(body: dict[str, Any]) -> bool:
     return not any(body.get(key) for key in keys)
 
 
+def _nonce_problem(nonce: object) -> _Reply | None:
+    """Discord's answer to a bad `nonce`: a string of at most 25 characters or an integer."""
+    if isinstance(nonce, bool) or not isinstance(nonce, str | int):
+        return _form_error(
+            "nonce", "NONCE_TYPE_INVALID_TYPE", "This field must be a string or integer."
+        )
+    if len(str(nonce)) > 25:
+        return _form_error("nonce", "NONCE_TYPE_TOO_LONG", "Must be 25 or fewer characters long.")
+    return None
+
+
 def _option(option: dict[str, Any]) -> dict[str, Any]:
     option = dict(option)
     if "type" not in option:
@@ -1500,90 +1654,153 @@ async def _read_body(request: web.Request) -> tuple[Any, list[_Upload]]:
 
 _Handler = Callable[[FakeDiscord, _Req], "_Reply | Awaitable[_Reply]"]
 _SNOW = r"\d+"
-_ROUTE_TABLE: list[tuple[str, str, _Handler]] = [
-    ("GET", r"/users/@me", FakeDiscord._get_me),
-    ("GET", rf"/users/(?P<user>{_SNOW})", FakeDiscord._get_user),
-    ("GET", r"/gateway", FakeDiscord._get_gateway),
-    ("GET", r"/gateway/bot", FakeDiscord._get_gateway_bot),
-    ("GET", r"/oauth2/applications/@me", FakeDiscord._get_application),
-    ("GET", r"/applications/@me", FakeDiscord._get_application),
-    ("PUT", rf"/applications/(?P<app>{_SNOW})/commands", FakeDiscord._put_commands),
-    ("GET", rf"/applications/(?P<app>{_SNOW})/commands", FakeDiscord._get_commands),
-    ("POST", rf"/applications/(?P<app>{_SNOW})/commands", FakeDiscord._post_command),
+# (name, method, path pattern, handler); names are Discord's, for `FakeDiscord.slow`.
+_ROUTE_TABLE: list[tuple[str, str, str, _Handler]] = [
+    ("get_current_user", "GET", r"/users/@me", FakeDiscord._get_me),
+    ("get_user", "GET", rf"/users/(?P<user>{_SNOW})", FakeDiscord._get_user),
+    ("get_gateway", "GET", r"/gateway", FakeDiscord._get_gateway),
+    ("get_gateway_bot", "GET", r"/gateway/bot", FakeDiscord._get_gateway_bot),
     (
+        "get_current_application",
+        "GET",
+        r"/oauth2/applications/@me",
+        FakeDiscord._get_application,
+    ),
+    ("get_current_application", "GET", r"/applications/@me", FakeDiscord._get_application),
+    (
+        "bulk_overwrite_commands",
+        "PUT",
+        rf"/applications/(?P<app>{_SNOW})/commands",
+        FakeDiscord._put_commands,
+    ),
+    ("get_commands", "GET", rf"/applications/(?P<app>{_SNOW})/commands", FakeDiscord._get_commands),
+    (
+        "create_command",
+        "POST",
+        rf"/applications/(?P<app>{_SNOW})/commands",
+        FakeDiscord._post_command,
+    ),
+    (
+        "bulk_overwrite_commands",
         "PUT",
         rf"/applications/(?P<app>{_SNOW})/guilds/(?P<guild>{_SNOW})/commands",
         FakeDiscord._put_commands,
     ),
     (
+        "get_commands",
         "GET",
         rf"/applications/(?P<app>{_SNOW})/guilds/(?P<guild>{_SNOW})/commands",
         FakeDiscord._get_commands,
     ),
     (
+        "create_command",
         "POST",
         rf"/applications/(?P<app>{_SNOW})/guilds/(?P<guild>{_SNOW})/commands",
         FakeDiscord._post_command,
     ),
     (
+        "create_interaction_response",
         "POST",
         rf"/interactions/(?P<interaction>{_SNOW})/(?P<token>[^/]+)/callback",
         FakeDiscord._interaction_callback,
     ),
-    ("POST", rf"/webhooks/(?P<app>{_SNOW})/(?P<token>[^/]+)", FakeDiscord._post_followup),
     (
+        "create_followup_message",
+        "POST",
+        rf"/webhooks/(?P<app>{_SNOW})/(?P<token>[^/]+)",
+        FakeDiscord._post_followup,
+    ),
+    (
+        "get_webhook_message",
         "GET",
         rf"/webhooks/(?P<app>{_SNOW})/(?P<token>[^/]+)/messages/(?P<message>@original|{_SNOW})",
         FakeDiscord._get_webhook_message,
     ),
     (
+        "edit_webhook_message",
         "PATCH",
         rf"/webhooks/(?P<app>{_SNOW})/(?P<token>[^/]+)/messages/(?P<message>@original|{_SNOW})",
         FakeDiscord._patch_webhook_message,
     ),
     (
+        "delete_webhook_message",
         "DELETE",
         rf"/webhooks/(?P<app>{_SNOW})/(?P<token>[^/]+)/messages/(?P<message>@original|{_SNOW})",
         FakeDiscord._delete_webhook_message,
     ),
-    ("GET", rf"/channels/(?P<channel>{_SNOW})", FakeDiscord._get_channel),
-    ("GET", rf"/channels/(?P<channel>{_SNOW})/messages", FakeDiscord._get_messages),
-    ("POST", rf"/channels/(?P<channel>{_SNOW})/messages", FakeDiscord._post_message),
+    ("get_channel", "GET", rf"/channels/(?P<channel>{_SNOW})", FakeDiscord._get_channel),
     (
+        "get_channel_messages",
+        "GET",
+        rf"/channels/(?P<channel>{_SNOW})/messages",
+        FakeDiscord._get_messages,
+    ),
+    (
+        "create_message",
+        "POST",
+        rf"/channels/(?P<channel>{_SNOW})/messages",
+        FakeDiscord._post_message,
+    ),
+    (
+        "get_channel_message",
         "GET",
         rf"/channels/(?P<channel>{_SNOW})/messages/(?P<message>{_SNOW})",
         FakeDiscord._get_message,
     ),
     (
+        "edit_message",
         "PATCH",
         rf"/channels/(?P<channel>{_SNOW})/messages/(?P<message>{_SNOW})",
         FakeDiscord._patch_message,
     ),
     (
+        "delete_message",
         "DELETE",
         rf"/channels/(?P<channel>{_SNOW})/messages/(?P<message>{_SNOW})",
         FakeDiscord._delete_channel_message,
     ),
     (
+        "start_thread_from_message",
         "POST",
         rf"/channels/(?P<channel>{_SNOW})/messages/(?P<message>{_SNOW})/threads",
         FakeDiscord._thread_from_message,
     ),
-    ("POST", rf"/channels/(?P<channel>{_SNOW})/threads", FakeDiscord._thread_without_message),
-    ("POST", rf"/channels/(?P<channel>{_SNOW})/typing", FakeDiscord._no_content),
     (
+        "start_thread_without_message",
+        "POST",
+        rf"/channels/(?P<channel>{_SNOW})/threads",
+        FakeDiscord._thread_without_message,
+    ),
+    (
+        "trigger_typing_indicator",
+        "POST",
+        rf"/channels/(?P<channel>{_SNOW})/typing",
+        FakeDiscord._no_content,
+    ),
+    (
+        "create_reaction",
         "PUT",
         rf"/channels/(?P<channel>{_SNOW})/messages/(?P<message>{_SNOW})/reactions/[^/]+/@me",
         FakeDiscord._reaction,
     ),
     (
+        "delete_own_reaction",
         "DELETE",
         rf"/channels/(?P<channel>{_SNOW})/messages/(?P<message>{_SNOW})/reactions/[^/]+/@me",
         FakeDiscord._reaction,
     ),
-    ("PUT", rf"/channels/(?P<channel>{_SNOW})/thread-members/@me", FakeDiscord._no_content),
+    (
+        "join_thread",
+        "PUT",
+        rf"/channels/(?P<channel>{_SNOW})/thread-members/@me",
+        FakeDiscord._no_content,
+    ),
 ]
-_ROUTES = [(method, re.compile(pattern), handler) for method, pattern, handler in _ROUTE_TABLE]
+_ROUTES = [
+    (name, method, re.compile(pattern), handler) for name, method, pattern, handler in _ROUTE_TABLE
+]
+# The route names `FakeDiscord.slow` knows, in table order.
+ROUTE_NAMES: tuple[str, ...] = tuple(dict.fromkeys(name for name, *_ in _ROUTE_TABLE))
 
 
 @asynccontextmanager

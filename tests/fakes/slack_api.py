@@ -32,19 +32,48 @@ Bolt's `AsyncSocketModeHandler` runs) expects it:
 - `socket_disconnect()` sends `{"type": "disconnect"}`: the client calls apps.connections.open
   again, connects anew, then closes the old connection, as on Slack's periodic refresh.
 `slash_command_payload` / `event_payload` are the HTTP bodies as the dicts Socket Mode carries.
+
+Messages are kept the way Slack keeps them, per channel, so a client can read back what it
+posted (also from another process: all the state lives in the server):
+- chat.postMessage stores the message (chat.update edits it, chat.delete removes it); a reply
+  (`thread_ts`) joins the thread of its parent, also when `thread_ts` names another reply.
+  `add_message` stores a message as if someone else had posted it (a user's, by default).
+- Message metadata (https://api.slack.com/metadata): chat.postMessage and chat.update accept
+  `metadata` as `{"event_type": str, "event_payload": object}`, or that object as a JSON string
+  (a form body); anything else is refused with `invalid_metadata_format` and nothing is stored.
+  The postMessage answer's `message` carries the metadata when some was sent.
+- conversations.history (top-level messages, newest first) and conversations.replies (the
+  parent, then its replies, oldest first; `thread_not_found` for a ts the channel doesn't
+  have, `ts` may also be a reply's) take oldest / latest (exclusive unless `inclusive`), limit
+  (default 100, at most 999) and cursor (opaque; the next one is in
+  `response_metadata.next_cursor` while `has_more`). A parent with replies shows `thread_ts`,
+  `reply_count`, `reply_users`, `latest_reply`; `metadata` is shown only with
+  `include_all_metadata` true. conversations.replies filters the parent by oldest / latest
+  like any message of the thread.
+- `channel_messages` / `thread_replies` read the store directly, metadata included;
+  `wait_message` waits for a message to be stored.
+
+`slow(method, before=, after=)` delays calls: `before` seconds before the call is answered
+(a message is not stored yet), `after` seconds once it is answered (stored, `SlackCall.response`
+set) but before the HTTP response goes out: a client killed then has posted a message it never
+heard about.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import copy
 import hashlib
 import hmac
 import itertools
 import json
+import re
 import time
 import uuid
 from collections import defaultdict, deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,6 +89,10 @@ APP_ID = "A1"
 SOCKET_PATH = "/socket-mode"
 
 _TS_START = 1_700_000_000_000_100  # microseconds: "1700000000.000100"
+_TS_STEP = 100
+_TS_PATTERN = re.compile(r"\d+(?:\.\d{1,6})?")
+HISTORY_LIMIT = 100  # conversations.history / .replies without a limit
+HISTORY_MAX_LIMIT = 999
 _event_ids = itertools.count(1)
 
 
@@ -134,6 +167,16 @@ class _Failure:
 
 
 @dataclass
+class _Slow:
+    before: float
+    after: float
+    times: int | None  # calls left to delay; None: all, until cleared
+
+
+_NOT_SLOW = _Slow(before=0.0, after=0.0, times=None)
+
+
+@dataclass
 class FakeSlack:
     base_url: str  # "http://127.0.0.1:PORT/api/", trailing slash as slack_sdk wants
     calls: list[SlackCall] = field(default_factory=list)
@@ -144,7 +187,13 @@ class FakeSlack:
     _failures: defaultdict[str, deque[_Failure]] = field(
         default_factory=lambda: defaultdict(deque), repr=False
     )
-    _ts: itertools.count[int] = field(default_factory=itertools.count, repr=False)
+    _last_ts: int = field(default=_TS_START - _TS_STEP, repr=False)  # microseconds
+    # Messages as Slack keeps them: channel -> ts -> message (a reply carries its thread_ts).
+    _messages: defaultdict[str, dict[str, dict[str, Any]]] = field(
+        default_factory=lambda: defaultdict(dict), repr=False
+    )
+    _message_stored: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+    _slow: dict[str, _Slow] = field(default_factory=dict, repr=False)
     # Socket Mode
     socket_url: str = ""  # "ws://127.0.0.1:PORT/socket-mode", what connections.open hands out
     sockets: list[web.WebSocketResponse] = field(default_factory=list)  # live, newest last
@@ -179,12 +228,157 @@ class FakeSlack:
         failure = _Failure(status=status, retry_after=retry_after, error=error)
         self._failures[method].extend([failure] * times)
 
+    def slow(
+        self, method: str, *, before: float = 0.0, after: float = 0.0, times: int | None = None
+    ) -> None:
+        """Delay the next `times` calls of `method` (None: every call, until cleared).
+
+        Each sleeps `before` seconds before it is answered (a posted message is not stored
+        yet), then `after` seconds once it is answered (the message stored, `SlackCall.response`
+        set) before the HTTP response goes out. `slow(method)` alone clears the delay.
+        """
+        if before < 0 or after < 0 or (times is not None and times < 1):
+            raise ValueError("delays must be >= 0 and times >= 1")
+        if not before and not after:
+            self._slow.pop(method, None)
+        else:
+            self._slow[method] = _Slow(before=before, after=after, times=times)
+
     def next_ts(self) -> str:
-        """A fresh message ts, unique and increasing: 1700000000.000100, ...000200, ..."""
-        micros = _TS_START + 100 * next(self._ts)
-        return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
+        """A fresh message ts, unique and increasing: 1700000000.000100, ...000200, ...
+
+        Always later than every ts handed out or stored before (see `add_message`).
+        """
+        self._last_ts += _TS_STEP
+        return _format_ts(self._last_ts)
+
+    # ------------------------------------------------------------------------ messages
+
+    def add_message(
+        self,
+        channel: str,
+        text: str = "",
+        *,
+        user: str = "UMEMBER",
+        ts: str | None = None,
+        thread_ts: str | None = None,
+        bot_id: str | None = None,
+        blocks: list[dict[str, Any]] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> str:
+        """Store a message as if `user` had posted it (a human, unless `bot_id` is given).
+
+        `ts` defaults to a fresh one; an explicit ts must be new in the channel, and later
+        `next_ts` values follow it. `thread_ts` makes it a reply. Returns the ts.
+        """
+        if ts is None:
+            ts = self.next_ts()
+        micros = _ts_micros(ts)
+        if micros is None:
+            raise ValueError(f"not a Slack ts: {ts!r}")
+        if ts in self._messages[channel]:
+            raise ValueError(f"{channel} already has a message with ts {ts}")
+        if metadata is not None and _parse_metadata(metadata) is None:
+            raise ValueError(f"malformed metadata: {metadata!r}")
+        self._last_ts = max(self._last_ts, micros)
+        message: dict[str, Any] = {
+            "type": "message",
+            "user": user,
+            "text": text,
+            "ts": ts,
+            "team": self.team_id,
+        }
+        if bot_id is not None:
+            message["bot_id"] = bot_id
+        if blocks is not None:
+            message["blocks"] = copy.deepcopy(blocks)
+        if thread_ts is not None:
+            message["thread_ts"] = self._thread_root(channel, thread_ts)
+        if metadata is not None:
+            message["metadata"] = _parse_metadata(metadata)
+        self._store(channel, message)
+        return ts
+
+    def channel_messages(self, channel: str) -> list[dict[str, Any]]:
+        """The channel's top-level messages, oldest first, metadata included (copies).
+
+        Each is as conversations.history with include_all_metadata shows it: a parent also
+        has thread_ts, reply_count, reply_users, latest_reply. Replies: `thread_replies`.
+        """
+        top = [m for m in self._messages.get(channel, {}).values() if not _is_reply(m)]
+        return [self._render(channel, m, metadata=True) for m in _by_ts(top)]
+
+    def thread_replies(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:
+        """The replies under `thread_ts` (the parent excluded), oldest first, metadata included.
+
+        Also for a thread whose parent the fake never saw (a reply to an event's message).
+        """
+        return [self._render(channel, m, metadata=True) for m in self._replies(channel, thread_ts)]
+
+    async def wait_message(
+        self, channel: str, predicate: Callable[[dict[str, Any]], bool] | None = None
+    ) -> dict[str, Any]:
+        """Wait until `channel` has a message (top-level or reply) matching `predicate` (any
+        message if None) and return it, metadata included; no deadline of its own.
+
+        With `slow(..., after=...)` it returns while the poster still waits for its answer.
+        """
+        while True:
+            for message in _by_ts(self._messages.get(channel, {}).values()):
+                rendered = self._render(channel, message, metadata=True)
+                if predicate is None or predicate(rendered):
+                    return rendered
+            await self._message_stored.wait()
+
+    def _store(self, channel: str, message: dict[str, Any]) -> None:
+        self._messages[channel][message["ts"]] = message
+        self._message_stored.set()  # wake the waiters, then re-arm for the next message
+        self._message_stored = asyncio.Event()
+
+    def _thread_root(self, channel: str, thread_ts: str) -> str:
+        """The parent ts of the thread `thread_ts` names: itself, or a reply's parent."""
+        named = self._messages.get(channel, {}).get(thread_ts)
+        if named is not None and _is_reply(named):
+            return str(named["thread_ts"])
+        return thread_ts
+
+    def _replies(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:
+        stored = self._messages.get(channel, {}).values()
+        return _by_ts(m for m in stored if _is_reply(m) and m["thread_ts"] == thread_ts)
+
+    def _render(self, channel: str, message: dict[str, Any], *, metadata: bool) -> dict[str, Any]:
+        """`message` as conversations.history / .replies return it (a deep copy)."""
+        shown = copy.deepcopy(message)
+        if not metadata:
+            shown.pop("metadata", None)
+        if _is_reply(shown):
+            parent = self._messages.get(channel, {}).get(shown["thread_ts"])
+            if parent is not None and "user" in parent:
+                shown["parent_user_id"] = parent["user"]
+            return shown
+        replies = self._replies(channel, shown["ts"])
+        if replies:
+            users = list(dict.fromkeys(str(r.get("user") or r.get("bot_id")) for r in replies))
+            shown |= {
+                "thread_ts": shown["ts"],
+                "reply_count": len(replies),
+                "reply_users_count": len(users),
+                "latest_reply": replies[-1]["ts"],
+                "reply_users": users,
+            }
+        return shown
 
     # ------------------------------------------------------------------------ answering
+
+    def _take_slow(self, method: str) -> _Slow:
+        delay = self._slow.get(method)
+        if delay is None:
+            return _NOT_SLOW
+        if delay.times is not None:
+            delay.times -= 1
+            if delay.times <= 0:
+                del self._slow[method]
+        return delay
 
     def _answer(self, method: str, args: dict[str, Any]) -> web.Response:
         failures = self._failures.get(method)
@@ -234,10 +428,18 @@ class FakeSlack:
             return _error(problem)
         if not (args.get("text") or args.get("blocks") or args.get("attachments")):
             return _error("no_text")
+        metadata = _parse_metadata(args.get("metadata"))
+        if _given(args.get("metadata")) and metadata is None:
+            return _error("invalid_metadata_format")
+        channel = str(args["channel"])
         ts = self.next_ts()
-        return _json(
-            {"ok": True, "channel": args["channel"], "ts": ts, "message": self._message(args, ts)}
-        )
+        message = self._message(args, ts)
+        if "thread_ts" in message:
+            message["thread_ts"] = self._thread_root(channel, str(message["thread_ts"]))
+        if metadata is not None:
+            message["metadata"] = metadata
+        self._store(channel, message)
+        return _json({"ok": True, "channel": channel, "ts": ts, "message": copy.deepcopy(message)})
 
     def _post_ephemeral(self, args: dict[str, Any]) -> web.Response:
         problem = _channel_problem(args)
@@ -253,7 +455,20 @@ class FakeSlack:
             return _error(problem)
         if not args.get("ts"):
             return _error("message_not_found")
+        metadata = _parse_metadata(args.get("metadata"))
+        if _given(args.get("metadata")) and metadata is None:
+            return _error("invalid_metadata_format")
         message = self._message(args, str(args["ts"]))
+        stored = self._messages.get(str(args["channel"]), {}).get(str(args["ts"]))
+        if stored is not None:  # an unknown ts is answered as before, but nothing is kept
+            if "text" in args:
+                stored["text"] = message["text"]
+            if "blocks" in message:
+                stored["blocks"] = message["blocks"]
+            if metadata is not None:
+                stored["metadata"] = metadata
+            stored["edited"] = {"user": self.bot_user_id, "ts": self.next_ts()}
+            message = copy.deepcopy(stored)
         payload = {
             "ok": True,
             "channel": args["channel"],
@@ -269,7 +484,78 @@ class FakeSlack:
             return _error(problem)
         if not args.get("ts"):
             return _error("message_not_found")
+        self._messages.get(str(args["channel"]), {}).pop(str(args["ts"]), None)
         return _json({"ok": True, "channel": args["channel"], "ts": args["ts"]})
+
+    def _history(self, args: dict[str, Any]) -> web.Response:
+        problem = _channel_problem(args)
+        if problem:
+            return _error(problem)
+        channel = str(args["channel"])
+        top = [m for m in self._messages.get(channel, {}).values() if not _is_reply(m)]
+        return self._page(channel, list(reversed(_by_ts(top))), args, newest_first=True)
+
+    def _conversation_replies(self, args: dict[str, Any]) -> web.Response:
+        problem = _channel_problem(args)
+        if problem:
+            return _error(problem)
+        channel = str(args["channel"])
+        stored = self._messages.get(channel, {})
+        named = stored.get(str(args.get("ts") or ""))
+        if named is None:
+            return _error("thread_not_found")
+        root = self._thread_root(channel, named["ts"])
+        parent = stored.get(root)
+        thread = ([parent] if parent is not None else []) + self._replies(channel, root)
+        return self._page(channel, thread, args, newest_first=False)
+
+    def _page(
+        self,
+        channel: str,
+        messages: list[dict[str, Any]],
+        args: dict[str, Any],
+        *,
+        newest_first: bool,
+    ) -> web.Response:
+        """Filter `messages` (in answer order) by oldest / latest, then cut a page at cursor."""
+        oldest = _ts_micros(str(args.get("oldest") or "0"))
+        if oldest is None:
+            return _error("invalid_ts_oldest")
+        latest = _ts_micros(str(args["latest"])) if _given(args.get("latest")) else None
+        if _given(args.get("latest")) and latest is None:
+            return _error("invalid_ts_latest")
+        try:
+            limit = int(args.get("limit") or HISTORY_LIMIT)
+        except (TypeError, ValueError):
+            return _error("invalid_limit")
+        limit = min(limit if limit > 0 else HISTORY_LIMIT, HISTORY_MAX_LIMIT)
+        inclusive = _truthy(args.get("inclusive"))
+
+        def in_window(micros: int) -> bool:
+            after_oldest = micros > oldest or (inclusive and micros == oldest)
+            before_latest = latest is None or micros < latest or (inclusive and micros == latest)
+            return after_oldest and before_latest
+
+        stamps = [(_ts_micros(m["ts"]) or 0, m) for m in messages]
+        window = [(micros, m) for micros, m in stamps if in_window(micros)]
+        if _given(args.get("cursor")):
+            start = _decode_cursor(str(args["cursor"]))
+            if start is None:
+                return _error("invalid_cursor")
+            if newest_first:
+                window = [(micros, m) for micros, m in window if micros <= start]
+            else:
+                window = [(micros, m) for micros, m in window if micros >= start]
+        page, rest = window[:limit], window[limit:]
+        metadata = _truthy(args.get("include_all_metadata"))
+        payload: dict[str, Any] = {
+            "ok": True,
+            "messages": [self._render(channel, m, metadata=metadata) for _, m in page],
+            "has_more": bool(rest),
+        }
+        if rest:
+            payload["response_metadata"] = {"next_cursor": _encode_cursor(rest[0][1]["ts"])}
+        return _json(payload)
 
     def _users_info(self, args: dict[str, Any]) -> web.Response:
         user = self.users.get(str(args.get("user") or ""))
@@ -416,6 +702,8 @@ _METHODS = {
     "chat.delete": FakeSlack._delete,
     "users.info": FakeSlack._users_info,
     "conversations.info": FakeSlack._conversations_info,
+    "conversations.history": FakeSlack._history,
+    "conversations.replies": FakeSlack._conversation_replies,
     "apps.connections.open": FakeSlack._connections_open,
 }
 
@@ -428,6 +716,67 @@ def _json(
 
 def _error(error: str) -> web.Response:
     return _json({"ok": False, "error": error})
+
+
+def _given(value: Any) -> bool:
+    return value is not None and value != ""
+
+
+def _truthy(value: Any) -> bool:
+    """A boolean argument as Slack reads it: true, "true" or "1" (slack_sdk sends GET
+    params' booleans as "1" / "0")."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true")
+    return value is True or value == 1
+
+
+def _parse_metadata(value: Any) -> dict[str, Any] | None:
+    """`{"event_type": str, "event_payload": dict}` from the object or its JSON string; None
+    when absent or malformed (tell the two apart with `_given`)."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    if not isinstance(value, dict):
+        return None
+    event_type, event_payload = value.get("event_type"), value.get("event_payload")
+    if not isinstance(event_type, str) or not event_type or not isinstance(event_payload, dict):
+        return None
+    return {"event_type": event_type, "event_payload": copy.deepcopy(event_payload)}
+
+
+def _format_ts(micros: int) -> str:
+    return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
+
+
+def _ts_micros(ts: str) -> int | None:
+    """A ts ("1700000000.000100", "1700000000", "0") in microseconds; None if it isn't one."""
+    if not _TS_PATTERN.fullmatch(ts):
+        return None
+    seconds, _, fraction = ts.partition(".")
+    return int(seconds) * 1_000_000 + int(fraction.ljust(6, "0"))
+
+
+def _is_reply(message: dict[str, Any]) -> bool:
+    return bool(message.get("thread_ts", message["ts"]) != message["ts"])
+
+
+def _by_ts(messages: Any) -> list[dict[str, Any]]:
+    return sorted(messages, key=lambda m: _ts_micros(m["ts"]) or 0)
+
+
+def _encode_cursor(ts: str) -> str:
+    return base64.b64encode(f"next_ts:{ts}".encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> int | None:
+    try:
+        text = base64.b64decode(cursor, validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    prefix, _, ts = text.partition(":")
+    return _ts_micros(ts) if prefix == "next_ts" else None
 
 
 def _channel_problem(args: dict[str, Any]) -> str | None:
@@ -490,9 +839,14 @@ async def fake_slack() -> AsyncIterator[FakeSlack]:
             return _error("not_authed")
         if method == "apps.connections.open" and not _bearer(headers, args).startswith("xapp-"):
             return _error("not_allowed_token_type")  # Slack wants the app-level token here
+        delay = server._take_slow(method)
+        if delay.before:
+            await asyncio.sleep(delay.before)
         response = server._answer(method, args)
         if response.body is not None and response.status == 200:
             call.response = json.loads(bytes(response.body))  # type: ignore[arg-type]
+        if delay.after:
+            await asyncio.sleep(delay.after)
         return response
 
     async def respond(request: web.Request) -> web.Response:

@@ -6,10 +6,12 @@ import asyncio
 import contextlib
 import io
 import json
+import sys
 import time
 import warnings
 import zlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
 
 import aiohttp
 import pytest
@@ -393,3 +395,327 @@ async def test_gateway_protocol_by_hand(fake: FakeDiscord) -> None:
             await ws.send_json({"op": 6, "d": {"token": fake.token, "session_id": "x", "seq": 1}})
             assert json.loads(await ws.receive_str(timeout=2)) == {"op": 9, "d": False}
     await fake.ready()
+
+
+# ---------------------------------------------------------------------------- nonces, history,
+# threads, slowness
+
+
+async def call(
+    fake: FakeDiscord,
+    method: str,
+    path: str,
+    *,
+    json: object = None,
+    params: dict[str, str] | None = None,
+) -> tuple[int, Any]:
+    """One REST request to the fake with the bot token; (status, parsed JSON body)."""
+    headers = {"Authorization": f"Bot {fake.token}"}
+    async with (
+        aiohttp.ClientSession(headers=headers) as session,
+        session.request(method, fake.api_base + path, json=json, params=params) as response,
+    ):
+        return response.status, await response.json()
+
+
+def creates(fake: FakeDiscord, message_id: int) -> list[dict[str, Any]]:
+    """The MESSAGE_CREATE events the fake dispatched for one message."""
+    return [d for t, d in fake.dispatched if t == "MESSAGE_CREATE" and d["id"] == str(message_id)]
+
+
+async def test_enforced_nonce_twice_gives_one_message(pointed: FakeDiscord) -> None:
+    """send(nonce=...) twice: the second answer is the first message; one MESSAGE_CREATE."""
+    async with running(pointed) as client:
+        channel = client.get_channel(pointed.channel_id)
+        assert isinstance(channel, discord.TextChannel)
+        first = await channel.send("digest", nonce="digest-42")
+        again = await channel.send("digest, retried", nonce="digest-42")
+    assert again.id == first.id and again.content == "digest"
+    assert first.nonce == again.nonce == "digest-42"
+    posts = pointed.rest("POST", f"/channels/{pointed.channel_id}/messages")
+    assert [(c.body["nonce"], c.body["enforce_nonce"], c.status) for c in posts] == [
+        ("digest-42", True, 200),
+        ("digest-42", True, 200),
+    ]
+    assert [int(m["id"]) for m in pointed.channel_messages(pointed.channel_id)] == [first.id]
+    (event,) = creates(pointed, first.id)
+    assert event["nonce"] == "digest-42"
+
+
+async def test_enforced_nonce_expires_after_the_window(fake: FakeDiscord) -> None:
+    """Within `nonce_window` (by `clock`) the nonce finds its message; past it, a new one."""
+    now = [1000.0]
+    fake.clock = lambda: now[0]
+    path = f"/channels/{fake.channel_id}/messages"
+    body = {"content": "digest", "nonce": "n-1", "enforce_nonce": True}
+    _, first = await call(fake, "POST", path, json=body)
+    now[0] += fake.nonce_window - 1
+    _, within = await call(fake, "POST", path, json=body)
+    now[0] += 2
+    status, after = await call(fake, "POST", path, json=body)
+    assert fake.nonce_window == 300
+    assert within["id"] == first["id"]
+    assert status == 200 and after["id"] != first["id"] and after["nonce"] == "n-1"
+    ids = [m["id"] for m in fake.channel_messages(fake.channel_id)]
+    assert ids == [first["id"], after["id"]]
+
+
+async def test_nonce_without_enforce_nonce_posts_twice(fake: FakeDiscord) -> None:
+    """Without enforce_nonce (absent or false) a repeated nonce makes a new message each time."""
+    path = f"/channels/{fake.channel_id}/messages"
+    _, one = await call(fake, "POST", path, json={"content": "a", "nonce": 7})
+    _, two = await call(fake, "POST", path, json={"content": "b", "nonce": 7})
+    unforced = {"content": "c", "nonce": 7, "enforce_nonce": False}
+    _, three = await call(fake, "POST", path, json=unforced)
+    assert len({one["id"], two["id"], three["id"]}) == 3
+    assert one["nonce"] == two["nonce"] == three["nonce"] == 7  # echoed as sent
+    assert [m["content"] for m in fake.channel_messages(fake.channel_id)] == ["a", "b", "c"]
+
+
+async def test_an_enforced_nonce_matches_only_in_its_channel(fake: FakeDiscord) -> None:
+    """enforce_nonce finds the latest message with that nonce in the same channel only."""
+    path = f"/channels/{fake.channel_id}/messages"
+    await call(fake, "POST", path, json={"content": "a", "nonce": "n"})
+    _, latest = await call(fake, "POST", path, json={"content": "b", "nonce": "n"})
+    enforced = {"content": "c", "nonce": "n", "enforce_nonce": True}
+    _, here = await call(fake, "POST", path, json=enforced)
+    thread_id = await fake.user_thread()
+    _, elsewhere = await call(fake, "POST", f"/channels/{thread_id}/messages", json=enforced)
+    assert here["id"] == latest["id"] and here["content"] == "b"
+    assert elsewhere["id"] != latest["id"] and elsewhere["channel_id"] == str(thread_id)
+    assert [m["id"] for m in fake.channel_messages(thread_id)] == [elsewhere["id"]]
+    assert len(fake.channel_messages(fake.channel_id)) == 2
+
+
+async def test_a_bad_nonce_is_refused(pointed: FakeDiscord) -> None:
+    """A nonce over 25 characters, or neither string nor integer: 400, code 50035."""
+    path = f"/channels/{pointed.channel_id}/messages"
+    status, body = await call(pointed, "POST", path, json={"content": "x", "nonce": "n" * 26})
+    assert status == 400 and body["code"] == 50035 and body["message"] == "Invalid Form Body"
+    assert body["errors"]["nonce"]["_errors"][0]["code"] == "NONCE_TYPE_TOO_LONG"
+    status, body = await call(pointed, "POST", path, json={"content": "x", "nonce": 1.5})
+    assert status == 400 and body["code"] == 50035
+    status, _ = await call(pointed, "POST", path, json={"content": "x", "nonce": "n" * 25})
+    assert status == 200
+    async with running(pointed) as client:
+        channel = client.get_channel(pointed.channel_id)
+        assert isinstance(channel, discord.TextChannel)
+        with pytest.raises(discord.HTTPException) as refused:
+            await channel.send("too long", nonce="x" * 26)
+    assert refused.value.status == 400 and refused.value.code == 50035
+    assert "nonce" in refused.value.text
+    assert [m["content"] for m in pointed.channel_messages(pointed.channel_id)] == ["x"]
+
+
+async def test_history_pages_newest_first_and_hides_nonces(fake: FakeDiscord) -> None:
+    """GET messages: limit 1-100 (50 by default), before/after/around, newest first, no nonce."""
+    path = f"/channels/{fake.channel_id}/messages"
+    ids: list[str] = []
+    for n in range(60):
+        _, sent = await call(fake, "POST", path, json={"content": f"m{n}", "nonce": f"n{n}"})
+        ids.append(sent["id"])
+
+    async def page(**params: str) -> list[str]:
+        status, body = await call(fake, "GET", path, params=params)
+        assert status == 200, body
+        assert not any("nonce" in m for m in body)
+        return [m["id"] for m in body]
+
+    assert await page() == ids[::-1][:50]
+    assert await page(limit="3") == [ids[59], ids[58], ids[57]]
+    assert await page(before=ids[10], limit="3") == [ids[9], ids[8], ids[7]]
+    assert await page(after=ids[10], limit="3") == [ids[13], ids[12], ids[11]]  # right after
+    assert await page(after="0", limit="2") == [ids[1], ids[0]]
+    assert await page(around=ids[30], limit="3") == [ids[31], ids[30], ids[29]]
+    assert await page(around=ids[30], limit="4") == [ids[32], ids[31], ids[30], ids[29], ids[28]]
+    assert await page(around=ids[0], limit="5") == [ids[2], ids[1], ids[0]]
+    assert await page(before=ids[0]) == []
+    assert len(await page(limit="100")) == 60
+    status, one = await call(fake, "GET", f"{path}/{ids[5]}")
+    assert status == 200 and "nonce" not in one
+    for bad in ({"limit": "0"}, {"limit": "101"}, {"limit": "x"}, {"before": "x"}):
+        status, body = await call(fake, "GET", path, params=bad)
+        assert status == 400 and body["code"] == 50035
+        assert set(body["errors"]) == set(bad)
+    assert [m["id"] for m in fake.channel_messages(fake.channel_id)] == ids
+
+
+async def test_discord_py_history_pages_through_the_fake(pointed: FakeDiscord) -> None:
+    """channel.history() pages of 100 come out whole in both directions and around."""
+    path = f"/channels/{pointed.channel_id}/messages"
+    ids: list[int] = []
+    for n in range(205):
+        _, sent = await call(pointed, "POST", path, json={"content": f"m{n}"})
+        ids.append(int(sent["id"]))
+    async with running(pointed) as client:
+        channel = client.get_channel(pointed.channel_id)
+        assert isinstance(channel, discord.TextChannel)
+        newest = [m.id async for m in channel.history(limit=None)]
+        oldest = [m.id async for m in channel.history(limit=None, oldest_first=True)]
+        after = [m.id async for m in channel.history(limit=None, after=discord.Object(ids[50]))]
+        before = [m.id async for m in channel.history(limit=120, before=discord.Object(ids[150]))]
+        around = [m.id async for m in channel.history(limit=5, around=discord.Object(ids[100]))]
+        fetched = [m async for m in channel.history(limit=1)]
+    assert newest == ids[::-1]
+    assert oldest == ids
+    assert after == ids[51:]
+    assert before == ids[30:150][::-1]
+    assert around == ids[98:103][::-1]
+    assert fetched[0].nonce is None
+
+
+async def test_a_second_thread_on_a_message_is_refused(pointed: FakeDiscord) -> None:
+    """A thread on a message has the message's id; a second one: 400, code 160004."""
+    async with running(pointed) as client:
+        channel = client.get_channel(pointed.channel_id)
+        assert isinstance(channel, discord.TextChannel)
+        msg = await channel.send("digest")
+        thread = await channel.create_thread(name="Discuss", message=msg)
+        with pytest.raises(discord.HTTPException) as again:
+            await channel.create_thread(name="Discuss again", message=msg)
+        await thread.send("in the thread")
+    assert thread.id == msg.id
+    assert again.value.status == 400 and again.value.code == 160004
+    assert list(pointed.threads) == [msg.id]
+    assert [m["content"] for m in pointed.channel_messages(thread.id)] == ["in the thread"]
+    assert [m["content"] for m in pointed.channel_messages(pointed.channel_id)] == ["digest"]
+    posts = pointed.rest("POST", f"/messages/{msg.id}/threads")
+    assert [c.status for c in posts] == [201, 400]
+
+
+async def until(check: Callable[[], object], *, seconds: float = 5) -> None:
+    """Wait (at most `seconds`) until `check()` is truthy."""
+    async with asyncio.timeout(seconds):
+        while not check():
+            await asyncio.sleep(0.005)
+
+
+async def test_slow_create_message_holds_before_and_after(pointed: FakeDiscord) -> None:
+    """slow(): in `before` nothing exists; in `after` the message is out while send() waits."""
+    client = make_client()
+    seen: asyncio.Queue[discord.Message] = asyncio.Queue()
+
+    @client.event
+    async def on_message(message: discord.Message) -> None:
+        await seen.put(message)
+
+    path = f"/channels/{pointed.channel_id}/messages"
+    async with running(pointed, client):
+        channel = client.get_channel(pointed.channel_id)
+        assert isinstance(channel, discord.TextChannel)
+        pointed.slow("create_message", before=0.5, after=0.5)
+        send = asyncio.create_task(channel.send("slow digest", nonce="slow-1"))
+        await until(lambda: pointed.rest("POST", path))
+        # `before`: the request is in, nothing created, nothing answered.
+        assert pointed.channel_messages(pointed.channel_id) == []
+        assert pointed.rest("POST", path)[0].status == 0 and not send.done()
+        # `after`: created and dispatched, still unanswered.
+        echoed = await asyncio.wait_for(seen.get(), 5)
+        status, listed = await call(pointed, "GET", path)
+        assert not send.done() and pointed.rest("POST", path)[0].status == 0
+        assert status == 200 and [m["id"] for m in listed] == [str(echoed.id)]
+        sent = await asyncio.wait_for(send, 5)
+    assert sent.id == echoed.id and echoed.nonce == "slow-1"
+    assert pointed.rest("POST", path)[0].status == 200
+
+
+async def test_a_client_gone_during_after_has_posted(fake: FakeDiscord) -> None:
+    """A client gone during `after` has posted; resending the enforced nonce returns that post."""
+    path = f"/channels/{fake.channel_id}/messages"
+    fake.slow("create_message", after=30, times=1)
+    body = {"content": "digest", "nonce": "digest-7", "enforce_nonce": True}
+    lost = asyncio.create_task(call(fake, "POST", path, json=body))
+    await until(lambda: fake.channel_messages(fake.channel_id))
+    lost.cancel()  # the client dies without an answer
+    with contextlib.suppress(asyncio.CancelledError):
+        await lost
+    (posted,) = fake.channel_messages(fake.channel_id)
+    status, again = await call(fake, "POST", path, json=body)  # `times=1`: not slowed now
+    assert status == 200 and again["id"] == posted["id"]
+    assert fake.channel_messages(fake.channel_id) == [posted]
+    assert [c.status for c in fake.rest("POST", path)] == [0, 200]  # the first never answered
+
+
+async def test_slow_thread_from_message(fake: FakeDiscord) -> None:
+    """slow("start_thread_from_message"): the thread exists during `after`, before the 201."""
+    path = f"/channels/{fake.channel_id}/messages"
+    with pytest.raises(ValueError, match="unknown route"):
+        fake.slow("create_thread", after=1)
+    _, posted = await call(fake, "POST", path, json={"content": "digest"})
+    fake.slow("start_thread_from_message", before=0.3, after=0.3)
+    thread_path = f"{path}/{posted['id']}/threads"
+    opening = asyncio.create_task(call(fake, "POST", thread_path, json={"name": "Talk"}))
+    await until(lambda: fake.rest("POST", thread_path))
+    assert fake.threads == {} and not opening.done()
+    await until(lambda: fake.threads)
+    assert not opening.done() and fake.rest("POST", thread_path)[0].status == 0
+    status, thread = await asyncio.wait_for(opening, 5)
+    assert status == 201 and thread["id"] == posted["id"]
+    assert list(fake.threads) == [int(posted["id"])]
+    fake.slow("start_thread_from_message")  # no delays: back to normal
+    status, refused = await call(fake, "POST", thread_path, json={"name": "Talk"})
+    assert status == 400 and refused["code"] == 160004
+
+
+CLIENT_SCRIPT = """
+import asyncio, sys, warnings
+warnings.simplefilter("ignore")
+import discord, yarl
+from discord.gateway import DiscordWebSocket
+from discord.http import Route
+
+async def main(api, token, channel_id, nonce):
+    Route.BASE = api
+    client = discord.Client(intents=discord.Intents.default(), guild_ready_timeout=0.05)
+    async with client:
+        await client.login(token)
+        _, url, _ = await client.http.get_bot_gateway()
+        DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
+        connection = asyncio.create_task(client.connect())
+        await client.wait_until_ready()
+        print("ready", flush=True)
+        sent = await client.get_channel(channel_id).send("digest", nonce=nonce)
+        print("sent", sent.id, flush=True)
+    await connection
+
+asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]))
+"""
+
+
+async def test_a_client_in_another_process_killed_mid_send(fake: FakeDiscord) -> None:
+    """A client killed in a slow send's `after` has posted; the next process's nonce finds it."""
+    fake.wait_timeout = 30
+    args = [fake.api_base, fake.token, str(fake.channel_id), "digest-2024-06-01"]
+
+    async def start() -> asyncio.subprocess.Process:
+        return await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            CLIENT_SCRIPT,
+            *args,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+
+    fake.slow("create_message", after=30, times=1)
+    first = await start()
+    try:
+        await fake.ready()
+        await until(lambda: fake.channel_messages(fake.channel_id), seconds=30)
+    finally:
+        first.kill()
+        await first.communicate()
+    (posted,) = fake.channel_messages(fake.channel_id)
+
+    second = await start()
+    try:
+        out, err = await asyncio.wait_for(second.communicate(), 30)
+    finally:
+        if second.returncode is None:
+            second.kill()
+            await second.communicate()
+    assert second.returncode == 0, err.decode()
+    assert out.decode().split() == ["ready", "sent", posted["id"]]
+    assert fake.channel_messages(fake.channel_id) == [posted]
+    assert len(creates(fake, int(posted["id"]))) == 1
+    assert fake.identify_count == 2

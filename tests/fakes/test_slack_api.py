@@ -16,6 +16,7 @@ from aiohttp import web
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond, AsyncSay
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.models.metadata import Metadata
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -384,3 +385,281 @@ async def test_app_mention_event_says_and_own_messages_are_ignored(fake: FakeSla
         "text": "hi <@UMEMBER>",
         "thread_ts": "1700000100.000300",
     }
+
+
+# ---------------------------------------------------------------------------- message store
+
+EVENT = {"event_type": "newsbrief_digest", "event_payload": {"digest_id": 7, "part": 1}}
+
+
+async def history(client: AsyncWebClient, **kwargs: Any) -> list[dict[str, Any]]:
+    resp = await client.conversations_history(channel="C0001", **kwargs)
+    return list(resp["messages"])
+
+
+async def test_metadata_round_trips_and_history_shows_it_only_when_asked(
+    fake: FakeSlack, client: AsyncWebClient
+) -> None:
+    """Posted metadata is echoed and stored; history shows it only with include_all_metadata."""
+    with_meta = await client.chat_postMessage(channel="C0001", text="digest", metadata=EVENT)
+    typed = Metadata(event_type="newsbrief_digest", event_payload={"digest_id": 8})
+    with_object = await client.chat_postMessage(channel="C0001", text="again", metadata=typed)
+    plain = await client.chat_postMessage(channel="C0001", text="plain")
+    assert with_meta["message"]["metadata"] == EVENT
+    assert with_object["message"]["metadata"] == typed.to_dict()
+    assert "metadata" not in plain["message"]
+    assert all("metadata" not in m for m in await history(client))
+    shown = await history(client, include_all_metadata=True)
+    assert [m["ts"] for m in shown] == [plain["ts"], with_object["ts"], with_meta["ts"]]
+    assert [m.get("metadata") for m in shown] == [None, typed.to_dict(), EVENT]
+    assert shown[2] | {"metadata": None} == {
+        "type": "message",
+        "user": "UBOT",
+        "bot_id": "BBOT",
+        "text": "digest",
+        "ts": with_meta["ts"],
+        "team": "T0001",
+        "metadata": None,
+    }
+    posted = await client.api_call(
+        "conversations.history", json={"channel": "C0001", "include_all_metadata": "true"}
+    )
+    assert posted["messages"][2]["metadata"] == EVENT  # a POST with a JSON body works too
+
+
+async def test_form_encoded_metadata_is_a_json_string(
+    fake: FakeSlack, client: AsyncWebClient
+) -> None:
+    """A form body's metadata is a JSON string; it is stored as the object it encodes."""
+    resp = await client.api_call(
+        "chat.postMessage", data={"channel": "C0001", "text": "hi", "metadata": json.dumps(EVENT)}
+    )
+    assert resp["message"]["metadata"] == EVENT
+    assert [m["metadata"] for m in fake.channel_messages("C0001")] == [EVENT]
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        "not json",
+        json.dumps(["newsbrief_digest"]),
+        ["newsbrief_digest"],
+        {"event_payload": {"digest_id": 7}},
+        {"event_type": 7, "event_payload": {}},
+        {"event_type": "newsbrief_digest"},
+        {"event_type": "newsbrief_digest", "event_payload": "digest 7"},
+    ],
+)
+async def test_malformed_metadata_is_refused_and_nothing_stored(
+    fake: FakeSlack, client: AsyncWebClient, metadata: Any
+) -> None:
+    """Metadata that isn't {event_type: str, event_payload: object} is invalid_metadata_format."""
+    with pytest.raises(SlackApiError) as caught:
+        await client.api_call(
+            "chat.postMessage", json={"channel": "C0001", "text": "hi", "metadata": metadata}
+        )
+    assert caught.value.response["error"] == "invalid_metadata_format"
+    assert fake.channel_messages("C0001") == []
+    assert await history(client) == []
+
+
+async def test_history_pages_newest_first_through_the_cursor(
+    fake: FakeSlack, client: AsyncWebClient
+) -> None:
+    """History pages newest first, has_more and next_cursor while more remain; the SDK's
+    async iteration follows the cursor."""
+    stamps = [(await client.chat_postMessage(channel="C0001", text=str(i)))["ts"] for i in range(5)]
+    first = await client.conversations_history(channel="C0001", limit=2)
+    assert [m["text"] for m in first["messages"]] == ["4", "3"]
+    assert first["has_more"] is True
+    cursor = first["response_metadata"]["next_cursor"]
+    second = await client.conversations_history(channel="C0001", limit=2, cursor=cursor)
+    assert [m["text"] for m in second["messages"]] == ["2", "1"]
+    pages = [
+        [m["ts"] for m in page["messages"]]
+        async for page in await client.conversations_history(channel="C0001", limit=2)
+    ]
+    assert pages == [stamps[:2:-1], stamps[2:0:-1], stamps[:1]]
+    last = await client.conversations_history(channel="C0001", limit=5)
+    assert last["has_more"] is False
+    assert "response_metadata" not in last
+    with pytest.raises(SlackApiError) as caught:
+        await client.conversations_history(channel="C0001", cursor="not a cursor")
+    assert caught.value.response["error"] == "invalid_cursor"
+
+
+async def test_history_oldest_and_latest_are_exclusive_unless_inclusive(
+    client: AsyncWebClient,
+) -> None:
+    """oldest / latest bound the ts range, excluding the bounds themselves unless inclusive."""
+    a, b, c, d = [(await client.chat_postMessage(channel="C0001", text=t))["ts"] for t in "abcd"]
+    assert [m["ts"] for m in await history(client, oldest=b)] == [d, c]
+    assert [m["ts"] for m in await history(client, oldest=b, inclusive=True)] == [d, c, b]
+    assert [m["ts"] for m in await history(client, oldest=a, latest=d)] == [c, b]
+    assert [m["ts"] for m in await history(client, oldest=a, latest=c, inclusive=True)] == [c, b, a]
+    assert await history(client, oldest=d) == []
+    with pytest.raises(SlackApiError) as caught:
+        await history(client, oldest="yesterday")
+    assert caught.value.response["error"] == "invalid_ts_oldest"
+
+
+async def test_threads_show_in_history_as_parents_and_in_replies_in_full(
+    fake: FakeSlack, client: AsyncWebClient
+) -> None:
+    """History lists a parent with its reply fields, not the replies; conversations.replies
+    gives the parent then the replies oldest first, also when asked by a reply's ts."""
+    parent = (await client.chat_postMessage(channel="C0001", text="digest"))["ts"]
+    one = await client.chat_postMessage(
+        channel="C0001", text="part 1", thread_ts=parent, metadata=EVENT
+    )
+    two = await client.chat_postMessage(channel="C0001", text="part 2", thread_ts=one["ts"])
+    assert two["message"]["thread_ts"] == parent  # a reply's ts names its parent's thread
+    [listed] = await history(client)
+    assert listed["ts"] == parent
+    assert (listed["thread_ts"], listed["reply_count"], listed["latest_reply"]) == (
+        parent,
+        2,
+        two["ts"],
+    )
+    assert listed["reply_users"] == ["UBOT"]
+    for ts in (parent, two["ts"]):
+        thread = (await client.conversations_replies(channel="C0001", ts=ts))["messages"]
+        assert [m["text"] for m in thread] == ["digest", "part 1", "part 2"]
+        assert [m["thread_ts"] for m in thread] == [parent] * 3
+        assert thread[1]["parent_user_id"] == "UBOT"
+        assert all("metadata" not in m for m in thread)
+    full = await client.conversations_replies(channel="C0001", ts=parent, include_all_metadata=True)
+    assert [m.get("metadata") for m in full["messages"]] == [None, EVENT, None]
+    page = await client.conversations_replies(channel="C0001", ts=parent, limit=2)
+    assert ([m["text"] for m in page["messages"]], page["has_more"]) == (
+        ["digest", "part 1"],
+        True,
+    )
+    rest = await client.conversations_replies(
+        channel="C0001", ts=parent, cursor=page["response_metadata"]["next_cursor"]
+    )
+    assert [m["text"] for m in rest["messages"]] == ["part 2"]
+    later = await client.conversations_replies(channel="C0001", ts=parent, oldest=one["ts"])
+    assert [m["text"] for m in later["messages"]] == ["part 2"]
+    assert [m["ts"] for m in fake.channel_messages("C0001")] == [parent]
+    assert [m["metadata"] for m in fake.thread_replies("C0001", parent)[:1]] == [EVENT]
+
+
+async def test_replies_of_an_unknown_ts_is_thread_not_found(
+    fake: FakeSlack, client: AsyncWebClient
+) -> None:
+    """conversations.replies answers thread_not_found for a ts the channel doesn't have."""
+    ts = (await client.chat_postMessage(channel="C0001", text="digest"))["ts"]
+    alone = await client.conversations_replies(channel="C0001", ts=ts)
+    assert [m["ts"] for m in alone["messages"]] == [ts]
+    assert "reply_count" not in alone["messages"][0]
+    for channel, missing in (("C0001", "1600000000.000100"), ("C0002", ts), ("C0001", "")):
+        with pytest.raises(SlackApiError) as caught:
+            await client.conversations_replies(channel=channel, ts=missing)
+        assert caught.value.response["error"] == "thread_not_found"
+
+
+@pytest.mark.parametrize(
+    ("channel", "error"), [("CNOTIN", "not_in_channel"), ("CGONE", "channel_not_found")]
+)
+async def test_reading_history_checks_the_channel(
+    client: AsyncWebClient, channel: str, error: str
+) -> None:
+    """conversations.history and .replies refuse CNOTIN and CGONE like chat.postMessage does."""
+    for read in (client.conversations_history, client.conversations_replies):
+        with pytest.raises(SlackApiError) as caught:
+            await read(channel=channel, ts="1700000000.000100")
+        assert caught.value.response["error"] == error
+
+
+async def test_update_edits_and_delete_removes_the_stored_message(
+    fake: FakeSlack, client: AsyncWebClient
+) -> None:
+    """chat.update changes the stored text and metadata; chat.delete takes it out of history."""
+    ts = (await client.chat_postMessage(channel="C0001", text="draft"))["ts"]
+    await client.chat_update(channel="C0001", ts=ts, text="final", metadata=EVENT)
+    [stored] = fake.channel_messages("C0001")
+    assert (stored["text"], stored["metadata"]) == ("final", EVENT)
+    assert stored["edited"]["user"] == "UBOT"
+    with pytest.raises(SlackApiError) as caught:
+        await client.chat_update(channel="C0001", ts=ts, text="x", metadata={"event_type": "x"})
+    assert caught.value.response["error"] == "invalid_metadata_format"
+    assert fake.channel_messages("C0001")[0]["text"] == "final"
+    await client.chat_delete(channel="C0001", ts=ts)
+    assert await history(client) == []
+
+
+async def test_added_messages_are_someone_elses_and_ts_stay_increasing(
+    fake: FakeSlack, client: AsyncWebClient
+) -> None:
+    """add_message stores a user's message; the bot's reply threads under it with a later ts."""
+    asked = fake.add_message("C0001", "brief?", ts="1700000100.000200")
+    reply = await client.chat_postMessage(channel="C0001", text="here", thread_ts=asked)
+    assert float(reply["ts"]) > float(asked)
+    thread = (await client.conversations_replies(channel="C0001", ts=asked))["messages"]
+    assert [(m["user"], m["text"]) for m in thread] == [("UMEMBER", "brief?"), ("UBOT", "here")]
+    assert thread[1]["parent_user_id"] == "UMEMBER"
+    with pytest.raises(ValueError, match="already has"):
+        fake.add_message("C0001", "again", ts=asked)
+
+
+async def test_replies_to_a_message_the_fake_never_saw_are_kept(
+    fake: FakeSlack, client: AsyncWebClient
+) -> None:
+    """A reply under an event's ts is stored as a reply: out of history, in thread_replies."""
+    await client.chat_postMessage(channel="C0001", text="hi", thread_ts="1700000100.000300")
+    assert await history(client) == []
+    assert [m["text"] for m in fake.thread_replies("C0001", "1700000100.000300")] == ["hi"]
+
+
+# ---------------------------------------------------------------------------- slowness
+
+
+async def test_slow_after_stores_the_message_before_the_poster_hears(
+    fake: FakeSlack, client: AsyncWebClient
+) -> None:
+    """In the `after` window the message is in history while the post is unanswered; a
+    poster cancelled then never learns the ts of a message that exists."""
+    fake.slow("chat.postMessage", after=30)
+    post = asyncio.ensure_future(
+        client.chat_postMessage(channel="C0001", text="digest", metadata=EVENT)
+    )
+    stored = await asyncio.wait_for(fake.wait_message("C0001"), 5)
+    assert stored["metadata"] == EVENT
+    seen = await history(client, include_all_metadata=True)
+    assert [m["ts"] for m in seen] == [stored["ts"]]
+    assert fake.posted()[0].ts == stored["ts"]  # answered, but the answer is still held
+    assert not post.done()
+    post.cancel()  # the bot killed mid-call
+    with pytest.raises(asyncio.CancelledError):
+        await post
+
+
+async def test_slow_before_delays_storing(fake: FakeSlack, client: AsyncWebClient) -> None:
+    """In the `before` window the call has arrived but no message is stored yet."""
+    fake.slow("chat.postMessage", before=0.3, times=1)
+    post = asyncio.ensure_future(client.chat_postMessage(channel="C0001", text="digest"))
+    await wait_until(lambda: fake.count("chat.postMessage") == 1)
+    assert fake.channel_messages("C0001") == []
+    assert not post.done()
+    ts = (await post)["ts"]
+    assert [m["ts"] for m in fake.channel_messages("C0001")] == [ts]
+
+
+async def test_slow_times_and_clearing(fake: FakeSlack, client: AsyncWebClient) -> None:
+    """slow(times=n) delays only the next n calls; slow(method) without delays clears it."""
+    fake.slow("chat.postMessage", after=30, times=1)
+    first = asyncio.ensure_future(client.chat_postMessage(channel="C0001", text="slow"))
+    await asyncio.wait_for(fake.wait_message("C0001"), 5)
+    async with asyncio.timeout(5):
+        await client.chat_postMessage(channel="C0001", text="prompt")
+    assert not first.done()
+    first.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    fake.slow("users.info", after=30)
+    fake.slow("users.info")
+    async with asyncio.timeout(5):
+        await client.users_info(user="UADMIN")
+    with pytest.raises(ValueError, match=">= 0"):
+        fake.slow("chat.postMessage", before=-1)
