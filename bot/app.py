@@ -28,7 +28,8 @@ from bot.services.chat import ChatServices
 from bot.services.digest import DigestService
 from bot.services.feeds import FeedService
 from bot.services.ingest import IngestService
-from bot.services.ports import Publisher, StorageEngine, Summarizer
+from bot.services.outbox import Outbox
+from bot.services.ports import PartSender, Publisher, StorageEngine, Summarizer
 from bot.services.stats import StatsService
 from bot.services.stories import StoryDesk
 from bot.services.subscriptions import SubscriptionService
@@ -147,7 +148,7 @@ async def open_store(path: Path) -> SqliteStore:
         raise StartupError(f"{where}: cannot open the database ({exc})") from exc
 
 
-class ChatAdapter(Publisher, Protocol):
+class ChatAdapter(Publisher, PartSender, Protocol):
     """A chat platform the bot serves: started and stopped with the process.
 
     `opens_with_digest`: it shows the day's digest when it starts (the console),
@@ -220,13 +221,15 @@ async def _wire(
         concurrency=settings.ingest_concurrency,
         settings_in_force=fetcher.settings_in_force(),
     )
-    digests = DigestService(store, summarizer, max_stories=settings.digest_max_stories)
+    outbox = Outbox(store)
+    digests = DigestService(store, summarizer, outbox, max_stories=settings.digest_max_stories)
     # Filled once the adapters exist: they need the subscriptions, which need the scheduler.
-    publishers: dict[str, Publisher] = {}
+    publishers: dict[str, PartSender] = {}
     scheduler = Scheduler(
         store,
         ingest,
         digests,
+        outbox,
         publishers,
         poll_interval=timedelta(minutes=settings.poll_minutes),
         grace=timedelta(minutes=settings.digest_grace_minutes),
@@ -261,7 +264,7 @@ async def _wire(
         chat=services,
         scheduler=scheduler,
         adapters=adapters,
-        stats=StatsService(store, store),
+        stats=StatsService(store, store, store),
         stopping=stopping,
         workers=cpu,
         warnings=warnings,
@@ -346,6 +349,11 @@ async def serve(
         for adapter in app.adapters:
             await adapter.start()
             started.append(adapter)
+        # One process serves an embedded database: a lease left by one that was killed is
+        # not waited out.
+        freed = await app.store.release_all_leases()
+        if freed:
+            log.info("%d unfinished deliveries left by the last run are resumed", freed)
         await app.scheduler.start(catch_up=not any(a.opens_with_digest for a in app.adapters))
         freeze_long_lived()
         await app.stopping.wait()

@@ -193,6 +193,11 @@ async def _stats(app: App) -> str:
     budget = app.settings.llm_daily_tokens
     if app.settings.llm_enabled and budget:
         lines.append(f"  daily token budget: {report.tokens_today:,} of {budget:,} used")
+    d = report.deliveries
+    lines.append(
+        f"Posts: {d.pending} unfinished (resumed automatically), {d.late} late, "
+        f"{d.abandoned} given up"
+    )
     return "\n".join(lines)
 
 

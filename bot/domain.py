@@ -150,6 +150,7 @@ class ThreadKind(StrEnum):
     ANSWER = "answer"
     FEEDS = "feeds"  # the feeds a workspace reads, with their health; never opens a thread
     UPDATE = "update"  # a posted story's new articles, as a reply in the post's thread
+    NOTICE = "notice"  # the bot's word on its own posting (a digest that comes late)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
 """APScheduler jobs: poll feeds, post each subscription's daily digest on time.
 
 A digest missed while the bot was down is posted when it comes back, within
-the grace period, and never twice (deliveries are keyed per local day).
+the grace period, and never twice (deliveries are keyed per local day). One
+that was being posted when the bot stopped is finished from the outbox, late
+or not (a late one says so).
 """
 
 from __future__ import annotations
@@ -18,12 +20,16 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot.domain import Subscription
 from bot.services.digest import DigestService
 from bot.services.ingest import IngestService
-from bot.services.ports import Publisher, Store
+from bot.services.outbox import Outbox
+from bot.services.ports import PartSender, Store
 from bot.timeutil import parse_hhmm, utcnow
 
 log = logging.getLogger(__name__)
 
 POLL_JOB = "poll-feeds"
+OUTBOX_JOB = "outbox"
+# How often unfinished deliveries (a platform that was down) are looked at again.
+OUTBOX_EVERY = timedelta(seconds=30)
 DIGEST_JOB = "digest:"  # + the subscription's id
 
 
@@ -51,7 +57,8 @@ class Scheduler:
         store: Store,
         ingest: IngestService,
         digests: DigestService,
-        publishers: Mapping[str, Publisher],
+        outbox: Outbox,
+        publishers: Mapping[str, PartSender],
         *,
         poll_interval: timedelta,
         grace: timedelta,
@@ -60,6 +67,7 @@ class Scheduler:
         self._store = store
         self._ingest = ingest
         self._digests = digests
+        self._outbox = outbox
         self._publishers = publishers
         self._poll_interval = poll_interval
         self._grace = grace
@@ -77,9 +85,17 @@ class Scheduler:
             coalesce=True,
             misfire_grace_time=60,
         )
+        self._scheduler.add_job(
+            self.resume_outbox,
+            IntervalTrigger(seconds=OUTBOX_EVERY.total_seconds(), timezone=UTC),
+            id=OUTBOX_JOB,
+            max_instances=1,
+            coalesce=True,
+        )
         for subscription in await self._store.list_subscriptions():
             self.schedule(subscription)
         self._scheduler.start()
+        await self.resume_outbox()
         if catch_up:
             await self.catch_up()
 
@@ -131,6 +147,16 @@ class Scheduler:
         if reports:
             log.info("polled %d feeds, %d new articles", len(reports), new)
 
+    async def resume_outbox(self) -> None:
+        """Finish what an earlier run or a failing platform left unposted."""
+        try:
+            results = await self._outbox.resume(self._publishers)
+        except Exception:
+            log.exception("resuming unfinished deliveries failed")
+            return
+        if results:
+            log.info("resumed deliveries: %s", dict(results))
+
     async def post_digest(self, subscription_id: int) -> str:
         subscription = next(
             (s for s in await self._store.list_subscriptions() if s.id == subscription_id), None
@@ -143,7 +169,9 @@ class Scheduler:
             return "no-adapter"
         try:
             due = last_due(subscription, self._clock())
-            return await self._digests.deliver(subscription, publisher, due=due)
+            return await self._digests.deliver(
+                subscription, publisher, due=due, late_after=due + self._grace
+            )
         except Exception:
             log.exception("daily digest for subscription %d failed", subscription_id)
             return "failed"

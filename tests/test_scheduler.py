@@ -8,17 +8,22 @@ from bot.domain import Scope, Subscription
 from bot.llm.extractive import ExtractiveSummarizer
 from bot.scheduler import Scheduler, last_due
 from bot.services.digest import DigestService
+from bot.services.outbox import Outbox
 from tests.fakes.publisher import RecordingPublisher
 
 SLACK = Scope("slack", "T1")
 
 
 def _scheduler(app: App, now: datetime, publisher: RecordingPublisher) -> Scheduler:
-    digests = DigestService(app.store, ExtractiveSummarizer(), max_stories=5, clock=lambda: now)
+    outbox = Outbox(app.store, clock=lambda: now)
+    digests = DigestService(
+        app.store, ExtractiveSummarizer(), outbox, max_stories=5, clock=lambda: now
+    )
     return Scheduler(
         app.store,
         app.ingest,
         digests,
+        outbox,
         {"slack": publisher},
         poll_interval=timedelta(minutes=30),
         grace=timedelta(hours=3),

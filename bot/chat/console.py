@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
 import logging
 import sys
 import threading
@@ -17,6 +18,8 @@ from typing import TextIO
 
 from bot.domain import CONSOLE_SCOPE, Hint, Message, ThreadKind
 from bot.services.chat import ChatServices
+from bot.services.outbox import opens_threads
+from bot.services.ports import Delivery, OutboxPart, SentPart
 from bot.services.render import hinted, worded
 
 log = logging.getLogger(__name__)
@@ -150,6 +153,27 @@ class ConsoleAdapter:
         self.say(f"(in the thread of earlier post {thread_key})")
         self.say(render_text(message))
         return ()
+
+    # --- the outbox's parts: one printed message each ----------------------------------
+
+    def render_parts(self, message: Message, *, in_thread: bool) -> list[str]:
+        return [json.dumps({"text": render_text(message)})]
+
+    async def send_part(self, delivery: Delivery, part: OutboxPart) -> SentPart:
+        """Print a part; the first part of a digest becomes the console's thread."""
+        self.say()
+        if delivery.thread_key is not None:
+            self.say(f"(in the thread of earlier post {delivery.thread_key})")
+        self.say(json.loads(part.payload)["text"])
+        key = f"console-{next(self._keys)}"
+        if opens_threads(delivery.shows) and delivery.thread_key is None and part.index == 0:
+            self.thread_key = key
+            return SentPart(key, thread_key=key)
+        return SentPart(key)
+
+    async def find_part(self, delivery: Delivery, part: OutboxPart) -> SentPart | None:
+        """Nothing printed can be looked up: a part cut off while printing is printed again."""
+        return None
 
     async def show(self, message: Message) -> None:
         """Print what a command asked for, and remember the articles behind it."""

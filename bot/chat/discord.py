@@ -15,9 +15,12 @@ saying how to ask instead of silence.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any, TypeVar
 
 import discord
@@ -28,6 +31,7 @@ from discord.http import Route
 from bot.chat.discord_embeds import DiscordMessage, plain_text, render_embeds, with_hint
 from bot.domain import Message, Scope
 from bot.services.chat import ChatServices
+from bot.services.ports import Delivery, OutboxPart, SentPart
 from bot.services.retry import Backoff
 from bot.services.subscriptions import parse_topics
 
@@ -38,6 +42,9 @@ NO_PINGS = discord.AllowedMentions.none()
 READY_TIMEOUT_SECONDS = 60.0
 SEND_ATTEMPTS = 3
 THREAD_NAME_LIMIT = 100
+THREAD_EXISTS = 160004  # "A thread has already been created for this message"
+# Recent messages searched for a part whose send was cut off.
+FIND_LIMIT = 100
 T = TypeVar("T")
 
 NEEDS = "Send Messages, Embed Links, Create Public Threads and Send Messages in Threads"
@@ -167,6 +174,73 @@ class DiscordAdapter:
             raise ValueError(f"Discord channel {thread_key} is not a thread")
         sent = [await _send(thread, part) for part in render_embeds(message)]
         return tuple(str(m.id) for m in sent)
+
+    # --- the outbox's parts: a message each, then the thread opened on the first -------
+
+    def render_parts(self, message: Message, *, in_thread: bool) -> list[str]:
+        parts = [
+            json.dumps({"content": part.content, "embeds": part.embeds})
+            for part in render_embeds(message)
+        ]
+        if message.opens_thread and not in_thread:
+            parts.append(json.dumps({"open_thread": _thread_name(message)}))
+        return parts
+
+    async def send_part(self, delivery: Delivery, part: OutboxPart) -> SentPart:
+        """Post a part with a nonce Discord enforces (the same nonce within a few minutes
+        gives back the message already made, not a second one); or open the thread on the
+        first part, which Discord also does once only."""
+        content = json.loads(part.payload)
+        if "open_thread" in content:
+            return await self._open_part_thread(delivery, content["open_thread"])
+        target = await self._part_target(delivery)
+        sent = await _send(
+            target,
+            DiscordMessage(content["content"], content["embeds"]),
+            nonce=part_nonce(delivery.key, part.index),
+        )
+        return SentPart(str(sent.id))
+
+    async def find_part(self, delivery: Delivery, part: OutboxPart) -> SentPart | None:
+        """A part the bot posted since a minute before its send began, by its content
+        (Discord does not list nonces in a channel's history); a thread step is looked up
+        by opening it again (see `send_part`)."""
+        content = json.loads(part.payload)
+        if "open_thread" in content:
+            return None
+        target = await self._part_target(delivery)
+        since = (part.sending_since or delivery.created_at) - timedelta(minutes=1)
+        me = self.client.user.id if self.client.user else None
+        async for found in target.history(limit=FIND_LIMIT, after=since, oldest_first=True):
+            if found.author.id == me and _same_part(found, content):
+                return SentPart(str(found.id))
+        return None
+
+    async def _part_target(self, delivery: Delivery) -> discord.abc.Messageable:
+        key = int(delivery.thread_key or delivery.channel)
+        target = self.client.get_channel(key) or await self.client.fetch_channel(key)
+        if not isinstance(target, discord.TextChannel | discord.Thread):
+            raise ValueError(f"Discord channel {key} is not a text channel or thread")
+        return target
+
+    async def _open_part_thread(self, delivery: Delivery, name: str) -> SentPart:
+        first = delivery.parts[0].message_id
+        assert first is not None, "a thread step follows the message it opens on"
+        channel = await self._part_target(delivery)
+        assert isinstance(channel, discord.TextChannel)
+        try:
+            thread = await _retry(
+                lambda: channel.get_partial_message(int(first)).create_thread(name=name)
+            )
+        except discord.Forbidden:
+            log.warning("Discord: no permission to open threads in #%s", channel.name)
+            return SentPart(first)
+        except discord.HTTPException as exc:
+            if exc.code != THREAD_EXISTS:
+                raise
+            # Opened before the bot stopped: a message's thread has the message's id.
+            return SentPart(first, thread_key=first)
+        return SentPart(str(thread.id), thread_key=str(thread.id))
 
     async def _open_thread(
         self, channel: discord.TextChannel, first: discord.Message, message: Message
@@ -463,11 +537,14 @@ async def _send(
     part: DiscordMessage,
     *,
     reference: discord.Message | None = None,
+    nonce: str | None = None,
 ) -> discord.Message:
     kwargs: dict[str, Any] = {
         "embeds": [discord.Embed.from_dict(e) for e in part.embeds],
         "allowed_mentions": NO_PINGS,
     }
+    if nonce is not None:
+        kwargs["nonce"] = nonce  # discord.py sends enforce_nonce with it
     if part.content:
         kwargs["content"] = part.content
     if reference is not None:
@@ -491,3 +568,17 @@ async def _reply(interaction: discord.Interaction, text: str) -> None:
 def _thread_name(message: Message) -> str:
     name = f"Questions: {message.title}"
     return name if len(name) <= THREAD_NAME_LIMIT else name[: THREAD_NAME_LIMIT - 1] + "…"
+
+
+def part_nonce(key: str, index: int) -> str:
+    """A part's nonce: Discord takes at most 25 characters, so a digest of the key."""
+    return hashlib.sha256(f"{key}#{index}".encode()).hexdigest()[:25]
+
+
+def _same_part(found: discord.Message, content: dict[str, Any]) -> bool:
+    """Whether a message in the channel is this part: the same text and embeds."""
+    if (found.content or "") != (content["content"] or ""):
+        return False
+    mine = [(e.get("title"), e.get("description")) for e in content["embeds"]]
+    theirs = [(e.title, e.description) for e in found.embeds]
+    return mine == theirs

@@ -12,10 +12,12 @@ request is answered, so `drain()` after the answer waits for all of it.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -39,11 +41,20 @@ from bot.chat.slack_blocks import (
 )
 from bot.domain import Hint, Message, Scope
 from bot.services.chat import ChatServices
+from bot.services.outbox import opens_threads
+from bot.services.ports import Delivery, OutboxPart, SentPart
 from bot.services.subscriptions import parse_topics
 
 log = logging.getLogger(__name__)
 
 PLATFORM = "slack"
+# Message metadata on every part the outbox posts: {"delivery": key, "part": number}.
+PART_EVENT = "newsbrief_part"
+# History pages (200 messages each) searched for a part whose send was cut off.
+FIND_PAGES = 5
+# Answers that mean the bot may not read the history (scopes channels:history,
+# groups:history, im:history, mpim:history): the part is sent again instead.
+_CANNOT_LOOK_UP = frozenset({"missing_scope", "not_in_channel", "channel_not_found"})
 ADMIN_CACHE_SECONDS = 300
 EVENTS_PATH = "/slack/events"
 # A response_url takes 5 responses in 30 minutes; further parts go by chat.postEphemeral.
@@ -234,6 +245,74 @@ class SlackAdapter:
             )
             if posted is not None:
                 posted.append(str(response["ts"]))
+
+    # --- the outbox's parts: one chat.postMessage each -------------------------------
+
+    def render_parts(self, message: Message, *, in_thread: bool) -> list[str]:
+        return [
+            json.dumps({"text": part.text, "blocks": part.blocks})
+            for part in render_blocks(message, SLACK_HINTS)
+        ]
+
+    async def send_part(self, delivery: Delivery, part: OutboxPart) -> SentPart:
+        """Post a part with the delivery's key and the part's number in its metadata, by
+        which `find_part` knows it again; each part of a digest or brief opens a thread."""
+        content = json.loads(part.payload)
+        response = await self.client.chat_postMessage(
+            channel=delivery.channel,
+            text=content["text"],
+            blocks=content["blocks"],
+            thread_ts=delivery.thread_key,
+            unfurl_links=False,
+            unfurl_media=False,
+            metadata={"event_type": PART_EVENT, "event_payload": _part_tag(delivery, part)},
+        )
+        return self._sent(delivery, str(response["ts"]))
+
+    async def find_part(self, delivery: Delivery, part: OutboxPart) -> SentPart | None:
+        """The part in the channel's history (or the thread's), by its metadata: messages
+        since a minute before its send began, newest first, a few pages at most."""
+        since = (part.sending_since or delivery.created_at) - timedelta(minutes=1)
+        query: dict[str, Any] = {
+            "channel": delivery.channel,
+            "oldest": f"{since.timestamp():.6f}",
+            "include_all_metadata": True,
+            "limit": 200,
+        }
+        wanted = _part_tag(delivery, part)
+        try:
+            for _ in range(FIND_PAGES):
+                if delivery.thread_key is None:
+                    page = await self.client.conversations_history(**query)
+                else:
+                    page = await self.client.conversations_replies(ts=delivery.thread_key, **query)
+                for found in page.get("messages") or []:
+                    metadata = found.get("metadata") or {}
+                    if (
+                        metadata.get("event_type") == PART_EVENT
+                        and metadata.get("event_payload") == wanted
+                    ):
+                        return self._sent(delivery, str(found["ts"]))
+                query["cursor"] = (page.get("response_metadata") or {}).get("next_cursor")
+                if not query["cursor"]:
+                    break
+        except SlackApiError as exc:
+            error = exc.response.get("error")
+            if error not in _CANNOT_LOOK_UP:
+                raise
+            # Without the history scopes the bot cannot tell: the part is sent again.
+            log.warning(
+                "Slack: cannot look in %s for part %d of %s (%s); sending it again",
+                delivery.channel,
+                part.index,
+                delivery.key,
+                error,
+            )
+        return None
+
+    def _sent(self, delivery: Delivery, ts: str) -> SentPart:
+        opens = opens_threads(delivery.shows) and delivery.thread_key is None
+        return SentPart(ts, thread_key=ts if opens else None)
 
     # --- handlers ----------------------------------------------------------------------
 
@@ -429,3 +508,7 @@ class SlackAdapter:
             await self.post(channel, reply.answer, thread_ts=thread_ts or ts)
         except SlackApiError as exc:
             log.warning("Slack: cannot answer in %s: %s", channel, exc.response.get("error"))
+
+
+def _part_tag(delivery: Delivery, part: OutboxPart) -> dict[str, Any]:
+    return {"delivery": delivery.key, "part": part.index}

@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.domain import Article, Message, PostedStory, Scope, Story, Subscription, ThreadKind
-from bot.services.ports import Publisher, Store, Summarizer
+from bot.services.outbox import Outbox
+from bot.services.ports import PartSender, Store, Summarizer
 from bot.services.render import plural, render_stories
 from bot.services.stories import stored_stories
-from bot.services.threads import record_thread
 from bot.text import query_terms
 from bot.timeutil import utcnow
 
@@ -35,11 +36,13 @@ class DigestService:
         self,
         store: Store,
         summarizer: Summarizer,
+        outbox: Outbox,
         *,
         max_stories: int,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._store = store
+        self._outbox = outbox
         self._summarizer = summarizer
         self._max_stories = max_stories
         self._clock = clock
@@ -133,51 +136,71 @@ class DigestService:
         return await self.digest(scope, subscription.topics, timezone=subscription.timezone)
 
     async def deliver(
-        self, subscription: Subscription, publisher: Publisher, *, due: datetime
-    ) -> str:
-        """Post the digest that fell due at `due`, at most once; say what happened.
-
-        A story the channel was shown before appears again only if it has grown: listed
-        as updated, with its new articles posted as an update in its earlier thread.
-        """
-        now = self._clock()
-        scope, channel = subscription.scope, subscription.channel
-        key = digest_key(subscription, due)
-        if not await self._store.claim_delivery(key, scope, channel):
-            log.info("digest %s already posted or in progress; not posting again", key)
-            return "already-posted"
-        try:
-            since = max(subscription.last_digest_at or now - ON_DEMAND_WINDOW, now - MAX_WINDOW)
-            stories = await self._edition(scope, subscription.topics, now - MAX_WINDOW, since)
-            shown = await self._store.posted_stories(
-                scope, channel, [s.id for s in stories if s.id is not None]
-            )
-            stories = [s for s in stories if s.id not in shown or s.version > shown[s.id].version]
-            shown = {i: p for i, p in shown.items() if any(s.id == i for s in stories)}
-            message = await self._render(stories, subscription.topics, subscription.timezone, shown)
-            keys: tuple[str, ...] = ()
-            if not message.found:
-                log.info("digest %s: no new stories, nothing posted", key)
-            else:
-                keys = await publisher.publish(channel, message)
-        except BaseException:
-            await self._store.release_delivery(key)
-            raise
-        await self._store.complete_delivery(key, keys[0] if keys else None)
-        await self._store.mark_digest_sent(subscription.id, now)
-        await record_thread(self._store, scope, channel, keys, message)
-        await self._post_updates(subscription, publisher, stories, shown)
-        return "posted" if message.found else "empty"
-
-    async def _post_updates(
         self,
         subscription: Subscription,
-        publisher: Publisher,
-        stories: Sequence[Story],
-        shown: Mapping[int, PostedStory],
-    ) -> None:
-        """Each grown story's new articles, as a reply in the thread it was shown under."""
+        sender: PartSender,
+        *,
+        due: datetime,
+        late_after: datetime | None = None,
+    ) -> str:
+        """Post the digest that fell due at `due`, once; say what happened: "posted",
+        "empty", "already-posted", or "pending" (stored, and posted when the platform
+        lets it: see `Outbox`).
+
+        The digest and the updates to stories the channel was shown before (as replies
+        in their threads) are rendered and stored together before anything is posted,
+        so a bot stopped midway finishes them, from where it stopped, when it is back.
+        A story the channel was shown appears again only if it has grown: listed as
+        updated, with its new articles posted as an update in its earlier thread.
+        """
+        key = digest_key(subscription, due)
+        stored = await self._outbox.get(key)
+        keys = [key]
+        if stored is None:
+            keys = await self._store_edition(subscription, sender, key, due, late_after)
+            if not keys:
+                return "empty"
+        elif stored.status != "pending":
+            log.info("digest %s already posted; not posting again", key)
+            return "already-posted"
+        # Updates left unfinished by an earlier run are resumed with the outbox's others.
+        results = [await self._outbox.post(k, sender) for k in keys]
+        return "posted" if all(r == "posted" for r in results) else "pending"
+
+    async def _store_edition(
+        self,
+        subscription: Subscription,
+        sender: PartSender,
+        key: str,
+        due: datetime,
+        late_after: datetime | None,
+    ) -> list[str]:
+        """The digest and its stories' updates, rendered and stored: their keys, none when
+        there was nothing new (recorded too: an empty day is not made again)."""
+        now = self._clock()
         scope, channel = subscription.scope, subscription.channel
+        since = max(subscription.last_digest_at or now - ON_DEMAND_WINDOW, now - MAX_WINDOW)
+        stories = await self._edition(scope, subscription.topics, now - MAX_WINDOW, since)
+        shown = await self._store.posted_stories(
+            scope, channel, [s.id for s in stories if s.id is not None]
+        )
+        stories = [s for s in stories if s.id not in shown or s.version > shown[s.id].version]
+        shown = {i: p for i, p in shown.items() if any(s.id == i for s in stories)}
+        message = await self._render(stories, subscription.topics, subscription.timezone, shown)
+        if not message.found:
+            log.info("digest %s: no new stories, nothing posted", key)
+        digest = self._outbox.delivery(
+            sender,
+            key,
+            scope,
+            channel,
+            message if message.found else _NOTHING,
+            due_at=due,
+            late_after=late_after,
+        )
+        if not message.found:
+            digest = replace(digest, parts=())
+        deliveries = [digest]
         for story in stories:
             earlier = shown.get(story.id) if story.id is not None else None
             if earlier is None or story.id is None:
@@ -189,14 +212,27 @@ class DigestService:
                 [(story, summary)],
                 label=self._summarizer.label,
             )
-            try:
-                await publisher.reply(channel, earlier.thread_key, update)
-            except Exception:
-                log.exception(
-                    "update to story %d in thread %s failed", story.id, earlier.thread_key
+            deliveries.append(
+                self._outbox.delivery(
+                    sender,
+                    update_key(key, story.id),
+                    scope,
+                    channel,
+                    update,
+                    thread_key=earlier.thread_key,
+                    due_at=due,
+                    late_after=late_after,
                 )
-                continue
-            # The story stays under its first thread: the next update goes there too.
-            await self._store.record_posted_stories(
-                scope, channel, [PostedStory(story.id, story.version, earlier.thread_key)]
             )
+        await self._outbox.enqueue(deliveries)
+        await self._store.mark_digest_sent(subscription.id, now)
+        return [d.key for d in deliveries] if message.found else []
+
+
+def update_key(digest: str, story_id: int) -> str:
+    """The update to one story that a digest posts into the story's earlier thread."""
+    return f"{digest}:update:{story_id}"
+
+
+# The empty digest is stored with no parts: a day with nothing new is not made again.
+_NOTHING = Message(ThreadKind.NOTICE, "", (), ())

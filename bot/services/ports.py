@@ -20,6 +20,7 @@ from bot.domain import (
     QATurn,
     Scope,
     Story,
+    StoryVersion,
     Subscription,
     ThreadContext,
     ThreadKind,
@@ -281,11 +282,160 @@ class SubscriptionStore(Protocol):
 
 
 class DeliveryStore(Protocol):
-    """At-most-once posting: a key is claimed before a post and completed after it."""
+    """At-most-once handling of an event the platform may send twice: claimed once."""
 
-    async def claim_delivery(self, key: str, scope: Scope, channel: str) -> bool: ...
-    async def complete_delivery(self, key: str, message_ref: str | None) -> None: ...
-    async def release_delivery(self, key: str) -> None: ...
+    async def claim_delivery(self, key: str, scope: Scope, channel: str) -> bool:
+        """Claim `key` for good; False if it was claimed (or posted) before."""
+        ...
+
+
+# --- the outbox: what the bot posts, stored before it is posted ------------------------
+
+
+@dataclass(frozen=True)
+class OutboxPart:
+    """One platform message of a delivery, rendered when the delivery was stored.
+
+    "sending" means a send began and its outcome was not recorded (the bot stopped, or
+    the platform did not answer): the part may or may not be on the platform, so it
+    is looked up there before it is sent again.
+    """
+
+    index: int
+    payload: str  # the platform's own message as JSON: only its adapter reads it
+    state: Literal["pending", "sending", "sent"] = "pending"
+    sending_since: datetime | None = None
+    message_id: str | None = None
+    thread_key: str | None = None  # the thread this part opened, if any
+
+
+@dataclass(frozen=True)
+class PostShows:
+    """What a post shows: questions in the threads it opens are answered from these
+    articles, and the story versions decide what a later digest posts as an update.
+    Recorded with the part that opens a thread (or, for a post into a thread, with its
+    first part)."""
+
+    kind: ThreadKind
+    article_ids: tuple[int, ...] = ()
+    stories: tuple[StoryVersion, ...] = ()
+
+
+DeliveryStatus = Literal["pending", "posted", "abandoned"]
+# The kinds of post whose threads are answered from the articles they show.
+THREAD_KINDS = frozenset({ThreadKind.DIGEST, ThreadKind.BRIEF})
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Something the bot posts: its parts in order, under a key that makes it once."""
+
+    key: str
+    scope: Scope
+    channel: str
+    parts: tuple[OutboxPart, ...]
+    created_at: datetime
+    thread_key: str | None = None  # posted into this thread (an update), not the channel
+    shows: PostShows | None = None
+    due_at: datetime | None = None  # a scheduled post: when it fell due
+    late_after: datetime | None = None  # finished after this, it is reported late
+    status: DeliveryStatus = "pending"
+    attempts: int = 0
+    late_reported: bool = False
+    error: str | None = None
+
+    @property
+    def unsent(self) -> list[OutboxPart]:
+        return [p for p in self.parts if p.state != "sent"]
+
+    def stories_posted(self, index: int, sent: SentPart) -> list[PostedStory]:
+        """The story versions to record as shown once part `index` is sent: with the
+        first part posted into a thread (an update), or with the part that opened the
+        post's first thread."""
+        if self.shows is None or not self.shows.stories:
+            return []
+        if self.thread_key is not None:
+            under = self.thread_key if index == self.parts[0].index else None
+        else:
+            opened_before = any(p.thread_key for p in self.parts if p.index < index)
+            under = sent.thread_key if not opened_before else None
+        if under is None:
+            return []
+        return [PostedStory(s.story_id, s.version, under) for s in self.shows.stories]
+
+
+@dataclass(frozen=True)
+class SentPart:
+    """A part as the platform has it: its message id, and the thread it opened."""
+
+    message_id: str
+    thread_key: str | None = None
+
+
+@dataclass(frozen=True)
+class OutboxCounts:
+    pending: int  # not finished yet
+    late: int  # finished, or still unfinished, after their grace period
+    abandoned: int  # given up: too old to post
+
+
+class OutboxStore(Protocol):
+    """Deliveries and their parts, with leases so one worker posts each at a time.
+
+    Every change to a part names the lease's holder, and is refused (False) once the
+    lease has passed to another: a worker that lost its lease stops.
+    """
+
+    async def enqueue(self, deliveries: Sequence[Delivery]) -> list[bool]:
+        """Store new deliveries, every part pending, in one transaction; for each,
+        False when its key was stored before (that one is left as it is)."""
+        ...
+
+    async def get_delivery(self, key: str) -> Delivery | None: ...
+
+    async def lease_delivery(
+        self, key: str, owner: str, *, now: datetime, until: datetime
+    ) -> Delivery | None:
+        """Take the lease of a pending delivery whose lease is free or has expired (or
+        is `owner`'s already); None when it is not pending or another holds it."""
+        ...
+
+    async def due_deliveries(self, now: datetime) -> list[str]:
+        """Keys of pending deliveries nobody holds whose next try has come."""
+        ...
+
+    async def mark_part_sending(
+        self, key: str, index: int, owner: str, *, at: datetime, lease_until: datetime
+    ) -> bool:
+        """Record that a send of the part begins, and extend the lease."""
+        ...
+
+    async def mark_part_sent(
+        self, key: str, index: int, owner: str, sent: SentPart, *, at: datetime
+    ) -> bool:
+        """Record the part as on the platform and, in the same transaction, the thread it
+        opened with what the post shows (see `PostShows`); the delivery is posted when
+        this was its last part."""
+        ...
+
+    async def release_delivery(
+        self, key: str, owner: str, *, retry_at: datetime | None = None, error: str | None = None
+    ) -> None:
+        """Give up the lease: tried again at `retry_at` (after an error), else when due."""
+        ...
+
+    async def mark_late_reported(self, key: str) -> None:
+        """The channel has been told the delivery comes late (counted by `stats`)."""
+        ...
+
+    async def abandon_delivery(self, key: str, owner: str, *, error: str) -> None: ...
+
+    async def release_all_leases(self) -> int:
+        """At start-up of the only process on an embedded database: leases held by a
+        process that stopped are free at once, not when they expire."""
+        ...
+
+    async def outbox_counts(self, now: datetime) -> OutboxCounts: ...
 
 
 class ThreadStore(Protocol):
@@ -309,7 +459,14 @@ class ThreadStore(Protocol):
 
 
 class Store(
-    FeedStore, ArticleStore, StoryStore, SubscriptionStore, DeliveryStore, ThreadStore, Protocol
+    FeedStore,
+    ArticleStore,
+    StoryStore,
+    SubscriptionStore,
+    DeliveryStore,
+    OutboxStore,
+    ThreadStore,
+    Protocol,
 ):
     """All the roles at once, as SQLite implements them; services ask for the ones they use."""
 
@@ -459,6 +616,27 @@ class Publisher(Protocol):
 
     async def reply(self, channel: str, thread_key: str, message: Message) -> tuple[str, ...]:
         """Post into the thread under an earlier post (its key as `publish` gave it)."""
+        ...
+
+
+class PartSender(Protocol):
+    """How the outbox posts on one platform: a message rendered into parts once, when
+    it is stored; one part sent at a time; and a part whose send may or may not have
+    reached the platform looked up there before it is sent again."""
+
+    platform: str
+
+    def render_parts(self, message: Message, *, in_thread: bool) -> list[str]:
+        """The platform messages (and steps, such as opening a thread) that post
+        `message`, in order, each as JSON; `in_thread`: posted into an existing thread."""
+        ...
+
+    async def send_part(self, delivery: Delivery, part: OutboxPart) -> SentPart:
+        """Post one part (the parts before it are sent, with their ids)."""
+        ...
+
+    async def find_part(self, delivery: Delivery, part: OutboxPart) -> SentPart | None:
+        """The part as the platform has it, if an earlier send of it got there."""
         ...
 
 

@@ -1,4 +1,4 @@
-"""`stats`: what the model cost and how its claims fared, read from the ledgers."""
+"""`stats`: what the model cost, how its claims fared, and what is left to post."""
 
 from __future__ import annotations
 
@@ -6,7 +6,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.services.ports import ClaimLedger, DayClaims, LlmLedger, LlmStats
+from bot.services.ports import (
+    ClaimLedger,
+    DayClaims,
+    LlmLedger,
+    LlmStats,
+    OutboxCounts,
+    OutboxStore,
+)
 from bot.timeutil import utcnow
 
 
@@ -16,6 +23,7 @@ class UsageReport:
     all_time: LlmStats
     claim_days: list[DayClaims]  # the last `days`, oldest first; days with no checks left out
     tokens_today: int
+    deliveries: OutboxCounts  # unfinished, late and abandoned posts
 
 
 class StatsService:
@@ -23,11 +31,13 @@ class StatsService:
         self,
         calls: LlmLedger,
         claims: ClaimLedger,
+        outbox: OutboxStore,
         *,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._calls = calls
         self._claims = claims
+        self._outbox = outbox
         self._clock = clock
 
     async def report(self, days: int) -> UsageReport:
@@ -38,4 +48,5 @@ class StatsService:
             all_time=await self._calls.llm_stats(None),
             claim_days=await self._claims.claims_by_day(now - timedelta(days=days)),
             tokens_today=await self._calls.tokens_used_since(midnight),
+            deliveries=await self._outbox.outbox_counts(now),
         )

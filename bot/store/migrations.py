@@ -216,6 +216,36 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (platform, workspace, channel, story_id)
     );
     """,
+    # 6: an outbox: each delivery's rendered parts, each with its own state, and leases
+    """
+    ALTER TABLE deliveries ADD COLUMN thread_key TEXT;
+    ALTER TABLE deliveries ADD COLUMN shows TEXT;
+    ALTER TABLE deliveries ADD COLUMN due_at TEXT;
+    ALTER TABLE deliveries ADD COLUMN late_after TEXT;
+    ALTER TABLE deliveries ADD COLUMN lease_owner TEXT;
+    ALTER TABLE deliveries ADD COLUMN lease_until TEXT;
+    ALTER TABLE deliveries ADD COLUMN retry_at TEXT;
+    ALTER TABLE deliveries ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE deliveries ADD COLUMN late_reported INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE deliveries ADD COLUMN error TEXT;
+    -- Before the outbox a claim stayed 'pending' for good. A reply's claim is only a
+    -- claim; a digest interrupted then has no parts to resume: it is made again (the
+    -- scheduler's catch-up, within its grace period).
+    UPDATE deliveries SET status = 'claimed' WHERE status = 'pending' AND key NOT LIKE 'digest:%';
+    DELETE FROM deliveries WHERE status = 'pending';
+    CREATE INDEX deliveries_pending ON deliveries(retry_at) WHERE status = 'pending';
+    CREATE TABLE delivery_parts (
+        delivery_key TEXT NOT NULL REFERENCES deliveries(key) ON DELETE CASCADE,
+        idx INTEGER NOT NULL,
+        payload TEXT NOT NULL,
+        state TEXT NOT NULL,
+        sending_since TEXT,
+        message_id TEXT,
+        thread_key TEXT,
+        sent_at TEXT,
+        PRIMARY KEY (delivery_key, idx)
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -25,18 +25,25 @@ from bot.domain import (
     Reprint,
     Scope,
     Story,
+    StoryVersion,
     Subscription,
     ThreadContext,
     ThreadKind,
 )
 from bot.services.ports import (
+    THREAD_KINDS,
     ClaimTally,
     DayClaims,
+    Delivery,
     LlmCall,
     LlmStats,
     MatchMode,
+    OutboxCounts,
+    OutboxPart,
     PlacedArticle,
+    PostShows,
     SearchHit,
+    SentPart,
     StoredPrint,
 )
 from bot.services.story_index import Fingerprint, print_from_record, print_record
@@ -568,27 +575,8 @@ class SqliteStore:
     ) -> None:
         if not posted:
             return
-        now = to_db(utcnow())
         async with self._transaction() as conn:
-            await conn.executemany(
-                "INSERT INTO story_posts (platform, workspace, channel, story_id, version, "
-                "thread_key, posted_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (platform, workspace, channel, story_id) DO UPDATE SET "
-                "version = max(version, excluded.version), thread_key = excluded.thread_key, "
-                "posted_at = excluded.posted_at",
-                [
-                    (
-                        scope.platform,
-                        scope.workspace,
-                        channel,
-                        p.story_id,
-                        p.version,
-                        p.thread_key,
-                        now,
-                    )
-                    for p in posted
-                ],
-            )
+            await _record_posted(conn, scope, channel, posted, at=utcnow())
 
     async def forget_prints(self, before: datetime) -> int:
         async with self._transaction() as conn:
@@ -788,29 +776,178 @@ class SqliteStore:
     # --- deliveries ----------------------------------------------------------------------
 
     async def claim_delivery(self, key: str, scope: Scope, channel: str) -> bool:
-        """Reserve a post; False if it was already made or is being made."""
+        """Claim an event's key for good; False if it was claimed before."""
         now = to_db(utcnow())
         async with self._transaction() as conn:
             cur = await conn.execute(
                 "INSERT INTO deliveries (key, platform, workspace, channel, status, created_at, "
-                "updated_at) VALUES (?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT(key) DO NOTHING",
+                "updated_at) VALUES (?, ?, ?, ?, 'claimed', ?, ?) ON CONFLICT(key) DO NOTHING",
                 (key, scope.platform, scope.workspace, channel, now, now),
             )
             return cur.rowcount > 0
 
-    async def complete_delivery(self, key: str, message_ref: str | None) -> None:
-        async with self._transaction() as conn:
-            await conn.execute(
-                "UPDATE deliveries SET status = 'posted', message_ref = ?, updated_at = ? "
-                "WHERE key = ?",
-                (message_ref, to_db(utcnow()), key),
-            )
+    # --- the outbox ------------------------------------------------------------------------
 
-    async def release_delivery(self, key: str) -> None:
+    async def enqueue(self, deliveries: Sequence[Delivery]) -> list[bool]:
+        stored: list[bool] = []
         async with self._transaction() as conn:
-            await conn.execute(
-                "DELETE FROM deliveries WHERE key = ? AND status = 'pending'", (key,)
+            for d in deliveries:
+                cur = await conn.execute(
+                    "INSERT INTO deliveries (key, platform, workspace, channel, status, "
+                    "created_at, updated_at, thread_key, shows, due_at, late_after) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING",
+                    (
+                        d.key,
+                        d.scope.platform,
+                        d.scope.workspace,
+                        d.channel,
+                        "pending" if d.parts else "posted",
+                        to_db(d.created_at),
+                        to_db(d.created_at),
+                        d.thread_key,
+                        _shows_to_db(d.shows),
+                        to_db(d.due_at) if d.due_at else None,
+                        to_db(d.late_after) if d.late_after else None,
+                    ),
+                )
+                stored.append(cur.rowcount > 0)
+                if cur.rowcount:
+                    await conn.executemany(
+                        "INSERT INTO delivery_parts (delivery_key, idx, payload, state) "
+                        "VALUES (?, ?, ?, 'pending')",
+                        [(d.key, p.index, p.payload) for p in d.parts],
+                    )
+        return stored
+
+    async def get_delivery(self, key: str) -> Delivery | None:
+        rows = await self._fetchall(
+            "SELECT d.*, p.idx, p.payload, p.state, p.sending_since, p.message_id, "
+            "p.thread_key AS part_thread FROM deliveries d "
+            "LEFT JOIN delivery_parts p ON p.delivery_key = d.key WHERE d.key = ? ORDER BY p.idx",
+            (key,),
+        )
+        return _delivery(rows) if rows else None
+
+    async def lease_delivery(
+        self, key: str, owner: str, *, now: datetime, until: datetime
+    ) -> Delivery | None:
+        async with self._transaction() as conn:
+            cur = await conn.execute(
+                "UPDATE deliveries SET lease_owner = ?, lease_until = ?, updated_at = ? "
+                "WHERE key = ? AND status = 'pending' AND (lease_owner IS NULL "
+                "OR lease_owner = ? OR lease_until < ?)",
+                (owner, to_db(until), to_db(now), key, owner, to_db(now)),
             )
+            if not cur.rowcount:
+                return None
+        return await self.get_delivery(key)
+
+    async def due_deliveries(self, now: datetime) -> list[str]:
+        at = to_db(now)
+        rows = await self._fetchall(
+            "SELECT key FROM deliveries WHERE status = 'pending' "
+            "AND (retry_at IS NULL OR retry_at <= ?) "
+            "AND (lease_owner IS NULL OR lease_until < ?) ORDER BY created_at",
+            (at, at),
+        )
+        return [str(r["key"]) for r in rows]
+
+    async def mark_part_sending(
+        self, key: str, index: int, owner: str, *, at: datetime, lease_until: datetime
+    ) -> bool:
+        async with self._transaction() as conn:
+            if not await _holds(conn, key, owner, lease_until=lease_until):
+                return False
+            await conn.execute(
+                "UPDATE delivery_parts SET state = 'sending', "
+                "sending_since = coalesce(sending_since, ?) WHERE delivery_key = ? AND idx = ?",
+                (to_db(at), key, index),
+            )
+        return True
+
+    async def mark_part_sent(
+        self, key: str, index: int, owner: str, sent: SentPart, *, at: datetime
+    ) -> bool:
+        delivery = await self.get_delivery(key)
+        if delivery is None:
+            return False
+        async with self._transaction() as conn:
+            if not await _holds(conn, key, owner):
+                return False
+            await conn.execute(
+                "UPDATE delivery_parts SET state = 'sent', message_id = ?, thread_key = ?, "
+                "sent_at = ? WHERE delivery_key = ? AND idx = ?",
+                (sent.message_id, sent.thread_key, to_db(at), key, index),
+            )
+            shows = delivery.shows
+            if shows is not None and sent.thread_key and shows.kind in THREAD_KINDS:
+                await _save_thread(
+                    conn,
+                    delivery.scope,
+                    delivery.channel,
+                    sent.thread_key,
+                    shows.kind,
+                    shows.article_ids,
+                    at=at,
+                )
+            posted = delivery.stories_posted(index, sent)
+            if posted:
+                await _record_posted(conn, delivery.scope, delivery.channel, posted, at=at)
+            if all(p.state == "sent" or p.index == index for p in delivery.parts):
+                first = next((p.message_id for p in delivery.parts if p.index == 0), None)
+                await conn.execute(
+                    "UPDATE deliveries SET status = 'posted', message_ref = ?, "
+                    "lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE key = ?",
+                    (first or sent.message_id, to_db(at), key),
+                )
+        return True
+
+    async def release_delivery(
+        self, key: str, owner: str, *, retry_at: datetime | None = None, error: str | None = None
+    ) -> None:
+        await self._write(
+            "UPDATE deliveries SET lease_owner = NULL, lease_until = NULL, retry_at = ?, "
+            "attempts = attempts + ?, error = coalesce(?, error), updated_at = ? "
+            "WHERE key = ? AND lease_owner = ?",
+            (
+                to_db(retry_at) if retry_at else None,
+                1 if error else 0,
+                error,
+                to_db(utcnow()),
+                key,
+                owner,
+            ),
+        )
+
+    async def mark_late_reported(self, key: str) -> None:
+        await self._write("UPDATE deliveries SET late_reported = 1 WHERE key = ?", (key,))
+
+    async def abandon_delivery(self, key: str, owner: str, *, error: str) -> None:
+        await self._write(
+            "UPDATE deliveries SET status = 'abandoned', error = ?, lease_owner = NULL, "
+            "lease_until = NULL, updated_at = ? WHERE key = ? AND status = 'pending' "
+            "AND (lease_owner IS NULL OR lease_owner = ?)",
+            (error, to_db(utcnow()), key, owner),
+        )
+
+    async def release_all_leases(self) -> int:
+        async with self._transaction() as conn:
+            cur = await conn.execute(
+                "UPDATE deliveries SET lease_owner = NULL, lease_until = NULL "
+                "WHERE status = 'pending' AND lease_owner IS NOT NULL"
+            )
+            return cur.rowcount
+
+    async def outbox_counts(self, now: datetime) -> OutboxCounts:
+        row = await self._fetchone(
+            "SELECT count(*) FILTER (WHERE status = 'pending') AS pending, "
+            "count(*) FILTER (WHERE late_reported OR (status = 'pending' AND late_after < ?)) "
+            "AS late, count(*) FILTER (WHERE status = 'abandoned') AS abandoned "
+            "FROM deliveries WHERE status IN ('pending', 'posted', 'abandoned')",
+            (to_db(now),),
+        )
+        assert row is not None
+        return OutboxCounts(int(row["pending"]), int(row["late"]), int(row["abandoned"]))
 
     # --- threads -----------------------------------------------------------------------------
 
@@ -823,21 +960,7 @@ class SqliteStore:
         article_ids: Sequence[int],
     ) -> ThreadContext:
         async with self._transaction() as conn:
-            await conn.execute(
-                "INSERT INTO threads (platform, workspace, channel, thread_key, kind, article_ids, "
-                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT(platform, workspace, channel, thread_key) DO UPDATE SET "
-                "kind = excluded.kind, article_ids = excluded.article_ids",
-                (
-                    scope.platform,
-                    scope.workspace,
-                    channel,
-                    thread_key,
-                    kind.value,
-                    json.dumps(list(article_ids)),
-                    to_db(utcnow()),
-                ),
-            )
+            await _save_thread(conn, scope, channel, thread_key, kind, article_ids, at=utcnow())
         thread = await self.get_thread(scope, channel, thread_key)
         assert thread is not None
         return thread
@@ -1181,6 +1304,131 @@ class _Batch:
                 self.print_rows,
             ),
         ]
+
+
+# --- the outbox's rows -----------------------------------------------------------------
+
+
+async def _holds(
+    conn: aiosqlite.Connection, key: str, owner: str, *, lease_until: datetime | None = None
+) -> bool:
+    """Whether `owner` still holds the delivery's lease (extending it to `lease_until`)."""
+    cur = await conn.execute(
+        "UPDATE deliveries SET lease_until = coalesce(?, lease_until) "
+        "WHERE key = ? AND lease_owner = ? AND status = 'pending'",
+        (to_db(lease_until) if lease_until else None, key, owner),
+    )
+    return cur.rowcount > 0
+
+
+async def _save_thread(
+    conn: aiosqlite.Connection,
+    scope: Scope,
+    channel: str,
+    thread_key: str,
+    kind: ThreadKind,
+    article_ids: Sequence[int],
+    *,
+    at: datetime,
+) -> None:
+    await conn.execute(
+        "INSERT INTO threads (platform, workspace, channel, thread_key, kind, article_ids, "
+        "created_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT(platform, workspace, channel, thread_key) DO UPDATE SET "
+        "kind = excluded.kind, article_ids = excluded.article_ids",
+        (
+            scope.platform,
+            scope.workspace,
+            channel,
+            thread_key,
+            kind.value,
+            json.dumps(list(article_ids)),
+            to_db(at),
+        ),
+    )
+
+
+async def _record_posted(
+    conn: aiosqlite.Connection,
+    scope: Scope,
+    channel: str,
+    posted: Sequence[PostedStory],
+    *,
+    at: datetime,
+) -> None:
+    await conn.executemany(
+        "INSERT INTO story_posts (platform, workspace, channel, story_id, version, "
+        "thread_key, posted_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (platform, workspace, channel, story_id) DO UPDATE SET "
+        "version = max(version, excluded.version), thread_key = excluded.thread_key, "
+        "posted_at = excluded.posted_at",
+        [
+            (
+                scope.platform,
+                scope.workspace,
+                channel,
+                p.story_id,
+                p.version,
+                p.thread_key,
+                to_db(at),
+            )
+            for p in posted
+        ],
+    )
+
+
+def _shows_to_db(shows: PostShows | None) -> str | None:
+    if shows is None:
+        return None
+    return json.dumps(
+        {
+            "kind": shows.kind.value,
+            "article_ids": list(shows.article_ids),
+            "stories": [[s.story_id, s.version] for s in shows.stories],
+        }
+    )
+
+
+def _shows_from_db(text: str | None) -> PostShows | None:
+    if not text:
+        return None
+    data = json.loads(text)
+    return PostShows(
+        ThreadKind(data["kind"]),
+        tuple(data["article_ids"]),
+        tuple(StoryVersion(s, v) for s, v in data["stories"]),
+    )
+
+
+def _delivery(rows: Sequence[aiosqlite.Row]) -> Delivery:
+    first = rows[0]
+    parts = tuple(
+        OutboxPart(
+            index=int(r["idx"]),
+            payload=str(r["payload"]),
+            state=r["state"],
+            sending_since=from_db_optional(r["sending_since"]),
+            message_id=r["message_id"],
+            thread_key=r["part_thread"],
+        )
+        for r in rows
+        if r["idx"] is not None
+    )
+    return Delivery(
+        key=str(first["key"]),
+        scope=Scope(str(first["platform"]), str(first["workspace"])),
+        channel=str(first["channel"]),
+        parts=parts,
+        created_at=from_db(first["created_at"]),
+        thread_key=first["thread_key"],
+        shows=_shows_from_db(first["shows"]),
+        due_at=from_db_optional(first["due_at"]),
+        late_after=from_db_optional(first["late_after"]),
+        status=first["status"],
+        attempts=int(first["attempts"]),
+        late_reported=bool(first["late_reported"]),
+        error=first["error"],
+    )
 
 
 def _statements(script: str) -> list[str]:

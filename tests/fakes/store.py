@@ -30,14 +30,20 @@ from bot.domain import (
     ThreadKind,
 )
 from bot.services.ports import (
+    THREAD_KINDS,
+    Delivery,
+    DeliveryStatus,
     LlmCall,
     LlmStats,
     MatchMode,
+    OutboxCounts,
     PlacedArticle,
     SearchHit,
+    SentPart,
     StoredPrint,
 )
 from bot.services.story_index import Fingerprint
+from bot.services.threads import PostRecords
 from bot.timeutil import from_db, to_db, utcnow
 from tests.fakes.claims import InMemoryClaimLedger
 
@@ -446,25 +452,166 @@ class InMemorySubscriptionStore:
 
 
 class InMemoryDeliveryStore:
-    """Claimed keys with their status: the row that makes a post at-most-once."""
+    """Claimed keys: the row that makes an event handled at most once."""
 
     def __init__(self) -> None:
-        self.deliveries: dict[str, tuple[str, str | None]] = {}  # key -> (status, message_ref)
+        self.claims: set[str] = set()
 
     async def claim_delivery(self, key: str, scope: Scope, channel: str) -> bool:
-        if key in self.deliveries:
+        if key in self.claims:
             return False
-        self.deliveries[key] = ("pending", None)
+        self.claims.add(key)
         return True
 
-    async def complete_delivery(self, key: str, message_ref: str | None) -> None:
-        """Only a claimed key is marked posted; it then stays claimed for good."""
-        if key in self.deliveries:
-            self.deliveries[key] = ("posted", message_ref)
 
-    async def release_delivery(self, key: str) -> None:
-        if self.deliveries.get(key, ("",))[0] == "pending":
-            del self.deliveries[key]
+@dataclasses.dataclass
+class _Leased:
+    delivery: Delivery
+    owner: str | None = None
+    until: datetime | None = None
+    retry_at: datetime | None = None
+
+
+class InMemoryOutboxStore:
+    """Deliveries with their parts and leases, as SqliteStore keeps them; a part sent
+    records its thread and stories in `records` (the same store, in InMemoryStore)."""
+
+    def __init__(self, records: PostRecords) -> None:
+        self.outbox: dict[str, _Leased] = {}
+        self._records = records
+
+    async def enqueue(self, deliveries: Sequence[Delivery]) -> list[bool]:
+        stored = []
+        for d in deliveries:
+            if d.key in self.outbox:
+                stored.append(False)
+                continue
+            status: DeliveryStatus = "pending" if d.parts else "posted"
+            self.outbox[d.key] = _Leased(dataclasses.replace(d, status=status))
+            stored.append(True)
+        return stored
+
+    async def get_delivery(self, key: str) -> Delivery | None:
+        leased = self.outbox.get(key)
+        return leased.delivery if leased else None
+
+    async def lease_delivery(
+        self, key: str, owner: str, *, now: datetime, until: datetime
+    ) -> Delivery | None:
+        leased = self.outbox.get(key)
+        if leased is None or leased.delivery.status != "pending":
+            return None
+        free = leased.owner in (None, owner) or (leased.until is not None and leased.until < now)
+        if not free:
+            return None
+        leased.owner, leased.until = owner, until
+        return leased.delivery
+
+    async def due_deliveries(self, now: datetime) -> list[str]:
+        return [
+            key
+            for key, leased in sorted(self.outbox.items(), key=lambda i: i[1].delivery.created_at)
+            if leased.delivery.status == "pending"
+            and (leased.retry_at is None or leased.retry_at <= now)
+            and (leased.owner is None or (leased.until is not None and leased.until < now))
+        ]
+
+    def _held(self, key: str, owner: str) -> _Leased | None:
+        leased = self.outbox.get(key)
+        if leased is None or leased.owner != owner or leased.delivery.status != "pending":
+            return None
+        return leased
+
+    def _set_part(self, leased: _Leased, index: int, **changes: object) -> None:
+        parts = tuple(
+            dataclasses.replace(p, **changes) if p.index == index else p  # type: ignore[arg-type]
+            for p in leased.delivery.parts
+        )
+        leased.delivery = dataclasses.replace(leased.delivery, parts=parts)
+
+    async def mark_part_sending(
+        self, key: str, index: int, owner: str, *, at: datetime, lease_until: datetime
+    ) -> bool:
+        leased = self._held(key, owner)
+        if leased is None:
+            return False
+        leased.until = lease_until
+        part = next(p for p in leased.delivery.parts if p.index == index)
+        self._set_part(leased, index, state="sending", sending_since=part.sending_since or at)
+        return True
+
+    async def mark_part_sent(
+        self, key: str, index: int, owner: str, sent: SentPart, *, at: datetime
+    ) -> bool:
+        leased = self._held(key, owner)
+        if leased is None:
+            return False
+        delivery = leased.delivery
+        shows = delivery.shows
+        if shows is not None and sent.thread_key and shows.kind in THREAD_KINDS:
+            await self._records.save_thread(
+                delivery.scope, delivery.channel, sent.thread_key, shows.kind, shows.article_ids
+            )
+        posted = delivery.stories_posted(index, sent)
+        if posted:
+            await self._records.record_posted_stories(delivery.scope, delivery.channel, posted)
+        self._set_part(
+            leased, index, state="sent", message_id=sent.message_id, thread_key=sent.thread_key
+        )
+        if not leased.delivery.unsent:
+            leased.delivery = dataclasses.replace(leased.delivery, status="posted")
+            leased.owner = leased.until = None
+        return True
+
+    async def release_delivery(
+        self, key: str, owner: str, *, retry_at: datetime | None = None, error: str | None = None
+    ) -> None:
+        leased = self._held(key, owner)
+        if leased is None:
+            return
+        leased.owner = leased.until = None
+        leased.retry_at = retry_at
+        if error:
+            d = leased.delivery
+            leased.delivery = dataclasses.replace(d, attempts=d.attempts + 1, error=error)
+
+    async def mark_late_reported(self, key: str) -> None:
+        leased = self.outbox.get(key)
+        if leased is not None:
+            leased.delivery = dataclasses.replace(leased.delivery, late_reported=True)
+
+    async def abandon_delivery(self, key: str, owner: str, *, error: str) -> None:
+        leased = self.outbox.get(key)
+        if leased is None or leased.delivery.status != "pending":
+            return
+        if leased.owner not in (None, owner):
+            return
+        leased.owner = leased.until = None
+        leased.delivery = dataclasses.replace(leased.delivery, status="abandoned", error=error)
+
+    async def release_all_leases(self) -> int:
+        held = [
+            leased
+            for leased in self.outbox.values()
+            if leased.delivery.status == "pending" and leased.owner is not None
+        ]
+        for leased in held:
+            leased.owner = leased.until = None
+        return len(held)
+
+    async def outbox_counts(self, now: datetime) -> OutboxCounts:
+        ds = [leased.delivery for leased in self.outbox.values()]
+        late = [
+            d
+            for d in ds
+            if d.late_reported
+            or (d.status == "pending" and d.late_after is not None and d.late_after < now)
+        ]
+        return OutboxCounts(
+            pending=sum(d.status == "pending" for d in ds),
+            late=len(late),
+            abandoned=sum(d.status == "abandoned" for d in ds),
+        )
 
 
 class InMemoryThreadStore:
@@ -559,6 +706,7 @@ class InMemoryStore(
     InMemoryArticleStore,
     InMemorySubscriptionStore,
     InMemoryDeliveryStore,
+    InMemoryOutboxStore,
     InMemoryThreadStore,
     InMemoryLlmLedger,
     InMemoryClaimLedger,
@@ -570,6 +718,7 @@ class InMemoryStore(
         InMemoryArticleStore.__init__(self, feed_store=self)
         InMemorySubscriptionStore.__init__(self)
         InMemoryDeliveryStore.__init__(self)
+        InMemoryOutboxStore.__init__(self, records=self)
         InMemoryThreadStore.__init__(self)
         InMemoryLlmLedger.__init__(self)
         InMemoryClaimLedger.__init__(self)

@@ -2,12 +2,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from bot.app import App
 from bot.domain import CONSOLE_SCOPE, Scope, Subscription, ThreadKind
 from bot.llm.extractive import EXTRACTIVE_LABEL, ExtractiveSummarizer
 from bot.services.digest import DigestService, digest_key
+from bot.services.outbox import Outbox
 from bot.timeutil import utcnow
 from tests.fakes.publisher import RecordingPublisher
 
@@ -51,7 +50,7 @@ async def test_delivery_posts_once_even_after_a_restart(app: App) -> None:
     due = utcnow()
     assert await app.chat.digests.deliver(subscription, publisher, due=due) == "posted"
     assert await app.chat.digests.deliver(subscription, publisher, due=due) == "already-posted"
-    restarted = DigestService(app.store, ExtractiveSummarizer(), max_stories=8)
+    restarted = DigestService(app.store, ExtractiveSummarizer(), Outbox(app.store), max_stories=8)
     again = (await app.store.list_subscriptions())[0]
     assert await restarted.deliver(again, publisher, due=due) == "already-posted"
     assert len(publisher.posts) == 1
@@ -69,13 +68,17 @@ async def test_a_posted_digest_opens_a_thread_on_its_articles(app: App) -> None:
     assert set(thread.article_ids) == set(message.article_ids)
 
 
-async def test_failed_post_is_released_for_a_retry(app: App) -> None:
-    """A post the platform refused is not marked delivered, so a retry posts it."""
+async def test_failed_post_is_kept_for_a_retry(app: App) -> None:
+    """A post the platform refused stays in the outbox with its error; a retry posts it."""
     subscription = await _subscribe(app)
     publisher = RecordingPublisher(platform="slack", fail_next=1)
     due = utcnow()
-    with pytest.raises(ConnectionError):
-        await app.chat.digests.deliver(subscription, publisher, due=due)
+    assert await app.chat.digests.deliver(subscription, publisher, due=due) == "pending"
+    stored = await app.store.get_delivery(digest_key(subscription, due))
+    assert stored is not None
+    assert (stored.status, stored.attempts) == ("pending", 1)
+    assert stored.error == "ConnectionError: platform unavailable"
+    assert publisher.posts == []
     assert await app.chat.digests.deliver(subscription, publisher, due=due) == "posted"
     assert len(publisher.posts) == 1
 
@@ -86,7 +89,9 @@ async def test_next_days_digest_has_only_articles_fetched_since(app: App) -> Non
     publisher = RecordingPublisher(platform="slack")
     await app.chat.digests.deliver(subscription, publisher, due=utcnow())
     later = utcnow() + timedelta(days=1)
-    tomorrow = DigestService(app.store, ExtractiveSummarizer(), max_stories=8, clock=lambda: later)
+    tomorrow = DigestService(
+        app.store, ExtractiveSummarizer(), Outbox(app.store), max_stories=8, clock=lambda: later
+    )
     subscription = (await app.store.list_subscriptions())[0]
     assert await tomorrow.deliver(subscription, publisher, due=later) == "empty"
     assert len(publisher.posts) == 1

@@ -15,6 +15,7 @@ from bot.domain import CONSOLE_SCOPE, Feed, NewArticle, Story, ThreadKind
 from bot.llm.extractive import ExtractiveSummarizer
 from bot.services.ask import AskService
 from bot.services.digest import DigestService
+from bot.services.outbox import Outbox
 from bot.services.render import render_stories
 from bot.services.stories import StoryDesk, by_story
 from tests.fakes.publisher import RecordingPublisher
@@ -144,7 +145,13 @@ async def test_a_story_that_grew_is_posted_as_an_update_in_its_thread_once() -> 
     wire, ledger = await _feeds(store)
     now = [datetime.fromisoformat("2026-11-17T08:00:00+00:00")]
     desk = StoryDesk(store, clock=lambda: now[0])
-    digests = DigestService(store, ExtractiveSummarizer(), max_stories=8, clock=lambda: now[0])
+    digests = DigestService(
+        store,
+        ExtractiveSummarizer(),
+        Outbox(store, clock=lambda: now[0]),
+        max_stories=8,
+        clock=lambda: now[0],
+    )
     subscription = await store.upsert_subscription(
         CONSOLE_SCOPE, "C1", digest_time="08:00", timezone="UTC", topics=()
     )

@@ -200,6 +200,39 @@ async def test_upgrading_a_database_from_before_stories_keeps_every_article_and_
         await store.close()
 
 
+async def test_upgrading_to_the_outbox_keeps_claims_and_drops_stuck_digests(
+    tmp_path: Path,
+) -> None:
+    """Schema 5 -> 6: reply claims stay claimed, posted digests stay posted; a digest left
+    'pending' for good by a killed bot is dropped, so catch-up can make it again."""
+    path = tmp_path / "v5.db"
+    now = to_db(utcnow())
+    with sqlite3.connect(path) as conn:
+        for migration in MIGRATIONS[:5]:
+            conn.executescript(migration)
+        conn.execute("PRAGMA user_version = 5")
+        for key, status in (
+            ("reply:slack:TA:C1:1.1", "pending"),
+            ("digest:1:2026-11-29", "posted"),
+            ("digest:1:2026-11-30", "pending"),
+        ):
+            conn.execute(
+                "INSERT INTO deliveries (key, platform, workspace, channel, status, created_at, "
+                "updated_at) VALUES (?, 'slack', 'TA', 'C1', ?, ?, ?)",
+                (key, status, now, now),
+            )
+    store = await SqliteStore.open(path)
+    try:
+        assert await store.schema_version() == SCHEMA_VERSION
+        assert not await store.claim_delivery("reply:slack:TA:C1:1.1", A, "C1")
+        posted = await store.get_delivery("digest:1:2026-11-29")
+        assert posted is not None and (posted.status, posted.parts) == ("posted", ())
+        assert await store.get_delivery("digest:1:2026-11-30") is None
+        assert await store.due_deliveries(utcnow()) == []
+    finally:
+        await store.close()
+
+
 async def test_a_batch_costs_the_same_round_trips_whatever_its_length(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

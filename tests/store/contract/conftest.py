@@ -19,6 +19,7 @@ from bot.services.ports import (
     DeliveryStore,
     FeedStore,
     LlmLedger,
+    OutboxStore,
     Store,
     StoryStore,
     SubscriptionStore,
@@ -68,6 +69,11 @@ def subscriptions(engine: AllRoles) -> SubscriptionStore:
 
 @pytest.fixture
 def deliveries(engine: AllRoles) -> DeliveryStore:
+    return engine
+
+
+@pytest.fixture
+def outbox(engine: AllRoles) -> OutboxStore:
     return engine
 
 

@@ -1,0 +1,250 @@
+"""The outbox: everything the bot posts is stored first, then posted part by part.
+
+A message is rendered into the platform's parts once and stored under a
+delivery key with every part pending. Posting a part is recorded before the
+send ("sending") and after it ("sent", with the platform's message id), so a
+bot killed at any moment leaves a precise record of what is left. Unfinished
+deliveries are resumed at start-up and periodically, from the first unsent part.
+
+A part left "sending" may or may not have reached the platform: it is looked
+up there first (Slack: the part's metadata in the channel's history; Discord:
+the message nonce, which Discord itself refuses to post twice for a few
+minutes, and the channel's recent messages) and only sent again if it is not
+found.
+
+Whoever posts holds a lease on the delivery, renewed with every part, so one
+worker posts it at a time; a lease of a worker that died expires, and on an
+embedded database (one process) it is freed at start-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from bot.domain import Message, Scope, ThreadKind
+from bot.services.ports import (
+    THREAD_KINDS,
+    Delivery,
+    OutboxPart,
+    OutboxStore,
+    PartSender,
+    PostShows,
+    SentPart,
+)
+from bot.services.retry import Backoff
+from bot.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+# Renewed with every part; a worker silent for this long is taken to be gone.
+LEASE = timedelta(seconds=60)
+# After an error: the platform may be down for a while, or refuse for good (a channel
+# removed); tried again less and less often until the delivery is too old to post.
+RETRY = Backoff(first=30.0, cap=1800.0)
+GIVE_UP_AFTER = timedelta(hours=24)
+
+
+def late_key(key: str) -> str:
+    return f"{key}:late"
+
+
+class Outbox:
+    def __init__(
+        self,
+        store: OutboxStore,
+        *,
+        owner: str | None = None,
+        lease: timedelta = LEASE,
+        give_up_after: timedelta = GIVE_UP_AFTER,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._store = store
+        # Unique per process run: a restarted bot does not mistake its old leases for its own.
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._lease = lease
+        self._give_up_after = give_up_after
+        self._clock = clock
+
+    def delivery(
+        self,
+        sender: PartSender,
+        key: str,
+        scope: Scope,
+        channel: str,
+        message: Message,
+        *,
+        thread_key: str | None = None,
+        due_at: datetime | None = None,
+        late_after: datetime | None = None,
+    ) -> Delivery:
+        """`message` rendered for `sender`'s platform, as a delivery to store."""
+        parts = sender.render_parts(message, in_thread=thread_key is not None)
+        shows = None
+        if message.opens_thread and thread_key is None:
+            shows = PostShows(message.kind, message.article_ids, message.stories)
+        elif message.stories:
+            shows = PostShows(message.kind, (), message.stories)
+        return Delivery(
+            key=key,
+            scope=scope,
+            channel=channel,
+            parts=tuple(OutboxPart(i, p) for i, p in enumerate(parts)),
+            created_at=self._clock(),
+            thread_key=thread_key,
+            shows=shows,
+            due_at=due_at,
+            late_after=late_after,
+        )
+
+    async def enqueue(self, deliveries: Sequence[Delivery]) -> list[bool]:
+        return await self._store.enqueue(deliveries)
+
+    async def get(self, key: str) -> Delivery | None:
+        return await self._store.get_delivery(key)
+
+    async def post(self, key: str, sender: PartSender) -> str:
+        """Post what is left of a delivery: "posted"; "pending" after an error (tried again
+        later); "busy" when another worker holds it; "abandoned"; "missing"."""
+        now = self._clock()
+        delivery = await self._store.lease_delivery(
+            key, self.owner, now=now, until=now + self._lease
+        )
+        if delivery is None:
+            existing = await self._store.get_delivery(key)
+            if existing is None:
+                return "missing"
+            return "busy" if existing.status == "pending" else existing.status
+        finished = False
+        try:
+            result = await self._post_leased(delivery, sender)
+            finished = True
+            return result
+        except Exception as exc:
+            finished = True
+            attempts = delivery.attempts + 1
+            retry_at = self._clock() + timedelta(seconds=RETRY.delay(attempts))
+            log.warning(
+                "posting %s failed (attempt %d); trying again at %s: %s",
+                key,
+                attempts,
+                retry_at.isoformat(timespec="seconds"),
+                exc,
+            )
+            await self._store.release_delivery(
+                key, self.owner, retry_at=retry_at, error=f"{type(exc).__name__}: {exc}"
+            )
+            return "pending"
+        finally:
+            if not finished:  # cancelled (shutting down): free it for the next start at once
+                await asyncio.shield(self._store.release_delivery(key, self.owner))
+
+    async def _post_leased(self, delivery: Delivery, sender: PartSender) -> str:
+        key, now = delivery.key, self._clock()
+        started = delivery.due_at or delivery.created_at
+        if now - started > self._give_up_after:
+            error = f"not posted within {self._give_up_after} of {started.isoformat()}"
+            log.error("delivery %s abandoned: %s (%s)", key, error, delivery.error)
+            await self._store.abandon_delivery(key, self.owner, error=error)
+            return "abandoned"
+        late = delivery.late_after is not None and now > delivery.late_after
+        if late and not delivery.late_reported:
+            await self._report_late(delivery, sender)
+        for part in delivery.unsent:
+            sent = await self._post_part(delivery, part, sender)
+            if sent is None:
+                log.warning("delivery %s: lease lost to another worker; it posts the rest", key)
+                return "busy"
+            parts = tuple(
+                replace(p, state="sent", message_id=sent.message_id, thread_key=sent.thread_key)
+                if p.index == part.index
+                else p
+                for p in delivery.parts
+            )
+            delivery = replace(delivery, parts=parts)
+        log.info("delivery %s posted (%d parts)", key, len(delivery.parts))
+        return "posted"
+
+    async def _post_part(
+        self, delivery: Delivery, part: OutboxPart, sender: PartSender
+    ) -> SentPart | None:
+        """One part on the platform, once: None if the lease was lost."""
+        key = delivery.key
+        sent = None
+        if part.state == "sending":
+            sent = await sender.find_part(delivery, part)
+            log.info(
+                "delivery %s part %d: the send that was under way %s",
+                key,
+                part.index,
+                "had reached the platform" if sent else "had not reached the platform; resent",
+            )
+        if sent is None:
+            now = self._clock()
+            if not await self._store.mark_part_sending(
+                key, part.index, self.owner, at=now, lease_until=now + self._lease
+            ):
+                return None
+            sent = await sender.send_part(delivery, part)
+        if not await self._store.mark_part_sent(
+            key, part.index, self.owner, sent, at=self._clock()
+        ):
+            return None
+        return sent
+
+    async def _report_late(self, delivery: Delivery, sender: PartSender) -> None:
+        """Tell the channel, once (its own delivery), that what follows comes late."""
+        assert delivery.late_after is not None
+        due = delivery.due_at or delivery.created_at
+        begun = any(p.state == "sent" for p in delivery.parts)
+        what = "The rest of this post" if begun else "This post"
+        text = (
+            f"{what}, due at {due:%H:%M} UTC on {due:%d %B}, comes late: "
+            "the bot was interrupted while posting it."
+        )
+        log.warning("delivery %s is late (due %s): %s", delivery.key, due.isoformat(), text)
+        notice = Message(ThreadKind.NOTICE, "Late post", (), (), notes=(text,))
+        key = late_key(delivery.key)
+        await self.enqueue(
+            [
+                self.delivery(
+                    sender,
+                    key,
+                    delivery.scope,
+                    delivery.channel,
+                    notice,
+                    thread_key=delivery.thread_key,
+                )
+            ]
+        )
+        if await self.post(key, sender) != "posted":
+            raise RuntimeError("the late notice could not be posted")
+        await self._store.mark_late_reported(delivery.key)
+
+    async def resume(self, senders: Mapping[str, PartSender]) -> list[tuple[str, str]]:
+        """Post every unfinished delivery whose time has come (start-up, then periodically)."""
+        results = []
+        for key in await self._store.due_deliveries(self._clock()):
+            delivery = await self._store.get_delivery(key)
+            if delivery is None:
+                continue
+            sender = senders.get(delivery.scope.platform)
+            if sender is None:
+                continue  # its platform is not running here
+            log.info("resuming delivery %s from part %d", key, _first_unsent(delivery))
+            results.append((key, await self.post(key, sender)))
+        return results
+
+
+def _first_unsent(delivery: Delivery) -> int:
+    return next((p.index for p in delivery.unsent), len(delivery.parts))
+
+
+def opens_threads(shows: PostShows | None) -> bool:
+    return shows is not None and shows.kind in THREAD_KINDS
