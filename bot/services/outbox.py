@@ -6,11 +6,12 @@ send ("sending") and after it ("sent", with the platform's message id), so a
 bot killed at any moment leaves a precise record of what is left. Unfinished
 deliveries are resumed at start-up and periodically, from the first unsent part.
 
-A part left "sending" may or may not have reached the platform: it is looked
-up there first (Slack: the part's metadata in the channel's history; Discord:
-the message nonce, which Discord itself refuses to post twice for a few
-minutes, and the channel's recent messages) and only sent again if it is not
-found.
+A part left "sending" may or may not have reached the platform. Once the send
+has had time to land (a request the platform received may still be making the
+message when the bot dies), it is looked up there (Slack: the part's metadata
+in the channel's history; Discord: the channel's recent messages, and the
+message nonce, which Discord itself refuses to post twice for a few minutes)
+and sent again only if it is not found.
 
 Whoever posts holds a lease on the delivery, renewed with every part, so one
 worker posts it at a time; a lease of a worker that died expires, and on an
@@ -49,6 +50,10 @@ LEASE = timedelta(seconds=60)
 # removed); tried again less and less often until the delivery is too old to post.
 RETRY = Backoff(first=30.0, cap=1800.0)
 GIVE_UP_AFTER = timedelta(hours=24)
+# A send cut off moments ago may still be under way at the platform (the request arrived,
+# the message is not made yet): looking it up at once would miss it, and sending again
+# would post it twice. It is looked up once this long has passed since the send began.
+IN_FLIGHT_SETTLES = timedelta(seconds=10)
 
 
 def late_key(key: str) -> str:
@@ -63,6 +68,7 @@ class Outbox:
         owner: str | None = None,
         lease: timedelta = LEASE,
         give_up_after: timedelta = GIVE_UP_AFTER,
+        settle: timedelta = IN_FLIGHT_SETTLES,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._store = store
@@ -70,6 +76,7 @@ class Outbox:
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._lease = lease
         self._give_up_after = give_up_after
+        self._settle = settle
         self._clock = clock
 
     def delivery(
@@ -178,6 +185,7 @@ class Outbox:
         key = delivery.key
         sent = None
         if part.state == "sending":
+            await self._settled(key, part)
             sent = await sender.find_part(delivery, part)
             log.info(
                 "delivery %s part %d: the send that was under way %s",
@@ -197,6 +205,21 @@ class Outbox:
         ):
             return None
         return sent
+
+    async def _settled(self, key: str, part: OutboxPart) -> None:
+        """Wait until a send begun moments ago has had time to land (see IN_FLIGHT_SETTLES)."""
+        if part.sending_since is None:
+            return
+        wait = (part.sending_since + self._settle - self._clock()).total_seconds()
+        if wait > 0:
+            log.info(
+                "delivery %s part %d: waiting %.1f s for the send under way to land before "
+                "looking for it",
+                key,
+                part.index,
+                wait,
+            )
+            await asyncio.sleep(wait)
 
     async def _report_late(self, delivery: Delivery, sender: PartSender) -> None:
         """Tell the channel, once (its own delivery), that what follows comes late."""

@@ -245,11 +245,12 @@ class FakeSlack:
             self._slow[method] = _Slow(before=before, after=after, times=times)
 
     def next_ts(self) -> str:
-        """A fresh message ts, unique and increasing: 1700000000.000100, ...000200, ...
+        """A fresh message ts, unique and increasing, as Slack's: the time it was made (Unix
+        seconds and microseconds), so a client can look for messages since a moment.
 
         Always later than every ts handed out or stored before (see `add_message`).
         """
-        self._last_ts += _TS_STEP
+        self._last_ts = max(self._last_ts + _TS_STEP, time.time_ns() // 1000)
         return _format_ts(self._last_ts)
 
     # ------------------------------------------------------------------------ messages
