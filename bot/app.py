@@ -29,7 +29,7 @@ from bot.services.digest import DigestService
 from bot.services.feeds import FeedService
 from bot.services.ingest import IngestService
 from bot.services.outbox import Outbox
-from bot.services.ports import PartSender, Publisher, StorageEngine, Summarizer
+from bot.services.ports import PartSender, StorageEngine, Summarizer
 from bot.services.stats import StatsService
 from bot.services.stories import StoryDesk
 from bot.services.subscriptions import SubscriptionService
@@ -148,7 +148,7 @@ async def open_store(path: Path) -> SqliteStore:
         raise StartupError(f"{where}: cannot open the database ({exc})") from exc
 
 
-class ChatAdapter(Publisher, PartSender, Protocol):
+class ChatAdapter(PartSender, Protocol):
     """A chat platform the bot serves: started and stopped with the process.
 
     `opens_with_digest`: it shows the day's digest when it starts (the console),
@@ -245,6 +245,7 @@ async def _wire(
         asks=AskService(store, summarizer),
         feeds=FeedService(store, source, ingest),
         subscriptions=SubscriptionService(store, scheduler),
+        outbox=outbox,
     )
     stopping = asyncio.Event()
     adapters = list(chat(services, stopping.set))

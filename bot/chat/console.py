@@ -84,7 +84,7 @@ def render_text(message: Message, hints: Mapping[Hint, str] = CONSOLE_HINTS) -> 
 
 
 class ConsoleAdapter:
-    """Reads commands from a text stream and prints replies; also a Publisher.
+    """Reads commands from a text stream and prints replies; posts (digests, updates) too.
 
     Started, it follows the console's daily digest at `digest_time` in
     `timezone`, prints the day's digest, and reads lines until /quit or the end
@@ -147,16 +147,11 @@ class ConsoleAdapter:
         self.thread_key = f"console-{next(self._keys)}"
         return (self.thread_key,)
 
-    async def reply(self, channel: str, thread_key: str, message: Message) -> tuple[str, ...]:
-        """Print an update to an earlier post, saying which one it continues."""
-        self.say()
-        self.say(f"(in the thread of earlier post {thread_key})")
-        self.say(render_text(message))
-        return ()
-
     # --- the outbox's parts: one printed message each ----------------------------------
 
-    def render_parts(self, message: Message, *, in_thread: bool) -> list[str]:
+    def render_parts(
+        self, message: Message, *, in_thread: bool, replying_to: str | None = None
+    ) -> list[str]:
         return [json.dumps({"text": render_text(message)})]
 
     async def send_part(self, delivery: Delivery, part: OutboxPart) -> SentPart:

@@ -31,7 +31,7 @@ from discord.http import Route
 from bot.chat.discord_embeds import DiscordMessage, plain_text, render_embeds, with_hint
 from bot.domain import Message, Scope
 from bot.services.chat import ChatServices
-from bot.services.ports import Delivery, OutboxPart, SentPart
+from bot.services.ports import Delivery, OutboxPart, PostRefused, SentPart
 from bot.services.retry import Backoff
 from bot.services.subscriptions import parse_topics
 
@@ -88,6 +88,8 @@ class DiscordAdapter:
         )
         self.tree = app_commands.CommandTree(self.client)
         self._connection: asyncio.Task[None] | None = None
+        # Commands being answered now, by delivery key: their parts go as follow-ups.
+        self._interactions: dict[str, discord.Interaction] = {}
         self._register()
 
     # --- lifecycle ---------------------------------------------------------------------
@@ -148,38 +150,13 @@ class DiscordAdapter:
     def scope(guild_id: int | None) -> Scope:
         return Scope(PLATFORM, str(guild_id or "dm"))
 
-    async def publish(self, channel: str, message: Message) -> tuple[str, ...]:
-        """Post a digest into a channel and open a thread on it for questions."""
-        target = self.client.get_channel(int(channel)) or await self.client.fetch_channel(
-            int(channel)
-        )
-        if not isinstance(target, discord.TextChannel):
-            raise ValueError(f"Discord channel {channel} is not a text channel")
-        first = None
-        for part in render_embeds(message):
-            sent = await _send(target, part)
-            first = first or sent
-        assert first is not None
-        if not message.opens_thread:
-            return ()
-        thread = await self._open_thread(target, first, message)
-        return (str(thread.id),) if thread else ()
-
-    async def reply(self, channel: str, thread_key: str, message: Message) -> tuple[str, ...]:
-        """Post into the thread opened on an earlier post (a story's update)."""
-        thread = self.client.get_channel(int(thread_key)) or await self.client.fetch_channel(
-            int(thread_key)
-        )
-        if not isinstance(thread, discord.Thread):
-            raise ValueError(f"Discord channel {thread_key} is not a thread")
-        sent = [await _send(thread, part) for part in render_embeds(message)]
-        return tuple(str(m.id) for m in sent)
-
     # --- the outbox's parts: a message each, then the thread opened on the first -------
 
-    def render_parts(self, message: Message, *, in_thread: bool) -> list[str]:
+    def render_parts(
+        self, message: Message, *, in_thread: bool, replying_to: str | None = None
+    ) -> list[str]:
         parts = [
-            json.dumps({"content": part.content, "embeds": part.embeds})
+            json.dumps({"content": part.content, "embeds": part.embeds, "reply_to": replying_to})
             for part in render_embeds(message)
         ]
         if message.opens_thread and not in_thread:
@@ -193,12 +170,21 @@ class DiscordAdapter:
         content = json.loads(part.payload)
         if "open_thread" in content:
             return await self._open_part_thread(delivery, content["open_thread"])
-        target = await self._part_target(delivery)
-        sent = await _send(
-            target,
-            DiscordMessage(content["content"], content["embeds"]),
-            nonce=part_nonce(delivery.key, part.index),
-        )
+        body = DiscordMessage(content["content"], content["embeds"])
+        interaction = self._interactions.get(delivery.key)
+        try:
+            if interaction is not None:  # answering a command that is still waiting
+                return SentPart(str((await _follow_up_part(interaction, body)).id))
+            target = await self._part_target(delivery)
+            reply_to = content.get("reply_to")
+            sent = await _send(
+                target,
+                body,
+                reference=target.get_partial_message(int(reply_to)) if reply_to else None,
+                nonce=part_nonce(delivery.key, part.index),
+            )
+        except discord.Forbidden as exc:
+            raise PostRefused(f"I can't post here: I need {NEEDS} in this channel.") from exc
         return SentPart(str(sent.id))
 
     async def find_part(self, delivery: Delivery, part: OutboxPart) -> SentPart | None:
@@ -216,7 +202,7 @@ class DiscordAdapter:
                 return SentPart(str(found.id))
         return None
 
-    async def _part_target(self, delivery: Delivery) -> discord.abc.Messageable:
+    async def _part_target(self, delivery: Delivery) -> discord.TextChannel | discord.Thread:
         key = int(delivery.thread_key or delivery.channel)
         target = self.client.get_channel(key) or await self.client.fetch_channel(key)
         if not isinstance(target, discord.TextChannel | discord.Thread):
@@ -241,19 +227,6 @@ class DiscordAdapter:
             # Opened before the bot stopped: a message's thread has the message's id.
             return SentPart(first, thread_key=first)
         return SentPart(str(thread.id), thread_key=str(thread.id))
-
-    async def _open_thread(
-        self, channel: discord.TextChannel, first: discord.Message, message: Message
-    ) -> discord.Thread | None:
-        """A thread on the post, for questions about it."""
-        try:
-            thread = await _retry(
-                lambda: channel.create_thread(name=_thread_name(message), message=first)
-            )
-        except discord.Forbidden:
-            log.warning("Discord: no permission to open threads in #%s", channel.name)
-            return None
-        return thread
 
     # --- commands ----------------------------------------------------------------------
 
@@ -358,37 +331,24 @@ class DiscordAdapter:
         await self._follow_up(interaction, await pending.write())
 
     async def _follow_up(self, interaction: discord.Interaction, message: Message) -> None:
-        """Post as the interaction's follow-up; open a thread unless already in one."""
+        """Post as the interaction's follow-up, through the outbox: a thread is opened on
+        it unless it is in one already. Resumed after a restart (the interaction gone by
+        then), the rest is posted in the channel."""
         channel = interaction.channel
-        first: discord.Message | None = None
-        try:
-            for part in render_embeds(message):
-                sent = await _retry(
-                    lambda part=part: interaction.followup.send(  # type: ignore[misc]
-                        content=part.content or discord.utils.MISSING,
-                        embeds=[discord.Embed.from_dict(e) for e in part.embeds],
-                        allowed_mentions=NO_PINGS,
-                        wait=True,
-                    )
-                )
-                first = first or sent
-        except discord.Forbidden:
-            await _reply(interaction, f"I can't post here: I need {NEEDS} in this channel.")
-            return
-        if first is None or not message.opens_thread:
-            return
-        scope = self.scope(interaction.guild_id)
         if isinstance(channel, discord.Thread):
-            await self._services.asks.open_thread(
-                scope, str(channel.parent_id), str(channel.id), message
+            where, thread = str(channel.parent_id), str(channel.id)
+        else:
+            where, thread = str(interaction.channel_id), None
+        key = f"interaction:{PLATFORM}:{interaction.id}"
+        self._interactions[key] = interaction
+        try:
+            sent = await self._services.outbox.send(
+                self, key, self.scope(interaction.guild_id), where, message, thread_key=thread
             )
-        elif isinstance(channel, discord.TextChannel):
-            # A follow-up message has no guild attached; open the thread from the channel.
-            thread = await self._open_thread(channel, first, message)
-            if thread is not None:
-                await self._services.asks.open_thread(
-                    scope, str(channel.id), str(thread.id), message
-                )
+        finally:
+            del self._interactions[key]
+        if sent.status == "refused":
+            await _reply(interaction, sent.error or f"I can't post here: I need {NEEDS}.")
 
     async def on_ask(self, interaction: discord.Interaction, question: str) -> None:
         await interaction.response.defer(thinking=True)
@@ -479,11 +439,18 @@ class DiscordAdapter:
         if reply.answer is None:
             await self._how_to_ask(channel, message)
             return
-        try:
-            for part in render_embeds(reply.answer):
-                await _send(channel, part, reference=message)
-        except discord.Forbidden:
-            log.warning("Discord: cannot answer in thread %s: missing permissions", channel.id)
+        scope = self.scope(message.guild.id)
+        sent = await self._services.outbox.send(
+            self,
+            f"answer:{PLATFORM}:{scope.workspace}:{channel.id}:{message.id}",
+            scope,
+            str(channel.parent_id),
+            reply.answer,
+            thread_key=str(channel.id),
+            replying_to=str(message.id),
+        )
+        if sent.status == "refused":
+            log.warning("Discord: cannot answer in thread %s: %s", channel.id, sent.error)
 
     def _mentions_me(self, message: discord.Message) -> bool:
         me = self.client.user
@@ -536,7 +503,7 @@ async def _send(
     channel: discord.abc.Messageable,
     part: DiscordMessage,
     *,
-    reference: discord.Message | None = None,
+    reference: discord.Message | discord.PartialMessage | None = None,
     nonce: str | None = None,
 ) -> discord.Message:
     kwargs: dict[str, Any] = {
@@ -568,6 +535,19 @@ async def _reply(interaction: discord.Interaction, text: str) -> None:
 def _thread_name(message: Message) -> str:
     name = f"Questions: {message.title}"
     return name if len(name) <= THREAD_NAME_LIMIT else name[: THREAD_NAME_LIMIT - 1] + "…"
+
+
+async def _follow_up_part(
+    interaction: discord.Interaction, part: DiscordMessage
+) -> discord.WebhookMessage:
+    return await _retry(
+        lambda: interaction.followup.send(
+            content=part.content or discord.utils.MISSING,
+            embeds=[discord.Embed.from_dict(e) for e in part.embeds],
+            allowed_mentions=NO_PINGS,
+            wait=True,
+        )
+    )
 
 
 def part_nonce(key: str, index: int) -> str:

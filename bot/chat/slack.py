@@ -42,7 +42,7 @@ from bot.chat.slack_blocks import (
 from bot.domain import Hint, Message, Scope
 from bot.services.chat import ChatServices
 from bot.services.outbox import opens_threads
-from bot.services.ports import Delivery, OutboxPart, SentPart
+from bot.services.ports import Delivery, OutboxPart, PostRefused, SentPart
 from bot.services.subscriptions import parse_topics
 
 log = logging.getLogger(__name__)
@@ -212,43 +212,11 @@ class SlackAdapter:
     def scope(self, team_id: str | None = None) -> Scope:
         return Scope(PLATFORM, team_id or self.team_id)
 
-    async def publish(self, channel: str, message: Message) -> tuple[str, ...]:
-        """Post a digest or brief (split if long); a reply under any part is a question."""
-        posted: list[str] = []
-        await self.post(channel, message, posted=posted)
-        return tuple(posted)
-
-    async def reply(self, channel: str, thread_key: str, message: Message) -> tuple[str, ...]:
-        """Post into the thread under an earlier post (a story's update)."""
-        posted: list[str] = []
-        await self.post(channel, message, thread_ts=thread_key, posted=posted)
-        return tuple(posted)
-
-    async def post(
-        self,
-        channel: str,
-        message: Message,
-        *,
-        thread_ts: str | None = None,
-        posted: list[str] | None = None,
-    ) -> None:
-        """Post every part in order; `posted` gets each part's ts as it is sent, so what
-        went out is known even if a later part fails."""
-        for part in render_blocks(message, SLACK_HINTS):
-            response = await self.client.chat_postMessage(
-                channel=channel,
-                text=part.text,
-                blocks=part.blocks,
-                thread_ts=thread_ts,
-                unfurl_links=False,
-                unfurl_media=False,
-            )
-            if posted is not None:
-                posted.append(str(response["ts"]))
-
     # --- the outbox's parts: one chat.postMessage each -------------------------------
 
-    def render_parts(self, message: Message, *, in_thread: bool) -> list[str]:
+    def render_parts(
+        self, message: Message, *, in_thread: bool, replying_to: str | None = None
+    ) -> list[str]:
         return [
             json.dumps({"text": part.text, "blocks": part.blocks})
             for part in render_blocks(message, SLACK_HINTS)
@@ -258,15 +226,21 @@ class SlackAdapter:
         """Post a part with the delivery's key and the part's number in its metadata, by
         which `find_part` knows it again; each part of a digest or brief opens a thread."""
         content = json.loads(part.payload)
-        response = await self.client.chat_postMessage(
-            channel=delivery.channel,
-            text=content["text"],
-            blocks=content["blocks"],
-            thread_ts=delivery.thread_key,
-            unfurl_links=False,
-            unfurl_media=False,
-            metadata={"event_type": PART_EVENT, "event_payload": _part_tag(delivery, part)},
-        )
+        try:
+            response = await self.client.chat_postMessage(
+                channel=delivery.channel,
+                text=content["text"],
+                blocks=content["blocks"],
+                thread_ts=delivery.thread_key,
+                unfurl_links=False,
+                unfurl_media=False,
+                metadata={"event_type": PART_EVENT, "event_payload": _part_tag(delivery, part)},
+            )
+        except SlackApiError as exc:
+            error = str(exc.response.get("error", "unknown_error"))
+            if error in _CANNOT_POST:
+                raise PostRefused(_CANNOT_POST[error]) from exc
+            raise
         return self._sent(delivery, str(response["ts"]))
 
     async def find_part(self, delivery: Delivery, part: OutboxPart) -> SentPart | None:
@@ -336,7 +310,7 @@ class SlackAdapter:
         if not message.found:
             await self._reply(command, respond, reply_parts(message, SLACK_HINTS))
             return
-        await self._post_or_explain(scope, channel, message, respond)
+        await self._post_or_explain(scope, channel, message, respond, _command_key(command))
 
     async def _reply(
         self, command: dict[str, Any], respond: Any, parts: Sequence[SlackMessage]
@@ -367,18 +341,13 @@ class SlackAdapter:
         await respond(text=with_hint(text, hint, SLACK_HINTS), response_type="ephemeral")
 
     async def _post_or_explain(
-        self, scope: Scope, channel: str, message: Message, respond: Any
+        self, scope: Scope, channel: str, message: Message, respond: Any, key: str
     ) -> None:
-        posted: list[str] = []
-        try:
-            await self.post(channel, message, posted=posted)
-        except SlackApiError as exc:
-            error = str(exc.response.get("error", "unknown_error"))
-            log.warning("Slack: cannot post in %s: %s", channel, error)
-            reason = _CANNOT_POST.get(error, f"Slack refused the post ({error}).")
-            await self._say(respond, reason)
-        finally:
-            await self._services.asks.open_thread(scope, channel, posted, message)
+        """Post through the outbox (once per command, resumed if the bot stops midway); a
+        post Slack refuses for good is explained to the person who asked."""
+        sent = await self._services.outbox.send(self, key, scope, channel, message)
+        if sent.status == "refused":
+            await self._say(respond, sent.error or "Slack refused the post.")
 
     async def _on_newsbrief(self, ack: Any, command: dict[str, Any], respond: Any) -> None:
         words = command.get("text", "").split()
@@ -420,7 +389,7 @@ class SlackAdapter:
                 change = await self._services.feeds.remove(scope, url)
             await say(change.text, change.hint)
             return
-        await self._digest_command(scope, channel, args, say, respond)
+        await self._digest_command(scope, channel, args, say, respond, _command_key(command))
 
     async def _digest_command(
         self,
@@ -429,6 +398,7 @@ class SlackAdapter:
         args: list[str],
         say: Callable[[str], Awaitable[None]],
         respond: Any,
+        key: str,
     ) -> None:
         if args and args[0].lower() == "off":
             await say((await self._services.subscriptions.turn_off(scope, channel)).text)
@@ -438,7 +408,7 @@ class SlackAdapter:
             if not message.found:
                 await say("No new stories in the last 24 hours.")
                 return
-            await self._post_or_explain(scope, channel, message, respond)
+            await self._post_or_explain(scope, channel, message, respond, key)
             return
         if len(args) < 2:
             await say(
@@ -504,11 +474,19 @@ class SlackAdapter:
         )
         if reply is None or reply.answer is None:
             return
-        try:
-            await self.post(channel, reply.answer, thread_ts=thread_ts or ts)
-        except SlackApiError as exc:
-            log.warning("Slack: cannot answer in %s: %s", channel, exc.response.get("error"))
+        key = f"answer:{PLATFORM}:{scope.workspace}:{channel}:{ts}"
+        sent = await self._services.outbox.send(
+            self, key, scope, channel, reply.answer, thread_key=thread_ts or ts
+        )
+        if sent.status == "refused":
+            log.warning("Slack: cannot answer in %s: %s", channel, sent.error)
 
 
 def _part_tag(delivery: Delivery, part: OutboxPart) -> dict[str, Any]:
     return {"delivery": delivery.key, "part": part.index}
+
+
+def _command_key(command: dict[str, Any]) -> str:
+    """A slash command's delivery key: Slack gives each invocation its own trigger_id."""
+    trigger = command.get("trigger_id") or f"{time.time_ns()}"
+    return f"command:{PLATFORM}:{command.get('team_id')}:{command.get('channel_id')}:{trigger}"

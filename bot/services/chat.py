@@ -8,6 +8,7 @@ from bot.services.ask import AskService
 from bot.services.brief import BriefService
 from bot.services.digest import DigestService
 from bot.services.feeds import FeedService
+from bot.services.outbox import Outbox
 from bot.services.subscriptions import SubscriptionService
 
 
@@ -18,3 +19,4 @@ class ChatServices:
     asks: AskService
     feeds: FeedService
     subscriptions: SubscriptionService
+    outbox: Outbox  # what adapters post in reply goes through it too

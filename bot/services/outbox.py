@@ -26,7 +26,7 @@ import os
 import socket
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from bot.domain import Message, Scope, ThreadKind
@@ -36,6 +36,7 @@ from bot.services.ports import (
     OutboxPart,
     OutboxStore,
     PartSender,
+    PostRefused,
     PostShows,
     SentPart,
 )
@@ -54,6 +55,14 @@ GIVE_UP_AFTER = timedelta(hours=24)
 # the message is not made yet): looking it up at once would miss it, and sending again
 # would post it twice. It is looked up once this long has passed since the send began.
 IN_FLIGHT_SETTLES = timedelta(seconds=10)
+
+
+@dataclass(frozen=True)
+class Sent:
+    """How posting a reply went (see `Outbox.post`), and the platform's reason if not."""
+
+    status: str
+    error: str | None = None
 
 
 def late_key(key: str) -> str:
@@ -90,11 +99,14 @@ class Outbox:
         thread_key: str | None = None,
         due_at: datetime | None = None,
         late_after: datetime | None = None,
+        replying_to: str | None = None,
     ) -> Delivery:
         """`message` rendered for `sender`'s platform, as a delivery to store."""
-        parts = sender.render_parts(message, in_thread=thread_key is not None)
+        parts = sender.render_parts(
+            message, in_thread=thread_key is not None, replying_to=replying_to
+        )
         shows = None
-        if message.opens_thread and thread_key is None:
+        if message.opens_thread:
             shows = PostShows(message.kind, message.article_ids, message.stories)
         elif message.stories:
             shows = PostShows(message.kind, (), message.stories)
@@ -118,7 +130,8 @@ class Outbox:
 
     async def post(self, key: str, sender: PartSender) -> str:
         """Post what is left of a delivery: "posted"; "pending" after an error (tried again
-        later); "busy" when another worker holds it; "abandoned"; "missing"."""
+        later); "refused" (for good: see `PostRefused`); "busy" when another worker holds
+        it; "abandoned"; "missing"."""
         now = self._clock()
         delivery = await self._store.lease_delivery(
             key, self.owner, now=now, until=now + self._lease
@@ -133,6 +146,11 @@ class Outbox:
             result = await self._post_leased(delivery, sender)
             finished = True
             return result
+        except PostRefused as exc:
+            finished = True
+            log.warning("delivery %s refused by the platform: %s", key, exc.reason)
+            await self._store.abandon_delivery(key, self.owner, error=exc.reason)
+            return "refused"
         except Exception as exc:
             finished = True
             attempts = delivery.attempts + 1
@@ -151,6 +169,27 @@ class Outbox:
         finally:
             if not finished:  # cancelled (shutting down): free it for the next start at once
                 await asyncio.shield(self._store.release_delivery(key, self.owner))
+
+    async def send(
+        self,
+        sender: PartSender,
+        key: str,
+        scope: Scope,
+        channel: str,
+        message: Message,
+        *,
+        thread_key: str | None = None,
+        replying_to: str | None = None,
+    ) -> Sent:
+        """Store a reply (a brief, an answer) and post it now; a second call with the same
+        key (the platform sent the event twice) posts nothing more."""
+        delivery = self.delivery(
+            sender, key, scope, channel, message, thread_key=thread_key, replying_to=replying_to
+        )
+        await self.enqueue([delivery])
+        status = await self.post(key, sender)
+        stored = await self.get(key)
+        return Sent(status, stored.error if stored and status != "posted" else None)
 
     async def _post_leased(self, delivery: Delivery, sender: PartSender) -> str:
         key, now = delivery.key, self._clock()

@@ -348,6 +348,17 @@ class Delivery:
     def unsent(self) -> list[OutboxPart]:
         return [p for p in self.parts if p.state != "sent"]
 
+    def thread_opened(self, index: int, sent: SentPart) -> str | None:
+        """The thread to record once part `index` is sent, answered from what the post
+        shows: the one the part opened, or, for a brief posted into a thread, that one."""
+        if self.shows is None or self.shows.kind not in THREAD_KINDS:
+            return None
+        if sent.thread_key:
+            return sent.thread_key
+        if self.thread_key is not None and index == self.parts[0].index:
+            return self.thread_key
+        return None
+
     def stories_posted(self, index: int, sent: SentPart) -> list[PostedStory]:
         """The story versions to record as shown once part `index` is sent: with the
         first part posted into a thread (an update), or with the part that opened the
@@ -362,6 +373,15 @@ class Delivery:
         if under is None:
             return []
         return [PostedStory(s.story_id, s.version, under) for s in self.shows.stories]
+
+
+class PostRefused(Exception):
+    """The platform refused a post for good (the bot is not in the channel, the channel is
+    archived): trying again changes nothing. `reason` says so to the person who asked."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -601,24 +621,6 @@ class ClaimLedger(Protocol):
 # --- posting -------------------------------------------------------------------------
 
 
-class Publisher(Protocol):
-    """A chat platform's way to post a message into a channel."""
-
-    platform: str
-
-    async def publish(self, channel: str, message: Message) -> tuple[str, ...]:
-        """Post; return the keys replies to it are matched by (the post's own first).
-
-        Only posting: which articles stand behind the post is recorded by the
-        service that asked for it (`record_thread`).
-        """
-        ...
-
-    async def reply(self, channel: str, thread_key: str, message: Message) -> tuple[str, ...]:
-        """Post into the thread under an earlier post (its key as `publish` gave it)."""
-        ...
-
-
 class PartSender(Protocol):
     """How the outbox posts on one platform: a message rendered into parts once, when
     it is stored; one part sent at a time; and a part whose send may or may not have
@@ -626,9 +628,12 @@ class PartSender(Protocol):
 
     platform: str
 
-    def render_parts(self, message: Message, *, in_thread: bool) -> list[str]:
+    def render_parts(
+        self, message: Message, *, in_thread: bool, replying_to: str | None = None
+    ) -> list[str]:
         """The platform messages (and steps, such as opening a thread) that post
-        `message`, in order, each as JSON; `in_thread`: posted into an existing thread."""
+        `message`, in order, each as JSON; `in_thread`: posted into an existing thread;
+        `replying_to`: the message it answers, where the platform shows replies as such."""
         ...
 
     async def send_part(self, delivery: Delivery, part: OutboxPart) -> SentPart:

@@ -31,7 +31,6 @@ from bot.domain import (
     ThreadKind,
 )
 from bot.services.ports import (
-    THREAD_KINDS,
     ClaimTally,
     DayClaims,
     Delivery,
@@ -879,13 +878,14 @@ class SqliteStore:
                 "sent_at = ? WHERE delivery_key = ? AND idx = ?",
                 (sent.message_id, sent.thread_key, to_db(at), key, index),
             )
-            shows = delivery.shows
-            if shows is not None and sent.thread_key and shows.kind in THREAD_KINDS:
+            thread = delivery.thread_opened(index, sent)
+            if thread is not None and delivery.shows is not None:
+                shows = delivery.shows
                 await _save_thread(
                     conn,
                     delivery.scope,
                     delivery.channel,
-                    sent.thread_key,
+                    thread,
                     shows.kind,
                     shows.article_ids,
                     at=at,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.domain import Scope, ThreadKind
+from bot.domain import Message, Scope, ThreadKind
 from tests.chat.discord_rig import MANAGE_GUILD, DiscordRig, discord_rig
 from tests.fakes.summarizers import SlowSummarizer
 from tests.helpers import add_article, battery_follow_up
@@ -22,6 +22,13 @@ from tests.helpers import add_article, battery_follow_up
 async def rig(tmp_path: Path) -> AsyncIterator[DiscordRig]:
     async with discord_rig(tmp_path) as running:
         yield running
+
+
+async def _post(rig: DiscordRig, message: Message) -> str:
+    """Post as the bot posts everything: through the outbox."""
+    scope, channel = Scope("discord", str(rig.fake.guild_id)), str(rig.fake.channel_id)
+    sent = await rig.app.chat.outbox.send(rig.adapter, "test-post", scope, channel, message)
+    return sent.status
 
 
 def _embeds(call) -> list[dict]:  # type: ignore[no-untyped-def]
@@ -326,9 +333,9 @@ async def test_a_long_digest_is_split_across_messages_within_limits(rig: Discord
     from tests.chat.test_discord_embeds import _digest
 
     message = _digest(stories=25, bullet_words=300)
-    thread = await rig.adapter.publish(str(rig.fake.channel_id), message)
+    assert await _post(rig, message) == "posted"
     posts = rig.posts(f"/channels/{rig.fake.channel_id}/messages")
-    assert len(posts) > 1 and thread is not None
+    assert len(posts) > 1 and rig.fake.threads
     for post in posts:
         embeds = _embeds(post)
         assert len(embeds) <= 10 and len(post.body.get("content", "")) <= 2000
@@ -345,7 +352,7 @@ async def test_a_rate_limited_post_is_retried_by_discord_py(rig: DiscordRig) -> 
     """A 429 on sending is waited out and retried; the message lands."""
     rig.fake.fail_next("POST", f"/channels/{rig.fake.channel_id}/messages", retry_after=0.2)
     message = await rig.app.chat.digests.digest(Scope("discord", str(rig.fake.guild_id)))
-    await rig.adapter.publish(str(rig.fake.channel_id), message)
+    assert await _post(rig, message) == "posted"
     statuses = [c.status for c in rig.posts(f"/channels/{rig.fake.channel_id}/messages")]
     assert statuses[0] == 429 and statuses[-1] == 200
 

@@ -29,7 +29,9 @@ class RecordingPublisher:
         self.replies.append((channel, thread_key, message))
         return (f"{thread_key}-reply-{len(self.replies)}",)
 
-    def render_parts(self, message: Message, *, in_thread: bool) -> list[str]:
+    def render_parts(
+        self, message: Message, *, in_thread: bool, replying_to: str | None = None
+    ) -> list[str]:
         """One part per message: the payload names the message it renders."""
         self.rendered.append(message)
         return [json.dumps({"message": len(self.rendered) - 1})]

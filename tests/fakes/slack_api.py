@@ -70,6 +70,7 @@ import hmac
 import itertools
 import json
 import re
+import secrets
 import time
 import uuid
 from collections import defaultdict, deque
@@ -90,6 +91,7 @@ SOCKET_PATH = "/socket-mode"
 
 _TS_START = 1_700_000_000_000_100  # microseconds: "1700000000.000100"
 _TS_STEP = 100
+_TRIGGERS = itertools.count(1000)
 _TS_PATTERN = re.compile(r"\d+(?:\.\d{1,6})?")
 HISTORY_LIMIT = 100  # conversations.history / .replies without a limit
 HISTORY_MAX_LIMIT = 999
@@ -912,10 +914,13 @@ def slash_command_payload(
     user_id: str = "UMEMBER",
     channel_id: str = "C0001",
     team_id: str = "T0001",
-    trigger_id: str = "123.456",
+    trigger_id: str | None = None,
     response_url: str = "http://127.0.0.1:1/resp",
 ) -> dict[str, str]:
-    """A slash command's fields as Slack sends them: a Socket Mode `slash_commands` payload."""
+    """A slash command's fields as Slack sends them: a Socket Mode `slash_commands` payload.
+    Each has a trigger_id of its own unless one is given, as Slack's are."""
+    if trigger_id is None:
+        trigger_id = f"{next(_TRIGGERS)}.{secrets.randbelow(10**9)}"
     return {
         "token": "verification-token",
         "team_id": team_id,
@@ -940,7 +945,7 @@ def slash_command_body(
     user_id: str = "UMEMBER",
     channel_id: str = "C0001",
     team_id: str = "T0001",
-    trigger_id: str = "123.456",
+    trigger_id: str | None = None,
     response_url: str = "http://127.0.0.1:1/resp",
 ) -> str:
     """A slash-command request body, urlencoded with the fields Slack sends."""

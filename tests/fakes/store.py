@@ -30,7 +30,6 @@ from bot.domain import (
     ThreadKind,
 )
 from bot.services.ports import (
-    THREAD_KINDS,
     Delivery,
     DeliveryStatus,
     LlmCall,
@@ -547,10 +546,11 @@ class InMemoryOutboxStore:
         if leased is None:
             return False
         delivery = leased.delivery
-        shows = delivery.shows
-        if shows is not None and sent.thread_key and shows.kind in THREAD_KINDS:
+        thread = delivery.thread_opened(index, sent)
+        if thread is not None and delivery.shows is not None:
+            shows = delivery.shows
             await self._records.save_thread(
-                delivery.scope, delivery.channel, sent.thread_key, shows.kind, shows.article_ids
+                delivery.scope, delivery.channel, thread, shows.kind, shows.article_ids
             )
         posted = delivery.stories_posted(index, sent)
         if posted:

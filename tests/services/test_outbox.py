@@ -33,7 +33,9 @@ class Platform:
     block: asyncio.Event | None = None  # a send waits on it (to be cancelled meanwhile)
     sending: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def render_parts(self, message: Message, *, in_thread: bool) -> list[str]:
+    def render_parts(
+        self, message: Message, *, in_thread: bool, replying_to: str | None = None
+    ) -> list[str]:
         return [json.dumps({"text": note}) for note in message.notes]
 
     async def send_part(self, delivery: Delivery, part: OutboxPart) -> SentPart:
