@@ -4,9 +4,9 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.app import App
-from bot.domain import Scope, Subscription
+from bot.domain import Message, Scope, Subscription, ThreadKind
 from bot.llm.extractive import ExtractiveSummarizer
-from bot.scheduler import Scheduler, last_due
+from bot.scheduler import OUTBOX_EVERY, OUTBOX_JOB, Scheduler, last_due
 from bot.services.digest import DigestService
 from bot.services.outbox import Outbox
 from tests.fakes.publisher import RecordingPublisher
@@ -103,3 +103,21 @@ async def test_subscription_without_a_running_adapter_is_skipped(app: App) -> No
     )
     scheduler = _scheduler(app, datetime.now(UTC), RecordingPublisher(platform="slack"))
     assert await scheduler.post_digest(sub.id) == "no-adapter"
+
+
+async def test_starting_resumes_unfinished_posts_and_keeps_resuming_them(app: App) -> None:
+    """An unfinished delivery is posted when the scheduler starts; the outbox job repeats."""
+    publisher = RecordingPublisher(platform="slack", fail_next=1)
+    now = datetime.now(UTC)
+    outbox = Outbox(app.store, clock=lambda: now)
+    notice = Message(ThreadKind.ANSWER, "", (), (), notes=("hello",))
+    await outbox.enqueue([outbox.delivery(publisher, "k", SLACK, "C1", notice)])
+    assert await outbox.post("k", publisher) == "pending"  # the platform failed once
+    scheduler = _scheduler(app, now + timedelta(minutes=1), publisher)
+    await scheduler.start(catch_up=False)
+    try:
+        assert [(c, m.notes) for c, m in publisher.posts] == [("C1", ("hello",))]
+        job = next(j for j in scheduler._scheduler.get_jobs() if j.id == OUTBOX_JOB)
+        assert job.trigger.interval == OUTBOX_EVERY
+    finally:
+        scheduler.shutdown()

@@ -86,6 +86,9 @@ class Outbox:
         self._lease = lease
         self._give_up_after = give_up_after
         self._settle = settle
+        # Keys being posted by this process: the periodic resume and a digest job may
+        # reach the same one at once, and the lease is this process's for both.
+        self._posting: set[str] = set()
         self._clock = clock
 
     def delivery(
@@ -132,6 +135,15 @@ class Outbox:
         """Post what is left of a delivery: "posted"; "pending" after an error (tried again
         later); "refused" (for good: see `PostRefused`); "busy" when another worker holds
         it; "abandoned"; "missing"."""
+        if key in self._posting:
+            return "busy"
+        self._posting.add(key)
+        try:
+            return await self._post(key, sender)
+        finally:
+            self._posting.discard(key)
+
+    async def _post(self, key: str, sender: PartSender) -> str:
         now = self._clock()
         delivery = await self._store.lease_delivery(
             key, self.owner, now=now, until=now + self._lease

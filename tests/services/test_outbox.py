@@ -225,3 +225,18 @@ async def test_a_post_into_a_thread_records_its_story_versions() -> None:
     assert delivery.shows is not None and delivery.shows.stories == (StoryVersion(7, 3),)
     assert [p.thread_key for p in delivery.parts] == [None]
     assert delivery.stories_posted(0, SentPart("m1"))[0].thread_key == "t0"
+
+
+async def test_one_process_posts_a_delivery_once_even_when_asked_twice_at_once() -> None:
+    """A digest job and the periodic resume reaching one delivery: one of them posts it."""
+    store, platform = InMemoryStore(), Platform(block=asyncio.Event())
+    outbox = Outbox(store, clock=Clock())
+    delivery = await _stored(outbox, platform, parts=2)
+    first = asyncio.create_task(outbox.post(delivery.key, platform))
+    await platform.sending.wait()
+    async with asyncio.timeout(5):  # without the guard it would wait on the same send
+        assert await outbox.post(delivery.key, platform) == "busy"
+    assert platform.block is not None
+    platform.block.set()
+    assert await first == "posted"
+    assert platform.posted == [(delivery.key, 0), (delivery.key, 1)]
