@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import random
 import statistics
 import sys
 import tempfile
@@ -20,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.kill_rig import Trial, trials
+from tests.kill_rig import Trial, TrialFailed, trial
 
 
 def _show(t: Trial) -> None:
@@ -38,7 +39,18 @@ async def main(count: int, platforms: list[str], seed: int) -> int:
     with tempfile.TemporaryDirectory(prefix="soak_kill_") as tmp:
         for platform in platforms:
             print(f"{platform}: {count} trials", flush=True)
-            done = await trials(platform, count, Path(tmp), seed=seed, report=_show)
+            rng = random.Random(seed)
+            done, hung = [], 0
+            for n in range(count):
+                where = Path(tmp) / f"{platform}-{n}"
+                where.mkdir()
+                try:
+                    done.append(await trial(platform, where, rng))
+                except TrialFailed as exc:
+                    hung += 1
+                    print(f"  {platform} trial {n} did not finish: {exc}", flush=True)
+                    continue
+                _show(done[-1])
             complete = [t.complete_after_restart for t in done]
             mid = [t for t in done if 0 < t.on_platform_at_kill < t.parts]
             rows.append(
@@ -47,7 +59,7 @@ async def main(count: int, platforms: list[str], seed: int) -> int:
                     len(done),
                     sum(t.duplicated for t in done),
                     sum(t.lost for t in done),
-                    sum(t.lost > 0 or t.duplicated > 0 for t in done),
+                    sum(t.lost > 0 or t.duplicated > 0 for t in done) + hung,
                     len(mid),
                     statistics.median(complete),
                     max(complete),

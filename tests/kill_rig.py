@@ -25,7 +25,7 @@ import sqlite3
 import sys
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -127,9 +127,12 @@ def _late_notices(db: Path) -> int:
 
 
 async def _until(check: Callable[[], Any], what: str) -> Any:
-    async with asyncio.timeout(DEADLINE):
-        while not (found := check()):
-            await asyncio.sleep(0.02)
+    try:
+        async with asyncio.timeout(DEADLINE):
+            while not (found := check()):
+                await asyncio.sleep(0.02)
+    except TimeoutError:
+        raise TimeoutError(f"waited {DEADLINE:.0f} s for {what}") from None
     return found
 
 
@@ -233,12 +236,21 @@ def _same(message: dict[str, Any], part: dict[str, Any]) -> bool:
     return theirs == [(e.get("title"), e.get("description")) for e in part["embeds"]]
 
 
+class TrialFailed(AssertionError):
+    """A trial that did not finish: what it waited for, and the end of the bot's log."""
+
+
 async def trial(platform: str, tmp: Path, rng: random.Random) -> Trial:
     """One kill and restart on `platform` ("slack" or "discord")."""
     opener: Callable[[], Any] = fake_slack if platform == "slack" else fake_discord
     async with opener() as fake:
         rig = _Slack(fake) if platform == "slack" else _Discord(fake)
-        return await _trial(rig, tmp, rng)
+        try:
+            return await _trial(rig, tmp, rng)
+        except TimeoutError as exc:
+            log = tmp / "bot.log"
+            tail = log.read_text()[-4000:] if log.exists() else "(no log)"
+            raise TrialFailed(f"{platform} trial in {tmp} timed out: {exc}\n{tail}") from exc
 
 
 async def _trial(rig: _Slack | _Discord, tmp: Path, rng: random.Random) -> Trial:
@@ -286,25 +298,3 @@ async def _trial(rig: _Slack | _Discord, tmp: Path, rng: random.Random) -> Trial
         complete_after_restart=complete,
         late_notices=_late_notices(db),
     )
-
-
-async def trials(
-    platform: str,
-    count: int,
-    tmp: Path,
-    *,
-    seed: int = 1,
-    report: Callable[[Trial], Awaitable[None] | None] | None = None,
-) -> list[Trial]:
-    rng = random.Random(seed)
-    done = []
-    for n in range(count):
-        where = tmp / f"{platform}-{n}"
-        where.mkdir()
-        result = await trial(platform, where, rng)
-        done.append(result)
-        if report is not None:
-            shown = report(result)
-            if shown is not None:
-                await shown
-    return done

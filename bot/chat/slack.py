@@ -28,7 +28,13 @@ from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_bolt.request.async_internals import build_async_context
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.chat.slack_blocks import (
@@ -152,7 +158,10 @@ class SlackAdapter:
         )
         self.client: AsyncWebClient = self.app.client
         self.client.base_url = api_url if api_url.endswith("/") else f"{api_url}/"
-        self.client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=3))
+        self.client.retry_handlers = [
+            _RetryConnectionsButNotPosts(),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+        ]
         self.team_id = ""
         self.bot_user_id = ""
         self._tasks: set[asyncio.Task[None]] = set()
@@ -490,3 +499,23 @@ def _command_key(command: dict[str, Any]) -> str:
     """A slash command's delivery key: Slack gives each invocation its own trigger_id."""
     trigger = command.get("trigger_id") or f"{time.time_ns()}"
     return f"command:{PLATFORM}:{command.get('team_id')}:{command.get('channel_id')}:{trigger}"
+
+
+class _RetryConnectionsButNotPosts(AsyncConnectionErrorRetryHandler):
+    """slack_sdk's retry after a dropped connection, except for a post: Slack may have made
+    the message before the connection dropped, and sending it blindly again would post it
+    twice. The outbox looks for it first (see `SlackAdapter.find_part`)."""
+
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if request.url.endswith("/chat.postMessage"):
+            return False
+        return await super()._can_retry_async(
+            state=state, request=request, response=response, error=error
+        )

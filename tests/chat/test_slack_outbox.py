@@ -7,6 +7,9 @@ import logging
 from datetime import timedelta
 
 import pytest
+from aiohttp import ServerDisconnectedError
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.state import RetryState
 
 from bot.domain import Bullet, Message, Section, ThreadKind
 from bot.services.outbox import Outbox
@@ -103,3 +106,21 @@ async def test_a_digest_resumed_on_slack_posts_only_what_is_missing(slack: Slack
     assert len(slack.fake.posted()) == 1
     thread = await store.get_thread(slack.adapter.scope(), CHANNEL, slack.fake.posted()[0].ts)
     assert thread is not None and thread.article_ids == (1,)
+
+
+@pytest.mark.parametrize(
+    ("method", "retried"), [("chat.postMessage", False), ("conversations.history", True)]
+)
+async def test_a_dropped_connection_is_not_retried_blindly_for_a_post(
+    slack: SlackRig, method: str, retried: bool
+) -> None:
+    """The client retries a read after a dropped connection, never a post (Slack may have
+    made it): the outbox looks for that one first."""
+    request = HttpRequest(method="POST", url=f"{slack.fake.base_url}{method}", headers={})
+    can_retry = [
+        await handler.can_retry_async(
+            state=RetryState(), request=request, error=ServerDisconnectedError()
+        )
+        for handler in slack.adapter.client.retry_handlers
+    ]
+    assert any(can_retry) is retried
