@@ -6,12 +6,13 @@ send ("sending") and after it ("sent", with the platform's message id), so a
 bot killed at any moment leaves a precise record of what is left. Unfinished
 deliveries are resumed at start-up and periodically, from the first unsent part.
 
-A part left "sending" may or may not have reached the platform. Once the send
-has had time to land (a request the platform received may still be making the
-message when the bot dies), it is looked up there (Slack: the part's metadata
-in the channel's history; Discord: the channel's recent messages, and the
-message nonce, which Discord itself refuses to post twice for a few minutes)
-and sent again only if it is not found.
+A part left "sending" may or may not have reached the platform. It is looked
+up there (Slack: the part's metadata in the channel's history; Discord: the
+channel's recent messages, and the message nonce, which Discord itself refuses
+to post twice for a few minutes); not found, it is looked up again once the
+send has had time to land (a request the platform received may still be
+making the message when the bot dies), and sent again only if it is still not
+found.
 
 Whoever posts holds a lease on the delivery, renewed with every part, so one
 worker posts it at a time; a lease of a worker that died expires, and on an
@@ -52,8 +53,9 @@ LEASE = timedelta(seconds=60)
 RETRY = Backoff(first=30.0, cap=1800.0)
 GIVE_UP_AFTER = timedelta(hours=24)
 # A send cut off moments ago may still be under way at the platform (the request arrived,
-# the message is not made yet): looking it up at once would miss it, and sending again
-# would post it twice. It is looked up once this long has passed since the send began.
+# the message is not made yet): not finding it at once proves nothing, and sending again
+# could post it twice. Not found, it is looked up again once this long has passed since
+# the send began, and only then sent again.
 IN_FLIGHT_SETTLES = timedelta(seconds=10)
 
 
@@ -236,8 +238,9 @@ class Outbox:
         key = delivery.key
         sent = None
         if part.state == "sending":
-            await self._settled(key, part)
             sent = await sender.find_part(delivery, part)
+            if sent is None and await self._settled(key, part):
+                sent = await sender.find_part(delivery, part)
             log.info(
                 "delivery %s part %d: the send that was under way %s",
                 key,
@@ -257,10 +260,11 @@ class Outbox:
             return None
         return sent
 
-    async def _settled(self, key: str, part: OutboxPart) -> None:
-        """Wait until a send begun moments ago has had time to land (see IN_FLIGHT_SETTLES)."""
+    async def _settled(self, key: str, part: OutboxPart) -> bool:
+        """Wait until a send begun moments ago has had time to land (see IN_FLIGHT_SETTLES);
+        whether there was anything to wait for."""
         if part.sending_since is None:
-            return
+            return False
         wait = (part.sending_since + self._settle - self._clock()).total_seconds()
         if wait > 0:
             log.info(
@@ -271,6 +275,8 @@ class Outbox:
                 wait,
             )
             await asyncio.sleep(wait)
+            return True
+        return False
 
     async def _report_late(self, delivery: Delivery, sender: PartSender) -> None:
         """Tell the channel, once (its own delivery), that what follows comes late."""

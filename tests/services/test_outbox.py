@@ -30,6 +30,7 @@ class Platform:
     texts: list[str] = field(default_factory=list)
     looked_up: list[tuple[str, int]] = field(default_factory=list)
     fail_next: int = 0
+    landing: list[tuple[Delivery, OutboxPart]] = field(default_factory=list)  # see find_part
     block: asyncio.Event | None = None  # a send waits on it (to be cancelled meanwhile)
     sending: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -53,7 +54,12 @@ class Platform:
         return SentPart(f"m{len(self.posted)}", thread_key=f"m{len(self.posted)}")
 
     async def find_part(self, delivery: Delivery, part: OutboxPart) -> SentPart | None:
+        """A send in `landing` is still under way: it is made after the first lookup."""
         self.looked_up.append((delivery.key, part.index))
+        if self.landing and self.looked_up.count((delivery.key, part.index)) > 1:
+            for landed in self.landing:
+                self.put(*landed)
+            self.landing.clear()
         if (delivery.key, part.index) in self.posted:
             number = self.posted.index((delivery.key, part.index)) + 1
             return SentPart(f"m{number}", thread_key=f"m{number}")
@@ -239,4 +245,19 @@ async def test_one_process_posts_a_delivery_once_even_when_asked_twice_at_once()
     assert platform.block is not None
     platform.block.set()
     assert await first == "posted"
+    assert platform.posted == [(delivery.key, 0), (delivery.key, 1)]
+
+
+async def test_a_send_still_under_way_is_waited_for_before_it_is_sent_again() -> None:
+    """Cut off moments ago and not found yet, a part is looked up again once the send has
+    had time to land; found then, it is not sent again."""
+    store, platform = InMemoryStore(), Platform()
+    clock = Clock(T0 + timedelta(seconds=0.1))
+    delivery = await _stored(Outbox(store, clock=clock), platform, parts=2)
+    await _killed_after(store, delivery.key, 0, cut_off=True)
+    await store.release_all_leases()  # the restart frees the dead worker's lease
+    platform.landing.append((delivery, delivery.parts[0]))
+    outbox = Outbox(store, clock=clock, settle=timedelta(seconds=0.3))
+    assert await outbox.post(delivery.key, platform) == "posted"
+    assert platform.looked_up == [(delivery.key, 0), (delivery.key, 0)]
     assert platform.posted == [(delivery.key, 0), (delivery.key, 1)]
