@@ -189,11 +189,11 @@ class DiscordAdapter:
 
     async def find_part(self, delivery: Delivery, part: OutboxPart) -> SentPart | None:
         """A part the bot posted since a minute before its send began, by its content
-        (Discord does not list nonces in a channel's history); a thread step is looked up
-        by opening it again (see `send_part`)."""
+        (Discord does not list nonces in a channel's history); a thread step, as the
+        thread on the first part (which has that message's id)."""
         content = json.loads(part.payload)
         if "open_thread" in content:
-            return None
+            return await self._find_part_thread(delivery)
         target = await self._part_target(delivery)
         since = (part.sending_since or delivery.created_at) - timedelta(minutes=1)
         me = self.client.user.id if self.client.user else None
@@ -201,6 +201,18 @@ class DiscordAdapter:
             if found.author.id == me and _same_part(found, content):
                 return SentPart(str(found.id))
         return None
+
+    async def _find_part_thread(self, delivery: Delivery) -> SentPart | None:
+        first = delivery.parts[0].message_id
+        if first is None:
+            return None
+        try:
+            thread = self.client.get_channel(int(first)) or await self.client.fetch_channel(
+                int(first)
+            )
+        except discord.NotFound:
+            return None
+        return SentPart(first, thread_key=first) if isinstance(thread, discord.Thread) else None
 
     async def _part_target(self, delivery: Delivery) -> discord.TextChannel | discord.Thread:
         key = int(delivery.thread_key or delivery.channel)

@@ -102,3 +102,18 @@ async def test_a_digest_resumed_on_discord_posts_only_what_is_missing(rig: Disco
     scope = rig.adapter.scope(rig.fake.guild_id)
     thread = await store.get_thread(scope, str(rig.fake.channel_id), first.message_id)
     assert thread is not None and thread.article_ids == (1,)
+
+
+async def test_a_thread_step_is_found_as_the_thread_on_the_first_message(
+    rig: DiscordRig,
+) -> None:
+    """Before the thread is opened the step is not found; after, it is that thread."""
+    delivery = await _delivery(rig, "digest:1:2026-12-01", _digest())
+    first = await rig.adapter.send_part(delivery, delivery.parts[0])
+    sent = dataclasses.replace(delivery.parts[0], state="sent", message_id=first.message_id)
+    delivery = dataclasses.replace(delivery, parts=(sent, delivery.parts[1]))
+    step = _in_flight(delivery, delivery.parts[1])
+    assert await rig.adapter.find_part(delivery, step) is None
+    opened = await rig.adapter.send_part(delivery, delivery.parts[1])
+    found = await rig.adapter.find_part(delivery, step)
+    assert found is not None and found.thread_key == opened.thread_key == first.message_id
