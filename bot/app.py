@@ -12,6 +12,7 @@ from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
@@ -138,14 +139,42 @@ def check_db_path(path: Path) -> None:
         raise StartupError(f"{where}: {blocker} is a file, so the database cannot be put inside it")
 
 
-async def open_store(path: Path) -> SqliteStore:
-    """The SQLite store, or a StartupError that says what is wrong with NEWSBRIEF_DB."""
+async def open_store(settings: Settings) -> StorageEngine:
+    """PostgreSQL when NEWSBRIEF_DATABASE_URL is set, else the SQLite file at NEWSBRIEF_DB;
+    a StartupError that says what is wrong with the setting."""
+    url = _secret(settings.database_url)
+    if url:
+        return await open_postgres(url)
+    path = settings.db_path
     check_db_path(path)
     where = f"NEWSBRIEF_DB={path}"
     try:
         return await SqliteStore.open(path)
     except (OSError, sqlite3.Error) as exc:
         raise StartupError(f"{where}: cannot open the database ({exc})") from exc
+
+
+async def open_postgres(url: str) -> StorageEngine:
+    from bot.store.pg import PostgresStore, SchemaTooNewError
+
+    where = f"NEWSBRIEF_DATABASE_URL ({database_name(url)})"
+    try:
+        return await PostgresStore.open(url)
+    except SchemaTooNewError as exc:
+        raise StartupError(f"{where}: {exc}") from exc
+    except (OSError, ValueError) as exc:
+        raise StartupError(f"{where}: cannot connect ({exc})") from exc
+    except Exception as exc:  # asyncpg's own errors: a wrong database, user or password
+        raise StartupError(f"{where}: {type(exc).__name__}: {exc}") from exc
+
+
+def database_name(url: str) -> str:
+    """A database URL without its password, for messages and the banner."""
+    parts = urlsplit(url)
+    host = parts.hostname or "localhost"
+    port = f":{parts.port}" if parts.port else ""
+    user = f"{parts.username}@" if parts.username else ""
+    return f"postgresql://{user}{host}{port}{parts.path}"
 
 
 class ChatAdapter(PartSender, Protocol):
@@ -178,7 +207,7 @@ async def bootstrap(
     model client's sleep between retries, or `chat` (services, stop -> the
     adapters to serve; `no_chat` for one-shot commands).
     """
-    store = store or await open_store(settings.db_path)
+    store = store or await open_store(settings)
     try:
         return await _wire(
             settings,
@@ -351,10 +380,11 @@ async def serve(
             await adapter.start()
             started.append(adapter)
         # One process serves an embedded database: a lease left by one that was killed is
-        # not waited out.
-        freed = await app.store.release_all_leases()
-        if freed:
-            log.info("%d unfinished deliveries left by the last run are resumed", freed)
+        # not waited out. On a shared one, another process may hold it: it expires.
+        if app.store.embedded:
+            freed = await app.store.release_all_leases()
+            if freed:
+                log.info("%d unfinished deliveries left by the last run are resumed", freed)
         await app.scheduler.start(catch_up=not any(a.opens_with_digest for a in app.adapters))
         freeze_long_lived()
         await app.stopping.wait()

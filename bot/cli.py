@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 
 from bot import __version__
-from bot.app import App, StartupError, bootstrap, no_chat, serve
+from bot.app import App, StartupError, bootstrap, database_name, no_chat, serve
 from bot.chat.console import CHANNEL, render_text, with_hint
 from bot.config import Settings
 from bot.domain import CONSOLE_SCOPE, FeedReport, Hint
@@ -232,7 +232,8 @@ def banner(app: App) -> str:
         "the bundled sample feeds" if "feeds" not in s.model_fields_set else "NEWSBRIEF_FEEDS"
     )
     lines.append(f"  Feeds:      {plural(len(s.feeds), 'feed', 'feeds')} from {defaults}")
-    lines.append(f"  Database:   {s.db_path}")
+    url = s.database_url.get_secret_value() if s.database_url else ""
+    lines.append(f"  Database:   {database_name(url) if url else s.db_path}")
     if not chat:
         lines.append("Type /help for commands.")
     return "\n".join(lines)

@@ -32,6 +32,8 @@ class Settings(BaseSettings):
 
     # --- storage and feeds ---------------------------------------------------------
     db_path: Path = Field(Path("newsbrief.db"), alias="NEWSBRIEF_DB")
+    # postgresql://user:password@host:5432/db: several bot processes on one database.
+    database_url: SecretStr | None = Field(None, alias="NEWSBRIEF_DATABASE_URL")
     feeds: Annotated[list[str], NoDecode] = Field(
         default_factory=bundled_sample_feeds, alias="NEWSBRIEF_FEEDS"
     )

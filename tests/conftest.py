@@ -12,6 +12,7 @@ from bot.app import App, bootstrap
 from bot.config import Settings
 from bot.store.sqlite import SqliteStore
 from tests.helpers import poll_in_order
+from tests.pg import create_database, drop_database
 
 _HOST_SETTINGS = (
     "NEWSBRIEF_",
@@ -61,3 +62,13 @@ async def app(tmp_path: Path) -> AsyncIterator[App]:
     assert all(r.status == "ok" for r in reports), reports
     yield built
     await built.close()
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A PostgreSQL database for this run (see tests/pg.py): its URL."""
+    name, url = create_database()
+    try:
+        yield url
+    finally:
+        drop_database(name)

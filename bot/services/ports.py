@@ -653,6 +653,10 @@ class DigestSchedule(Protocol):
 
 
 class StorageEngine(Store, LlmLedger, ClaimLedger, Protocol):
-    """Every storage port in one engine (SQLite, or the in-memory one in tests), closable."""
+    """Every storage port in one engine (SQLite, PostgreSQL, or the in-memory one in
+    tests), closable. `embedded`: only one bot process uses it (SQLite), so what a
+    killed process held may be freed at start-up instead of waiting for it to expire."""
+
+    embedded: bool
 
     async def close(self) -> None: ...

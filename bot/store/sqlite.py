@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import aiosqlite
 
@@ -25,7 +26,6 @@ from bot.domain import (
     Reprint,
     Scope,
     Story,
-    StoryVersion,
     Subscription,
     ThreadContext,
     ThreadKind,
@@ -40,12 +40,13 @@ from bot.services.ports import (
     OutboxCounts,
     OutboxPart,
     PlacedArticle,
-    PostShows,
     SearchHit,
     SentPart,
     StoredPrint,
 )
-from bot.services.story_index import Fingerprint, print_from_record, print_record
+from bot.services.story_index import Fingerprint, print_from_record
+from bot.store.batch import Batch, Outcome, check_batch_ids
+from bot.store.codec import shows_from_json, shows_to_json
 from bot.store.migrations import MIGRATIONS, SCHEMA_VERSION
 from bot.timeutil import from_db, from_db_optional, to_db, utcnow
 
@@ -206,6 +207,8 @@ class _Checkpointer:
 
 
 class SqliteStore:
+    embedded = True  # one bot process per database file
+
     def __init__(
         self, conn: aiosqlite.Connection, checkpointer: _Checkpointer | None = None
     ) -> None:
@@ -452,14 +455,14 @@ class SqliteStore:
         (outcome,) = await self._add_batch(feed, [PlacedArticle(reprint, reprint_of=article_id)])
         return outcome.kind == "reprint"
 
-    async def _add_batch(self, feed: Feed, placed: Sequence[PlacedArticle]) -> list[_Outcome]:
+    async def _add_batch(self, feed: Feed, placed: Sequence[PlacedArticle]) -> list[Outcome]:
         """add_articles, saying what became of each entry. A constant number of hops to
         SQLite's thread however long the batch: one statement reads all that the entries'
         placing depends on, the placing is worked out here in order, then each table is
         written with one executemany."""
         if not placed:
             return []
-        _check_batch_ids(placed)
+        check_batch_ids(placed)
         params = {
             "feed": feed.id,
             "guids": json.dumps(sorted({p.article.guid for p in placed if p.article.guid})),
@@ -476,9 +479,17 @@ class SqliteStore:
             # Under BEGIN IMMEDIATE nobody else writes: what is read here stays true, and
             # the ids after the highest are free (articles.id has no AUTOINCREMENT, so
             # these are the ids SQLite would give).
-            batch = _Batch(feed.id, await conn.execute_fetchall(_BATCH_LOOKUP, params))
+            lookup = list(await conn.execute_fetchall(_BATCH_LOOKUP, params))
+            highest = next((int(r["id"]) for r in lookup if r["kind"] == "m"), 0)
+            batch = Batch(
+                feed.id,
+                [r for r in lookup if r["kind"] != "m"],
+                ids=itertools.count(highest + 1),
+                moment=to_db,
+                flag=int,
+            )
             outcomes = [batch.place(entry) for entry in placed]
-            for sql, rows in batch.writes():
+            for sql, rows in _batch_writes(batch):
                 if rows:
                     await conn.executemany(sql, rows)
         return outcomes
@@ -804,7 +815,7 @@ class SqliteStore:
                         to_db(d.created_at),
                         to_db(d.created_at),
                         d.thread_key,
-                        _shows_to_db(d.shows),
+                        shows_to_json(d.shows),
                         to_db(d.due_at) if d.due_at else None,
                         to_db(d.late_after) if d.late_after else None,
                     ),
@@ -1112,198 +1123,38 @@ class SqliteStore:
         ]
 
 
-@dataclass(frozen=True)
-class _Outcome:
-    """What became of a batch entry, and the article it is (new, reprinted or copied)."""
-
-    kind: Literal["new", "reprint", "copy"]
-    article_id: int
-
-
-def _check_batch_ids(placed: Sequence[PlacedArticle]) -> None:
-    """Ids below zero may only name earlier entries of the batch."""
-    for i, entry in enumerate(placed):
-        for ref in (entry.story_id, entry.reprint_of):
-            if ref is not None and ref < 0 and -ref > i:
-                raise ValueError(f"entry {i + 1} of the batch refers to entry {-ref}")
-
-
-@dataclass
-class _NewStory:
-    """A story the batch starts, written once with its version and last sighting."""
-
-    first_seen: str
-    last_seen: str
-    version: int = 1
-
-
-class _Batch:
-    """A feed's new entries placed one by one, as storing each in its own transaction
-    would: the stored state they depend on (as _BATCH_LOOKUP read it) kept up to date as
-    entries are placed, and the rows to write collected per table."""
-
-    def __init__(self, feed_id: int, lookup: Iterable[aiosqlite.Row]) -> None:
-        self.feed_id = feed_id
-        self.by_guid: dict[str, int] = {}  # this feed's guids
-        self.by_url: dict[str, int] = {}  # an article's URL, or a reprint's
-        self.by_hash: dict[str, int] = {}
-        self.linked: set[int] = set()  # articles this feed carries
-        self.story_of: dict[int, int | None] = {}  # None: its story is not stored
-        self.stories: set[int] = set()  # stored before the batch
-        self.next_id = 1
-        self.entries: list[int] = []  # the article each entry placed so far is
-        self.new_stories: dict[int, _NewStory] = {}
-        self.bumps: dict[int, tuple[int, str]] = {}  # stored story -> (joined, last seen)
-        self.article_rows: list[tuple[Any, ...]] = []
-        self.reprint_rows: list[tuple[Any, ...]] = []
-        self.link_rows: list[tuple[Any, ...]] = []
-        self.print_rows: list[tuple[Any, ...]] = []
-        reprint_urls: list[tuple[str, int]] = []
-        for row in lookup:
-            kind, key, found = row["kind"], row["key"], int(row["id"])
-            if kind == "m":
-                self.next_id = found + 1
-                continue
-            if kind == "s":
-                self.stories.add(found)
-                continue
-            if row["linked"]:
-                self.linked.add(found)
-            self.story_of[found] = row["story"]
-            if row["story"] is not None:
-                self.stories.add(row["story"])
-            if kind == "g":
-                self.by_guid[key] = found
-            elif kind == "u":
-                self.by_url[key] = found
-            elif kind == "r":
-                reprint_urls.append((key, found))
-            elif kind == "h":
-                self.by_hash[key] = found
-        for url, found in reprint_urls:  # an article's URL wins over a reprint's
-            self.by_url.setdefault(url, found)
-
-    def place(self, entry: PlacedArticle) -> _Outcome:
-        """The next entry, placed after the ones before it."""
-        outcome = self._place(entry)
-        self.entries.append(outcome.article_id)
-        return outcome
-
-    def _place(self, entry: PlacedArticle) -> _Outcome:
-        article = entry.article
-        # A copy: same guid in this feed, same URL (an article's or a reprint's), same text.
-        by_guid = self.by_guid.get(article.guid) if article.guid else None
-        existing = by_guid
-        if existing is None:
-            existing = self.by_url.get(article.canonical_url)
-        if existing is None:
-            existing = self.by_hash.get(article.content_hash)
-        if existing is not None:
-            if by_guid is None:
-                self._link(existing, article.guid)
-            return _Outcome("copy", existing)
-        published = to_db(article.published_at)
-        if entry.reprint_of is not None:
-            original = self._article(entry.reprint_of)
-            self.reprint_rows.append(
-                (original, article.canonical_url, article.url, article.source, published)
-            )
-            self.by_url[article.canonical_url] = original
-            self._link(original, article.guid)
-            story = self.story_of.get(original)
-            if story is not None:
-                self._seen(story, published, joined=0)
-            return _Outcome("reprint", original)
-        article_id = self.next_id
-        self.next_id += 1
-        story_id = entry.story_id
-        if story_id is not None and story_id < 0:
-            story_id = self.story_of.get(self._article(story_id))
-        if story_id is not None and (story_id in self.stories or story_id in self.new_stories):
-            self._seen(story_id, published, joined=1)
-        else:  # none asked, or gone: the article starts a story of its own
-            story_id = article_id
-            self.new_stories[story_id] = _NewStory(published, published)
-        self.article_rows.append(
-            (
-                article_id,
-                article.guid,
-                article.url,
-                article.canonical_url,
-                article.title,
-                article.source,
-                published,
-                to_db(article.fetched_at),
-                article.text,
-                int(article.is_full_text),
-                article.content_hash,
-                story_id,
-            )
-        )
-        self.story_of[article_id] = story_id
-        self.by_url[article.canonical_url] = article_id
-        self.by_hash[article.content_hash] = article_id
-        self._link(article_id, article.guid)
-        if entry.print_ is not None:
-            self.print_rows.append((article_id, *print_record(entry.print_)))
-        return _Outcome("new", article_id)
-
-    def _article(self, ref: int) -> int:
-        """An article id, or the article of an earlier entry named by a negative one."""
-        return self.entries[-ref - 1] if ref < 0 else ref
-
-    def _link(self, article_id: int, guid: str | None) -> None:
-        """INSERT ... ON CONFLICT DO NOTHING: one link per (article, feed), one article per
-        guid in a feed (callers have checked the guid is not this feed's yet)."""
-        if article_id in self.linked:
-            return
-        self.linked.add(article_id)
-        if guid:
-            self.by_guid[guid] = article_id
-        self.link_rows.append((article_id, self.feed_id, guid))
-
-    def _seen(self, story_id: int, published: str, *, joined: int) -> None:
-        """A story joined by an article (its version grows) or reprinted: its last sighting."""
-        if (new := self.new_stories.get(story_id)) is not None:
-            new.version += joined
-            new.last_seen = max(new.last_seen, published)
-            return
-        count, last_seen = self.bumps.get(story_id, (0, published))
-        self.bumps[story_id] = (count + joined, max(last_seen, published))
-
-    def writes(self) -> list[tuple[str, list[tuple[Any, ...]]]]:
-        """Each table's rows, in an order the foreign keys accept."""
-        return [
-            (
-                "INSERT INTO stories (id, first_seen, last_seen, version) VALUES (?, ?, ?, ?)",
-                [(i, s.first_seen, s.last_seen, s.version) for i, s in self.new_stories.items()],
-            ),
-            (
-                "UPDATE stories SET version = version + ?, last_seen = max(last_seen, ?) "
-                "WHERE id = ?",
-                [(joined, seen, i) for i, (joined, seen) in self.bumps.items()],
-            ),
-            (
-                "INSERT INTO articles (id, guid, url, canonical_url, title, source, "
-                "published_at, fetched_at, text, is_full_text, content_hash, story_id) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                self.article_rows,
-            ),
-            (
-                "INSERT INTO reprints (article_id, canonical_url, url, source, published_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                self.reprint_rows,
-            ),
-            (
-                "INSERT INTO article_feeds (article_id, feed_id, guid) VALUES (?, ?, ?) "
-                "ON CONFLICT DO NOTHING",
-                self.link_rows,
-            ),
-            (
-                "INSERT INTO article_prints (article_id, data, shingles) VALUES (?, ?, ?)",
-                self.print_rows,
-            ),
-        ]
+def _batch_writes(batch: Batch[str]) -> list[tuple[str, list[tuple[Any, ...]]]]:
+    """Each table's rows, in an order the foreign keys accept."""
+    return [
+        (
+            "INSERT INTO stories (id, first_seen, last_seen, version) VALUES (?, ?, ?, ?)",
+            [(i, s.first_seen, s.last_seen, s.version) for i, s in batch.new_stories.items()],
+        ),
+        (
+            "UPDATE stories SET version = version + ?, last_seen = max(last_seen, ?) WHERE id = ?",
+            [(joined, seen, i) for i, (joined, seen) in batch.bumps.items()],
+        ),
+        (
+            "INSERT INTO articles (id, guid, url, canonical_url, title, source, "
+            "published_at, fetched_at, text, is_full_text, content_hash, story_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            batch.article_rows,
+        ),
+        (
+            "INSERT INTO reprints (article_id, canonical_url, url, source, published_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            batch.reprint_rows,
+        ),
+        (
+            "INSERT INTO article_feeds (article_id, feed_id, guid) VALUES (?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
+            batch.link_rows,
+        ),
+        (
+            "INSERT INTO article_prints (article_id, data, shingles) VALUES (?, ?, ?)",
+            batch.print_rows,
+        ),
+    ]
 
 
 # --- the outbox's rows -----------------------------------------------------------------
@@ -1377,29 +1228,6 @@ async def _record_posted(
     )
 
 
-def _shows_to_db(shows: PostShows | None) -> str | None:
-    if shows is None:
-        return None
-    return json.dumps(
-        {
-            "kind": shows.kind.value,
-            "article_ids": list(shows.article_ids),
-            "stories": [[s.story_id, s.version] for s in shows.stories],
-        }
-    )
-
-
-def _shows_from_db(text: str | None) -> PostShows | None:
-    if not text:
-        return None
-    data = json.loads(text)
-    return PostShows(
-        ThreadKind(data["kind"]),
-        tuple(data["article_ids"]),
-        tuple(StoryVersion(s, v) for s, v in data["stories"]),
-    )
-
-
 def _delivery(rows: Sequence[aiosqlite.Row]) -> Delivery:
     first = rows[0]
     parts = tuple(
@@ -1421,7 +1249,7 @@ def _delivery(rows: Sequence[aiosqlite.Row]) -> Delivery:
         parts=parts,
         created_at=from_db(first["created_at"]),
         thread_key=first["thread_key"],
-        shows=_shows_from_db(first["shows"]),
+        shows=shows_from_json(first["shows"]),
         due_at=from_db_optional(first["due_at"]),
         late_after=from_db_optional(first["late_after"]),
         status=first["status"],

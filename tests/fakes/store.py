@@ -713,6 +713,8 @@ class InMemoryStore(
 ):
     """Every role at once, as SqliteStore is: what services taking one `Store` get."""
 
+    embedded = True
+
     def __init__(self) -> None:
         InMemoryFeedStore.__init__(self)
         InMemoryArticleStore.__init__(self, feed_store=self)

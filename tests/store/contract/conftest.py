@@ -25,20 +25,27 @@ from bot.services.ports import (
     SubscriptionStore,
     ThreadStore,
 )
+from bot.store.pg import PostgresStore
 from bot.store.sqlite import SqliteStore
 from tests.fakes.store import InMemoryStore
+from tests.pg import empty_database
 
 
 class AllRoles(Store, LlmLedger, ClaimLedger, Protocol):
     """What each engine implements: every storage port."""
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AllRoles]:
     if request.param == "memory":
         yield InMemoryStore()
         return
-    store = await SqliteStore.open(tmp_path / "c.db")
+    if request.param == "postgres":
+        url = request.getfixturevalue("pg_database")
+        store: AllRoles = await PostgresStore.open(url, max_connections=4)
+        await empty_database(url)
+    else:
+        store = await SqliteStore.open(tmp_path / "c.db")
     try:
         yield store
     finally:

@@ -1,0 +1,271 @@
+"""The outbox on PostgreSQL: deliveries, their parts, and leases that several bot
+processes contend for. A lease is taken with one conditional UPDATE, so two processes
+waking at once cannot both hold it, and every change to a part re-checks the lease in
+the same transaction."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from bot.domain import PostedStory, Scope
+from bot.services.ports import (
+    Delivery,
+    OutboxCounts,
+    OutboxPart,
+    SentPart,
+)
+from bot.store.codec import shows_from_json, shows_to_json
+from bot.store.pg.base import PgBase, PgConn
+from bot.timeutil import utcnow
+
+
+class PgOutbox(PgBase):
+    async def enqueue(self, deliveries: Sequence[Delivery]) -> list[bool]:
+        stored: list[bool] = []
+        async with self._tx() as conn:
+            for d in deliveries:
+                key = await conn.fetchval(
+                    "INSERT INTO deliveries (key, platform, workspace, channel, status, "
+                    "created_at, updated_at, thread_key, shows, due_at, late_after) "
+                    "VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9, $10) "
+                    "ON CONFLICT (key) DO NOTHING RETURNING key",
+                    d.key,
+                    d.scope.platform,
+                    d.scope.workspace,
+                    d.channel,
+                    "pending" if d.parts else "posted",
+                    d.created_at,
+                    d.thread_key,
+                    shows_to_json(d.shows),
+                    d.due_at,
+                    d.late_after,
+                )
+                stored.append(key is not None)
+                if key is not None and d.parts:
+                    await conn.executemany(
+                        "INSERT INTO delivery_parts (delivery_key, idx, payload, state) "
+                        "VALUES ($1, $2, $3, 'pending')",
+                        [(d.key, p.index, p.payload) for p in d.parts],
+                    )
+        return stored
+
+    async def get_delivery(self, key: str) -> Delivery | None:
+        async with self._pool.acquire() as conn:
+            return await _get(conn, key)
+
+    async def lease_delivery(
+        self, key: str, owner: str, *, now: datetime, until: datetime
+    ) -> Delivery | None:
+        async with self._pool.acquire() as conn:
+            taken = await conn.fetchval(
+                "UPDATE deliveries SET lease_owner = $2, lease_until = $3, updated_at = $4 "
+                "WHERE key = $1 AND status = 'pending' AND (lease_owner IS NULL "
+                "OR lease_owner = $2 OR lease_until < $4) RETURNING key",
+                key,
+                owner,
+                until,
+                now,
+            )
+            if taken is None:
+                return None
+            return await _get(conn, key)
+
+    async def due_deliveries(self, now: datetime) -> list[str]:
+        rows = await self._fetch(
+            "SELECT key FROM deliveries WHERE status = 'pending' "
+            "AND (retry_at IS NULL OR retry_at <= $1) "
+            "AND (lease_owner IS NULL OR lease_until < $1) "
+            "ORDER BY created_at",
+            now,
+        )
+        return [str(r["key"]) for r in rows]
+
+    async def mark_part_sending(
+        self, key: str, index: int, owner: str, *, at: datetime, lease_until: datetime
+    ) -> bool:
+        async with self._tx() as conn:
+            if not await _holds(conn, key, owner, lease_until=lease_until):
+                return False
+            await conn.execute(
+                "UPDATE delivery_parts SET state = 'sending', "
+                "sending_since = coalesce(sending_since, $3) WHERE delivery_key = $1 AND idx = $2",
+                key,
+                index,
+                at,
+            )
+        return True
+
+    async def mark_part_sent(
+        self, key: str, index: int, owner: str, sent: SentPart, *, at: datetime
+    ) -> bool:
+        async with self._tx() as conn:
+            if not await _holds(conn, key, owner):
+                return False
+            delivery = await _get(conn, key)
+            assert delivery is not None
+            await conn.execute(
+                "UPDATE delivery_parts SET state = 'sent', message_id = $3, thread_key = $4, "
+                "sent_at = $5 WHERE delivery_key = $1 AND idx = $2",
+                key,
+                index,
+                sent.message_id,
+                sent.thread_key,
+                at,
+            )
+            thread = delivery.thread_opened(index, sent)
+            if thread is not None and delivery.shows is not None:
+                await _save_thread(conn, delivery, thread, at)
+            posted = delivery.stories_posted(index, sent)
+            if posted:
+                await _record_posted(conn, delivery.scope, delivery.channel, posted, at)
+            if all(p.state == "sent" or p.index == index for p in delivery.parts):
+                first = next((p.message_id for p in delivery.parts if p.index == 0), None)
+                await conn.execute(
+                    "UPDATE deliveries SET status = 'posted', message_ref = $2, "
+                    "lease_owner = NULL, lease_until = NULL, updated_at = $3 WHERE key = $1",
+                    key,
+                    first or sent.message_id,
+                    at,
+                )
+        return True
+
+    async def release_delivery(
+        self, key: str, owner: str, *, retry_at: datetime | None = None, error: str | None = None
+    ) -> None:
+        await self._execute(
+            "UPDATE deliveries SET lease_owner = NULL, lease_until = NULL, retry_at = $3, "
+            "attempts = attempts + $4, error = coalesce($5, error), updated_at = $6 "
+            "WHERE key = $1 AND lease_owner = $2",
+            key,
+            owner,
+            retry_at,
+            1 if error else 0,
+            error,
+            utcnow(),
+        )
+
+    async def mark_late_reported(self, key: str) -> None:
+        await self._execute("UPDATE deliveries SET late_reported = TRUE WHERE key = $1", key)
+
+    async def abandon_delivery(self, key: str, owner: str, *, error: str) -> None:
+        await self._execute(
+            "UPDATE deliveries SET status = 'abandoned', error = $3, lease_owner = NULL, "
+            "lease_until = NULL, updated_at = $4 WHERE key = $1 AND status = 'pending' "
+            "AND (lease_owner IS NULL OR lease_owner = $2)",
+            key,
+            owner,
+            error,
+            utcnow(),
+        )
+
+    async def release_all_leases(self) -> int:
+        status = await self._execute(
+            "UPDATE deliveries SET lease_owner = NULL, lease_until = NULL "
+            "WHERE status = 'pending' AND lease_owner IS NOT NULL"
+        )
+        return int(status.rsplit(" ", 1)[-1])
+
+    async def outbox_counts(self, now: datetime) -> OutboxCounts:
+        row = await self._fetchrow(
+            "SELECT count(*) FILTER (WHERE status = 'pending') AS pending, "
+            "count(*) FILTER (WHERE late_reported OR (status = 'pending' AND late_after < $1)) "
+            "AS late, count(*) FILTER (WHERE status = 'abandoned') AS abandoned "
+            "FROM deliveries WHERE status IN ('pending', 'posted', 'abandoned')",
+            now,
+        )
+        assert row is not None
+        return OutboxCounts(int(row["pending"]), int(row["late"]), int(row["abandoned"]))
+
+
+async def _holds(
+    conn: PgConn, key: str, owner: str, *, lease_until: datetime | None = None
+) -> bool:
+    """Whether `owner` still holds the lease (extending it to `lease_until`); the row stays
+    locked to the end of the transaction, so the lease cannot pass meanwhile."""
+    held = await conn.fetchval(
+        "UPDATE deliveries SET lease_until = coalesce($3, lease_until) "
+        "WHERE key = $1 AND lease_owner = $2 AND status = 'pending' RETURNING key",
+        key,
+        owner,
+        lease_until,
+    )
+    return held is not None
+
+
+async def _get(conn: PgConn, key: str) -> Delivery | None:
+    row = await conn.fetchrow("SELECT * FROM deliveries WHERE key = $1", key)
+    if row is None:
+        return None
+    parts = await conn.fetch(
+        "SELECT idx, payload, state, sending_since, message_id, thread_key "
+        "FROM delivery_parts WHERE delivery_key = $1 ORDER BY idx",
+        key,
+    )
+    return Delivery(
+        key=str(row["key"]),
+        scope=Scope(str(row["platform"]), str(row["workspace"])),
+        channel=str(row["channel"]),
+        parts=tuple(
+            OutboxPart(
+                index=int(p["idx"]),
+                payload=str(p["payload"]),
+                state=p["state"],
+                sending_since=_utc(p["sending_since"]),
+                message_id=p["message_id"],
+                thread_key=p["thread_key"],
+            )
+            for p in parts
+        ),
+        created_at=_utc(row["created_at"]) or utcnow(),
+        thread_key=row["thread_key"],
+        shows=shows_from_json(row["shows"]),
+        due_at=_utc(row["due_at"]),
+        late_after=_utc(row["late_after"]),
+        status=row["status"],
+        attempts=int(row["attempts"]),
+        late_reported=bool(row["late_reported"]),
+        error=row["error"],
+    )
+
+
+async def _save_thread(conn: PgConn, delivery: Delivery, key: str, at: datetime) -> None:
+    assert delivery.shows is not None
+    await conn.execute(
+        "INSERT INTO threads (platform, workspace, channel, thread_key, kind, article_ids, "
+        "created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+        "ON CONFLICT (platform, workspace, channel, thread_key) DO UPDATE SET "
+        "kind = excluded.kind, article_ids = excluded.article_ids",
+        delivery.scope.platform,
+        delivery.scope.workspace,
+        delivery.channel,
+        key,
+        delivery.shows.kind.value,
+        json.dumps(list(delivery.shows.article_ids)),
+        at,
+    )
+
+
+async def _record_posted(
+    conn: PgConn,
+    scope: Scope,
+    channel: str,
+    posted: Sequence[PostedStory],
+    at: datetime,
+) -> None:
+    await conn.executemany(
+        "INSERT INTO story_posts (platform, workspace, channel, story_id, version, "
+        "thread_key, posted_at) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+        "ON CONFLICT (platform, workspace, channel, story_id) DO UPDATE SET "
+        "version = greatest(story_posts.version, excluded.version), "
+        "thread_key = excluded.thread_key, posted_at = excluded.posted_at",
+        [
+            (scope.platform, scope.workspace, channel, p.story_id, p.version, p.thread_key, at)
+            for p in posted
+        ],
+    )
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    return moment.astimezone(UTC) if moment is not None else None

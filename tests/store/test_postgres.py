@@ -1,0 +1,69 @@
+"""The PostgreSQL store as the bot runs on it: chosen by NEWSBRIEF_DATABASE_URL, migrated
+once however many processes start, and the whole app working on it."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from bot.app import StartupError, bootstrap, database_name
+from bot.config import Settings
+from bot.domain import CONSOLE_SCOPE
+from bot.store.pg import PostgresStore
+from bot.store.pg.schema import SCHEMA_VERSION
+from tests.helpers import poll_in_order
+from tests.pg import empty_database
+
+
+async def test_processes_starting_at_once_migrate_the_database_once(pg_database: str) -> None:
+    """Three stores opened together: one migrates, all find the current schema."""
+    stores = await asyncio.gather(*(PostgresStore.open(pg_database) for _ in range(3)))
+    try:
+        assert [await s.schema_version() for s in stores] == [SCHEMA_VERSION] * 3
+        conn = await asyncpg.connect(pg_database)
+        try:
+            assert await conn.fetchval("SELECT count(*) FROM newsbrief_schema") == 1
+        finally:
+            await conn.close()
+    finally:
+        for store in stores:
+            await store.close()
+
+
+async def test_the_bot_runs_on_postgresql_when_the_url_is_set(
+    pg_database: str, tmp_path: Path
+) -> None:
+    """NEWSBRIEF_DATABASE_URL: feeds polled into PostgreSQL, a brief found there, no
+    SQLite file made."""
+    await empty_database(pg_database)
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        NEWSBRIEF_DATABASE_URL=pg_database,
+        NEWSBRIEF_DB=tmp_path / "unused.db",
+    )
+    app = await bootstrap(settings)
+    try:
+        assert isinstance(app.store, PostgresStore) and not app.store.embedded
+        reports = await poll_in_order(app)
+        assert all(r.status == "ok" for r in reports), reports
+        brief = await app.chat.briefs.brief(CONSOLE_SCOPE, "battery")
+        assert brief.found and brief.citations
+    finally:
+        await app.close()
+    assert not (tmp_path / "unused.db").exists()
+
+
+async def test_a_database_that_cannot_be_reached_is_a_startup_error_without_the_password(
+    tmp_path: Path,
+) -> None:
+    """A dead server or a wrong URL says which setting, never the password."""
+    url = "postgresql://bot:hunter2@127.0.0.1:1/newsbrief"
+    settings = Settings(_env_file=None, NEWSBRIEF_DATABASE_URL=url)  # type: ignore[call-arg]
+    with pytest.raises(StartupError) as caught:
+        await bootstrap(settings)
+    assert "NEWSBRIEF_DATABASE_URL (postgresql://bot@127.0.0.1:1/newsbrief)" in str(caught.value)
+    assert "hunter2" not in str(caught.value)
+    assert database_name(url) == "postgresql://bot@127.0.0.1:1/newsbrief"
