@@ -29,7 +29,7 @@ from bot.services.chat import ChatServices
 from bot.services.digest import DigestService
 from bot.services.feeds import FeedService
 from bot.services.ingest import IngestService
-from bot.services.outbox import Outbox
+from bot.services.outbox import Outbox, worker_name
 from bot.services.ports import PartSender, StorageEngine, Summarizer
 from bot.services.stats import StatsService
 from bot.services.stories import StoryDesk
@@ -241,6 +241,7 @@ async def _wire(
     )
     summarizer = verified(summarizer, ExtractiveSummarizer(), store, settings.verify)
     stories = StoryDesk(store, workers=cpu)
+    worker = worker_name()
     ingest = IngestService(
         store,
         source,
@@ -249,8 +250,9 @@ async def _wire(
         max_backoff=timedelta(hours=settings.max_backoff_hours),
         concurrency=settings.ingest_concurrency,
         settings_in_force=fetcher.settings_in_force(),
+        owner=worker,
     )
-    outbox = Outbox(store)
+    outbox = Outbox(store, owner=worker)
     digests = DigestService(store, summarizer, outbox, max_stories=settings.digest_max_stories)
     # Filled once the adapters exist: they need the subscriptions, which need the scheduler.
     publishers: dict[str, PartSender] = {}
@@ -364,6 +366,13 @@ async def serve(
     app: App, *, on_ingest: Callable[[Sequence[FeedReport]], None] | None = None
 ) -> None:
     """Poll every feed, start the chat adapters and the scheduler, run until `app.stop()`."""
+    # One process serves an embedded database: leases left by one that was killed (its
+    # feeds, its unfinished posts) are not waited out. On a shared one, another process
+    # may hold them: they expire.
+    if app.store.embedded:
+        freed = await app.store.release_all_leases()
+        if freed:
+            log.info("%d leases left by the last run freed", freed)
     reports = await app.ingest.poll_all()
     failed = [r for r in reports if r.status == "error"]
     log.info(
@@ -379,12 +388,6 @@ async def serve(
         for adapter in app.adapters:
             await adapter.start()
             started.append(adapter)
-        # One process serves an embedded database: a lease left by one that was killed is
-        # not waited out. On a shared one, another process may hold it: it expires.
-        if app.store.embedded:
-            freed = await app.store.release_all_leases()
-            if freed:
-                log.info("%d unfinished deliveries left by the last run are resumed", freed)
         await app.scheduler.start(catch_up=not any(a.opens_with_digest for a in app.adapters))
         freeze_long_lived()
         await app.stopping.wait()

@@ -8,6 +8,7 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from datetime import timedelta
 
 from pydantic import ValidationError
 
@@ -17,6 +18,7 @@ from bot.chat.console import CHANNEL, render_text, with_hint
 from bot.config import Settings
 from bot.domain import CONSOLE_SCOPE, FeedReport, Hint
 from bot.services.render import plural
+from bot.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     ask = sub.add_parser("ask", help="answer a question from the stored articles")
     ask.add_argument("question", nargs="+")
     sub.add_parser("stats", help="model calls, tokens, cache hits and failures")
+    sub.add_parser("health", help="the database, feeds overdue and being polled, posts unfinished")
     feeds = sub.add_parser("feeds", help="list, add or remove feeds")
     feeds_sub = feeds.add_subparsers(dest="action", metavar="ACTION", required=True)
     feeds_sub.add_parser("list", help="feeds with their health")
@@ -144,6 +147,9 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         if args.command == "stats":
             print(await _stats(app))
             return 0
+        if args.command == "health":
+            print(await _health(app))
+            return 0
         await app.ingest.poll_due()
         if args.command == "digest":
             message = await app.chat.digests.digest(CONSOLE_SCOPE, args.topics)
@@ -169,6 +175,25 @@ async def _feeds(app: App, args: argparse.Namespace) -> int:
         change = await app.chat.feeds.remove(CONSOLE_SCOPE, args.url)
     print(with_hint(change.text, change.hint, CLI_HINTS))
     return 0 if change.ok else 1
+
+
+async def _health(app: App) -> str:
+    """For an operator or a platform's health check: it answers only if the database does
+    (start-up fails with exit code 1 otherwise)."""
+    now = utcnow()
+    interval = timedelta(minutes=app.settings.poll_minutes)
+    h = await app.store.health(now=now, overdue_before=now - interval)
+    s = app.settings
+    url = s.database_url.get_secret_value() if s.database_url else ""
+    where = database_name(url) if url else str(s.db_path)
+    return "\n".join(
+        [
+            f"Database: {h.engine} at {where}, schema {h.schema_version}: reachable",
+            f"Feeds:    {h.feeds} polled, {h.feeds_overdue} overdue (more than "
+            f"{s.poll_minutes} min past their poll time), {h.feeds_leased} being polled now",
+            f"Posts:    {h.deliveries_pending} unfinished, {h.deliveries_leased} being posted now",
+        ]
+    )
 
 
 async def _stats(app: App) -> str:

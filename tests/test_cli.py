@@ -228,3 +228,22 @@ def test_ingest_fetches_every_feed_even_those_backing_off(tmp_path: Path) -> Non
         result = _run(tmp_path, "ingest", NEWSBRIEF_FEEDS=feeds)
         assert result.returncode == 1
         assert "Fetched 2 feeds" in result.stdout and "1 failed" in result.stdout
+
+
+def test_health_reports_the_database_feeds_and_posts(tmp_path: Path) -> None:
+    """`health` answers when the database does: its engine, feeds, posts; exit code 0."""
+    result = _run(tmp_path, "health")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("Database: sqlite at ") and lines[0].endswith("reachable")
+    assert lines[1].startswith("Feeds:    4 polled, 0 overdue")
+    assert lines[2] == "Posts:    0 unfinished, 0 being posted now"
+
+
+def test_health_fails_when_the_database_cannot_be_reached(tmp_path: Path) -> None:
+    """An unreachable PostgreSQL: exit code 1 and the setting named, not the password."""
+    url = "postgresql://bot:hunter2@127.0.0.1:1/newsbrief"
+    result = _run(tmp_path, "health", NEWSBRIEF_DATABASE_URL=url)
+    assert result.returncode == 1
+    assert "NEWSBRIEF_DATABASE_URL (postgresql://bot@127.0.0.1:1/newsbrief)" in result.stderr
+    assert "hunter2" not in result.stderr + result.stdout

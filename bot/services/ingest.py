@@ -18,6 +18,9 @@ from bot.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
+# Feeds leased at a time by one of a poll's workers (see `_poll_leased`).
+LEASE_CHUNK = 8
+
 
 class IngestService:
     def __init__(
@@ -30,6 +33,7 @@ class IngestService:
         max_backoff: timedelta,
         concurrency: int = 8,
         settings_in_force: frozenset[str] = frozenset(),
+        owner: str = "ingest",
         clock: Callable[[], datetime] = utcnow,
         jitter: Callable[[], float] = random.random,
     ) -> None:
@@ -39,11 +43,15 @@ class IngestService:
         self._poll_interval = poll_interval
         self._max_backoff = max_backoff
         self._concurrency = asyncio.Semaphore(concurrency)
+        # Enough chunks in hand to keep `concurrency` feeds in flight while some wait.
+        self._workers = max(1, 2 * concurrency // LEASE_CHUNK)
         self._clock = clock
         self._jitter = jitter
         self._running: set[int] = set()
         # The operator's settings now, as "NAME=value" (see FeedError.blocked_by).
         self._settings_in_force = settings_in_force
+        # This process, as the holder of the feed leases it takes (see FeedStore.lease_feeds).
+        self._owner = owner
 
     def backoff(self, failures: int, retry_after_seconds: float | None = None) -> timedelta:
         """Exponential in the number of failures, capped, with +-25% jitter.
@@ -71,7 +79,7 @@ class IngestService:
             for f in await self._store.polled_feeds()
             if f.next_poll_at is None or f.next_poll_at <= now or self._unblocked(f)
         ]
-        return await self.poll(feeds)
+        return await self._poll_leased(feeds, now)
 
     async def poll_all(self, *, force: bool = False) -> list[FeedReport]:
         """Fetch every healthy feed now (start-up); `force` fetches failing ones too.
@@ -90,7 +98,32 @@ class IngestService:
             or f.next_poll_at <= now
             or self._unblocked(f)
         ]
-        return await self.poll(feeds)
+        return await self._poll_leased(feeds, now)
+
+    async def _poll_leased(self, feeds: Sequence[Feed], now: datetime) -> list[FeedReport]:
+        """Poll `feeds`, leasing a few at a time as workers get to them: processes sharing
+        the database split a poll between them instead of the first one taking it all."""
+        chunks = [feeds[i : i + LEASE_CHUNK] for i in range(0, len(feeds), LEASE_CHUNK)]
+        chunks.reverse()
+        reports: list[FeedReport] = []
+
+        async def worker() -> None:
+            while chunks:
+                leased = await self._leased(chunks.pop(), now)
+                reports.extend(await asyncio.gather(*(self._guarded(f) for f in leased)))
+
+        await asyncio.gather(*(worker() for _ in range(self._workers)))
+        if feeds:
+            await self._stories.tidy()
+        return reports
+
+    async def _leased(self, feeds: Sequence[Feed], now: datetime) -> list[Feed]:
+        """The feeds this process may poll now: another process sharing the database may
+        be polling some (it holds their lease) or have just polled them. A lease lasts a
+        poll interval, so a process that dies holding one delays its feeds that long."""
+        return await self._store.lease_feeds(
+            feeds, self._owner, now=now, until=now + self._poll_interval
+        )
 
     async def poll(self, feeds: Sequence[Feed]) -> list[FeedReport]:
         reports = list(await asyncio.gather(*(self._guarded(feed) for feed in feeds)))

@@ -67,6 +67,12 @@ class Sent:
     error: str | None = None
 
 
+def worker_name() -> str:
+    """This process, as the holder of leases: unique per run, so a restarted bot does not
+    mistake its old leases for its own, and readable in the database."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
 def late_key(key: str) -> str:
     return f"{key}:late"
 
@@ -83,8 +89,7 @@ class Outbox:
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._store = store
-        # Unique per process run: a restarted bot does not mistake its old leases for its own.
-        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.owner = owner or worker_name()
         self._lease = lease
         self._give_up_after = give_up_after
         self._settle = settle

@@ -124,6 +124,16 @@ class FeedStore(Protocol):
         self, scope: Scope, feed: Feed, *, channel: str, added_by: str | None
     ) -> bool: ...
     async def unsubscribe_feed(self, scope: Scope, feed: Feed) -> bool: ...
+    async def lease_feeds(
+        self, due: Sequence[Feed], owner: str, *, now: datetime, until: datetime
+    ) -> list[Feed]:
+        """Of `due` (as `polled_feeds` read them), those `owner` may poll now, leased to it
+        until `until`: not polled by anyone since they were read (their next poll time is
+        unchanged), and not leased to another whose lease is live. Recording the poll's
+        outcome ends the lease. Several bot processes on one database thus fetch each feed
+        once per interval; a dead one's feeds are taken up when its leases expire."""
+        ...
+
     async def record_fetch_success(
         self,
         feed: Feed,
@@ -452,7 +462,8 @@ class OutboxStore(Protocol):
 
     async def release_all_leases(self) -> int:
         """At start-up of the only process on an embedded database: leases held by a
-        process that stopped are free at once, not when they expire."""
+        process that stopped (on deliveries and on feeds) are free at once, not when they
+        expire; how many."""
         ...
 
     async def outbox_counts(self, now: datetime) -> OutboxCounts: ...
@@ -478,7 +489,25 @@ class ThreadStore(Protocol):
     async def recent_turns(self, thread: ThreadContext, limit: int) -> list[QATurn]: ...
 
 
+@dataclass(frozen=True)
+class StoreHealth:
+    """What `python -m bot health` reports of the database."""
+
+    engine: str  # "sqlite" or "postgresql"
+    schema_version: int
+    feeds: int  # feeds someone reads
+    feeds_overdue: int  # due before the moment asked about, and not polled since
+    feeds_leased: int  # being polled now (a live lease)
+    deliveries_pending: int  # unfinished posts
+    deliveries_leased: int  # being posted now
+
+
+class HealthStore(Protocol):
+    async def health(self, *, now: datetime, overdue_before: datetime) -> StoreHealth: ...
+
+
 class Store(
+    HealthStore,
     FeedStore,
     ArticleStore,
     StoryStore,

@@ -246,6 +246,11 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (delivery_key, idx)
     );
     """,
+    # 7: feed leases, so processes sharing a database fetch each feed once per interval
+    """
+    ALTER TABLE feeds ADD COLUMN lease_owner TEXT;
+    ALTER TABLE feeds ADD COLUMN lease_until TEXT;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -43,6 +43,7 @@ from bot.services.ports import (
     SearchHit,
     SentPart,
     StoredPrint,
+    StoreHealth,
 )
 from bot.services.story_index import Fingerprint, print_from_record
 from bot.store.batch import Batch, Outcome, check_batch_ids
@@ -368,6 +369,24 @@ class SqliteStore:
             )
             return cur.rowcount > 0
 
+    async def lease_feeds(
+        self, due: Sequence[Feed], owner: str, *, now: datetime, until: datetime
+    ) -> list[Feed]:
+        if not due:
+            return []
+        seen = json.dumps([[f.id, to_db(f.next_poll_at) if f.next_poll_at else None] for f in due])
+        async with self._transaction() as conn:
+            rows = await conn.execute_fetchall(
+                "UPDATE feeds SET lease_owner = ?, lease_until = ? WHERE id IN ("
+                "SELECT f.id FROM feeds f JOIN json_each(?) j ON f.id = j.value ->> 0 "
+                "WHERE f.next_poll_at IS j.value ->> 1 "
+                "AND (f.lease_owner IS NULL OR f.lease_owner = ? OR f.lease_until < ?)) "
+                "RETURNING id",
+                (owner, to_db(until), seen, owner, to_db(now)),
+            )
+        leased = {int(r[0]) for r in rows}
+        return [f for f in due if f.id in leased]
+
     async def record_fetch_success(
         self,
         feed: Feed,
@@ -381,7 +400,8 @@ class SqliteStore:
         await self._write(
             "UPDATE feeds SET etag = ?, last_modified = ?, title = COALESCE(?, title), "
             "next_poll_at = ?, consecutive_failures = 0, last_error = NULL, blocked_by = NULL, "
-            "last_success_at = ?, last_attempt_at = ? WHERE id = ?",
+            "last_success_at = ?, last_attempt_at = ?, lease_owner = NULL, lease_until = NULL "
+            "WHERE id = ?",
             (etag, last_modified, title, to_db(next_poll_at), to_db(at), to_db(at), feed.id),
         )
 
@@ -396,8 +416,8 @@ class SqliteStore:
     ) -> None:
         await self._write(
             "UPDATE feeds SET consecutive_failures = consecutive_failures + 1, "
-            "last_error = ?, next_poll_at = ?, last_attempt_at = ?, blocked_by = ? "
-            "WHERE id = ?",
+            "last_error = ?, next_poll_at = ?, last_attempt_at = ?, blocked_by = ?, "
+            "lease_owner = NULL, lease_until = NULL WHERE id = ?",
             (error[:500], to_db(next_poll_at), to_db(at), blocked_by, feed.id),
         )
 
@@ -785,6 +805,30 @@ class SqliteStore:
 
     # --- deliveries ----------------------------------------------------------------------
 
+    async def health(self, *, now: datetime, overdue_before: datetime) -> StoreHealth:
+        at, overdue = to_db(now), to_db(overdue_before)
+        row = await self._fetchone(
+            "SELECT (SELECT count(*) FROM feeds WHERE is_default = 1 OR id IN "
+            "(SELECT feed_id FROM workspace_feeds)) AS feeds, "
+            "(SELECT count(*) FROM feeds WHERE (is_default = 1 OR id IN "
+            "(SELECT feed_id FROM workspace_feeds)) AND next_poll_at < ?) AS overdue, "
+            "(SELECT count(*) FROM feeds WHERE lease_until >= ?) AS feeds_leased, "
+            "(SELECT count(*) FROM deliveries WHERE status = 'pending') AS pending, "
+            "(SELECT count(*) FROM deliveries WHERE status = 'pending' AND lease_until >= ?) "
+            "AS deliveries_leased",
+            (overdue, at, at),
+        )
+        assert row is not None
+        return StoreHealth(
+            "sqlite",
+            await self.schema_version(),
+            int(row["feeds"]),
+            int(row["overdue"]),
+            int(row["feeds_leased"]),
+            int(row["pending"]),
+            int(row["deliveries_leased"]),
+        )
+
     async def claim_delivery(self, key: str, scope: Scope, channel: str) -> bool:
         """Claim an event's key for good; False if it was claimed before."""
         now = to_db(utcnow())
@@ -947,7 +991,11 @@ class SqliteStore:
                 "UPDATE deliveries SET lease_owner = NULL, lease_until = NULL "
                 "WHERE status = 'pending' AND lease_owner IS NOT NULL"
             )
-            return cur.rowcount
+            feeds = await conn.execute(
+                "UPDATE feeds SET lease_owner = NULL, lease_until = NULL "
+                "WHERE lease_owner IS NOT NULL"
+            )
+            return cur.rowcount + feeds.rowcount
 
     async def outbox_counts(self, now: datetime) -> OutboxCounts:
         row = await self._fetchone(

@@ -40,6 +40,7 @@ from bot.services.ports import (
     SearchHit,
     SentPart,
     StoredPrint,
+    StoreHealth,
 )
 from bot.services.story_index import Fingerprint
 from bot.services.threads import PostRecords
@@ -74,6 +75,7 @@ class InMemoryFeedStore:
     def __init__(self) -> None:
         self.feeds: dict[int, Feed] = {}
         self.subscribed: set[tuple[Scope, int]] = set()
+        self.leases: dict[int, tuple[str, datetime]] = {}  # feed id -> (owner, until)
 
     def scope_feed_ids(self, scope: Scope) -> set[int]:
         """The feeds _FEED_IN_SCOPE admits: the defaults plus the scope's own feeds."""
@@ -126,6 +128,22 @@ class InMemoryFeedStore:
         self.subscribed.discard((scope, feed.id))
         return old
 
+    async def lease_feeds(
+        self, due: Sequence[Feed], owner: str, *, now: datetime, until: datetime
+    ) -> list[Feed]:
+        leased = []
+        for feed in due:
+            current = self.feeds.get(feed.id)
+            seen = _moment(feed.next_poll_at) if feed.next_poll_at else None
+            if current is None or current.next_poll_at != seen:
+                continue  # polled by someone since it was read
+            holder = self.leases.get(feed.id)
+            if holder is not None and holder[0] != owner and holder[1] >= now:
+                continue
+            self.leases[feed.id] = (owner, until)
+            leased.append(feed)
+        return leased
+
     async def record_fetch_success(
         self,
         feed: Feed,
@@ -136,6 +154,7 @@ class InMemoryFeedStore:
         last_modified: str | None,
         title: str | None,
     ) -> None:
+        self.leases.pop(feed.id, None)
         if stored := self.feeds.get(feed.id):
             stored.etag, stored.last_modified = etag, last_modified
             stored.title = stored.title if title is None else title
@@ -152,6 +171,7 @@ class InMemoryFeedStore:
         error: str,
         blocked_by: str | None = None,
     ) -> None:
+        self.leases.pop(feed.id, None)
         if stored := self.feeds.get(feed.id):
             stored.consecutive_failures += 1
             stored.last_error, stored.blocked_by = error[:500], blocked_by
@@ -724,6 +744,25 @@ class InMemoryStore(
         InMemoryThreadStore.__init__(self)
         InMemoryLlmLedger.__init__(self)
         InMemoryClaimLedger.__init__(self)
+
+    async def health(self, *, now: datetime, overdue_before: datetime) -> StoreHealth:
+        polled = await self.polled_feeds()
+        pending = [d for d in self.outbox.values() if d.delivery.status == "pending"]
+        return StoreHealth(
+            "memory",
+            0,
+            len(polled),
+            sum(1 for f in polled if f.next_poll_at and f.next_poll_at < overdue_before),
+            sum(1 for _, until in self.leases.values() if until >= now),
+            len(pending),
+            sum(1 for d in pending if d.until is not None and d.until >= now),
+        )
+
+    async def release_all_leases(self) -> int:
+        """The outbox's leases and the feeds' (two roles, one engine, as in SQL)."""
+        feeds = len(self.leases)
+        self.leases.clear()
+        return await InMemoryOutboxStore.release_all_leases(self) + feeds
 
     async def close(self) -> None:
         """Nothing to release; here so code that closes its store can be given this one."""

@@ -8,12 +8,14 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from aiohttp import web
 
-from bot.app import StartupError, bootstrap, database_name
+from bot.app import StartupError, bootstrap, database_name, no_chat
 from bot.config import Settings
 from bot.domain import CONSOLE_SCOPE
 from bot.store.pg import PostgresStore
 from bot.store.pg.schema import SCHEMA_VERSION
+from tests.fakes.feed_server import Handler, feed_server
 from tests.helpers import poll_in_order
 from tests.pg import empty_database
 
@@ -67,3 +69,46 @@ async def test_a_database_that_cannot_be_reached_is_a_startup_error_without_the_
     assert "NEWSBRIEF_DATABASE_URL (postgresql://bot@127.0.0.1:1/newsbrief)" in str(caught.value)
     assert "hunter2" not in str(caught.value)
     assert database_name(url) == "postgresql://bot@127.0.0.1:1/newsbrief"
+
+
+async def test_two_processes_polling_together_fetch_each_feed_once(pg_database: str) -> None:
+    """Two bots on one database poll 60 due feeds at once: each feed is fetched by one of
+    them, once; polled again at once, none is due."""
+    await empty_database(pg_database)
+    async with feed_server() as server:
+        urls = [server.serve(f"/f{i}.xml", _slow_feed(i)) for i in range(60)]
+        settings = Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            NEWSBRIEF_DATABASE_URL=pg_database,
+            NEWSBRIEF_FEEDS=",".join(urls),
+            NEWSBRIEF_ALLOW_PRIVATE_URLS=True,
+            NEWSBRIEF_CPU_WORKERS=0,
+        )
+        bots = [await bootstrap(settings, chat=no_chat) for _ in range(2)]
+        try:
+            first = await asyncio.gather(*(bot.ingest.poll_due() for bot in bots))
+            assert sorted(server.count(f"/f{i}.xml") for i in range(60)) == [1] * 60
+            assert all(r.status == "ok" for reports in first for r in reports)
+            assert all(reports for reports in first)  # both took a share
+            again = await asyncio.gather(*(bot.ingest.poll_due() for bot in bots))
+            assert again == [[], []]
+            assert len(server.hits) == 60
+        finally:
+            for bot in bots:
+                await bot.close()
+
+
+def _slow_feed(i: int) -> Handler:
+    body = (
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>Feed {i}</title>'
+        f"<item><title>Harbour cranes idle on day {i}</title>"
+        f"<link>https://news.example/{i}</link><guid>g{i}</guid>"
+        f"<description>Dock workers on day {i} kept the cranes idle.</description>"
+        "</item></channel></rss>"
+    )
+
+    async def handler(request: web.Request) -> web.Response:
+        await asyncio.sleep(0.01)  # both bots' polls overlap
+        return web.Response(text=body, content_type="application/rss+xml")
+
+    return handler

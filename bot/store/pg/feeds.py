@@ -104,6 +104,31 @@ class PgFeeds(PgBase):
         )
         return _rowcount(status) > 0
 
+    async def lease_feeds(
+        self, due: Sequence[Feed], owner: str, *, now: datetime, until: datetime
+    ) -> list[Feed]:
+        """One statement: the due rows locked with SKIP LOCKED (a row another process is
+        leasing right now is left to it, not waited for), then re-checked and leased."""
+        if not due:
+            return []
+        rows = await self._fetch(
+            "WITH wanted AS ("
+            " SELECT f.id FROM feeds f"
+            " JOIN unnest($1::bigint[], $2::timestamptz[]) AS d(id, seen) ON f.id = d.id"
+            " WHERE f.next_poll_at IS NOT DISTINCT FROM d.seen"
+            " AND (f.lease_owner IS NULL OR f.lease_owner = $3 OR f.lease_until < $4)"
+            " FOR UPDATE OF f SKIP LOCKED)"
+            " UPDATE feeds SET lease_owner = $3, lease_until = $5"
+            " FROM wanted WHERE feeds.id = wanted.id RETURNING feeds.id",
+            [f.id for f in due],
+            [f.next_poll_at for f in due],
+            owner,
+            _aware(now),
+            _aware(until),
+        )
+        leased = {int(r["id"]) for r in rows}
+        return [f for f in due if f.id in leased]
+
     async def record_fetch_success(
         self,
         feed: Feed,
@@ -118,7 +143,8 @@ class PgFeeds(PgBase):
         await self._execute(
             "UPDATE feeds SET etag = $1, last_modified = $2, title = COALESCE($3, title), "
             "next_poll_at = $4, consecutive_failures = 0, last_error = NULL, "
-            "blocked_by = NULL, last_success_at = $5, last_attempt_at = $5 WHERE id = $6",
+            "blocked_by = NULL, last_success_at = $5, last_attempt_at = $5, "
+            "lease_owner = NULL, lease_until = NULL WHERE id = $6",
             etag,
             last_modified,
             title,
@@ -139,8 +165,8 @@ class PgFeeds(PgBase):
         """One more failure, with its error (500 characters) and the setting that caused it."""
         await self._execute(
             "UPDATE feeds SET consecutive_failures = consecutive_failures + 1, "
-            "last_error = $1, next_poll_at = $2, last_attempt_at = $3, blocked_by = $4 "
-            "WHERE id = $5",
+            "last_error = $1, next_poll_at = $2, last_attempt_at = $3, blocked_by = $4, "
+            "lease_owner = NULL, lease_until = NULL WHERE id = $5",
             error[:500],
             _aware(next_poll_at),
             _aware(at),

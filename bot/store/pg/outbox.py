@@ -15,6 +15,7 @@ from bot.services.ports import (
     OutboxCounts,
     OutboxPart,
     SentPart,
+    StoreHealth,
 )
 from bot.store.codec import shows_from_json, shows_to_json
 from bot.store.pg.base import PgBase, PgConn
@@ -161,11 +162,40 @@ class PgOutbox(PgBase):
         )
 
     async def release_all_leases(self) -> int:
-        status = await self._execute(
-            "UPDATE deliveries SET lease_owner = NULL, lease_until = NULL "
-            "WHERE status = 'pending' AND lease_owner IS NOT NULL"
+        async with self._tx() as conn:
+            deliveries = await conn.execute(
+                "UPDATE deliveries SET lease_owner = NULL, lease_until = NULL "
+                "WHERE status = 'pending' AND lease_owner IS NOT NULL"
+            )
+            feeds = await conn.execute(
+                "UPDATE feeds SET lease_owner = NULL, lease_until = NULL "
+                "WHERE lease_owner IS NOT NULL"
+            )
+        return sum(int(status.rsplit(" ", 1)[-1]) for status in (deliveries, feeds))
+
+    async def health(self, *, now: datetime, overdue_before: datetime) -> StoreHealth:
+        row = await self._fetchrow(
+            "WITH polled AS (SELECT * FROM feeds WHERE is_default OR id IN "
+            "(SELECT feed_id FROM workspace_feeds)) "
+            "SELECT (SELECT count(*) FROM polled) AS feeds, "
+            "(SELECT count(*) FROM polled WHERE next_poll_at < $2) AS overdue, "
+            "(SELECT count(*) FROM feeds WHERE lease_until >= $1) AS feeds_leased, "
+            "(SELECT count(*) FROM deliveries WHERE status = 'pending') AS pending, "
+            "(SELECT count(*) FROM deliveries WHERE status = 'pending' AND lease_until >= $1) "
+            "AS deliveries_leased",
+            now,
+            overdue_before,
         )
-        return int(status.rsplit(" ", 1)[-1])
+        assert row is not None
+        return StoreHealth(
+            "postgresql",
+            await self.schema_version(),
+            int(row["feeds"]),
+            int(row["overdue"]),
+            int(row["feeds_leased"]),
+            int(row["pending"]),
+            int(row["deliveries_leased"]),
+        )
 
     async def outbox_counts(self, now: datetime) -> OutboxCounts:
         row = await self._fetchrow(

@@ -196,6 +196,11 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX claim_checks_at ON claim_checks(at);
     """,
+    # 2: feed leases, so processes sharing the database fetch each feed once per interval
+    """
+    ALTER TABLE feeds ADD COLUMN lease_owner TEXT;
+    ALTER TABLE feeds ADD COLUMN lease_until TIMESTAMPTZ;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

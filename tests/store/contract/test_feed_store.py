@@ -172,3 +172,44 @@ async def test_feeds_handed_out_are_snapshots(feeds: FeedStore) -> None:
     feed.title = "changed by the caller"
     stored = await feeds.get_feed(feed.url)
     assert stored is not None and stored.title is None
+
+
+async def _due(feeds: FeedStore) -> list:  # type: ignore[type-arg]
+    await feeds.sync_default_feeds(["https://a.example/feed", "https://b.example/feed"])
+    return await feeds.polled_feeds()
+
+
+async def test_a_leased_feed_is_polled_by_its_holder_only_until_the_lease_ends(
+    feeds: FeedStore,
+) -> None:
+    """Another worker gets none of a live lease's feeds; expired, they are its to take."""
+    due = await _due(feeds)
+    until = T0 + timedelta(minutes=30)
+    assert await feeds.lease_feeds(due, "w1", now=T0, until=until) == due
+    assert await feeds.lease_feeds(due, "w2", now=T0 + timedelta(minutes=5), until=until) == []
+    assert await feeds.lease_feeds(due, "w1", now=T0, until=until) == due  # its own
+    later = until + timedelta(seconds=1)
+    taken = await feeds.lease_feeds(due, "w2", now=later, until=later + timedelta(minutes=30))
+    assert taken == due
+
+
+async def test_a_feed_polled_since_it_was_read_is_not_leased_again(feeds: FeedStore) -> None:
+    """Recording a poll ends the lease and moves the next poll time: a worker that read
+    the feed before that cannot lease it (it would fetch it twice in one interval)."""
+    stale = await _due(feeds)
+    first, second = stale
+    (held,) = await feeds.lease_feeds([first], "w1", now=T0, until=T0 + timedelta(minutes=30))
+    await feeds.record_fetch_success(
+        held,
+        at=T0,
+        next_poll_at=T0 + timedelta(minutes=30),
+        etag=None,
+        last_modified=None,
+        title=None,
+    )
+    assert await feeds.lease_feeds(stale, "w2", now=T0, until=T0 + timedelta(minutes=30)) == [
+        second
+    ]
+    fresh = [f for f in await feeds.polled_feeds() if f.id == first.id]
+    half_hour = T0 + timedelta(minutes=30)
+    assert await feeds.lease_feeds(fresh, "w2", now=half_hour, until=half_hour) == fresh

@@ -235,3 +235,12 @@ async def test_a_post_into_a_thread_records_its_stories_under_that_thread(
     assert await _send(outbox, delivery.key, 0)
     shown = await stories.posted_stories(A, "C1", [story_id])
     assert (shown[story_id].version, shown[story_id].thread_key) == (3, "t0")
+
+
+async def test_releasing_all_leases_frees_feeds_too(outbox: OutboxStore, feeds: FeedStore) -> None:
+    """At start-up on an embedded database, a killed process's feed leases go as well."""
+    await feeds.sync_default_feeds(["https://a.example/feed"])
+    due = await feeds.polled_feeds()
+    assert await feeds.lease_feeds(due, "dead", now=T0, until=T0 + timedelta(hours=1)) == due
+    assert await outbox.release_all_leases() == 1
+    assert await feeds.lease_feeds(due, "w2", now=T0, until=T0 + timedelta(hours=1)) == due
