@@ -8,6 +8,7 @@ or not (a late one says so).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -140,6 +141,9 @@ class Scheduler:
     async def poll(self) -> None:
         try:
             reports = await self._ingest.poll_due()
+        except asyncio.CancelledError:  # shutting down: the feeds' leases end on their own
+            log.info("feed polling stopped: shutting down")
+            return
         except Exception:
             log.exception("feed polling failed")
             return
@@ -151,6 +155,9 @@ class Scheduler:
         """Finish what an earlier run or a failing platform left unposted."""
         try:
             results = await self._outbox.resume(self._publishers)
+        except asyncio.CancelledError:  # shutting down: the outbox frees what it held
+            log.info("resuming deliveries stopped: shutting down")
+            return
         except Exception:
             log.exception("resuming unfinished deliveries failed")
             return
@@ -172,6 +179,9 @@ class Scheduler:
             return await self._digests.deliver(
                 subscription, publisher, due=due, late_after=due + self._grace
             )
+        except asyncio.CancelledError:  # shutting down: the outbox resumes it at the next start
+            log.info("daily digest for subscription %d stopped: shutting down", subscription_id)
+            return "stopped"
         except Exception:
             log.exception("daily digest for subscription %d failed", subscription_id)
             return "failed"

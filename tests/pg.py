@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 
 import asyncpg
 
+from bot.store.pg import PostgresStore
 from bot.store.pg.schema import TABLES
 
 SERVER = os.environ.get("NEWSBRIEF_TEST_PG", "postgresql://127.0.0.1:5432/test")
@@ -52,6 +53,8 @@ def create_database() -> tuple[str, str]:
             await conn.execute(f'CREATE DATABASE "{name}"')
         finally:
             await conn.close()
+        store = await PostgresStore.open(_url(name))  # migrated once, for every test
+        await store.close()
 
     _run(create)
     return name, _url(name)
