@@ -240,7 +240,7 @@ async def _wire(
         fetcher, fetch_full_text=settings.fetch_full_text, samples_dir=SAMPLES_DIR, workers=cpu
     )
     summarizer = verified(summarizer, ExtractiveSummarizer(), store, settings.verify)
-    stories = StoryDesk(store, workers=cpu)
+    stories = StoryDesk(store, workers=cpu, shared=not store.embedded)
     worker = worker_name()
     ingest = IngestService(
         store,
@@ -251,6 +251,7 @@ async def _wire(
         concurrency=settings.ingest_concurrency,
         settings_in_force=fetcher.settings_in_force(),
         owner=worker,
+        shared=not store.embedded,
     )
     outbox = Outbox(store, owner=worker)
     digests = DigestService(store, summarizer, outbox, max_stories=settings.digest_max_stories)

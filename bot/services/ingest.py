@@ -34,6 +34,7 @@ class IngestService:
         concurrency: int = 8,
         settings_in_force: frozenset[str] = frozenset(),
         owner: str = "ingest",
+        shared: bool = False,
         clock: Callable[[], datetime] = utcnow,
         jitter: Callable[[], float] = random.random,
     ) -> None:
@@ -50,8 +51,11 @@ class IngestService:
         self._running: set[int] = set()
         # The operator's settings now, as "NAME=value" (see FeedError.blocked_by).
         self._settings_in_force = settings_in_force
-        # This process, as the holder of the feed leases it takes (see FeedStore.lease_feeds).
+        # This process, as the holder of the feed leases it takes (see FeedStore.lease_feeds)
+        # when other processes share the database (`shared`); on one of its own, it polls
+        # what is due without them.
         self._owner = owner
+        self._shared = shared
 
     def backoff(self, failures: int, retry_after_seconds: float | None = None) -> timedelta:
         """Exponential in the number of failures, capped, with +-25% jitter.
@@ -121,6 +125,8 @@ class IngestService:
         """The feeds this process may poll now: another process sharing the database may
         be polling some (it holds their lease) or have just polled them. A lease lasts a
         poll interval, so a process that dies holding one delays its feeds that long."""
+        if not self._shared:
+            return list(feeds)
         return await self._store.lease_feeds(
             feeds, self._owner, now=now, until=now + self._poll_interval
         )

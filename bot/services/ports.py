@@ -7,6 +7,7 @@ composition root wires SQLite, HTTP, the console, Discord or Slack.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal, ParamSpec, Protocol, TypeVar
@@ -248,8 +249,15 @@ class StoryStore(Protocol):
         asked, leaving out stories with none."""
         ...
 
-    async def story_prints(self, since: datetime) -> list[StoredPrint]:
-        """The fingerprints of articles published since `since`, oldest first."""
+    async def story_prints(self, since: datetime, *, after_id: int = 0) -> list[StoredPrint]:
+        """The fingerprints of articles published since `since`, oldest first; with
+        `after_id`, only of articles stored after that one (by another process), in the
+        order they were stored."""
+        ...
+
+    def placing(self) -> AbstractAsyncContextManager[None]:
+        """Held while a batch is placed and stored: processes sharing the database place
+        one batch at a time, each seeing the stories the others stored before it."""
         ...
 
     async def forget_prints(self, before: datetime) -> int:

@@ -40,12 +40,19 @@ class StoryDesk:
         window: timedelta = STORY_WINDOW,
         clock: Callable[[], datetime] = utcnow,
         workers: Workers | None = None,
+        shared: bool = False,
     ) -> None:
         self._store = store
+        # Other processes store articles in the same database: each batch first takes in
+        # theirs (see `_catch_up`).
+        self._shared = shared
         self._workers = workers
         self._window = window
         self._clock = clock
         self._index: StoryIndex | None = None
+        # The newest article the index holds (its own or another process's): what is
+        # stored after it was stored by another process (see `_catch_up`).
+        self._seen_up_to = 0
         # Placing and storing are one step: two copies of one event arriving together
         # from two feeds must not both start a story.
         self._lock = asyncio.Lock()
@@ -71,8 +78,10 @@ class StoryDesk:
             prints = await asyncio.to_thread(fingerprints, texts)
         else:
             prints = await self._workers.run(fingerprints, texts)
-        async with self._lock:
+        async with self._lock, self._store.placing():
             index = await self._ready()
+            if self._shared:
+                await self._catch_up(index)
             placed: list[PlacedArticle] = []
             for position, (article, print_) in enumerate(zip(articles, prints, strict=True)):
                 provisional = -(position + 1)
@@ -93,6 +102,7 @@ class StoryDesk:
                 index.renumber(
                     {-(i + 1): article_id for i, article_id in enumerate(stored) if article_id}
                 )
+            self._seen_up_to = max([self._seen_up_to, *(i for i in stored if i)])
         for article, entry in zip(articles, placed, strict=True):
             if entry.reprint_of is not None:
                 log.debug("%s reprints article %d", article.url, entry.reprint_of)
@@ -113,9 +123,21 @@ class StoryDesk:
             stored = await self._store.story_prints(self._clock() - self._window)
             for item in stored:
                 index.remember(item.story_id, item.article_id, item.print_, at=item.published_at)
+            self._seen_up_to = max((item.article_id for item in stored), default=0)
             log.info("story index: %d stories from %d recent articles", len(index), len(stored))
             self._index = index
         return self._index
+
+    async def _catch_up(self, index: StoryIndex) -> None:
+        """Put in the index what other processes sharing the database stored since this
+        one last looked."""
+        since = self._clock() - self._window
+        others = await self._store.story_prints(since, after_id=self._seen_up_to)
+        for item in others:
+            index.remember(item.story_id, item.article_id, item.print_, at=item.published_at)
+            self._seen_up_to = max(self._seen_up_to, item.article_id)
+        if others:
+            log.debug("story index: %d articles stored by other processes", len(others))
 
 
 async def stored_stories(store: StoryStore, articles: Sequence[Article]) -> list[Story]:

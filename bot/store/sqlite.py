@@ -559,13 +559,21 @@ class SqliteStore:
             if i in by_story
         ]
 
-    async def story_prints(self, since: datetime) -> list[StoredPrint]:
-        rows = await self._fetchall(
-            "SELECT a.id, a.story_id, a.published_at, p.data, p.shingles FROM article_prints p "
-            "JOIN articles a ON a.id = p.article_id WHERE a.published_at >= ? "
-            "ORDER BY a.published_at, a.id",
-            (to_db(since),),
-        )
+    async def story_prints(self, since: datetime, *, after_id: int = 0) -> list[StoredPrint]:
+        if after_id:  # the newest few: walked by id (`+` keeps the date index out of it)
+            rows = await self._fetchall(
+                "SELECT a.id, a.story_id, a.published_at, p.data, p.shingles "
+                "FROM articles a JOIN article_prints p ON p.article_id = a.id "
+                "WHERE a.id > ? AND +a.published_at >= ? ORDER BY a.id",
+                (after_id, to_db(since)),
+            )
+        else:
+            rows = await self._fetchall(
+                "SELECT a.id, a.story_id, a.published_at, p.data, p.shingles "
+                "FROM article_prints p JOIN articles a ON a.id = p.article_id "
+                "WHERE a.published_at >= ? ORDER BY a.published_at, a.id",
+                (to_db(since),),
+            )
         return [
             StoredPrint(
                 story_id=r["story_id"],
@@ -575,6 +583,11 @@ class SqliteStore:
             )
             for r in rows
         ]
+
+    @asynccontextmanager
+    async def placing(self) -> AsyncIterator[None]:
+        """One process per database file: its own lock (the story desk's) suffices."""
+        yield
 
     async def story_versions(self, story_ids: Sequence[int]) -> dict[int, int]:
         if not story_ids:

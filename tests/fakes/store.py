@@ -7,11 +7,12 @@ combines them for services that take one `Store`.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 
 import snowballstemmer
@@ -356,13 +357,19 @@ class InMemoryArticleStore:
                 found.append(Story(tuple(articles), id=story_id, version=row.version))
         return found
 
-    async def story_prints(self, since: datetime) -> list[StoredPrint]:
+    async def story_prints(self, since: datetime, *, after_id: int = 0) -> list[StoredPrint]:
         found = [
             StoredPrint(a.story_id or a.id, a.id, a.published_at, self.prints[a.id])
             for a in self.articles.values()
-            if a.id in self.prints and a.published_at >= since
+            if a.id in self.prints and a.published_at >= since and a.id > after_id
         ]
+        if after_id:
+            return sorted(found, key=lambda p: p.article_id)
         return sorted(found, key=lambda p: (p.published_at, p.article_id))
+
+    @contextlib.asynccontextmanager
+    async def placing(self) -> AsyncIterator[None]:
+        yield
 
     async def story_versions(self, story_ids: Sequence[int]) -> dict[int, int]:
         return {i: self.story_rows[i].version for i in story_ids if i in self.story_rows}

@@ -13,10 +13,11 @@ from aiohttp import web
 from bot.app import StartupError, bootstrap, database_name, no_chat
 from bot.config import Settings
 from bot.domain import CONSOLE_SCOPE
+from bot.services.stories import StoryDesk
 from bot.store.pg import PostgresStore
 from bot.store.pg.schema import SCHEMA_VERSION
 from tests.fakes.feed_server import Handler, feed_server
-from tests.helpers import poll_in_order
+from tests.helpers import new_article, poll_in_order
 from tests.pg import empty_database
 
 
@@ -112,3 +113,48 @@ def _slow_feed(i: int) -> Handler:
         return web.Response(text=body, content_type="application/rss+xml")
 
     return handler
+
+
+STRIKE = (
+    "Harbour cranes idle as Port Veland dock strike enters third day",
+    "Dock workers at Port Veland walked out for a third day on Wednesday, leaving 40 cranes "
+    "idle and 12 container ships waiting offshore. The Veland Dockers Union said talks with "
+    "the port authority over pay had collapsed.",
+)
+STRIKE_RETOLD = (
+    "Port Veland strike: 12 ships wait as cranes stand still",
+    "Twelve container ships were waiting off Port Veland on Wednesday as a dock workers' "
+    "strike over pay entered its third day, the Veland Dockers Union said. Forty cranes "
+    "stood idle after talks with the port authority collapsed.",
+)
+
+
+async def test_two_processes_placing_one_event_at_once_make_one_story(
+    pg_database: str,
+) -> None:
+    """Two outlets' reports of one event stored at the same moment by two bots on one
+    database: the second is placed seeing the first, so they are one story."""
+    await empty_database(pg_database)
+    stores = [await PostgresStore.open(pg_database) for _ in range(2)]
+    try:
+        desks = [StoryDesk(store, shared=True) for store in stores]
+        feeds = [await stores[0].add_feed(f"https://outlet{n}.example/feed") for n in (1, 2)]
+        for n, (desk, feed) in enumerate(zip(desks, feeds, strict=True)):
+            # Each bot has built its story index before either stores a report.
+            other = new_article(f"https://outlet{n}.example/b", f"Library {n} reopens", "Books.")
+            await desk.store_all(feed, [other])
+        stored = await asyncio.gather(
+            *(
+                desk.store_all(feed, [new_article(f"https://outlet{n}.example/a", *text)])
+                for n, (desk, feed, text) in enumerate(
+                    zip(desks, feeds, (STRIKE, STRIKE_RETOLD), strict=True)
+                )
+            )
+        )
+        ids = [article_id for (article_id,) in stored]
+        assert None not in ids
+        articles = await stores[0].get_articles([i for i in ids if i is not None])
+        assert len({a.story_id for a in articles}) == 1
+    finally:
+        for store in stores:
+            await store.close()

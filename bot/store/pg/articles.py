@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,7 +29,7 @@ from bot.domain import Article, Feed, NewArticle, PostedStory, Reprint, Scope, S
 from bot.services.ports import MatchMode, PlacedArticle, SearchHit, StoredPrint
 from bot.services.story_index import Fingerprint, print_from_record
 from bot.store.batch import Batch, Outcome, check_batch_ids
-from bot.store.pg.base import ARTICLES_LOCK, PgBase
+from bot.store.pg.base import ARTICLES_LOCK, PLACING_LOCK, PgBase
 from bot.timeutil import utcnow
 
 # Serialises article batches between processes (as SQLite's one writer does); the
@@ -398,12 +399,14 @@ class PgArticles(PgBase):
             if i in by_story
         ]
 
-    async def story_prints(self, since: datetime) -> list[StoredPrint]:
+    async def story_prints(self, since: datetime, *, after_id: int = 0) -> list[StoredPrint]:
+        order = "a.id" if after_id else "a.published_at, a.id"
         rows = await self._fetch(
             "SELECT a.id, a.story_id, a.published_at, p.data, p.shingles FROM article_prints p "
-            "JOIN articles a ON a.id = p.article_id WHERE a.published_at >= $1 "
-            "ORDER BY a.published_at, a.id",
+            "JOIN articles a ON a.id = p.article_id WHERE a.published_at >= $1 AND a.id > $2 "
+            f"ORDER BY {order}",
             _to_db(since),
+            after_id,
         )
         return [
             StoredPrint(
@@ -414,6 +417,17 @@ class PgArticles(PgBase):
             )
             for r in rows
         ]
+
+    @asynccontextmanager
+    async def placing(self) -> AsyncIterator[None]:
+        """A session advisory lock on a connection of its own, held while a batch is placed
+        and stored; a process that dies releases it with its connection."""
+        async with self._pool.acquire() as conn:
+            await conn.execute("SELECT pg_advisory_lock($1)", PLACING_LOCK)
+            try:
+                yield
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock($1)", PLACING_LOCK)
 
     async def forget_prints(self, before: datetime) -> int:
         status = await self._execute(

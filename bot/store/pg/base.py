@@ -30,6 +30,8 @@ PgConn: TypeAlias = "asyncpg.pool.PoolConnectionProxy[asyncpg.Record]"
 MIGRATION_LOCK = 7_311_950_225
 DEFAULT_FEEDS_LOCK = 7_311_950_226
 ARTICLES_LOCK = 7_311_950_227
+# Held while a process places a batch in stories and stores it (see `placing`).
+PLACING_LOCK = 7_311_950_228
 
 
 class SchemaTooNewError(RuntimeError):

@@ -121,6 +121,10 @@ async def test_fingerprints_are_kept_for_placing_until_forgotten(
     assert [(p.article_id, p.story_id) for p in got] == [(old, old), (new, old)]
     assert got[1].print_ == new_print and got[1].published_at == T0
     assert [p.article_id for p in await stories.story_prints(T0 - timedelta(days=1))] == [new]
+    # Stored after `old` (by another process, say): only `new`, in the order stored.
+    after = await stories.story_prints(T0 - timedelta(days=5), after_id=old or 0)
+    assert [p.article_id for p in after] == [new]
+    assert await stories.story_prints(T0 - timedelta(days=5), after_id=new or 0) == []
     assert await stories.forget_prints(T0 - timedelta(days=1)) == 1
     assert [p.article_id for p in await stories.story_prints(T0 - timedelta(days=5))] == [new]
 
