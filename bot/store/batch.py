@@ -10,13 +10,15 @@ own transaction would) and collects each table's rows; the engine writes them.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
+from bot.domain import Feed, NewArticle
 from bot.services.ports import PlacedArticle
-from bot.services.story_index import print_record
+from bot.services.story_index import Fingerprint, print_record
 
 # A moment as the engine stores it: SQLite fixed-width UTC text, PostgreSQL a datetime.
 M = TypeVar("M", str, datetime)
@@ -189,3 +191,33 @@ class Batch(Generic[M]):
             return
         count, last_seen = self.bumps.get(story_id, (0, published))
         self.bumps[story_id] = (count + joined, max(last_seen, published))
+
+
+class BatchWriter(ABC):
+    """add_articles, add_article and add_reprint, as each engine gives them: from its
+    `_add_batch`, which stores a feed's entries and says what became of each."""
+
+    @abstractmethod
+    async def _add_batch(self, feed: Feed, placed: Sequence[PlacedArticle]) -> list[Outcome]: ...
+
+    async def add_articles(self, feed: Feed, placed: Sequence[PlacedArticle]) -> list[int | None]:
+        return [
+            outcome.article_id if outcome.kind == "new" else None
+            for outcome in await self._add_batch(feed, placed)
+        ]
+
+    async def add_article(
+        self,
+        feed: Feed,
+        article: NewArticle,
+        *,
+        story_id: int | None = None,
+        print_: Fingerprint | None = None,
+    ) -> int | None:
+        placed = PlacedArticle(article, story_id=story_id, print_=print_)
+        (article_id,) = await self.add_articles(feed, [placed])
+        return article_id
+
+    async def add_reprint(self, feed: Feed, article_id: int, reprint: NewArticle) -> bool:
+        (outcome,) = await self._add_batch(feed, [PlacedArticle(reprint, reprint_of=article_id)])
+        return outcome.kind == "reprint"

@@ -20,7 +20,6 @@ import aiosqlite
 from bot.domain import (
     Article,
     Feed,
-    NewArticle,
     PostedStory,
     QATurn,
     Reprint,
@@ -45,8 +44,8 @@ from bot.services.ports import (
     StoredPrint,
     StoreHealth,
 )
-from bot.services.story_index import Fingerprint, print_from_record
-from bot.store.batch import Batch, Outcome, check_batch_ids
+from bot.services.story_index import print_from_record
+from bot.store.batch import Batch, BatchWriter, Outcome, check_batch_ids
 from bot.store.codec import shows_from_json, shows_to_json
 from bot.store.migrations import MIGRATIONS, SCHEMA_VERSION
 from bot.timeutil import from_db, from_db_optional, to_db, utcnow
@@ -207,7 +206,7 @@ class _Checkpointer:
             await conn.close()
 
 
-class SqliteStore:
+class SqliteStore(BatchWriter):
     embedded = True  # one bot process per database file
 
     def __init__(
@@ -452,28 +451,6 @@ class SqliteStore:
                 "ON CONFLICT DO NOTHING",
                 [(article_id, feed.id, guid) for article_id, guid in links],
             )
-
-    async def add_articles(self, feed: Feed, placed: Sequence[PlacedArticle]) -> list[int | None]:
-        return [
-            outcome.article_id if outcome.kind == "new" else None
-            for outcome in await self._add_batch(feed, placed)
-        ]
-
-    async def add_article(
-        self,
-        feed: Feed,
-        article: NewArticle,
-        *,
-        story_id: int | None = None,
-        print_: Fingerprint | None = None,
-    ) -> int | None:
-        placed = PlacedArticle(article, story_id=story_id, print_=print_)
-        (article_id,) = await self.add_articles(feed, [placed])
-        return article_id
-
-    async def add_reprint(self, feed: Feed, article_id: int, reprint: NewArticle) -> bool:
-        (outcome,) = await self._add_batch(feed, [PlacedArticle(reprint, reprint_of=article_id)])
-        return outcome.kind == "reprint"
 
     async def _add_batch(self, feed: Feed, placed: Sequence[PlacedArticle]) -> list[Outcome]:
         """add_articles, saying what became of each entry. A constant number of hops to

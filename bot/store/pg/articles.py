@@ -25,10 +25,10 @@ from typing import Any
 
 import asyncpg
 
-from bot.domain import Article, Feed, NewArticle, PostedStory, Reprint, Scope, Story
+from bot.domain import Article, Feed, PostedStory, Reprint, Scope, Story
 from bot.services.ports import MatchMode, PlacedArticle, SearchHit, StoredPrint
-from bot.services.story_index import Fingerprint, print_from_record
-from bot.store.batch import Batch, Outcome, check_batch_ids
+from bot.services.story_index import print_from_record
+from bot.store.batch import Batch, BatchWriter, Outcome, check_batch_ids
 from bot.store.pg.base import ARTICLES_LOCK, PLACING_LOCK, PgBase
 from bot.timeutil import utcnow
 
@@ -189,7 +189,7 @@ def _quoted(token: str) -> str:
     return "'" + token.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
-class PgArticles(PgBase):
+class PgArticles(BatchWriter, PgBase):
     """Articles, their feeds, reprints and fingerprints, and the stories they make up."""
 
     # --- articles ------------------------------------------------------------------
@@ -221,28 +221,6 @@ class PgArticles(PgBase):
             [feed.id] * len(links),
             [guid for _, guid in links],
         )
-
-    async def add_articles(self, feed: Feed, placed: Sequence[PlacedArticle]) -> list[int | None]:
-        return [
-            outcome.article_id if outcome.kind == "new" else None
-            for outcome in await self._add_batch(feed, placed)
-        ]
-
-    async def add_article(
-        self,
-        feed: Feed,
-        article: NewArticle,
-        *,
-        story_id: int | None = None,
-        print_: Fingerprint | None = None,
-    ) -> int | None:
-        placed = PlacedArticle(article, story_id=story_id, print_=print_)
-        (article_id,) = await self.add_articles(feed, [placed])
-        return article_id
-
-    async def add_reprint(self, feed: Feed, article_id: int, reprint: NewArticle) -> bool:
-        (outcome,) = await self._add_batch(feed, [PlacedArticle(reprint, reprint_of=article_id)])
-        return outcome.kind == "reprint"
 
     async def _add_batch(self, feed: Feed, placed: Sequence[PlacedArticle]) -> list[Outcome]:
         """add_articles, saying what became of each entry: one statement reads all that
