@@ -18,7 +18,6 @@ from typing import TextIO
 
 from bot.domain import CONSOLE_SCOPE, Hint, Message, ThreadKind
 from bot.services.chat import ChatServices
-from bot.services.outbox import opens_threads
 from bot.services.ports import Delivery, OutboxPart, SentPart
 from bot.services.render import hinted, worded
 
@@ -161,7 +160,7 @@ class ConsoleAdapter:
             self.say(f"(in the thread of earlier post {delivery.thread_key})")
         self.say(json.loads(part.payload)["text"])
         key = f"console-{next(self._keys)}"
-        if opens_threads(delivery.shows) and delivery.thread_key is None and part.index == 0:
+        if delivery.opens_threads and part.index == 0:
             self.thread_key = key
             return SentPart(key, thread_key=key)
         return SentPart(key)

@@ -47,7 +47,6 @@ from bot.chat.slack_blocks import (
 )
 from bot.domain import Hint, Message, Scope
 from bot.services.chat import ChatServices
-from bot.services.outbox import opens_threads
 from bot.services.ports import Delivery, OutboxPart, PostRefused, SentPart
 from bot.services.subscriptions import parse_topics
 
@@ -294,8 +293,7 @@ class SlackAdapter:
         return None
 
     def _sent(self, delivery: Delivery, ts: str) -> SentPart:
-        opens = opens_threads(delivery.shows) and delivery.thread_key is None
-        return SentPart(ts, thread_key=ts if opens else None)
+        return SentPart(ts, thread_key=ts if delivery.opens_threads else None)
 
     # --- handlers ----------------------------------------------------------------------
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.domain import Article, Message, PostedStory, Scope, Story, Subscription, ThreadKind
 from bot.services.outbox import Outbox
-from bot.services.ports import PartSender, Store, Summarizer
+from bot.services.ports import Delivery, PartSender, Store, Summarizer
 from bot.services.render import plural, render_stories
 from bot.services.stories import stored_stories
 from bot.text import query_terms
@@ -187,20 +186,16 @@ class DigestService:
         stories = [s for s in stories if s.id not in shown or s.version > shown[s.id].version]
         shown = {i: p for i, p in shown.items() if any(s.id == i for s in stories)}
         message = await self._render(stories, subscription.topics, subscription.timezone, shown)
-        if not message.found:
+        if not message.found:  # stored with no parts: an empty day is not made again
             log.info("digest %s: no new stories, nothing posted", key)
-        digest = self._outbox.delivery(
-            sender,
-            key,
-            scope,
-            channel,
-            message if message.found else _NOTHING,
-            due_at=due,
-            late_after=late_after,
-        )
-        if not message.found:
-            digest = replace(digest, parts=())
-        deliveries = [digest]
+            await self._outbox.enqueue([Delivery(key, scope, channel, (), now, due_at=due)])
+            await self._store.mark_digest_sent(subscription.id, now)
+            return []
+        deliveries = [
+            self._outbox.delivery(
+                sender, key, scope, channel, message, due_at=due, late_after=late_after
+            )
+        ]
         for story in stories:
             earlier = shown.get(story.id) if story.id is not None else None
             if earlier is None or story.id is None:
@@ -226,13 +221,9 @@ class DigestService:
             )
         await self._outbox.enqueue(deliveries)
         await self._store.mark_digest_sent(subscription.id, now)
-        return [d.key for d in deliveries] if message.found else []
+        return [d.key for d in deliveries]
 
 
 def update_key(digest: str, story_id: int) -> str:
     """The update to one story that a digest posts into the story's earlier thread."""
     return f"{digest}:update:{story_id}"
-
-
-# The empty digest is stored with no parts: a day with nothing new is not made again.
-_NOTHING = Message(ThreadKind.NOTICE, "", (), ())

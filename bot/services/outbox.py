@@ -32,7 +32,6 @@ from datetime import datetime, timedelta
 
 from bot.domain import Message, Scope, ThreadKind
 from bot.services.ports import (
-    THREAD_KINDS,
     Delivery,
     OutboxPart,
     OutboxStore,
@@ -329,7 +328,3 @@ class Outbox:
 
 def _first_unsent(delivery: Delivery) -> int:
     return next((p.index for p in delivery.unsent), len(delivery.parts))
-
-
-def opens_threads(shows: PostShows | None) -> bool:
-    return shows is not None and shows.kind in THREAD_KINDS

@@ -366,6 +366,14 @@ class Delivery:
     def unsent(self) -> list[OutboxPart]:
         return [p for p in self.parts if p.state != "sent"]
 
+    @property
+    def opens_threads(self) -> bool:
+        """Whether its parts open threads (a digest or brief posted in the channel): the
+        platform says which thread, and replies there are answered from what it shows."""
+        return (
+            self.shows is not None and self.shows.kind in THREAD_KINDS and self.thread_key is None
+        )
+
     def thread_opened(self, index: int, sent: SentPart) -> str | None:
         """The thread to record once part `index` is sent, answered from what the post
         shows: the one the part opened, or, for a brief posted into a thread, that one."""

@@ -6,7 +6,6 @@ import json
 from dataclasses import dataclass, field
 
 from bot.domain import Message
-from bot.services.outbox import opens_threads
 from bot.services.ports import Delivery, OutboxPart, SentPart
 
 
@@ -42,8 +41,7 @@ class RecordingPublisher:
             (key,) = await self.reply(delivery.channel, delivery.thread_key, message)
             return SentPart(key)
         keys = await self.publish(delivery.channel, message)
-        opens = opens_threads(delivery.shows)
-        return SentPart(keys[0], thread_key=keys[0] if opens else None)
+        return SentPart(keys[0], thread_key=keys[0] if delivery.opens_threads else None)
 
     async def find_part(self, delivery: Delivery, part: OutboxPart) -> SentPart | None:
         return None

@@ -29,7 +29,7 @@ from bot.domain import Article, Feed, PostedStory, Reprint, Scope, Story
 from bot.services.ports import MatchMode, PlacedArticle, SearchHit, StoredPrint
 from bot.services.story_index import print_from_record
 from bot.store.batch import Batch, BatchWriter, Outcome, check_batch_ids
-from bot.store.pg.base import ARTICLES_LOCK, PLACING_LOCK, PgBase
+from bot.store.pg.base import ARTICLES_LOCK, PLACING_LOCK, PgBase, PgConn, to_pg
 from bot.timeutil import utcnow
 
 # Serialises article batches between processes (as SQLite's one writer does); the
@@ -279,8 +279,8 @@ class PgArticles(BatchWriter, PgBase):
             f"SELECT {_ARTICLE_COLUMNS} FROM articles a {_WITH_REPRINTS} "
             f"WHERE {_in_window_and_scope('$1', '$2', '$3', '$4')} "
             "ORDER BY a.published_at DESC, a.id DESC LIMIT $5",
-            _to_db(since),
-            _to_db_optional(fetched_since),
+            to_pg(since),
+            _optional(fetched_since),
             scope.platform,
             scope.workspace,
             limit,
@@ -302,8 +302,8 @@ class PgArticles(BatchWriter, PgBase):
             return []
         params = (
             query,
-            _to_db_optional(since),
-            _to_db_optional(fetched_since),
+            _optional(since),
+            _optional(fetched_since),
             scope.platform,
             scope.workspace,
         )
@@ -383,14 +383,14 @@ class PgArticles(BatchWriter, PgBase):
             "SELECT a.id, a.story_id, a.published_at, p.data, p.shingles FROM article_prints p "
             "JOIN articles a ON a.id = p.article_id WHERE a.published_at >= $1 AND a.id > $2 "
             f"ORDER BY {order}",
-            _to_db(since),
+            to_pg(since),
             after_id,
         )
         return [
             StoredPrint(
                 story_id=r["story_id"],
                 article_id=r["id"],
-                published_at=_from_db(r["published_at"]),
+                published_at=_utc(r["published_at"]),
                 print_=print_from_record(r["data"], bytes(r["shingles"])),
             )
             for r in rows
@@ -411,7 +411,7 @@ class PgArticles(BatchWriter, PgBase):
         status = await self._execute(
             "DELETE FROM article_prints p USING articles a "
             "WHERE a.id = p.article_id AND a.published_at < $1",
-            _to_db(before),
+            to_pg(before),
         )
         return int(status.split()[-1])  # "DELETE <count>"
 
@@ -445,36 +445,34 @@ class PgArticles(BatchWriter, PgBase):
     ) -> None:
         if not posted:
             return
-        at = utcnow()
-        # executemany, not one statement over arrays: a story listed twice is recorded
-        # twice in order, as SQLite does, where ON CONFLICT DO UPDATE would refuse it.
         async with self._tx() as conn:
-            await conn.executemany(
-                "INSERT INTO story_posts (platform, workspace, channel, story_id, version, "
-                "thread_key, posted_at) VALUES ($1, $2, $3, $4, $5, $6, $7) "
-                "ON CONFLICT (platform, workspace, channel, story_id) DO UPDATE SET "
-                "version = greatest(story_posts.version, excluded.version), "
-                "thread_key = excluded.thread_key, posted_at = excluded.posted_at",
-                [
-                    (
-                        scope.platform,
-                        scope.workspace,
-                        channel,
-                        p.story_id,
-                        p.version,
-                        p.thread_key,
-                        at,
-                    )
-                    for p in posted
-                ],
-            )
+            await record_posted(conn, scope, channel, posted, utcnow())
+
+
+async def record_posted(
+    conn: PgConn, scope: Scope, channel: str, posted: Sequence[PostedStory], at: datetime
+) -> None:
+    """The story versions a channel was shown, on `conn` (the outbox's transaction too).
+    executemany, not one statement over arrays: a story listed twice is recorded twice in
+    order, as SQLite does, where ON CONFLICT DO UPDATE would refuse it."""
+    await conn.executemany(
+        "INSERT INTO story_posts (platform, workspace, channel, story_id, version, "
+        "thread_key, posted_at) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+        "ON CONFLICT (platform, workspace, channel, story_id) DO UPDATE SET "
+        "version = greatest(story_posts.version, excluded.version), "
+        "thread_key = excluded.thread_key, posted_at = excluded.posted_at",
+        [
+            (scope.platform, scope.workspace, channel, p.story_id, p.version, p.thread_key, at)
+            for p in posted
+        ],
+    )
 
 
 # --- placing a batch -------------------------------------------------------------------
 
 
 def _batch(feed_id: int, lookup: Iterable[asyncpg.Record], ids: Iterator[int]) -> Batch[datetime]:
-    return Batch(feed_id, lookup, ids=ids, moment=_to_db, flag=bool)
+    return Batch(feed_id, lookup, ids=ids, moment=to_pg, flag=bool)
 
 
 def _batch_writes(batch: Batch[datetime]) -> list[tuple[str, list[tuple[Any, ...]]]]:
@@ -495,21 +493,6 @@ def _batch_writes(batch: Batch[datetime]) -> list[tuple[str, list[tuple[Any, ...
 # --- rows ------------------------------------------------------------------------------
 
 
-def _to_db(moment: datetime) -> datetime:
-    """A moment as stored: aware (as SQLite's to_db insists), in UTC."""
-    if moment.tzinfo is None:
-        raise ValueError("naive datetime: the bot only stores timezone-aware moments")
-    return moment.astimezone(UTC)
-
-
-def _to_db_optional(moment: datetime | None) -> datetime | None:
-    return None if moment is None else _to_db(moment)
-
-
-def _from_db(value: datetime) -> datetime:
-    return value.astimezone(UTC)
-
-
 def _article(row: asyncpg.Record) -> Article:
     return Article(
         id=row["id"],
@@ -518,8 +501,8 @@ def _article(row: asyncpg.Record) -> Article:
         canonical_url=row["canonical_url"],
         title=row["title"],
         source=row["source"],
-        published_at=_from_db(row["published_at"]),
-        fetched_at=_from_db(row["fetched_at"]),
+        published_at=_utc(row["published_at"]),
+        fetched_at=_utc(row["fetched_at"]),
         text=row["text"],
         is_full_text=row["is_full_text"],
         content_hash=row["content_hash"],
@@ -529,3 +512,11 @@ def _article(row: asyncpg.Record) -> Article:
             for source, url in zip(row["sources"] or (), row["urls"] or (), strict=True)
         ),
     )
+
+
+def _optional(moment: datetime | None) -> datetime | None:
+    return None if moment is None else to_pg(moment)
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
 import asyncpg
@@ -81,6 +82,24 @@ class PgBase:
 
     async def close(self) -> None:
         await self._pool.close()
+
+
+def to_pg(moment: datetime) -> datetime:
+    """A moment as stored: aware (a naive one is refused, as SQLite's `to_db` does, where
+    asyncpg would read it as local time), in UTC."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime: the bot only stores timezone-aware moments")
+    return moment.astimezone(UTC)
+
+
+def from_pg(value: datetime | None) -> datetime | None:
+    """A stored moment in UTC, as the domain compares them."""
+    return None if value is None else value.astimezone(UTC)
+
+
+def rowcount(status: str) -> int:
+    """The rows a command changed, from its status ("INSERT 0 1", "DELETE 2")."""
+    return int(status.rsplit(" ", 1)[-1])
 
 
 async def _version(conn: PgConn) -> int:

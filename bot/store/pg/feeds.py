@@ -9,12 +9,12 @@ would then skip numbers where SQLite's run 1, 2, 3…
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 import asyncpg
 
 from bot.domain import Feed, Scope
-from bot.store.pg.base import DEFAULT_FEEDS_LOCK, PgBase
+from bot.store.pg.base import DEFAULT_FEEDS_LOCK, PgBase, from_pg, rowcount, to_pg
 from bot.timeutil import utcnow
 
 # A feed `f` the scope sees: one of the operator's defaults or one of its own
@@ -93,7 +93,7 @@ class PgFeeds(PgBase):
             added_by,
             utcnow(),
         )
-        return _rowcount(status) > 0
+        return rowcount(status) > 0
 
     async def unsubscribe_feed(self, scope: Scope, feed: Feed) -> bool:
         status = await self._execute(
@@ -102,7 +102,7 @@ class PgFeeds(PgBase):
             scope.workspace,
             feed.id,
         )
-        return _rowcount(status) > 0
+        return rowcount(status) > 0
 
     async def lease_feeds(
         self, due: Sequence[Feed], owner: str, *, now: datetime, until: datetime
@@ -123,8 +123,8 @@ class PgFeeds(PgBase):
             [f.id for f in due],
             [f.next_poll_at for f in due],
             owner,
-            _aware(now),
-            _aware(until),
+            to_pg(now),
+            to_pg(until),
         )
         leased = {int(r["id"]) for r in rows}
         return [f for f in due if f.id in leased]
@@ -148,8 +148,8 @@ class PgFeeds(PgBase):
             etag,
             last_modified,
             title,
-            _aware(next_poll_at),
-            _aware(at),
+            to_pg(next_poll_at),
+            to_pg(at),
             feed.id,
         )
 
@@ -168,27 +168,11 @@ class PgFeeds(PgBase):
             "last_error = $1, next_poll_at = $2, last_attempt_at = $3, blocked_by = $4, "
             "lease_owner = NULL, lease_until = NULL WHERE id = $5",
             error[:500],
-            _aware(next_poll_at),
-            _aware(at),
+            to_pg(next_poll_at),
+            to_pg(at),
             blocked_by,
             feed.id,
         )
-
-
-def _aware(moment: datetime) -> datetime:
-    """Refuse a naive datetime, as SQLite's `to_db` does (asyncpg would read it as local)."""
-    if moment.tzinfo is None:
-        raise ValueError("naive datetime: the bot only stores timezone-aware moments")
-    return moment
-
-
-def _utc(moment: datetime | None) -> datetime | None:
-    return None if moment is None else moment.astimezone(UTC)
-
-
-def _rowcount(status: str) -> int:
-    """The rows a command changed, from its status ("INSERT 0 1", "DELETE 2")."""
-    return int(status.rsplit(" ", 1)[-1])
 
 
 def _feed(row: asyncpg.Record) -> Feed:
@@ -198,11 +182,11 @@ def _feed(row: asyncpg.Record) -> Feed:
         title=row["title"],
         etag=row["etag"],
         last_modified=row["last_modified"],
-        next_poll_at=_utc(row["next_poll_at"]),
+        next_poll_at=from_pg(row["next_poll_at"]),
         consecutive_failures=row["consecutive_failures"],
         last_error=row["last_error"],
-        last_success_at=_utc(row["last_success_at"]),
-        last_attempt_at=_utc(row["last_attempt_at"]),
+        last_success_at=from_pg(row["last_success_at"]),
+        last_attempt_at=from_pg(row["last_attempt_at"]),
         is_default=row["is_default"],
         blocked_by=row["blocked_by"],
     )

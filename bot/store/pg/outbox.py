@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
-from bot.domain import PostedStory, Scope
+from bot.domain import Scope
 from bot.services.ports import (
     Delivery,
     OutboxCounts,
@@ -18,7 +18,9 @@ from bot.services.ports import (
     StoreHealth,
 )
 from bot.store.codec import shows_from_json, shows_to_json
-from bot.store.pg.base import PgBase, PgConn
+from bot.store.pg.articles import record_posted
+from bot.store.pg.base import PgBase, PgConn, from_pg, rowcount
+from bot.store.pg.records import SAVE_THREAD
 from bot.timeutil import utcnow
 
 
@@ -117,10 +119,20 @@ class PgOutbox(PgBase):
             )
             thread = delivery.thread_opened(index, sent)
             if thread is not None and delivery.shows is not None:
-                await _save_thread(conn, delivery, thread, at)
+                shows = delivery.shows
+                await conn.fetchrow(
+                    SAVE_THREAD,
+                    delivery.scope.platform,
+                    delivery.scope.workspace,
+                    delivery.channel,
+                    thread,
+                    shows.kind.value,
+                    json.dumps(list(shows.article_ids)),
+                    at,
+                )
             posted = delivery.stories_posted(index, sent)
             if posted:
-                await _record_posted(conn, delivery.scope, delivery.channel, posted, at)
+                await record_posted(conn, delivery.scope, delivery.channel, posted, at)
             if all(p.state == "sent" or p.index == index for p in delivery.parts):
                 first = next((p.message_id for p in delivery.parts if p.index == 0), None)
                 await conn.execute(
@@ -171,7 +183,7 @@ class PgOutbox(PgBase):
                 "UPDATE feeds SET lease_owner = NULL, lease_until = NULL "
                 "WHERE lease_owner IS NOT NULL"
             )
-        return sum(int(status.rsplit(" ", 1)[-1]) for status in (deliveries, feeds))
+        return rowcount(deliveries) + rowcount(feeds)
 
     async def health(self, *, now: datetime, overdue_before: datetime) -> StoreHealth:
         row = await self._fetchrow(
@@ -242,60 +254,19 @@ async def _get(conn: PgConn, key: str) -> Delivery | None:
                 index=int(p["idx"]),
                 payload=str(p["payload"]),
                 state=p["state"],
-                sending_since=_utc(p["sending_since"]),
+                sending_since=from_pg(p["sending_since"]),
                 message_id=p["message_id"],
                 thread_key=p["thread_key"],
             )
             for p in parts
         ),
-        created_at=_utc(row["created_at"]) or utcnow(),
+        created_at=from_pg(row["created_at"]) or utcnow(),
         thread_key=row["thread_key"],
         shows=shows_from_json(row["shows"]),
-        due_at=_utc(row["due_at"]),
-        late_after=_utc(row["late_after"]),
+        due_at=from_pg(row["due_at"]),
+        late_after=from_pg(row["late_after"]),
         status=row["status"],
         attempts=int(row["attempts"]),
         late_reported=bool(row["late_reported"]),
         error=row["error"],
     )
-
-
-async def _save_thread(conn: PgConn, delivery: Delivery, key: str, at: datetime) -> None:
-    assert delivery.shows is not None
-    await conn.execute(
-        "INSERT INTO threads (platform, workspace, channel, thread_key, kind, article_ids, "
-        "created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) "
-        "ON CONFLICT (platform, workspace, channel, thread_key) DO UPDATE SET "
-        "kind = excluded.kind, article_ids = excluded.article_ids",
-        delivery.scope.platform,
-        delivery.scope.workspace,
-        delivery.channel,
-        key,
-        delivery.shows.kind.value,
-        json.dumps(list(delivery.shows.article_ids)),
-        at,
-    )
-
-
-async def _record_posted(
-    conn: PgConn,
-    scope: Scope,
-    channel: str,
-    posted: Sequence[PostedStory],
-    at: datetime,
-) -> None:
-    await conn.executemany(
-        "INSERT INTO story_posts (platform, workspace, channel, story_id, version, "
-        "thread_key, posted_at) VALUES ($1, $2, $3, $4, $5, $6, $7) "
-        "ON CONFLICT (platform, workspace, channel, story_id) DO UPDATE SET "
-        "version = greatest(story_posts.version, excluded.version), "
-        "thread_key = excluded.thread_key, posted_at = excluded.posted_at",
-        [
-            (scope.platform, scope.workspace, channel, p.story_id, p.version, p.thread_key, at)
-            for p in posted
-        ],
-    )
-
-
-def _utc(moment: datetime | None) -> datetime | None:
-    return moment.astimezone(UTC) if moment is not None else None

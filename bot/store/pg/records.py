@@ -18,7 +18,7 @@ import asyncpg
 
 from bot.domain import QATurn, Scope, Subscription, ThreadContext, ThreadKind
 from bot.services.ports import ClaimTally, DayClaims, LlmCall, LlmStats
-from bot.store.pg.base import PgBase
+from bot.store.pg.base import PgBase, rowcount, to_pg
 from bot.timeutil import utcnow
 
 # Updates a channel's digest ($1-$3) in place, else inserts it; the row either way.
@@ -43,7 +43,7 @@ SELECT * FROM updated UNION ALL SELECT * FROM inserted
 """
 
 # Replaces a thread's kind and articles ($5, $6), else records it; the row either way.
-_SAVE_THREAD = """
+SAVE_THREAD = """
 WITH updated AS (
     UPDATE threads SET kind = $5::text, article_ids = $6::text
     WHERE platform = $1::text AND workspace = $2::text AND channel = $3::text
@@ -109,7 +109,7 @@ class PgRecords(PgBase):
             scope.workspace,
             channel,
         )
-        return _rowcount(status) > 0
+        return rowcount(status) > 0
 
     async def list_subscriptions(self) -> list[Subscription]:
         """Every enabled digest, oldest first."""
@@ -119,7 +119,7 @@ class PgRecords(PgBase):
     async def mark_digest_sent(self, subscription_id: int, at: datetime) -> None:
         await self._execute(
             "UPDATE subscriptions SET last_digest_at = $1 WHERE id = $2",
-            _aware(at),
+            to_pg(at),
             subscription_id,
         )
 
@@ -152,7 +152,7 @@ class PgRecords(PgBase):
     ) -> ThreadContext:
         """Record a thread, or replace a known one's kind and articles (id and age kept)."""
         row = await self._fetchrow(
-            _SAVE_THREAD,
+            SAVE_THREAD,
             scope.platform,
             scope.workspace,
             channel,
@@ -229,7 +229,7 @@ class PgRecords(PgBase):
         await self._execute(
             "INSERT INTO llm_calls (at, kind, model, prompt_version, status, tokens_in, "
             "tokens_out, latency_ms, error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            _aware(at),
+            to_pg(at),
             call.kind,
             call.model,
             call.prompt_version,
@@ -244,7 +244,7 @@ class PgRecords(PgBase):
         """Input plus output tokens of the calls at or after `since`."""
         row = await self._fetchrow(
             "SELECT COALESCE(SUM(tokens_in::bigint + tokens_out), 0) FROM llm_calls WHERE at >= $1",
-            _aware(since),
+            to_pg(since),
         )
         return int(row[0]) if row else 0
 
@@ -291,7 +291,7 @@ class PgRecords(PgBase):
         await self._execute(
             "INSERT INTO claim_checks (at, kind, checked, recited, dropped, fallbacks) "
             "VALUES ($1, $2, $3, $4, $5, $6)",
-            _aware(at),
+            to_pg(at),
             tally.kind,
             tally.checked,
             tally.recited,
@@ -324,19 +324,7 @@ def _since(since: datetime | None) -> tuple[str, tuple[Any, ...]]:
     """A condition on `at` from `since` on, and its parameters; None: every row."""
     if since is None:
         return "TRUE", ()
-    return "at >= $1", (_aware(since),)
-
-
-def _aware(moment: datetime) -> datetime:
-    """Refuse a naive datetime, as SQLite's `to_db` does (asyncpg would read it as local)."""
-    if moment.tzinfo is None:
-        raise ValueError("naive datetime: the bot only stores timezone-aware moments")
-    return moment
-
-
-def _rowcount(status: str) -> int:
-    """The rows a command changed, from its status ("UPDATE 1")."""
-    return int(status.rsplit(" ", 1)[-1])
+    return "at >= $1", (to_pg(since),)
 
 
 def _subscription(row: asyncpg.Record) -> Subscription:
