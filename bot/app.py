@@ -333,6 +333,8 @@ def build_chat_adapters(
                 api_url=settings.discord_api_url,
                 guild_id=settings.discord_guild_id,
                 message_content=settings.discord_message_content,
+                shard_count=settings.discord_shard_count,
+                shard_ids=settings.discord_shard_ids,
                 services=services,
             )
         )

@@ -90,6 +90,11 @@ class Settings(BaseSettings):
     discord_guild_id: int | None = Field(None, alias="DISCORD_GUILD_ID")
     discord_api_url: str | None = Field(None, alias="DISCORD_API_URL")
     discord_message_content: bool = Field(False, alias="DISCORD_MESSAGE_CONTENT")
+    # Several processes: the shards in all, and the ones this process connects (all if unset).
+    discord_shard_count: int | None = Field(None, ge=1, le=100_000, alias="DISCORD_SHARD_COUNT")
+    discord_shard_ids: Annotated[list[int] | None, NoDecode] = Field(
+        None, alias="DISCORD_SHARD_IDS"
+    )
 
     @property
     def llm_enabled(self) -> bool:
@@ -109,6 +114,30 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("discord_shard_ids", mode="before")
+    @classmethod
+    def _split_shards(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()] or None
+        return value
+
+    @model_validator(mode="after")
+    def _shards_in_range(self) -> Settings:
+        ids = self.discord_shard_ids
+        if ids is None:
+            return self
+        if self.discord_shard_count is None:
+            raise ValueError("DISCORD_SHARD_IDS needs DISCORD_SHARD_COUNT (the shards in all)")
+        wrong = sorted({i for i in ids if not 0 <= i < self.discord_shard_count})
+        if wrong:
+            raise ValueError(
+                f"DISCORD_SHARD_IDS {wrong} out of range: shards are numbered 0 to "
+                f"{self.discord_shard_count - 1} for DISCORD_SHARD_COUNT={self.discord_shard_count}"
+            )
+        if len(set(ids)) != len(ids):
+            raise ValueError("DISCORD_SHARD_IDS lists a shard twice")
+        return self
 
     @field_validator("slack_api_url")
     @classmethod
@@ -151,6 +180,7 @@ class Settings(BaseSettings):
         "openai_base_url",
         "discord_api_url",
         "discord_guild_id",
+        "discord_shard_count",
         "llm_concurrency",
         "llm_context_tokens",
         mode="before",

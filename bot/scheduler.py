@@ -4,6 +4,10 @@ A digest missed while the bot was down is posted when it comes back, within
 the grace period, and never twice (deliveries are keyed per local day). One
 that was being posted when the bot stopped is finished from the outbox, late
 or not (a late one says so).
+
+The scheduler only wakes work up; the database says what there is to do. Each
+process reads the subscriptions again every minute, so a digest set, moved or
+turned off through another process sharing the database is timed here too.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot.domain import Subscription
 from bot.services.digest import DigestService
 from bot.services.ingest import IngestService
-from bot.services.outbox import Outbox
+from bot.services.outbox import Outbox, sender_for
 from bot.services.ports import PartSender, Store
 from bot.timeutil import parse_hhmm, utcnow
 
@@ -29,6 +33,9 @@ log = logging.getLogger(__name__)
 
 POLL_JOB = "poll-feeds"
 OUTBOX_JOB = "outbox"
+SUBSCRIPTIONS_JOB = "subscriptions"
+# How often the subscriptions are read again (another process may have changed them).
+SUBSCRIPTIONS_EVERY = timedelta(minutes=1)
 # How often unfinished deliveries (a platform that was down) are looked at again.
 OUTBOX_EVERY = timedelta(seconds=30)
 DIGEST_JOB = "digest:"  # + the subscription's id
@@ -74,6 +81,8 @@ class Scheduler:
         self._grace = grace
         self._clock = clock
         self._scheduler = AsyncIOScheduler(timezone=UTC)
+        # Each scheduled digest's (time, time zone), to see what changed on a re-read.
+        self._timing: dict[int, tuple[str, str]] = {}
 
     async def start(self, *, poll_now: bool = False, catch_up: bool = True) -> None:
         first_poll = self._clock() if poll_now else self._clock() + self._poll_interval
@@ -93,8 +102,14 @@ class Scheduler:
             max_instances=1,
             coalesce=True,
         )
-        for subscription in await self._store.list_subscriptions():
-            self.schedule(subscription)
+        self._scheduler.add_job(
+            self.sync_subscriptions,
+            IntervalTrigger(seconds=SUBSCRIPTIONS_EVERY.total_seconds(), timezone=UTC),
+            id=SUBSCRIPTIONS_JOB,
+            max_instances=1,
+            coalesce=True,
+        )
+        await self.sync_subscriptions()
         self._scheduler.start()
         await self.resume_outbox()
         if catch_up:
@@ -105,14 +120,20 @@ class Scheduler:
             self._scheduler.shutdown(wait=False)
 
     def schedule(self, subscription: Subscription) -> None:
-        """Add or move a subscription's daily job (after `/digest` changes it)."""
-        if subscription.scope.platform not in self._publishers:
+        """Add or move a subscription's daily job (after `/digest` changes it); one this
+        process does not post for (see `sender_for`) is not timed here."""
+        if sender_for(self._publishers, subscription.scope) is None:
             log.debug(
-                "no %s adapter running; digest %d not scheduled",
-                subscription.scope.platform,
+                "digest %d (%s) is not posted by this process; not scheduled",
                 subscription.id,
+                subscription.scope.platform,
             )
+            self.unschedule(subscription.id)
             return
+        timing = (subscription.digest_time, subscription.timezone)
+        if self._timing.get(subscription.id) == timing:
+            return  # unchanged: re-adding would only move its next run
+        self._timing[subscription.id] = timing
         at = parse_hhmm(subscription.digest_time)
         self._scheduler.add_job(
             self.post_digest,
@@ -126,9 +147,24 @@ class Scheduler:
         )
 
     def unschedule(self, subscription_id: int) -> None:
+        self._timing.pop(subscription_id, None)
         job = self._scheduler.get_job(f"{DIGEST_JOB}{subscription_id}")
         if job is not None:
             job.remove()
+
+    async def sync_subscriptions(self) -> None:
+        """Time every subscription as the database has it now: new ones added, changed
+        ones moved, removed ones dropped (whichever process changed them)."""
+        try:
+            subscriptions = await self._store.list_subscriptions()
+        except Exception:
+            log.exception("reading the subscriptions failed; digests keep their last timing")
+            return
+        for subscription in subscriptions:
+            self.schedule(subscription)
+        current = {s.id for s in subscriptions}
+        for gone in [i for i in self._timing if i not in current]:
+            self.unschedule(gone)
 
     def scheduled_digests(self) -> dict[int, datetime]:
         """Each scheduled subscription's next digest time (once started)."""
@@ -171,7 +207,7 @@ class Scheduler:
         if subscription is None:
             self.unschedule(subscription_id)
             return "gone"
-        publisher = self._publishers.get(subscription.scope.platform)
+        publisher = sender_for(self._publishers, subscription.scope)
         if publisher is None:
             return "no-adapter"
         try:
@@ -191,7 +227,7 @@ class Scheduler:
         now = self._clock()
         results = []
         for subscription in await self._store.list_subscriptions():
-            if subscription.scope.platform not in self._publishers:
+            if sender_for(self._publishers, subscription.scope) is None:
                 continue
             due = last_due(subscription, now)
             if now - due <= self._grace:

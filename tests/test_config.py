@@ -59,6 +59,26 @@ def test_slack_without_a_way_to_connect_is_refused(monkeypatch: pytest.MonkeyPat
     assert Settings().slack_signing_secret is not None
 
 
+def test_discord_shards_are_comma_separated_and_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """DISCORD_SHARD_IDS splits on commas, needs the count, and each id is below it, once."""
+    monkeypatch.setenv("DISCORD_SHARD_COUNT", "4")
+    monkeypatch.setenv("DISCORD_SHARD_IDS", " 1, 3 ")
+    settings = Settings()
+    assert (settings.discord_shard_count, settings.discord_shard_ids) == (4, [1, 3])
+    monkeypatch.setenv("DISCORD_SHARD_IDS", "")
+    assert Settings().discord_shard_ids is None  # all four in this process
+    monkeypatch.setenv("DISCORD_SHARD_IDS", "2,4")
+    with pytest.raises(ValidationError, match=r"\[4\] out of range: shards are numbered 0 to 3"):
+        Settings()
+    monkeypatch.setenv("DISCORD_SHARD_IDS", "1,1")
+    with pytest.raises(ValidationError, match="lists a shard twice"):
+        Settings()
+    monkeypatch.setenv("DISCORD_SHARD_COUNT", "")
+    monkeypatch.setenv("DISCORD_SHARD_IDS", "0")
+    with pytest.raises(ValidationError, match="needs DISCORD_SHARD_COUNT"):
+        Settings()
+
+
 def test_every_setting_is_in_env_example_with_a_comment() -> None:
     """.env.example lists every setting the code reads, each after a comment line."""
     example = (REPO / ".env.example").read_text(encoding="utf-8").splitlines()

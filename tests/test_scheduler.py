@@ -6,7 +6,14 @@ from zoneinfo import ZoneInfo
 from bot.app import App
 from bot.domain import Message, Scope, Subscription, ThreadKind
 from bot.llm.extractive import ExtractiveSummarizer
-from bot.scheduler import OUTBOX_EVERY, OUTBOX_JOB, Scheduler, last_due
+from bot.scheduler import (
+    OUTBOX_EVERY,
+    OUTBOX_JOB,
+    SUBSCRIPTIONS_EVERY,
+    SUBSCRIPTIONS_JOB,
+    Scheduler,
+    last_due,
+)
 from bot.services.digest import DigestService
 from bot.services.outbox import Outbox
 from tests.fakes.publisher import RecordingPublisher
@@ -14,7 +21,9 @@ from tests.fakes.publisher import RecordingPublisher
 SLACK = Scope("slack", "T1")
 
 
-def _scheduler(app: App, now: datetime, publisher: RecordingPublisher) -> Scheduler:
+def _scheduler(
+    app: App, now: datetime, publisher: RecordingPublisher, platform: str = "slack"
+) -> Scheduler:
     outbox = Outbox(app.store, clock=lambda: now)
     digests = DigestService(
         app.store, ExtractiveSummarizer(), outbox, max_stories=5, clock=lambda: now
@@ -24,7 +33,7 @@ def _scheduler(app: App, now: datetime, publisher: RecordingPublisher) -> Schedu
         app.ingest,
         digests,
         outbox,
-        {"slack": publisher},
+        {platform: publisher},
         poll_interval=timedelta(minutes=30),
         grace=timedelta(hours=3),
         clock=lambda: now,
@@ -119,5 +128,62 @@ async def test_starting_resumes_unfinished_posts_and_keeps_resuming_them(app: Ap
         assert [(c, m.notes) for c, m in publisher.posts] == [("C1", ("hello",))]
         job = next(j for j in scheduler._scheduler.get_jobs() if j.id == OUTBOX_JOB)
         assert job.trigger.interval == OUTBOX_EVERY
+    finally:
+        scheduler.shutdown()
+
+
+async def test_subscriptions_changed_by_another_process_are_timed_on_the_next_read(
+    app: App,
+) -> None:
+    """A digest set, moved or turned off in the database by another process is timed here."""
+    publisher = RecordingPublisher(platform="slack")
+    scheduler = _scheduler(app, datetime.now(UTC).replace(hour=0, minute=0), publisher)
+    await scheduler.start(catch_up=False)
+    try:
+        job = next(j for j in scheduler._scheduler.get_jobs() if j.id == SUBSCRIPTIONS_JOB)
+        assert job.trigger.interval == SUBSCRIPTIONS_EVERY
+        assert scheduler.scheduled_digests() == {}
+        sub = await app.store.upsert_subscription(
+            SLACK, "C1", digest_time="07:00", timezone="UTC", topics=()
+        )
+        await scheduler.sync_subscriptions()
+        assert scheduler.scheduled_digests()[sub.id].hour == 7
+        await app.store.upsert_subscription(
+            SLACK, "C1", digest_time="19:30", timezone="UTC", topics=()
+        )
+        await scheduler.sync_subscriptions()
+        moved = scheduler.scheduled_digests()[sub.id]
+        assert (moved.hour, moved.minute) == (19, 30)
+        await scheduler.sync_subscriptions()  # unchanged: the job stays as it is
+        assert scheduler.scheduled_digests()[sub.id] == moved
+        assert await app.store.disable_subscription(SLACK, "C1")
+        await scheduler.sync_subscriptions()
+        assert scheduler.scheduled_digests() == {}
+    finally:
+        scheduler.shutdown()
+
+
+async def test_servers_on_another_process_shards_are_neither_timed_nor_posted(app: App) -> None:
+    """Discord spread by shard: only this process's servers' digests are timed, caught
+    up, posted or resumed here."""
+    mine, theirs = Scope("discord", "111"), Scope("discord", "222")
+    publisher = RecordingPublisher(platform="discord", workspaces=frozenset({"111"}))
+    for scope in (mine, theirs):
+        await app.store.upsert_subscription(
+            scope, "C1", digest_time="08:00", timezone="UTC", topics=()
+        )
+    now = datetime.now(UTC).replace(hour=8, minute=30)
+    outbox = Outbox(app.store, clock=lambda: now)
+    notice = Message(ThreadKind.ANSWER, "", (), (), notes=("hello",))
+    await outbox.enqueue([outbox.delivery(publisher, "other", theirs, "C1", notice)])
+    scheduler = _scheduler(app, now, publisher, platform="discord")
+    await scheduler.start(catch_up=False)
+    try:
+        subs = {s.scope: s.id for s in await app.store.list_subscriptions()}
+        assert list(scheduler.scheduled_digests()) == [subs[mine]]
+        assert await scheduler.post_digest(subs[theirs]) == "no-adapter"
+        assert [sub for sub, _ in await scheduler.catch_up()] == [subs[mine]]
+        assert await outbox.resume({"discord": publisher}) == []
+        assert [channel for channel, _ in publisher.posts] == ["C1"]  # mine, once
     finally:
         scheduler.shutdown()

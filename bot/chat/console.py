@@ -16,7 +16,7 @@ import threading
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TextIO
 
-from bot.domain import CONSOLE_SCOPE, Hint, Message, ThreadKind
+from bot.domain import CONSOLE_SCOPE, Hint, Message, Scope, ThreadKind
 from bot.services.chat import ChatServices
 from bot.services.ports import Delivery, OutboxPart, SentPart
 from bot.services.render import hinted, worded
@@ -168,6 +168,9 @@ class ConsoleAdapter:
     async def find_part(self, delivery: Delivery, part: OutboxPart) -> SentPart | None:
         """Nothing printed can be looked up: a part cut off while printing is printed again."""
         return None
+
+    def serves(self, scope: Scope) -> bool:
+        return True
 
     async def show(self, message: Message) -> None:
         """Print what a command asked for, and remember the articles behind it."""

@@ -10,6 +10,11 @@ models and users is escaped for Markdown; the bot's own words are not.
 Without the message-content intent Discord delivers thread messages that do
 not mention the bot with empty content: those get, once per thread, a note
 saying how to ask instead of silence.
+
+Spread over processes (DISCORD_SHARD_COUNT, DISCORD_SHARD_IDS), each process
+connects only its shards, so Discord sends it only its shards' servers' events;
+it also posts only their digests, and the process holding shard 0 (which gets
+direct messages) syncs the commands.
 """
 
 from __future__ import annotations
@@ -73,6 +78,8 @@ class DiscordAdapter:
         message_content: bool,
         services: ChatServices,
         guild_ready_timeout: float = 2.0,
+        shard_count: int | None = None,
+        shard_ids: list[int] | None = None,
     ) -> None:
         self._token = token
         self._api_url = api_url
@@ -83,9 +90,20 @@ class DiscordAdapter:
         discord.VoiceClient.warn_dave = False
         intents = discord.Intents.default()
         intents.message_content = message_content
-        self.client = discord.Client(
-            intents=intents, allowed_mentions=NO_PINGS, guild_ready_timeout=guild_ready_timeout
-        )
+        self._shard_count = shard_count
+        self._shard_ids = frozenset(shard_ids or range(shard_count or 1))
+        if shard_count is None:
+            self.client: discord.Client = discord.Client(
+                intents=intents, allowed_mentions=NO_PINGS, guild_ready_timeout=guild_ready_timeout
+            )
+        else:
+            self.client = discord.AutoShardedClient(
+                intents=intents,
+                allowed_mentions=NO_PINGS,
+                guild_ready_timeout=guild_ready_timeout,
+                shard_count=shard_count,
+                shard_ids=sorted(self._shard_ids),
+            )
         self.tree = app_commands.CommandTree(self.client)
         self._connection: asyncio.Task[None] | None = None
         # Commands being answered now, by delivery key: their parts go as follow-ups.
@@ -117,12 +135,23 @@ class DiscordAdapter:
             raise TimeoutError("Discord: not ready after 60 s")
         user = self.client.user
         log.info(
-            "Discord: connected as %s (id %s) to %d servers",
+            "Discord: connected as %s (id %s) to %d servers%s",
             user,
             user.id if user else "?",
             len(self.client.guilds),
+            f" on shards {sorted(self._shard_ids)} of {self._shard_count}"
+            if self._shard_count
+            else "",
         )
-        await self.sync_commands()
+        if 0 in self._shard_ids:
+            await self.sync_commands()
+        else:
+            log.info("Discord: commands are synced by the process holding shard 0")
+
+    def serves(self, scope: Scope) -> bool:
+        """Whether `scope`'s server is on this process's shards (Discord's rule: the
+        server id's timestamp bits modulo the shard count; direct messages on shard 0)."""
+        return shard_of(scope, self._shard_count or 1) in self._shard_ids
 
     async def sync_commands(self) -> None:
         if self._guild_id:
@@ -560,6 +589,13 @@ async def _follow_up_part(
             wait=True,
         )
     )
+
+
+def shard_of(scope: Scope, shard_count: int) -> int:
+    """The shard Discord sends `scope`'s events on."""
+    if not scope.workspace.isdigit():
+        return 0  # "dm"
+    return (int(scope.workspace) >> 22) % shard_count
 
 
 def part_nonce(key: str, index: int) -> str:

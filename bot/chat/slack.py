@@ -292,6 +292,11 @@ class SlackAdapter:
             )
         return None
 
+    def serves(self, scope: Scope) -> bool:
+        """Every process serves every workspace: Slack spreads events over the Socket
+        Mode connections (or the load balancer over HTTP processes)."""
+        return True
+
     def _sent(self, delivery: Delivery, ts: str) -> SentPart:
         return SentPart(ts, thread_key=ts if delivery.opens_threads else None)
 

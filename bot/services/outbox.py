@@ -72,6 +72,13 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+def sender_for(senders: Mapping[str, PartSender], scope: Scope) -> PartSender | None:
+    """Who posts for `scope` in this process: none when its platform is not running here,
+    or (Discord spread over processes) its server is another process's shard."""
+    sender = senders.get(scope.platform)
+    return sender if sender is not None and sender.serves(scope) else None
+
+
 def late_key(key: str) -> str:
     return f"{key}:late"
 
@@ -318,9 +325,9 @@ class Outbox:
             delivery = await self._store.get_delivery(key)
             if delivery is None:
                 continue
-            sender = senders.get(delivery.scope.platform)
+            sender = sender_for(senders, delivery.scope)
             if sender is None:
-                continue  # its platform is not running here
+                continue  # posted by another process, or when its platform runs
             log.info("resuming delivery %s from part %d", key, _first_unsent(delivery))
             results.append((key, await self.post(key, sender)))
         return results

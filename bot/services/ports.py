@@ -689,6 +689,11 @@ class PartSender(Protocol):
         """The part as the platform has it, if an earlier send of it got there."""
         ...
 
+    def serves(self, scope: Scope) -> bool:
+        """Whether this process posts for `scope`: on Discord spread over processes by
+        shard, only its own shards' servers; everywhere else, all of them."""
+        ...
+
 
 class DigestSchedule(Protocol):
     """Where daily digests are timed (the scheduler): told at once when a channel's changes."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from bot.domain import Message
+from bot.domain import Message, Scope
 from bot.services.ports import Delivery, OutboxPart, SentPart
 
 
@@ -16,6 +16,8 @@ class RecordingPublisher:
     replies: list[tuple[str, str, Message]] = field(default_factory=list)  # channel, thread
     fail_next: int = 0
     rendered: list[Message] = field(default_factory=list)  # payloads name these by index
+    # The workspaces this process posts for (Discord by shard); None: all.
+    workspaces: frozenset[str] | None = None
 
     async def publish(self, channel: str, message: Message) -> tuple[str, ...]:
         if self.fail_next:
@@ -45,3 +47,6 @@ class RecordingPublisher:
 
     async def find_part(self, delivery: Delivery, part: OutboxPart) -> SentPart | None:
         return None
+
+    def serves(self, scope: Scope) -> bool:
+        return self.workspaces is None or scope.workspace in self.workspaces

@@ -65,6 +65,9 @@ class Platform:
             return SentPart(f"m{number}", thread_key=f"m{number}")
         return None
 
+    def serves(self, scope: Scope) -> bool:
+        return True
+
 
 class Clock:
     def __init__(self, now: datetime = T0) -> None:
