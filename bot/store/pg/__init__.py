@@ -25,6 +25,7 @@ class PostgresStore(PgFeeds, PgArticles, PgRecords, PgOutbox):
         store = cls(pool)
         try:
             await store._migrate()
+            await store._find_ranked_index()
         except BaseException:
             await pool.close()
             raise

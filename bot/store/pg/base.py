@@ -18,7 +18,7 @@ from typing import Any, TypeAlias
 import asyncpg
 import asyncpg.pool
 
-from bot.store.pg.schema import MIGRATIONS, SCHEMA_VERSION
+from bot.store.pg.schema import MIGRATIONS, RANKED_INDEX, SCHEMA_VERSION
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,18 @@ class PgBase:
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
+        # Search ranks from the RUM index (schema migration 3) when the server has it.
+        self.ranked_index = False
+
+    async def _find_ranked_index(self) -> None:
+        self.ranked_index = bool(
+            await self._pool.fetchval("SELECT to_regclass($1) IS NOT NULL", RANKED_INDEX)
+        )
+        if not self.ranked_index:
+            log.info(
+                "PostgreSQL: no RUM index (extension rum); search ranks every match from "
+                "the table, slower for common words"
+            )
 
     @asynccontextmanager
     async def _tx(self) -> AsyncIterator[PgConn]:

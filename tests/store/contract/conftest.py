@@ -8,6 +8,7 @@ use that port's methods.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Protocol
 
@@ -35,14 +36,23 @@ class AllRoles(Store, LlmLedger, ClaimLedger, Protocol):
     """What each engine implements: every storage port."""
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
-async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AllRoles]:
-    if request.param == "memory":
+ENGINES = ["memory", "sqlite", "postgres"]
+
+
+@asynccontextmanager
+async def open_engine(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[AllRoles]:
+    """A new, empty store of the engine `kind`; "postgres-gin": PostgreSQL searching
+    without its RUM index, as on a server without the extension."""
+    if kind == "memory":
         yield InMemoryStore()
         return
-    if request.param == "postgres":
+    if kind.startswith("postgres"):
         url = request.getfixturevalue("pg_database")
-        store: AllRoles = await PostgresStore.open(url, max_connections=4)
+        pg = await PostgresStore.open(url, max_connections=4)
+        pg.ranked_index = pg.ranked_index and kind == "postgres"
+        store: AllRoles = pg
         await empty_database(url)
     else:
         store = await SqliteStore.open(tmp_path / "c.db")
@@ -50,6 +60,12 @@ async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
         yield store
     finally:
         await store.close()
+
+
+@pytest.fixture(params=ENGINES)
+async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AllRoles]:
+    async with open_engine(request.param, request, tmp_path) as store:
+        yield store
 
 
 @pytest.fixture

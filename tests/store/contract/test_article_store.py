@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from bot.domain import Feed, NewArticle, Scope
 from bot.services.ports import ArticleStore, FeedStore, MatchMode, PlacedArticle
 from tests.helpers import new_article
+from tests.store.contract.conftest import ENGINES, AllRoles, open_engine
 
 A = Scope("slack", "TA")
 B = Scope("discord", "GB")
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 LONG_AGO = T0 - timedelta(days=365)
+
+
+@pytest.fixture(params=[*ENGINES, "postgres-gin"])
+async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AllRoles]:
+    """Search has two ways on PostgreSQL: from the RUM index where the server has the
+    extension, from the GIN index alone where not; both keep this contract."""
+    async with open_engine(request.param, request, tmp_path) as store:
+        yield store
 
 
 def _new(url: str, title: str = "Title", text: str | None = None, **fields: Any) -> NewArticle:
