@@ -44,9 +44,13 @@ def _logged(caplog: pytest.LogCaptureFixture, text: str) -> bool:
 
 
 async def _brief_thread(rig: DiscordRig) -> int:
-    """Run /brief ukraine and return the id of the thread the bot opens on it."""
-    await rig.fake.interaction("brief", [{"name": "topic", "value": "ukraine"}])
-    await rig.until(lambda: rig.fake.threads)
+    """Run /brief ukraine and return the id of the thread the bot opens on it, once the
+    bot has recorded the thread (a question asked sooner would be in a thread unknown)."""
+    brief = await rig.fake.interaction("brief", [{"name": "topic", "value": "ukraine"}])
+    key = f"interaction:discord:{brief['id']}"
+    async with asyncio.timeout(10):
+        while (sent := await rig.app.chat.outbox.get(key)) is None or sent.status != "posted":
+            await asyncio.sleep(0.02)
     return int(_thread_of(rig))
 
 

@@ -51,6 +51,26 @@ nonce within `nonce_window` seconds (by `clock`) comes back (200) instead of a n
 second MESSAGE_CREATE. discord.py sends both when `channel.send(nonce=...)` is used. The nonce
 is echoed in the create response and in MESSAGE_CREATE only, never by GET.
 
+Sharding works as on Discord (docs: events/gateway#sharding). GET /gateway/bot recommends
+`recommended_shards` (default 1). IDENTIFY may carry `shard: [shard_id, num_shards]`; a guild
+belongs to shard `(guild_id >> 22) % num_shards` (`shard_of`), and a session gets READY (echoing
+`shard`) listing only its shard's guilds, unavailable, then GUILD_CREATE for each of them. Guild
+events (INTERACTION_CREATE, MESSAGE_*, THREAD_CREATE, GUILD_CREATE) go only to the sessions
+whose shard the guild is on; events without a guild to shard 0. An event for a shard no session
+holds is recorded in `undelivered` instead. A shard id outside 0..num_shards-1 is refused with
+close code 4010 (Invalid shard), a session that would hold more than `max_guilds_per_session`
+guilds with 4011 (Sharding required), a second IDENTIFY on one connection with 4005. As Discord
+documents, `num_shards` only routes traffic: several sessions may hold the same
+`[shard_id, num_shards]`, or use different counts, and each gets its share (both copies of a
+duplicated shard get its events; nothing is invalidated). There is one default guild
+(`guild_id`, its text channel `channel_id`), on shard 0 for every count; `add_guild(shard=k,
+num_shards=n)` adds another with its own "news" channel and an id on shard k of n, and
+`interaction(..., guild_id=...)`, `message(..., guild_id=... or channel_id=...)` and
+`user_thread(..., guild_id=...)` happen in it. REST stays global: any client may post to any
+channel. `sessions` lists every gateway session (its shard, intents and the frames it was sent);
+a client closing its socket with 1000 or 1001 ends its session, as on Discord, while other
+closes and dropped connections leave it resumable (events for it are kept for the RESUME).
+
 The fake runs in the test's event loop and serves a bot in another process just as well
 (`python -m bot run` with DISCORD_API_URL=`api_base`, the full ".../api/v10", and
 DISCORD_TOKEN=`token`), as long as the test awaits (asyncio subprocesses, not
@@ -186,12 +206,40 @@ class _Nonce:
     at: float  # FakeDiscord.clock() when the message was created
 
 
+def shard_of(guild_id: int, num_shards: int) -> int:
+    """The shard Discord sends a guild's events on: `(guild_id >> 22) % num_shards`."""
+    return (guild_id >> 22) % num_shards
+
+
+@dataclass(frozen=True)
+class FakeGuild:
+    """A guild (server) the bot is in, with one text channel "news" and the bot's role."""
+
+    id: int
+    channel_id: int  # its text channel
+    bot_role_id: int  # the bot's managed role there, with BOT_PERMISSIONS
+    name: str = "Fake Guild"
+
+
 @dataclass
-class _Session:
+class GatewaySession:
+    """One identified gateway session (read it; the fake keeps it up to date)."""
+
     id: str
     intents: int
+    shard: tuple[int, int] = (0, 1)  # (shard_id, num_shards); (0, 1) if IDENTIFY had none
     seq: int = 0
     log: list[dict[str, Any]] = field(default_factory=list)  # dispatched frames, for replay
+    invalidated: bool = False  # closed 1000/1001 by the client, or `disconnect(resumable=False)`
+    conn: _Conn | None = field(default=None, repr=False)  # its socket while connected
+
+    @property
+    def connected(self) -> bool:
+        return self.conn is not None and self.conn.live
+
+    def received(self, event: str) -> list[dict[str, Any]]:
+        """The `d` of every `event` dispatched to this session, in order."""
+        return [frame["d"] for frame in self.log if frame["t"] == event]
 
 
 @dataclass
@@ -213,6 +261,8 @@ class _Conn:
         self.ws = ws
         self.request = request
         self.live = False  # identified or resumed: dispatches go out
+        self.session: GatewaySession | None = None  # what it identified or resumed
+        self.closed_by_server = False  # the fake closed it (or dropped it), not the client
         self.encode: Callable[[bytes], bytes] | None = _encoder(compress)
 
     async def send(self, payload: dict[str, Any]) -> None:
@@ -333,17 +383,28 @@ class FakeDiscord:
     commands: dict[int | None, list[dict[str, Any]]] = field(default_factory=dict)  # None: global
     gateway_received: list[dict[str, Any]] = field(default_factory=list)  # client -> fake frames
     gateway_connects: list[dict[str, str]] = field(default_factory=list)  # each ws's query
-    dispatched: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (t, d)
+    # (t, d) of each event sent, once however many sessions it went to (per-session frames:
+    # `sessions[i].log`)
+    dispatched: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     identify_count: int = 0
     resume_count: int = 0
+    # Sharding: GET /gateway/bot's `shards`, and Discord's guilds-per-session cap (4011).
+    recommended_shards: int = 1
+    max_guilds_per_session: int = 2500
+    sessions: list[GatewaySession] = field(default_factory=list)  # every one identified
+    # (t, d) of guild events no session's shard covered: nobody to send them to.
+    undelivered: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    _added_guilds: dict[int, FakeGuild] = field(default_factory=dict, repr=False)
+    # channel ids an interaction used that are no guild's text channel -> that guild's id
+    _other_channels: dict[int, int] = field(default_factory=dict, repr=False)
     _failures: list[_Failure] = field(default_factory=list, repr=False)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1), repr=False)
-    _session: _Session | None = field(default=None, repr=False)
-    _conn: _Conn | None = field(default=None, repr=False)
     _conns: set[_Conn] = field(default_factory=set, repr=False)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
     _ready: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
     _resumed: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+    _resumed_shards: set[int] = field(default_factory=set, repr=False)
+    _changed: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
     _interactions: dict[int, _Interaction] = field(default_factory=dict, repr=False)
     _command_ids: dict[tuple[int | None, str, int], int] = field(default_factory=dict, repr=False)
     # (author id, channel id, str(nonce)) -> the message created with it
@@ -398,13 +459,97 @@ class FakeDiscord:
         ms = int(time.time() * 1000) - DISCORD_EPOCH_MS
         return (ms << 22) | (next(self._ids) & 0x3FFFFF)
 
-    async def ready(self) -> None:
-        """Wait until a client has sent IDENTIFY and got READY and GUILD_CREATE."""
-        await asyncio.wait_for(self._ready.wait(), self.wait_timeout)
+    # guilds and shards
 
-    async def resumed(self) -> None:
-        """Wait until the client has resumed (RESUMED sent) after the last `disconnect`."""
-        await asyncio.wait_for(self._resumed.wait(), self.wait_timeout)
+    @property
+    def default_guild(self) -> FakeGuild:
+        """The guild every test has: `guild_id`, its channel `channel_id`; shard 0 always."""
+        return FakeGuild(self.guild_id, self.channel_id, self.bot_role_id)
+
+    def guilds(self) -> list[FakeGuild]:
+        """Every guild the bot is in: the default one first, then those added, in order."""
+        return [self.default_guild, *self._added_guilds.values()]
+
+    def guild(self, guild_id: int) -> FakeGuild:
+        """The guild with this id (KeyError if the bot is in no such guild)."""
+        for guild in self.guilds():
+            if guild.id == guild_id:
+                return guild
+        raise KeyError(guild_id)
+
+    def guild_id_on_shard(self, shard: int, num_shards: int | None = None) -> int:
+        """A fresh snowflake for a guild that lands on `shard` of `num_shards` (default
+        `recommended_shards`): its timestamp bits are moved up (< num_shards ms) to fit."""
+        count = num_shards or self.recommended_shards
+        if not 0 <= shard < count:
+            raise ValueError(f"shard {shard} is not in 0..{count - 1}")
+        ms = int(time.time() * 1000) - DISCORD_EPOCH_MS
+        ms += (shard - ms) % count
+        return (ms << 22) | (next(self._ids) & 0x3FFFFF)
+
+    def add_guild(
+        self,
+        *,
+        shard: int = 0,
+        num_shards: int | None = None,
+        name: str | None = None,
+        guild_id: int | None = None,
+    ) -> FakeGuild:
+        """Another guild the bot is in, with its own "news" text channel and bot role; its
+        id lands on `shard` of `num_shards` (default `recommended_shards`) unless `guild_id`
+        is given. Sessions that IDENTIFY later see it; use `join_guild` to tell live ones."""
+        gid = guild_id if guild_id is not None else self.guild_id_on_shard(shard, num_shards)
+        if any(g.id == gid for g in self.guilds()):
+            raise ValueError(f"guild {gid} exists already")
+        number = len(self._added_guilds) + 2
+        guild = FakeGuild(gid, self.snowflake(), self.snowflake(), name or f"Fake Guild {number}")
+        self._added_guilds[gid] = guild
+        return guild
+
+    async def join_guild(
+        self, *, shard: int = 0, num_shards: int | None = None, name: str | None = None
+    ) -> FakeGuild:
+        """`add_guild`, then GUILD_CREATE to the sessions of its shard, as when the bot is
+        added to a server while connected (no `unavailable` key: a join, not a guild
+        coming back from an outage)."""
+        guild = self.add_guild(shard=shard, num_shards=num_shards, name=name)
+        data = self._guild(guild)
+        data.pop("unavailable")
+        await self._dispatch("GUILD_CREATE", data, guild_id=guild.id, intent=INTENT_GUILDS)
+        return guild
+
+    def live_sessions(self, shard: int | None = None) -> list[GatewaySession]:
+        """Sessions not ended (connected, or resumable), optionally only those on `shard`."""
+        return [
+            s for s in self.sessions if not s.invalidated and (shard is None or s.shard[0] == shard)
+        ]
+
+    async def ready(self, shard: int | None = None) -> None:
+        """Wait until a client has sent IDENTIFY and got READY and GUILD_CREATE (since the
+        last `disconnect(resumable=False)`). With `shard`: until a session holding that shard
+        id got READY and has not ended."""
+        if shard is None:
+            await asyncio.wait_for(self._ready.wait(), self.wait_timeout)
+        else:
+            await self._until(lambda: any(s.received("READY") for s in self.live_sessions(shard)))
+
+    async def resumed(self, shard: int | None = None) -> None:
+        """Wait until the client has resumed (RESUMED sent) after the last `disconnect` (of
+        `shard`'s sessions, if given)."""
+        if shard is None:
+            await asyncio.wait_for(self._resumed.wait(), self.wait_timeout)
+        else:
+            await self._until(lambda: shard in self._resumed_shards)
+
+    async def _until(self, check: Callable[[], bool]) -> None:
+        async with asyncio.timeout(self.wait_timeout):
+            while not check():
+                await self._changed.wait()
+
+    def _notify(self) -> None:
+        """Wake `_until` waiters: gateway state changed."""
+        self._changed.set()
+        self._changed = asyncio.Event()
 
     def fail_next(
         self,
@@ -454,9 +599,18 @@ class FakeDiscord:
         `options` are `{"name": ..., "value": ...}` (a missing "type" is inferred from the
         value: str 3, bool 5, int 4, float 10). The command's id and, for a guild command,
         `data.guild_id` come from what the client registered by bulk overwrite.
+
+        It happens in `guild_id` (default: `channel_id`'s guild, else the default guild),
+        in `channel_id` (default: that guild's text channel), and goes only to the sessions
+        of that guild's shard (none: recorded in `undelivered`).
         """
-        guild = guild_id or self.guild_id
-        channel = channel_id or self.channel_id
+        if guild_id is None:
+            guild = self._guild_of(channel_id) if channel_id else self.guild_id
+        else:
+            guild = guild_id
+        channel = channel_id or self._guild_or_default(guild).channel_id
+        if not self._known_channel(channel):
+            self._other_channels[channel] = guild
         opts = [_option(o) for o in options or []]
         if subcommand is not None:
             opts = [{"type": 1, "name": subcommand, "options": opts}]
@@ -477,7 +631,7 @@ class FakeDiscord:
             "guild_id": str(guild),
             "guild": {"id": str(guild), "locale": "en-US", "features": []},
             "channel_id": str(channel),
-            "channel": {**self._channel_object(channel), "permissions": permissions},
+            "channel": {**self._channel_object(channel, guild), "permissions": permissions},
             "member": {
                 **self._member(user_id),
                 "permissions": permissions,
@@ -494,21 +648,27 @@ class FakeDiscord:
         }
         self._interactions[interaction_id] = _Interaction(payload=payload, channel_id=channel)
         self._require_session("INTERACTION_CREATE")
-        await self._dispatch("INTERACTION_CREATE", payload)
+        await self._dispatch("INTERACTION_CREATE", payload, guild_id=guild)
         return payload
 
     async def message(
         self,
         content: str,
         *,
-        channel_id: int,
+        channel_id: int | None = None,
+        guild_id: int | None = None,
         author_id: int = 5001,
         bot: bool = False,
         message_id: int | None = None,
         reply_to: int | None = None,
     ) -> dict[str, Any]:
-        """Dispatch MESSAGE_CREATE for a user's (or another bot's) message; returns it."""
+        """Dispatch MESSAGE_CREATE for a user's (or another bot's) message; returns it.
+
+        It is posted in `channel_id` (a text channel or thread), or else in the text channel
+        of `guild_id` (default: the default guild), and goes to that guild's shard."""
         self._require_session("MESSAGE_CREATE")
+        if channel_id is None:
+            channel_id = self._guild_or_default(guild_id or self.guild_id).channel_id
         author = _user(author_id, f"user{author_id}", bot=bot)
         message = self._new_message(
             channel_id, content, author, message_id=message_id, reply_to=reply_to
@@ -516,46 +676,65 @@ class FakeDiscord:
         await self._dispatch_message("MESSAGE_CREATE", message)
         return message
 
-    async def user_thread(self, name: str = "chat", *, owner_id: int = 5001) -> int:
-        """A public thread a member opened in the text channel (THREAD_CREATE, the bot not
-        in it); returns its id. Threads the bot opens come from its own REST calls."""
+    async def user_thread(
+        self, name: str = "chat", *, owner_id: int = 5001, guild_id: int | None = None
+    ) -> int:
+        """A public thread a member opened in the text channel of `guild_id` (default: the
+        default guild) (THREAD_CREATE, the bot not in it); returns its id. Threads the bot
+        opens come from its own REST calls."""
+        parent = self._guild_or_default(guild_id or self.guild_id).channel_id
         thread = await self._create_thread(
-            self.snowflake(), self.channel_id, {"name": name}, thread_type=11, owner_id=owner_id
+            self.snowflake(), parent, {"name": name}, thread_type=11, owner_id=owner_id
         )
         return int(thread["id"])
 
-    async def disconnect(self, code: int | None = 4000, *, resumable: bool = True) -> None:
-        """Close the gateway socket from the server side.
+    async def disconnect(
+        self, code: int | None = 4000, *, resumable: bool = True, shard: int | None = None
+    ) -> None:
+        """Close gateway sockets from the server side: every session's, or only those of
+        sessions holding shard id `shard`.
 
         code 4000 (unknown error) and most others make discord.py reconnect and RESUME;
         None drops the TCP connection with no close frame (the client sees 1006). With
-        `resumable=False` the session is forgotten, so the RESUME gets INVALID_SESSION
+        `resumable=False` the sessions are forgotten, so the RESUME gets INVALID_SESSION
         (d=false) and the client IDENTIFYs again.
         """
-        conn = self._conn
         async with self._lock:
+            sessions = self.live_sessions(shard)
             self._resumed.clear()
+            for session in sessions:
+                self._resumed_shards.discard(session.shard[0])
             if not resumable:
-                self._session = None
+                for session in sessions:
+                    session.invalidated = True
                 self._ready.clear()
-            if conn is None:
-                return
-            conn.live = False
-            self._conn = None
-        if code is None:
-            transport = conn.request.transport
-            if transport is not None:
-                transport.abort()
-        else:
-            with contextlib.suppress(Exception):
-                await conn.ws.close(code=code, message=b"fake disconnect")
+            conns: list[_Conn] = []
+            for session in sessions:
+                conn = session.conn
+                session.conn = None
+                if conn is not None:
+                    conn.live = False
+                    conn.closed_by_server = True
+                    conns.append(conn)
+            self._notify()
+        for conn in conns:
+            if code is None:
+                transport = conn.request.transport
+                if transport is not None:
+                    transport.abort()
+            else:
+                with contextlib.suppress(Exception):
+                    await conn.ws.close(code=code, message=b"fake disconnect")
 
-    async def reconnect_request(self) -> None:
-        """Send op 7 RECONNECT; discord.py closes and resumes."""
+    async def reconnect_request(self, shard: int | None = None) -> None:
+        """Send op 7 RECONNECT (to every connected session, or those holding `shard`);
+        discord.py closes and resumes."""
         async with self._lock:
-            if self._conn is not None:
-                self._resumed.clear()
-                await self._send(self._conn, {"op": OP_RECONNECT, "d": None})
+            for session in self.live_sessions(shard):
+                if session.conn is not None:
+                    self._resumed.clear()
+                    self._resumed_shards.discard(session.shard[0])
+                    await self._send(session.conn, {"op": OP_RECONNECT, "d": None})
 
     # ------------------------------------------------------------------------ objects
 
@@ -579,11 +758,12 @@ class FakeDiscord:
             "communication_disabled_until": None,
         }
 
-    def _text_channel(self) -> dict[str, Any]:
+    def _text_channel(self, guild: FakeGuild | None = None) -> dict[str, Any]:
+        guild = guild or self.default_guild
         return {
-            "id": str(self.channel_id),
+            "id": str(guild.channel_id),
             "type": 0,
-            "guild_id": str(self.guild_id),
+            "guild_id": str(guild.id),
             "name": "news",
             "position": 0,
             "permission_overwrites": [],
@@ -597,21 +777,55 @@ class FakeDiscord:
             "default_thread_rate_limit_per_user": 0,
         }
 
-    def _channel_object(self, channel_id: int) -> dict[str, Any]:
+    def _channel_object(self, channel_id: int, guild_id: int | None = None) -> dict[str, Any]:
         if channel_id in self.threads:
             return dict(self.threads[channel_id])
-        if channel_id == self.channel_id:
-            return self._text_channel()
+        for guild in self.guilds():
+            if channel_id == guild.channel_id:
+                return self._text_channel(guild)
         # an unknown channel id: still a text channel of the guild, for interactions
-        return {**self._text_channel(), "id": str(channel_id), "name": f"channel-{channel_id}"}
+        return {
+            **self._text_channel(),
+            "id": str(channel_id),
+            "name": f"channel-{channel_id}",
+            "guild_id": str(guild_id or self.guild_id),
+        }
 
     def _known_channel(self, channel_id: int) -> bool:
-        return channel_id == self.channel_id or channel_id in self.threads
+        return self._text_channel_guild(channel_id) is not None or channel_id in self.threads
 
-    def _guild(self) -> dict[str, Any]:
+    def _text_channel_guild(self, channel_id: int) -> FakeGuild | None:
+        """The guild whose text channel this is, if it is one."""
+        for guild in self.guilds():
+            if guild.channel_id == channel_id:
+                return guild
+        return None
+
+    def _guild_ids(self) -> set[int]:
+        return {g.id for g in self.guilds()}
+
+    def _guild_or_default(self, guild_id: int) -> FakeGuild:
+        for guild in self.guilds():
+            if guild.id == guild_id:
+                return guild
+        return self.default_guild
+
+    def _guild_of(self, channel_id: int) -> int:
+        """The id of the guild a text channel or thread is in (an unknown channel: the
+        guild an interaction named for it, else the default guild)."""
+        thread = self.threads.get(channel_id)
+        if thread is not None:
+            return int(thread["guild_id"])
+        guild = self._text_channel_guild(channel_id)
+        if guild is not None:
+            return guild.id
+        return self._other_channels.get(channel_id, self.guild_id)
+
+    def _guild(self, guild: FakeGuild | None = None) -> dict[str, Any]:
+        guild = guild or self.default_guild
         return {
-            "id": str(self.guild_id),
-            "name": "Fake Guild",
+            "id": str(guild.id),
+            "name": guild.name,
             "icon": None,
             "splash": None,
             "discovery_splash": None,
@@ -640,9 +854,9 @@ class FakeDiscord:
             "max_members": 500_000,
             "max_video_channel_users": 25,
             "roles": [
-                _role(self.guild_id, "@everyone", 0, position=0),
+                _role(guild.id, "@everyone", 0, position=0),
                 _role(
-                    self.bot_role_id,
+                    guild.bot_role_id,
                     self.bot_name,
                     BOT_PERMISSIONS,
                     position=1,
@@ -656,9 +870,9 @@ class FakeDiscord:
             "unavailable": False,
             "member_count": 2,
             "voice_states": [],
-            "members": [self._member(self.bot_user_id, [self.bot_role_id])],
-            "channels": [self._text_channel()],
-            "threads": [dict(t) for t in self.threads.values()],
+            "members": [self._member(self.bot_user_id, [guild.bot_role_id])],
+            "channels": [self._text_channel(guild)],
+            "threads": [dict(t) for t in self.threads.values() if t["guild_id"] == str(guild.id)],
             "presences": [],
             "stage_instances": [],
             "guild_scheduled_events": [],
@@ -684,7 +898,7 @@ class FakeDiscord:
             "rpc_origins": [],
             "tags": [],
             "redirect_uris": [],
-            "approximate_guild_count": 1,
+            "approximate_guild_count": len(self.guilds()),
         }
 
     def _new_message(
@@ -721,7 +935,7 @@ class FakeDiscord:
                 "type": 0,
                 "message_id": str(reply_to),
                 "channel_id": str(channel_id),
-                "guild_id": str(self.guild_id),
+                "guild_id": str(self._guild_of(channel_id)),
             }
         if extra:
             message.update(extra)
@@ -824,41 +1038,65 @@ class FakeDiscord:
             conn.live = False
 
     def _require_session(self, event: str) -> None:
-        if self._session is None:
+        if not self.sessions:
             raise RuntimeError(f"no gateway session to dispatch {event}: await fake.ready()")
 
-    async def _dispatch(self, event: str, data: dict[str, Any]) -> None:
-        """Send an event to the connected client; with no gateway session (REST-only
-        tests), echoes of REST calls have nobody to go to and are dropped."""
-        async with self._lock:
-            session = self._session
-            if session is None:
-                return
-            await self._dispatch_locked(session, event, data)
+    def _holders(self, guild_id: int | None) -> list[GatewaySession]:
+        """The sessions a guild's events go to (no guild: shard 0's), connected or not."""
+        return [
+            s
+            for s in self.sessions
+            if not s.invalidated
+            and s.shard[0] == (0 if guild_id is None else shard_of(guild_id, s.shard[1]))
+        ]
 
-    async def _dispatch_locked(self, session: _Session, event: str, data: dict[str, Any]) -> None:
+    async def _dispatch(
+        self,
+        event: str,
+        data: dict[str, Any],
+        *,
+        guild_id: int | None,
+        intent: int = 0,
+        shape: Callable[[GatewaySession, dict[str, Any]], dict[str, Any]] | None = None,
+    ) -> None:
+        """Send an event to every session holding `guild_id`'s shard that has `intent`;
+        `shape` adapts the data per session. With no session on that shard at all (or
+        no gateway session: REST-only tests) it is recorded in `undelivered`."""
+        async with self._lock:
+            holders = self._holders(guild_id)
+            if not holders:
+                self.undelivered.append((event, data))
+                return
+            recorded = False
+            for session in holders:
+                if intent and not session.intents & intent:
+                    continue
+                shaped = shape(session, data) if shape is not None else data
+                await self._dispatch_locked(session, event, shaped, record=not recorded)
+                recorded = True
+
+    async def _dispatch_locked(
+        self, session: GatewaySession, event: str, data: dict[str, Any], *, record: bool = True
+    ) -> None:
         session.seq += 1
         frame = {"op": OP_DISPATCH, "s": session.seq, "t": event, "d": data}
         session.log.append(frame)
-        self.dispatched.append((event, data))
-        conn = self._conn
+        if record:
+            self.dispatched.append((event, data))
+        conn = session.conn
         if conn is not None and conn.live:
             await self._send(conn, frame)
 
     async def _dispatch_message(
         self, event: str, message: dict[str, Any], *, nonce: str | int | None = None
     ) -> None:
-        """MESSAGE_CREATE/UPDATE as the gateway sends it: guild_id, member, intents applied;
-        the create's nonce, if any, echoed."""
-        session = self._session
-        if session is None:
-            return
-        if not session.intents & INTENT_GUILD_MESSAGES:
-            return
+        """MESSAGE_CREATE/UPDATE as the gateway sends it: guild_id, member, intents applied
+        per session; the create's nonce, if any, echoed."""
         if message.get("flags", 0) & FLAG_EPHEMERAL:
             return
+        guild_id = self._guild_of(int(message["channel_id"]))
         data = dict(message)
-        data["guild_id"] = str(self.guild_id)
+        data["guild_id"] = str(guild_id)
         if nonce is not None:
             data["nonce"] = nonce
         author = message["author"]
@@ -868,9 +1106,15 @@ class FakeDiscord:
             data["member"] = member
         from_bot = int(author["id"]) == self.bot_user_id
         mentioned = any(int(u["id"]) == self.bot_user_id for u in message.get("mentions", []))
-        if not session.intents & INTENT_MESSAGE_CONTENT and not from_bot and not mentioned:
-            data.update(content="", embeds=[], attachments=[], components=[])
-        await self._dispatch(event, data)
+
+        def shape(session: GatewaySession, data: dict[str, Any]) -> dict[str, Any]:
+            if not session.intents & INTENT_MESSAGE_CONTENT and not from_bot and not mentioned:
+                return {**data, "content": "", "embeds": [], "attachments": [], "components": []}
+            return data
+
+        await self._dispatch(
+            event, data, guild_id=guild_id, intent=INTENT_GUILD_MESSAGES, shape=shape
+        )
 
     async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(max_msg_size=0, timeout=1.0)
@@ -894,6 +1138,7 @@ class FakeDiscord:
                 try:
                     payload = json.loads(msg.data)
                 except ValueError:
+                    conn.closed_by_server = True
                     await ws.close(code=4002, message=b"Error while decoding payload.")
                     break
                 self.gateway_received.append(payload)
@@ -901,8 +1146,14 @@ class FakeDiscord:
         finally:
             self._conns.discard(conn)
             conn.live = False
-            if self._conn is conn:
-                self._conn = None
+            session = conn.session
+            if session is not None and session.conn is conn:
+                session.conn = None
+                # Discord: closing with 1000 or 1001 invalidates the session (the bot goes
+                # offline); any other close, or a dropped connection, leaves it resumable.
+                if not conn.closed_by_server and ws.close_code in (1000, 1001):
+                    session.invalidated = True
+                self._notify()
         return ws
 
     def _hello(self) -> dict[str, Any]:
@@ -919,8 +1170,10 @@ class FakeDiscord:
             elif op == OP_RESUME:
                 await self._resume(conn, data or {})
             elif op == OP_REQUEST_MEMBERS:
+                wanted = data.get("guild_id") if isinstance(data, dict) else None
+                guild_id = wanted if isinstance(wanted, str | int) else self.guild_id
                 chunk = {
-                    "guild_id": str(self.guild_id),
+                    "guild_id": str(guild_id),
                     "members": [],
                     "chunk_index": 0,
                     "chunk_count": 1,
@@ -928,30 +1181,46 @@ class FakeDiscord:
                 }
                 if isinstance(data, dict) and data.get("nonce"):
                     chunk["nonce"] = data["nonce"]
-                if self._session is not None and conn.live:
-                    await self._dispatch_locked(self._session, "GUILD_MEMBERS_CHUNK", chunk)
+                if conn.session is not None and conn.live:
+                    await self._dispatch_locked(conn.session, "GUILD_MEMBERS_CHUNK", chunk)
             # op 3 (presence) and others: recorded, nothing to answer
+
+    async def _refuse(self, conn: _Conn, code: int, message: str) -> None:
+        conn.closed_by_server = True
+        conn.live = False
+        with contextlib.suppress(Exception):
+            await conn.ws.close(code=code, message=message.encode())
 
     async def _identify(self, conn: _Conn, data: dict[str, Any]) -> None:
         if data.get("token") != self.token:
-            await conn.ws.close(code=4004, message=b"Authentication failed.")
+            await self._refuse(conn, 4004, "Authentication failed.")
             return
-        old = self._conn
-        if old is not None and old is not conn:
-            old.live = False
+        if conn.session is not None:
+            await self._refuse(conn, 4005, "Already authenticated.")
+            return
+        shard = _shard_pair(data.get("shard", [0, 1]))
+        if shard is None:
+            await self._refuse(conn, 4010, "Invalid shard.")
+            return
+        guilds = [g for g in self.guilds() if shard_of(g.id, shard[1]) == shard[0]]
+        if len(guilds) > self.max_guilds_per_session:
+            await self._refuse(conn, 4011, "Sharding required.")
+            return
         self.identify_count += 1
-        session = _Session(id=uuid.uuid4().hex, intents=int(data.get("intents") or 0))
-        self._session = session
-        self._conn = conn
+        session = GatewaySession(
+            id=uuid.uuid4().hex, intents=int(data.get("intents") or 0), shard=shard
+        )
+        self.sessions.append(session)
+        session.conn = conn
+        conn.session = session
         conn.live = True
-        ready = {
+        ready: dict[str, Any] = {
             "v": 10,
             "user": {**self.bot_user(), "verified": True, "mfa_enabled": False, "email": None},
-            "guilds": [{"id": str(self.guild_id), "unavailable": True}],
+            "guilds": [{"id": str(g.id), "unavailable": True} for g in guilds],
             "session_id": session.id,
             "session_type": "normal",
             "resume_gateway_url": self.gateway_url,
-            "shard": [0, 1],
             "application": {"id": str(self.application_id), "flags": 0},
             "private_channels": [],
             "relationships": [],
@@ -961,25 +1230,31 @@ class FakeDiscord:
             "geo_ordered_rtc_regions": [],
             "_trace": ["fake-gateway"],
         }
+        if "shard" in data:  # echoed only if sent, as Discord does
+            ready["shard"] = list(shard)
         await self._dispatch_locked(session, "READY", ready)
         if session.intents & INTENT_GUILDS:
-            await self._dispatch_locked(session, "GUILD_CREATE", self._guild())
+            for guild in guilds:
+                await self._dispatch_locked(session, "GUILD_CREATE", self._guild(guild))
         self._ready.set()
+        self._notify()
 
     async def _resume(self, conn: _Conn, data: dict[str, Any]) -> None:
-        session = self._session
+        session = next((s for s in self.sessions if s.id == data.get("session_id")), None)
         if (
             session is None
-            or data.get("session_id") != session.id
-            or data.get("token") != (self.token)
+            or session.invalidated
+            or data.get("token") != self.token
+            or conn.session is not None
         ):
             await self._send(conn, {"op": OP_INVALID_SESSION, "d": False})
             return
-        old = self._conn
+        old = session.conn
         if old is not None and old is not conn:
             old.live = False
         self.resume_count += 1
-        self._conn = conn
+        session.conn = conn
+        conn.session = session
         seq = int(data.get("seq") or 0)
         for frame in session.log:
             if frame["s"] > seq:
@@ -987,10 +1262,13 @@ class FakeDiscord:
         conn.live = True
         await self._dispatch_locked(session, "RESUMED", {"_trace": ["fake-gateway"]})
         self._resumed.set()
+        self._resumed_shards.add(session.shard[0])
+        self._notify()
 
     async def close_all(self) -> None:
         for conn in list(self._conns):
             conn.live = False
+            conn.closed_by_server = True
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(conn.ws.close(code=1001, message=b"fake shutting down"), 1)
 
@@ -1084,7 +1362,12 @@ class FakeDiscord:
 
     def _get_gateway_bot(self, req: _Req) -> _Reply:
         limits = {"total": 1000, "remaining": 999, "reset_after": 14_400_000, "max_concurrency": 1}
-        return _Reply(200, {"url": self.gateway_url, "shards": 1, "session_start_limit": limits})
+        body = {
+            "url": self.gateway_url,
+            "shards": self.recommended_shards,
+            "session_start_limit": limits,
+        }
+        return _Reply(200, body)
 
     def _get_application(self, req: _Req) -> _Reply:
         return _Reply(200, self._app_info())
@@ -1092,7 +1375,7 @@ class FakeDiscord:
     def _app_ok(self, req: _Req) -> _Reply | None:
         if req.id_of("app") != self.application_id:
             return _error(403, "Missing Access", 50001)
-        if "guild" in req.match.groupdict() and req.id_of("guild") != self.guild_id:
+        if "guild" in req.match.groupdict() and req.id_of("guild") not in self._guild_ids():
             return _error(403, "Missing Access", 50001)
         return None
 
@@ -1276,7 +1559,7 @@ class FakeDiscord:
                     "type": 0,
                     "message_id": str(interaction.original_id),
                     "channel_id": str(interaction.channel_id),
-                    "guild_id": str(self.guild_id),
+                    "guild_id": interaction.payload["guild_id"],
                 }
             await self._dispatch_message("MESSAGE_CREATE", message)
         if req.flag("wait"):
@@ -1321,14 +1604,15 @@ class FakeDiscord:
 
     async def _delete_message(self, message: dict[str, Any]) -> None:
         self.messages.pop(int(message["id"]), None)
-        session = self._session
-        if session is not None and session.intents & INTENT_GUILD_MESSAGES:
-            data = {
-                "id": message["id"],
-                "channel_id": message["channel_id"],
-                "guild_id": str(self.guild_id),
-            }
-            await self._dispatch("MESSAGE_DELETE", data)
+        guild_id = self._guild_of(int(message["channel_id"]))
+        data = {
+            "id": message["id"],
+            "channel_id": message["channel_id"],
+            "guild_id": str(guild_id),
+        }
+        await self._dispatch(
+            "MESSAGE_DELETE", data, guild_id=guild_id, intent=INTENT_GUILD_MESSAGES
+        )
 
     # channels, messages, threads
 
@@ -1472,7 +1756,7 @@ class FakeDiscord:
 
     async def _thread_from_message(self, req: _Req) -> _Reply:
         channel_id = req.id_of("channel")
-        if channel_id != self.channel_id:
+        if self._text_channel_guild(channel_id) is None:
             return _error(*UNKNOWN_CHANNEL)
         message = self._channel_message(req)
         if message is None:
@@ -1488,7 +1772,7 @@ class FakeDiscord:
 
     async def _thread_without_message(self, req: _Req) -> _Reply:
         channel_id = req.id_of("channel")
-        if channel_id != self.channel_id:
+        if self._text_channel_guild(channel_id) is None:
             return _error(*UNKNOWN_CHANNEL)
         body = req.body if isinstance(req.body, dict) else {}
         if "message" in body:  # a forum post
@@ -1513,7 +1797,7 @@ class FakeDiscord:
         now = _now_iso()
         thread: dict[str, Any] = {
             "id": str(thread_id),
-            "guild_id": str(self.guild_id),
+            "guild_id": str(self._guild_of(parent_id)),
             "parent_id": str(parent_id),
             "owner_id": str(owner),
             "name": name,
@@ -1541,10 +1825,25 @@ class FakeDiscord:
                 "flags": 1,
             }
         self.threads[thread_id] = thread
-        session = self._session
-        if session is not None and session.intents & INTENT_GUILDS:
-            await self._dispatch("THREAD_CREATE", {**thread, "newly_created": True})
+        await self._dispatch(
+            "THREAD_CREATE",
+            {**thread, "newly_created": True},
+            guild_id=int(thread["guild_id"]),
+            intent=INTENT_GUILDS,
+        )
         return dict(thread)
+
+
+def _shard_pair(value: object) -> tuple[int, int] | None:
+    """IDENTIFY's `shard` as (shard_id, num_shards), or None if Discord would refuse it."""
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        return None
+    shard_id, num_shards = value
+    if not all(isinstance(n, int) and not isinstance(n, bool) for n in value):
+        return None
+    if num_shards < 1 or not 0 <= shard_id < num_shards:
+        return None
+    return shard_id, num_shards
 
 
 def _role(

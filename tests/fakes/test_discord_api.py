@@ -17,7 +17,7 @@ import aiohttp
 import pytest
 import yarl
 
-from tests.fakes.discord_api import FakeDiscord, fake_discord
+from tests.fakes.discord_api import FakeDiscord, GatewaySession, fake_discord, shard_of
 
 # discord.py imports audioop, deprecated since 3.11; pyproject turns warnings into errors.
 with warnings.catch_warnings():
@@ -719,3 +719,265 @@ async def test_a_client_in_another_process_killed_mid_send(fake: FakeDiscord) ->
     assert fake.channel_messages(fake.channel_id) == [posted]
     assert len(creates(fake, int(posted["id"]))) == 1
     assert fake.identify_count == 2
+
+
+# ---------------------------------------------------------------------------- sharding
+
+
+class FastShardedClient(discord.AutoShardedClient):
+    """AutoShardedClient without the 5 s sleep before every IDENTIFY but the first."""
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        return None
+
+
+def make_sharded(shard_ids: list[int], shard_count: int) -> discord.AutoShardedClient:
+    """A client connecting only `shard_ids` of `shard_count`, as one process of several."""
+    intents = discord.Intents.default()
+    intents.message_content = True
+    return FastShardedClient(
+        intents=intents, shard_count=shard_count, shard_ids=shard_ids, guild_ready_timeout=0.05
+    )
+
+
+def session_on(fake: FakeDiscord, shard: tuple[int, int]) -> GatewaySession:
+    (session,) = [s for s in fake.live_sessions() if s.shard == shard]
+    return session
+
+
+def seen_interactions(client: discord.Client) -> list[discord.Interaction]:
+    """Every interaction `client` receives, in the order its gateway delivered them."""
+    seen: list[discord.Interaction] = []
+
+    @client.event
+    async def on_interaction(interaction: discord.Interaction) -> None:
+        seen.append(interaction)
+
+    return seen
+
+
+async def test_each_sharded_client_gets_only_its_shards_guilds(pointed: FakeDiscord) -> None:
+    """Two clients, shard 0 and shard 1 of 2: READY and GUILD_CREATE carry each one only
+    the guilds (guild_id >> 22) % 2 puts on its shard; READY echoes `shard`."""
+    pointed.recommended_shards = 2
+    zero, one = pointed.add_guild(shard=0), pointed.add_guild(shard=1)
+    assert (shard_of(pointed.guild_id, 2), shard_of(zero.id, 2), shard_of(one.id, 2)) == (0, 0, 1)
+    status, gateway = await call(pointed, "GET", "/gateway/bot")
+    assert status == 200 and gateway["shards"] == 2
+    async with (
+        running(pointed, make_sharded([0], 2)) as first,
+        running(pointed, make_sharded([1], 2)) as second,
+    ):
+        assert {g.id for g in first.guilds} == {pointed.guild_id, zero.id}
+        assert {g.id for g in second.guilds} == {one.id}
+        channel = second.get_channel(one.channel_id)
+        assert isinstance(channel, discord.TextChannel) and channel.guild.id == one.id
+        assert first.get_channel(one.channel_id) is None
+        for shard, guilds in (((0, 2), [pointed.guild_id, zero.id]), ((1, 2), [one.id])):
+            session = session_on(pointed, shard)
+            (ready,) = session.received("READY")
+            assert ready["shard"] == list(shard)
+            assert ready["guilds"] == [{"id": str(g), "unavailable": True} for g in guilds]
+            assert [int(g["id"]) for g in session.received("GUILD_CREATE")] == guilds
+    identifies = [p["d"]["shard"] for p in pointed.gateway_received if p["op"] == 2]
+    assert sorted(identifies) == [[0, 2], [1, 2]]
+    # Each client closed with 1000: on Discord that ends the session.
+    assert len(pointed.sessions) == 2 and pointed.live_sessions() == []
+
+
+async def test_one_client_holding_both_shards_gets_every_guild(pointed: FakeDiscord) -> None:
+    """One client with shards [0, 1] of 2 has every guild, each on its shard; a guild
+    joined while connected arrives (GUILD_CREATE) on its own shard's session only."""
+    one = pointed.add_guild(shard=1, num_shards=2)
+    client = make_sharded([0, 1], 2)
+    joined: asyncio.Queue[discord.Guild] = asyncio.Queue()
+
+    @client.event
+    async def on_guild_join(guild: discord.Guild) -> None:
+        await joined.put(guild)
+
+    async with running(pointed, client):
+        assert isinstance(client, discord.AutoShardedClient)
+        assert sorted(client.shards) == [0, 1]
+        assert {(g.id, g.shard_id) for g in client.guilds} == {(pointed.guild_id, 0), (one.id, 1)}
+        later = await pointed.join_guild(shard=1, num_shards=2)
+        guild = await asyncio.wait_for(joined.get(), 3)
+        assert guild.id == later.id and guild.shard_id == 1
+        assert isinstance(client.get_channel(later.channel_id), discord.TextChannel)
+        assert [g["id"] for g in session_on(pointed, (0, 2)).received("GUILD_CREATE")] == [
+            str(pointed.guild_id)
+        ]
+        assert [g["id"] for g in session_on(pointed, (1, 2)).received("GUILD_CREATE")] == [
+            str(one.id),
+            str(later.id),
+        ]
+
+
+async def test_an_interaction_reaches_only_its_shards_client(pointed: FakeDiscord) -> None:
+    """/brief in a guild of shard 1 goes to the shard-1 client alone; its response, posted
+    over REST, is echoed to shard 1 too. Shard 0's client sees only its own guild's /brief."""
+    zero, one = pointed.add_guild(shard=0, num_shards=2), pointed.add_guild(shard=1, num_shards=2)
+    first, second = make_sharded([0], 2), make_sharded([1], 2)
+    seen = {0: seen_interactions(first), 1: seen_interactions(second)}
+    answered = {0: asyncio.Event(), 1: asyncio.Event()}
+    for shard, client in ((0, first), (1, second)):
+        tree = app_commands.CommandTree(client)
+
+        @tree.command(name="brief", description="A brief")
+        async def brief(interaction: discord.Interaction, shard: int = shard) -> None:
+            await interaction.response.send_message(f"from shard {shard}")
+            answered[shard].set()
+
+    async with running(pointed, first), running(pointed, second):
+        payload = await pointed.interaction("brief", guild_id=one.id)
+        await asyncio.wait_for(answered[1].wait(), 3)
+        assert [(i.guild_id, i.channel_id) for i in seen[1]] == [(one.id, one.channel_id)]
+        # The fake sent shard 0 nothing of it; and as its socket is ordered, shard 0's
+        # client getting a later /brief first shows it never got this one.
+        assert session_on(pointed, (0, 2)).received("INTERACTION_CREATE") == []
+        later = await pointed.interaction("brief", guild_id=zero.id)
+        await asyncio.wait_for(answered[0].wait(), 3)
+        assert [i.guild_id for i in seen[0]] == [zero.id]
+        assert [i.guild_id for i in seen[1]] == [one.id]
+    replies = {
+        m["interaction_metadata"]["id"]: m
+        for m in pointed.messages.values()
+        if "interaction_metadata" in m
+    }
+    reply = replies[payload["id"]]
+    assert reply["content"] == "from shard 1" and reply["channel_id"] == str(one.channel_id)
+    assert replies[later["id"]]["content"] == "from shard 0"
+    # The responses, posted over REST, were echoed to their guild's shard only.
+    for pair, sent in (((0, 2), replies[later["id"]]), ((1, 2), reply)):
+        (echo,) = session_on_any(pointed, pair).received("MESSAGE_CREATE")
+        assert echo["id"] == sent["id"] and echo["guild_id"] == sent_guild(pointed, sent)
+    assert pointed.undelivered == []
+
+
+def sent_guild(fake: FakeDiscord, message: dict[str, Any]) -> str:
+    """The guild id (a str, as on the gateway) of the text channel a message is in."""
+    (guild,) = [g for g in fake.guilds() if str(g.channel_id) == message["channel_id"]]
+    return str(guild.id)
+
+
+def session_on_any(fake: FakeDiscord, shard: tuple[int, int]) -> GatewaySession:
+    """The one session ever identified on `shard`, ended or not."""
+    (session,) = [s for s in fake.sessions if s.shard == shard]
+    return session
+
+
+async def test_events_for_a_shard_nobody_holds_are_undelivered(pointed: FakeDiscord) -> None:
+    """With only shard 0 of 2 connected, events in a guild of shard 1 have no session to go
+    to: recorded in `undelivered`, not sent. REST stays global: shard 0 may post there."""
+    one = pointed.add_guild(shard=1, num_shards=2)
+    client = make_sharded([0], 2)
+    got: asyncio.Queue[discord.Message] = asyncio.Queue()
+
+    @client.event
+    async def on_message(message: discord.Message) -> None:
+        await got.put(message)
+
+    async with running(pointed, client):
+        payload = await pointed.interaction("brief", guild_id=one.id)
+        said = await pointed.message("anyone?", guild_id=one.id)
+        sent = await client.get_partial_messageable(one.channel_id, guild_id=one.id).send("hi")
+        here = await pointed.message("here", channel_id=pointed.channel_id)
+        assert (await asyncio.wait_for(got.get(), 3)).id == int(here["id"])
+    assert said["channel_id"] == str(one.channel_id)
+    assert [(t, d["id"]) for t, d in pointed.undelivered] == [
+        ("INTERACTION_CREATE", payload["id"]),
+        ("MESSAGE_CREATE", said["id"]),
+        ("MESSAGE_CREATE", str(sent.id)),
+    ]
+    assert [m["content"] for m in pointed.channel_messages(one.channel_id)] == ["anyone?", "hi"]
+    (session,) = pointed.sessions
+    assert session.received("INTERACTION_CREATE") == []
+    assert [m["id"] for m in session.received("MESSAGE_CREATE")] == [here["id"]]
+    assert got.empty()
+
+
+async def test_a_shard_id_out_of_range_is_refused(pointed: FakeDiscord) -> None:
+    """IDENTIFY with shard [2, 2]: the gateway closes 4010 (Invalid shard), which discord.py
+    does not reconnect after; no session is made."""
+    client = make_sharded([2], 2)
+    try:
+        await client.login(pointed.token)
+        _shards, url, _limits = await client.http.get_bot_gateway()
+        DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
+        with pytest.raises(discord.ConnectionClosed) as refused:
+            await asyncio.wait_for(client.connect(reconnect=True), 5)
+    finally:
+        await client.close()
+    assert refused.value.code == 4010
+    assert [p["d"]["shard"] for p in pointed.gateway_received if p["op"] == 2] == [[2, 2]]
+    assert pointed.sessions == [] and pointed.identify_count == 0
+
+
+async def test_shard_refusals_by_hand(fake: FakeDiscord) -> None:
+    """4010 for a malformed or out-of-range shard, 4011 for too many guilds on one session,
+    4005 for a second IDENTIFY on one connection."""
+    fake.add_guild(shard=0, num_shards=2)  # on shard 0 of 2, and of 1
+
+    async def close_code(*identifies: dict[str, Any]) -> int | None:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.ws_connect(f"{fake.gateway_url}?v=10&encoding=json") as ws,
+        ):
+            assert json.loads(await ws.receive_str(timeout=2))["op"] == 10
+            for d in identifies:
+                await ws.send_json({"op": 2, "d": {"token": fake.token, "intents": 0, **d}})
+            while (await ws.receive(timeout=2)).type is aiohttp.WSMsgType.TEXT:
+                pass
+            return ws.close_code
+
+    assert await close_code({"shard": [1, 1]}) == 4010
+    assert await close_code({"shard": [-1, 2]}) == 4010
+    assert await close_code({"shard": [0, 0]}) == 4010
+    assert await close_code({"shard": ["0", 2]}) == 4010
+    fake.max_guilds_per_session = 1
+    assert await close_code({}) == 4011  # both guilds on the one shard
+    assert await close_code({"shard": [0, 2]}, {"shard": [1, 2]}) == 4011  # both on shard 0
+    fake.max_guilds_per_session = 2500
+    assert await close_code({"shard": [0, 2]}, {"shard": [1, 2]}) == 4005
+    assert fake.identify_count == 1 and fake.sessions[0].shard == (0, 2)
+
+
+async def test_sessions_on_the_same_shard_both_get_its_events(pointed: FakeDiscord) -> None:
+    """As Discord documents, several sessions may hold one [shard_id, num_shards], or use
+    different num_shards: each gets the events its own pair routes to it."""
+    one = pointed.add_guild(shard=1, num_shards=2)
+    a, b, whole = make_sharded([1], 2), make_sharded([1], 2), make_sharded([0], 1)
+    seen = [seen_interactions(c) for c in (a, b, whole)]
+    async with running(pointed, a), running(pointed, b), running(pointed, whole):
+        assert sorted(s.shard for s in pointed.live_sessions()) == [(0, 1), (1, 2), (1, 2)]
+        await pointed.interaction("brief", guild_id=one.id)
+        await until(lambda: all(seen))
+        assert [[i.guild_id for i in s] for s in seen] == [[one.id]] * 3
+        assert {g.id for g in whole.guilds} == {pointed.guild_id, one.id}
+        assert len(pointed.live_sessions()) == 3  # nobody was invalidated
+    assert pointed.undelivered == []
+
+
+async def test_one_shard_drops_and_comes_back_alone(pointed: FakeDiscord) -> None:
+    """disconnect(shard=1) closes only shard 1's socket: it RESUMEs and gets what it missed;
+    with resumable=False it IDENTIFYs anew. Shard 0's session stays up throughout."""
+    one = pointed.add_guild(shard=1, num_shards=2)
+    first, second = make_sharded([0], 2), make_sharded([1], 2)
+    got: asyncio.Queue[discord.Message] = asyncio.Queue()
+
+    @second.event
+    async def on_message(message: discord.Message) -> None:
+        await got.put(message)
+
+    async with running(pointed, first), running(pointed, second):
+        zero = session_on(pointed, (0, 2))
+        await pointed.disconnect(shard=1)
+        missed = await pointed.message("while away", guild_id=one.id)
+        await pointed.resumed(shard=1)
+        assert (await asyncio.wait_for(got.get(), 3)).id == int(missed["id"])
+        assert pointed.resume_count == 1 and zero.connected
+        await pointed.disconnect(shard=1, resumable=False)
+        await pointed.ready(shard=1)
+        assert pointed.identify_count == 3 and zero.connected
+        assert [s.shard for s in pointed.live_sessions()] == [(0, 2), (1, 2)]
+        assert session_on(pointed, (0, 2)) is zero
