@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import sys
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -22,6 +25,32 @@ def bot_env(**settings: str) -> dict[str, str]:
     env["PYTHONPATH"] = str(REPO)
     env.update(settings)
     return env
+
+
+async def start_bot(
+    env: dict[str, str], cwd: Path, *, log: Path | None = None
+) -> asyncio.subprocess.Process:
+    """`python -m bot run` as an operator starts it: its output to the file `log`, or
+    piped to the test (read it with `communicate`)."""
+    if log is None:
+        return await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "run", cwd=cwd, env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+    with log.open("wb") as out:
+        return await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "run", cwd=cwd, env=env, stdout=out, stderr=out
+        )
+
+
+async def until(check: Callable[[], Awaitable[bool]], seconds: float, what: str) -> None:
+    """Wait for `check` (polled) to come true; fail saying what never happened."""
+    try:
+        async with asyncio.timeout(seconds):
+            while not await check():
+                await asyncio.sleep(0.1)
+    except TimeoutError:
+        raise AssertionError(f"waited {seconds:.0f} s for {what}") from None
 
 
 def new_article(

@@ -9,7 +9,6 @@ import asyncio
 import json
 import re
 import signal
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import pytest
 from bot.domain import Scope, Subscription
 from bot.store.pg import PostgresStore
 from tests.fakes.discord_api import FakeDiscord, fake_discord
-from tests.helpers import bot_env
+from tests.helpers import bot_env, start_bot, until
 from tests.pg import empty_database
 
 SHARDS = 2
@@ -42,15 +41,6 @@ async def _subscribe(url: str, guilds: list[tuple[int, int]]) -> list[Subscripti
         ]
     finally:
         await store.close()
-
-
-async def _until(check: object, seconds: float, what: str) -> None:
-    try:
-        async with asyncio.timeout(seconds):
-            while not await check():  # type: ignore[operator]
-                await asyncio.sleep(0.1)
-    except TimeoutError:
-        raise AssertionError(f"waited {seconds:.0f} s for {what}") from None
 
 
 def _bot_messages(fake: FakeDiscord, channel: int) -> int:
@@ -82,21 +72,8 @@ async def test_two_processes_each_serve_their_own_shard(pg_database: str, tmp_pa
                 DISCORD_SHARD_COUNT=str(SHARDS),
                 DISCORD_SHARD_IDS=str(shard),
             )
-            log = tmp_path / f"shard{shard}.log"
-            logs.append(log)
-            with log.open("wb") as out:
-                processes.append(
-                    await asyncio.create_subprocess_exec(
-                        sys.executable,
-                        "-m",
-                        "bot",
-                        "run",
-                        cwd=tmp_path,
-                        env=env,
-                        stdout=out,
-                        stderr=out,
-                    )
-                )
+            logs.append(tmp_path / f"shard{shard}.log")
+            processes.append(await start_bot(env, tmp_path, log=logs[-1]))
         conn = await asyncpg.connect(pg_database)
         try:
 
@@ -107,12 +84,12 @@ async def test_two_processes_each_serve_their_own_shard(pg_database: str, tmp_pa
                 )
                 return int(posted) == len(subscriptions)
 
-            await _until(both_digests_posted, 90, "both digests posted")
+            await until(both_digests_posted, 90, "both digests posted")
 
             async def commands_synced() -> bool:
                 return None in fake.commands
 
-            await _until(commands_synced, 30, "the commands synced")
+            await until(commands_synced, 30, "the commands synced")
             briefs = [
                 await fake.interaction(
                     "brief", [{"name": "topic", "value": "battery"}], guild_id=guild
@@ -128,7 +105,7 @@ async def test_two_processes_each_serve_their_own_shard(pg_database: str, tmp_pa
                 )
                 return int(posted) == len(keys)
 
-            await _until(briefs_answered, 60, "both briefs answered")
+            await until(briefs_answered, 60, "both briefs answered")
             parts = await conn.fetch(
                 "SELECT d.channel, p.payload FROM delivery_parts p "
                 "JOIN deliveries d ON d.key = p.delivery_key WHERE d.key LIKE 'digest:%'"

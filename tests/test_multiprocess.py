@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import socket
-import sys
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -26,7 +25,7 @@ from bot.domain import Scope
 from bot.store.pg import PostgresStore
 from tests.fakes.feed_server import FeedServer, feed_server
 from tests.fakes.slack_api import fake_slack
-from tests.helpers import bot_env
+from tests.helpers import bot_env, start_bot, until
 from tests.pg import empty_database
 
 FEEDS = 200
@@ -87,15 +86,6 @@ async def _subscribe(url: str, team: str) -> None:
         await store.close()
 
 
-async def _until(check: Any, seconds: float, what: str) -> None:
-    try:
-        async with asyncio.timeout(seconds):
-            while not await check():
-                await asyncio.sleep(0.2)
-    except TimeoutError:
-        raise AssertionError(f"waited {seconds:.0f} s for {what}") from None
-
-
 @pytest.mark.timeout(300)
 async def test_three_processes_share_feeds_and_digests_and_survive_a_kill(
     pg_database: str, tmp_path: Path
@@ -108,7 +98,7 @@ async def test_three_processes_share_feeds_and_digests_and_survive_a_kill(
         fetched: list[tuple[str, float]] = []
         urls = _serve_feeds(server, fetched)
         await _subscribe(pg_database, slack.team_id)
-        processes, logs_open = [], []
+        processes = []
         for n in range(3):
             env = bot_env(
                 NEWSBRIEF_DATABASE_URL=pg_database,
@@ -123,24 +113,11 @@ async def test_three_processes_share_feeds_and_digests_and_survive_a_kill(
                 SLACK_HOST="127.0.0.1",
                 SLACK_PORT=str(_port()),
             )
-            log = (tmp_path / f"bot{n}.log").open("wb")
-            logs_open.append(log)
-            processes.append(
-                await asyncio.create_subprocess_exec(
-                    sys.executable,
-                    "-m",
-                    "bot",
-                    "run",
-                    cwd=tmp_path,
-                    env=env,
-                    stdout=log,
-                    stderr=log,
-                )
-            )
+            processes.append(await start_bot(env, tmp_path, log=tmp_path / f"bot{n}.log"))
         conn = await asyncpg.connect(pg_database)
         try:
             # Killed while the three are polling: some feeds leased to it stay unfetched.
-            await _until(_fetched(server, 30), 60, "the first feeds to be fetched")
+            await until(_fetched(server, 30), 60, "the first feeds to be fetched")
             victim = processes[0]
             victim.send_signal(signal.SIGKILL)
             await victim.wait()
@@ -152,7 +129,7 @@ async def test_three_processes_share_feeds_and_digests_and_survive_a_kill(
                 )
                 return int(polled) == FEEDS
 
-            await _until(every_feed_polled, 200, "every feed polled")
+            await until(every_feed_polled, 200, "every feed polled")
 
             async def every_digest_posted() -> bool:
                 posted = await conn.fetchval(
@@ -161,7 +138,7 @@ async def test_three_processes_share_feeds_and_digests_and_survive_a_kill(
                 )
                 return int(posted) == CHANNELS
 
-            await _until(every_digest_posted, 120, "every digest posted")
+            await until(every_digest_posted, 120, "every digest posted")
             parts = await conn.fetch(
                 "SELECT delivery_key, idx FROM delivery_parts WHERE delivery_key LIKE 'digest:%'"
             )
@@ -172,8 +149,6 @@ async def test_three_processes_share_feeds_and_digests_and_survive_a_kill(
                     process.send_signal(signal.SIGTERM)
             for process in processes[1:]:
                 await asyncio.wait_for(process.wait(), timeout=60)
-            for log in logs_open:
-                log.close()
         logs = "\n".join((tmp_path / f"bot{n}.log").read_text() for n in range(3))
         assert "Traceback" not in logs, logs[-5000:]
         # Feeds: each fetched, and never twice within a poll interval (a minute), unless

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sys
 from pathlib import Path
 
 from tests.fakes.discord_api import fake_discord
-from tests.helpers import bot_env
+from tests.helpers import bot_env, start_bot
 
 
 async def test_run_serves_discord_brief_and_thread_answers(tmp_path: Path) -> None:
@@ -22,16 +21,7 @@ async def test_run_serves_discord_brief_and_thread_answers(tmp_path: Path) -> No
             DISCORD_GUILD_ID=str(fake.guild_id),
             DISCORD_MESSAGE_CONTENT="true",
         )
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "run",
-            cwd=tmp_path,
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
+        process = await start_bot(env, tmp_path)
         try:
             await fake.ready()
             async with asyncio.timeout(30):

@@ -5,13 +5,12 @@ from __future__ import annotations
 import asyncio
 import signal
 import socket
-import sys
 from pathlib import Path
 
 import aiohttp
 
 from tests.fakes.slack_api import event_body, fake_slack, message_event, sign, slash_command_body
-from tests.helpers import bot_env
+from tests.helpers import bot_env, start_bot
 
 SECRET = "run-secret"
 
@@ -34,16 +33,7 @@ async def test_run_serves_slack_brief_and_thread_answers(tmp_path: Path) -> None
             SLACK_HOST="127.0.0.1",
             SLACK_PORT=str(port),
         )
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "run",
-            cwd=tmp_path,
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
+        process = await start_bot(env, tmp_path)
         url = f"http://127.0.0.1:{port}/slack/events"
         try:
             async with aiohttp.ClientSession() as http:
