@@ -7,6 +7,7 @@ import gc
 import logging
 import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
@@ -376,7 +377,20 @@ async def serve(
         freed = await app.store.release_all_leases()
         if freed:
             log.info("%d leases left by the last run freed", freed)
-    reports = await app.ingest.poll_all()
+    # The first poll may take minutes on many feeds: a stop asked meanwhile ends it (what
+    # it stored stays; the feeds it had leased wait out their leases, or are freed at the
+    # next start on an embedded database).
+    polling = asyncio.create_task(app.ingest.poll_all())
+    stop = asyncio.create_task(app.stopping.wait())
+    await asyncio.wait({polling, stop}, return_when=asyncio.FIRST_COMPLETED)
+    stop.cancel()
+    if not polling.done():
+        polling.cancel()
+        with suppress(asyncio.CancelledError):
+            await polling
+        log.info("stopped during the start-up poll")
+        return
+    reports = polling.result()
     failed = [r for r in reports if r.status == "error"]
     log.info(
         "ingested %d feeds, %d new articles, %d failing",

@@ -83,7 +83,7 @@ class IngestService:
             for f in await self._store.polled_feeds()
             if f.next_poll_at is None or f.next_poll_at <= now or self._unblocked(f)
         ]
-        return await self._poll_leased(feeds, now)
+        return await self._poll_leased(feeds)
 
     async def poll_all(self, *, force: bool = False) -> list[FeedReport]:
         """Fetch every healthy feed now (start-up); `force` fetches failing ones too.
@@ -102,9 +102,9 @@ class IngestService:
             or f.next_poll_at <= now
             or self._unblocked(f)
         ]
-        return await self._poll_leased(feeds, now)
+        return await self._poll_leased(feeds)
 
-    async def _poll_leased(self, feeds: Sequence[Feed], now: datetime) -> list[FeedReport]:
+    async def _poll_leased(self, feeds: Sequence[Feed]) -> list[FeedReport]:
         """Poll `feeds`, leasing a few at a time as workers get to them: processes sharing
         the database split a poll between them instead of the first one taking it all."""
         chunks = [feeds[i : i + LEASE_CHUNK] for i in range(0, len(feeds), LEASE_CHUNK)]
@@ -113,7 +113,7 @@ class IngestService:
 
         async def worker() -> None:
             while chunks:
-                leased = await self._leased(chunks.pop(), now)
+                leased = await self._leased(chunks.pop())
                 reports.extend(await asyncio.gather(*(self._guarded(f) for f in leased)))
 
         await asyncio.gather(*(worker() for _ in range(self._workers)))
@@ -121,12 +121,15 @@ class IngestService:
             await self._stories.tidy()
         return reports
 
-    async def _leased(self, feeds: Sequence[Feed], now: datetime) -> list[Feed]:
+    async def _leased(self, feeds: Sequence[Feed]) -> list[Feed]:
         """The feeds this process may poll now: another process sharing the database may
         be polling some (it holds their lease) or have just polled them. A lease lasts a
-        poll interval, so a process that dies holding one delays its feeds that long."""
+        poll interval from when it is taken (not from when the poll began: a long poll's
+        last leases would be over before they were used), so a process that dies holding
+        one delays its feeds that long."""
         if not self._shared:
             return list(feeds)
+        now = self._clock()
         return await self._store.lease_feeds(
             feeds, self._owner, now=now, until=now + self._poll_interval
         )

@@ -6,8 +6,9 @@ import asyncio
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from unittest.mock import patch
 
 import pytest
@@ -843,3 +844,36 @@ async def test_feeds_are_fetched_as_many_at_once_as_the_ingest_concurrency_allow
         reports = await service.poll_all()
     assert [r.status for r in reports] == ["ok"] * 8
     assert peak == 3
+
+
+async def test_a_lease_lasts_a_poll_interval_from_when_it_is_taken(
+    store: InMemoryStore, fetcher: Fetcher
+) -> None:
+    """Sharing the database, a long poll's later leases still last a whole interval: each
+    is timed from when it is taken, not from when the poll began."""
+    await store.sync_default_feeds([str(p) for p in sorted(SAMPLES_DIR.glob("*.xml"))])
+    moments = iter(utcnow() + n * POLL_INTERVAL for n in range(1000))
+    taken: list[tuple[datetime, datetime]] = []
+    lease_feeds = store.lease_feeds
+
+    async def spy(due: Sequence[Feed], owner: str, *, now: datetime, until: datetime) -> Any:
+        taken.append((now, until))
+        return await lease_feeds(due, owner, now=now, until=until)
+
+    with patch("bot.services.ingest.LEASE_CHUNK", 1), patch.object(store, "lease_feeds", spy):
+        service = IngestService(
+            store,
+            HttpFeedSource(fetcher, fetch_full_text=False),
+            StoryDesk(store),
+            poll_interval=POLL_INTERVAL,
+            max_backoff=MAX_BACKOFF,
+            concurrency=1,  # one worker: the feeds are leased one after another
+            clock=lambda: next(moments),
+            owner="me",
+            shared=True,
+        )
+        reports = await service.poll_all()
+    assert [r.status for r in reports] == ["ok"] * 4
+    assert len(taken) == 4 and all(until == now + POLL_INTERVAL for now, until in taken)
+    assert sorted(now for now, _ in taken) == [now for now, _ in taken]  # later and later
+    assert taken[-1][0] >= taken[0][1]  # the first lease would be over by the last one

@@ -185,3 +185,24 @@ async def test_search_ranks_from_the_rum_index_where_the_server_has_the_extensio
             await store.close()
     finally:
         await conn.close()
+
+
+async def test_syncing_the_same_default_feeds_writes_no_row(pg_database: str) -> None:
+    """A process starting with the defaults already in place writes (and so locks) none of
+    their rows, which the others' polls would skip while it starts; a changed flag is
+    written."""
+    await empty_database(pg_database)
+    store = await PostgresStore.open(pg_database)
+    conn = await asyncpg.connect(pg_database)
+    try:
+        urls = [f"https://news{i}.example/feed" for i in range(5)]
+        await store.sync_default_feeds(urls)
+        versions = "SELECT url, xmin::text AS v FROM feeds ORDER BY url"
+        before = {r["url"]: r["v"] for r in await conn.fetch(versions)}
+        defaults = await store.sync_default_feeds([*urls[1:], "https://new.example/feed"])
+        after = {r["url"]: r["v"] for r in await conn.fetch(versions)}
+        assert [f.url for f in defaults] == [*urls[1:], "https://new.example/feed"]
+        assert {u for u in urls if after[u] != before[u]} == {urls[0]}  # no longer a default
+    finally:
+        await conn.close()
+        await store.close()

@@ -43,12 +43,22 @@ class PgFeeds(PgBase):
         wanted = list(dict.fromkeys(urls))
         async with self._tx() as conn:
             await conn.execute("SELECT pg_advisory_xact_lock($1)", DEFAULT_FEEDS_LOCK)
+            # Only rows whose flag changes are written (and so locked): another process
+            # polling meanwhile skips locked feeds, and would skip them all.
             await conn.execute(
                 "UPDATE feeds SET is_default = (url = ANY($1::text[])) "
-                "WHERE is_default OR url = ANY($1::text[])",
+                "WHERE is_default <> (url = ANY($1::text[]))",
                 wanted,
             )
-            await conn.executemany(_INSERT_NEW_FEED, [(url, now, True) for url in wanted])
+            known = {
+                r["url"]
+                for r in await conn.fetch(
+                    "SELECT url FROM feeds WHERE url = ANY($1::text[])", wanted
+                )
+            }
+            await conn.executemany(
+                _INSERT_NEW_FEED, [(url, now, True) for url in wanted if url not in known]
+            )
             rows = await conn.fetch("SELECT * FROM feeds WHERE is_default ORDER BY id")
         return [_feed(r) for r in rows]
 
