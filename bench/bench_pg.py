@@ -5,6 +5,8 @@ copies every row into a fresh PostgreSQL database on the local server (COPY; the
 `tsvector` column is computed as rows arrive), then times the same briefs (offline
 summarizer) on both engines, alternating topic by topic, and prints p50 / p99 and the
 ratio PostgreSQL / SQLite. The issue's target: PostgreSQL's p99 within 2x of SQLite's.
+PostgreSQL is timed twice: as the bot runs on it (from the RUM index, where the server
+has the extension) and on its GIN index alone (a server without it).
 
 Run: .venv/bin/python bench/bench_pg.py [--articles 100000] [--rounds 3]
 """
@@ -32,9 +34,11 @@ from scale_corpus import Corpus, store_feed_url
 from bot.app import bootstrap, no_chat
 from bot.domain import CONSOLE_SCOPE
 from bot.llm.extractive import ExtractiveSummarizer
+from bot.store.pg import PostgresStore
 from bot.timeutil import from_db
 from tests.pg import create_database, drop_database
 
+GIN = "PostgreSQL, GIN only"
 # (table, columns, how each SQLite value becomes PostgreSQL's)
 MOMENT, FLAG, KEEP = "moment", "flag", "keep"
 TABLES: Sequence[tuple[str, Sequence[tuple[str, str]]]] = (
@@ -125,29 +129,42 @@ async def run(db: Path, url: str, feeds: int, rounds: int) -> None:
     apps = {
         "SQLite": await bootstrap(sqlite_settings, summarizer=ExtractiveSummarizer(), chat=no_chat),
         "PostgreSQL": await bootstrap(pg_settings, summarizer=ExtractiveSummarizer(), chat=no_chat),
+        GIN: await bootstrap(pg_settings, summarizer=ExtractiveSummarizer(), chat=no_chat),
     }
+    ranked = apps["PostgreSQL"].store
+    assert isinstance(ranked, PostgresStore)
+    gin = apps[GIN].store
+    assert isinstance(gin, PostgresStore)
+    gin.ranked_index = False
     try:
         topics = topics_for(Corpus())
         times = await timed_briefs(apps, topics, rounds)
     finally:
         for app in apps.values():
             await app.close()
-    print(f"    {'topic':<34} {'matches':>8} {'PostgreSQL p50':>15} {'SQLite p50':>11}")
+    print(f"RUM index on the server: {'yes' if ranked.ranked_index else 'no'}")
+    print(
+        f"    {'topic':<34} {'matches':>8} {'PostgreSQL p50':>15} {'GIN only p50':>13} "
+        f"{'SQLite p50':>11}"
+    )
     for topic in topics:
         print(
             f"    {topic[:34]:<34} {match_count(db, topic):>8,} "
             f"{p50(times['PostgreSQL'][topic]) * 1000:>13.1f}ms "
+            f"{p50(times[GIN][topic]) * 1000:>11.1f}ms "
             f"{p50(times['SQLite'][topic]) * 1000:>9.1f}ms"
         )
-    lite = [x for v in times["SQLite"].values() for x in v]
-    pg = [x for v in times["PostgreSQL"].values() for x in v]
+    every = {name: [x for v in by_topic.values() for x in v] for name, by_topic in times.items()}
     print()
     print(f"/brief over {len(topics)} topics x {rounds} rounds (offline summarizer)")
-    print("| figure | PostgreSQL | SQLite | ratio |")
-    print("|---|---|---|---|")
+    print("| figure | PostgreSQL | ratio | PostgreSQL, GIN only | ratio | SQLite |")
+    print("|---|---|---|---|---|---|")
     for label, fn in (("p50", p50), ("p99", p99)):
-        ours, base = fn(pg) * 1000, fn(lite) * 1000
-        print(f"| /brief {label} | {ours:.1f} ms | {base:.1f} ms | {ours / base:.2f}x |")
+        ours, gin_only, base = (fn(every[n]) * 1000 for n in ("PostgreSQL", GIN, "SQLite"))
+        print(
+            f"| /brief {label} | {ours:.1f} ms | {ours / base:.2f}x | {gin_only:.1f} ms | "
+            f"{gin_only / base:.2f}x | {base:.1f} ms |"
+        )
 
 
 def _secret(value: str) -> Any:
