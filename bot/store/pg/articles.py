@@ -423,7 +423,8 @@ class PgArticles(BatchWriter, PgBase):
         none or a few), walked along the primary key a chunk at a time. Asked with a
         date bound as well, PostgreSQL's generic plan for the prepared statement (it
         cannot see that the id bound leaves a handful of rows) scanned the window's
-        every article, each batch: half the database's time at 10,000 feeds."""
+        every article, each batch: a quarter to half of what the database was doing in
+        a first poll of 10,000 feeds (bench/bench_poll_pg.py)."""
         rows: list[asyncpg.Record] = []
         while True:
             chunk = await self._fetch(
