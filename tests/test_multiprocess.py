@@ -106,6 +106,8 @@ async def test_three_processes_share_feeds_and_digests_and_survive_a_kill(
                 NEWSBRIEF_ALLOW_PRIVATE_URLS="true",
                 NEWSBRIEF_POLL_MINUTES="1",
                 NEWSBRIEF_CPU_WORKERS="0",
+                # The items link to news*.example: no article page is looked up.
+                NEWSBRIEF_FETCH_FULL_TEXT="false",
                 NEWSBRIEF_LOG_LEVEL="INFO",
                 SLACK_BOT_TOKEN="xoxb-multi",
                 SLACK_SIGNING_SECRET="multi-secret",
