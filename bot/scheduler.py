@@ -95,20 +95,17 @@ class Scheduler:
             coalesce=True,
             misfire_grace_time=60,
         )
-        self._scheduler.add_job(
-            self.resume_outbox,
-            IntervalTrigger(seconds=OUTBOX_EVERY.total_seconds(), timezone=UTC),
-            id=OUTBOX_JOB,
-            max_instances=1,
-            coalesce=True,
-        )
-        self._scheduler.add_job(
-            self.sync_subscriptions,
-            IntervalTrigger(seconds=SUBSCRIPTIONS_EVERY.total_seconds(), timezone=UTC),
-            id=SUBSCRIPTIONS_JOB,
-            max_instances=1,
-            coalesce=True,
-        )
+        for job, every, job_id in (
+            (self.resume_outbox, OUTBOX_EVERY, OUTBOX_JOB),
+            (self.sync_subscriptions, SUBSCRIPTIONS_EVERY, SUBSCRIPTIONS_JOB),
+        ):
+            self._scheduler.add_job(
+                job,
+                IntervalTrigger(seconds=every.total_seconds(), timezone=UTC),
+                id=job_id,
+                max_instances=1,
+                coalesce=True,
+            )
         await self.sync_subscriptions()
         self._scheduler.start()
         await self.resume_outbox()

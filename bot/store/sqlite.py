@@ -46,7 +46,7 @@ from bot.services.ports import (
 )
 from bot.services.story_index import print_from_record
 from bot.store.batch import Batch, BatchWriter, Outcome, check_batch_ids
-from bot.store.codec import shows_from_json, shows_to_json
+from bot.store.codec import health_from_row, shows_from_json, shows_to_json
 from bot.store.migrations import MIGRATIONS, SCHEMA_VERSION
 from bot.timeutil import from_db, from_db_optional, to_db, utcnow
 
@@ -809,15 +809,7 @@ class SqliteStore(BatchWriter):
             (overdue, at, at),
         )
         assert row is not None
-        return StoreHealth(
-            "sqlite",
-            await self.schema_version(),
-            int(row["feeds"]),
-            int(row["overdue"]),
-            int(row["feeds_leased"]),
-            int(row["pending"]),
-            int(row["deliveries_leased"]),
-        )
+        return health_from_row("sqlite", await self.schema_version(), row)
 
     async def claim_delivery(self, key: str, scope: Scope, channel: str) -> bool:
         """Claim an event's key for good; False if it was claimed before."""

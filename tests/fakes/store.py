@@ -45,6 +45,7 @@ from bot.services.ports import (
 )
 from bot.services.story_index import Fingerprint
 from bot.services.threads import PostRecords
+from bot.store.batch import BatchWriter, Outcome, check_batch_ids
 from bot.timeutil import from_db, to_db, utcnow
 from tests.fakes.claims import InMemoryClaimLedger
 
@@ -186,7 +187,7 @@ class _StoryRow:
     version: int = 1
 
 
-class InMemoryArticleStore:
+class InMemoryArticleStore(BatchWriter):
     """Articles and the stories they are in (ArticleStore and StoryStore, as in SQLite).
 
     Articles are scoped through the feeds that carry them, so it reads a feed store.
@@ -256,52 +257,27 @@ class InMemoryArticleStore:
             self._link(feed, existing, article.guid)
         return existing
 
-    async def add_articles(self, feed: Feed, placed: Sequence[PlacedArticle]) -> list[int | None]:
-        return [
-            article_id if kind == "new" else None
-            for kind, article_id in self._add_batch(feed, placed)
-        ]
-
-    async def add_article(
-        self,
-        feed: Feed,
-        article: NewArticle,
-        *,
-        story_id: int | None = None,
-        print_: Fingerprint | None = None,
-    ) -> int | None:
-        placed = PlacedArticle(article, story_id=story_id, print_=print_)
-        (article_id,) = await self.add_articles(feed, [placed])
-        return article_id
-
-    async def add_reprint(self, feed: Feed, article_id: int, reprint: NewArticle) -> bool:
-        ((kind, _),) = self._add_batch(feed, [PlacedArticle(reprint, reprint_of=article_id)])
-        return kind == "reprint"
-
-    def _add_batch(self, feed: Feed, placed: Sequence[PlacedArticle]) -> list[tuple[str, int]]:
-        """Each entry stored in turn: ("new" | "reprint" | "copy", the article it is)."""
-        for i, entry in enumerate(placed):
-            for ref in (entry.story_id, entry.reprint_of):
-                if ref is not None and ref < 0 and -ref > i:
-                    raise ValueError(f"entry {i + 1} of the batch refers to entry {-ref}")
-        done: list[tuple[str, int]] = []
+    async def _add_batch(self, feed: Feed, placed: Sequence[PlacedArticle]) -> list[Outcome]:
+        """Each entry stored in turn (BatchWriter makes add_articles and the rest of it)."""
+        check_batch_ids(placed)
+        done: list[Outcome] = []
         for entry in placed:
-            done.append(self._add_one(feed, entry, [article_id for _, article_id in done]))
+            done.append(self._add_one(feed, entry, [o.article_id for o in done]))
         return done
 
-    def _add_one(self, feed: Feed, entry: PlacedArticle, earlier: list[int]) -> tuple[str, int]:
+    def _add_one(self, feed: Feed, entry: PlacedArticle, earlier: list[int]) -> Outcome:
         """One entry; `earlier` is the article each earlier entry of its batch is."""
         article = entry.article
         existing = self._stored_copy(feed, article)
         if existing is not None:
-            return "copy", existing
+            return Outcome("copy", existing)
         published = _moment(article.published_at)
         if entry.reprint_of is not None:
             original_id = (
                 earlier[-entry.reprint_of - 1] if entry.reprint_of < 0 else entry.reprint_of
             )
             self._add_reprint(feed, original_id, article, published)
-            return "reprint", original_id
+            return Outcome("reprint", original_id)
         story_id = entry.story_id
         if story_id is not None and story_id < 0:
             story_id = self.articles[earlier[-story_id - 1]].story_id
@@ -324,7 +300,7 @@ class InMemoryArticleStore:
         self.links[(new_id, feed.id)] = article.guid
         if entry.print_ is not None:
             self.prints[new_id] = entry.print_
-        return "new", new_id
+        return Outcome("new", new_id)
 
     def _add_reprint(
         self, feed: Feed, article_id: int, reprint: NewArticle, published: datetime

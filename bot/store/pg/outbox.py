@@ -17,7 +17,7 @@ from bot.services.ports import (
     SentPart,
     StoreHealth,
 )
-from bot.store.codec import shows_from_json, shows_to_json
+from bot.store.codec import health_from_row, shows_from_json, shows_to_json
 from bot.store.pg.articles import record_posted
 from bot.store.pg.base import PgBase, PgConn, from_pg, rowcount
 from bot.store.pg.records import SAVE_THREAD
@@ -199,15 +199,7 @@ class PgOutbox(PgBase):
             overdue_before,
         )
         assert row is not None
-        return StoreHealth(
-            "postgresql",
-            await self.schema_version(),
-            int(row["feeds"]),
-            int(row["overdue"]),
-            int(row["feeds_leased"]),
-            int(row["pending"]),
-            int(row["deliveries_leased"]),
-        )
+        return health_from_row("postgresql", await self.schema_version(), row)
 
     async def outbox_counts(self, now: datetime) -> OutboxCounts:
         row = await self._fetchrow(
