@@ -76,7 +76,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from scale_corpus import Corpus, etag_for, feed_path, rss
 
 from bot.config import Settings
-from bot.store.pg.base import PLACING_LOCK
+from bot.store.base import PLACING_LOCK
 from tests.fakes.slack_api import fake_slack
 from tests.helpers import bot_env
 from tests.pg import create_database, drop_database

@@ -526,7 +526,7 @@ async def budgeted(work: Awaitable[T], budget: float) -> tuple[float, T | None]:
 async def settle(app: App) -> None:
     """After a cancelled poll: let the store's queued statements finish, and roll back a
     transaction the cancellation left open (cancelled while awaiting its BEGIN)."""
-    conn = app.store._conn  # type: ignore[attr-defined]
+    conn = app.store.db.conn  # type: ignore[attr-defined]
     await conn.execute("SELECT 1")
     if conn.in_transaction:
         await conn.execute("ROLLBACK")

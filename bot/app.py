@@ -36,6 +36,7 @@ from bot.services.stats import StatsService
 from bot.services.stories import StoryDesk
 from bot.services.subscriptions import SubscriptionService
 from bot.services.verify import verified
+from bot.store.base import SchemaTooNewError
 from bot.store.sqlite import SqliteStore
 from bot.workers import InProcesses, InThread, workers
 
@@ -151,12 +152,14 @@ async def open_store(settings: Settings) -> StorageEngine:
     where = f"NEWSBRIEF_DB={path}"
     try:
         return await SqliteStore.open(path)
+    except SchemaTooNewError as exc:
+        raise StartupError(f"{where}: {exc}") from exc
     except (OSError, sqlite3.Error) as exc:
         raise StartupError(f"{where}: cannot open the database ({exc})") from exc
 
 
 async def open_postgres(url: str) -> StorageEngine:
-    from bot.store.pg import PostgresStore, SchemaTooNewError
+    from bot.store.pg import PostgresStore
 
     where = f"NEWSBRIEF_DATABASE_URL ({database_name(url)})"
     try:

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,51 @@ class Feed:
     @property
     def healthy(self) -> bool:
         return self.consecutive_failures == 0
+
+
+# --- feeds as read --------------------------------------------------------------
+
+
+class FeedError(Exception):
+    """A feed could not be fetched or read; the message is shown to admins as is."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after_seconds: float | None = None,
+        blocked_by: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+        # The operator's setting that caused it, as "NAME=value": when that setting
+        # changes, the feed is retried at once instead of waiting out a backoff.
+        self.blocked_by = blocked_by
+
+
+@dataclass(frozen=True)
+class ParsedEntry:
+    title: str
+    url: str
+    guid: str | None
+    published_at: datetime | None
+    text: str
+    is_full_text: bool
+
+
+@dataclass(frozen=True)
+class FetchedFeed:
+    """A feed as the source read it; `not_modified` means nothing changed (HTTP 304)."""
+
+    not_modified: bool
+    title: str | None = None
+    entries: tuple[ParsedEntry, ...] = ()
+    etag: str | None = None
+    last_modified: str | None = None
+    warnings: tuple[str, ...] = ()
+
+
+# --- articles and stories ---------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -98,6 +144,15 @@ class Story:
     @property
     def latest(self) -> datetime:
         return max(a.published_at for a in self.articles)
+
+
+MatchMode = Literal["all", "any"]
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    article: Article
+    relevance: float  # larger is better; each engine ranks on its own scale
 
 
 @dataclass(frozen=True)
@@ -171,6 +226,37 @@ class QATurn:
     question: str
     answer: str
     asked_at: datetime
+
+
+# --- what a summarizer writes: sentences, each with the articles behind it ----------
+
+
+@dataclass(frozen=True)
+class Point:
+    """A sentence and the articles that support it."""
+
+    text: str
+    article_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class StorySummary:
+    headline: str
+    points: tuple[Point, ...]
+    why_it_matters: str | None = None
+    # Quoted by the offline summarizer: as the default, or because the model failed.
+    extractive: bool = True
+    fallback_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class AnswerDraft:
+    points: tuple[Point, ...]
+    supported: bool
+    extractive: bool = True
+    fallback_reason: str | None = None
+    # When the sources do not answer: sentences of theirs that came close, quoted.
+    related: tuple[Point, ...] = ()
 
 
 # --- the neutral message model that every adapter renders ---------------------

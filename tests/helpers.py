@@ -11,8 +11,10 @@ from pathlib import Path
 
 from bot.app import App
 from bot.domain import Feed, FeedReport, NewArticle
+from bot.placement import PlacedArticle
 from bot.services.dedupe import canonical_url, content_hash
-from bot.services.ports import Store
+from bot.services.ports import ArticleStore, Store
+from bot.services.story_index import Fingerprint, print_record
 from bot.timeutil import utcnow
 
 REPO = Path(__file__).resolve().parents[1]
@@ -95,7 +97,35 @@ async def add_article(
     article = new_article(
         url, title, text, guid=url, source=source, is_full_text=len(text.split()) >= 120
     )
-    return await store.add_article(feed, article)
+    return await store_article(store, feed, article)
+
+
+async def store_article(
+    store: ArticleStore,
+    feed: Feed,
+    article: NewArticle,
+    *,
+    story_id: int | None = None,
+    print_: Fingerprint | None = None,
+) -> int | None:
+    """One entry stored as a batch of its own: in story `story_id`, else a new one; the
+    new article's id, or None for a copy of one stored."""
+    record = print_record(print_) if print_ is not None else None
+    placed = PlacedArticle(article, story_id=story_id, record=record)
+    (article_id,) = await store.add_articles(feed, [placed])
+    return article_id
+
+
+async def store_reprint(
+    store: ArticleStore, feed: Feed, article_id: int, reprint: NewArticle
+) -> bool:
+    """Another outlet's copy of a stored article: one more source of it; False when the
+    copy's URL or guid is stored already."""
+    known = await store.known_articles(feed, [(reprint.guid, reprint.canonical_url)])
+    placed = PlacedArticle(reprint, reprint_of=article_id)
+    (stored,) = await store.add_articles(feed, [placed])
+    assert stored is None  # a reprint is a source, not an article
+    return known == [None]
 
 
 async def poll_in_order(app: App) -> list[FeedReport]:

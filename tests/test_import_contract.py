@@ -1,7 +1,7 @@
 """The core imports no adapter and no platform library: the direction of every import.
 
-`bot.domain`, `bot.services` and the pure helpers they use (`bot.text`,
-`bot.timeutil`) may import each other and the standard library, nothing that
+`bot.domain`, `bot.services` and the pure helpers they use (`bot.placement`,
+`bot.text`, `bot.timeutil`) may import each other and the standard library, nothing that
 talks to a platform, a database or the network. `make lint` runs this file.
 """
 
@@ -15,6 +15,7 @@ import pytest
 BOT = Path(__file__).resolve().parents[1] / "bot"
 CORE = [
     BOT / "domain.py",
+    BOT / "placement.py",
     BOT / "text.py",
     BOT / "timeutil.py",
     *sorted((BOT / "services").rglob("*.py")),

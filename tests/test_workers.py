@@ -13,7 +13,7 @@ import pytest
 
 from bot.app import bootstrap, no_chat
 from bot.config import Settings
-from bot.services.ports import FeedError
+from bot.domain import FeedError
 from bot.workers import InProcesses, InThread, workers
 
 

@@ -18,7 +18,7 @@ from typing import TextIO
 
 from bot.domain import CONSOLE_SCOPE, Hint, Message, Scope, ThreadKind
 from bot.services.chat import ChatServices
-from bot.services.ports import Delivery, OutboxPart, SentPart
+from bot.services.delivery import Delivery, OutboxPart, SentPart
 from bot.services.render import hinted, worded
 
 log = logging.getLogger(__name__)

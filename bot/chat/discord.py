@@ -36,7 +36,7 @@ from discord.http import Route
 from bot.chat.discord_embeds import DiscordMessage, plain_text, render_embeds, with_hint
 from bot.domain import Message, Scope
 from bot.services.chat import ChatServices
-from bot.services.ports import Delivery, OutboxPart, PostRefused, SentPart
+from bot.services.delivery import Delivery, OutboxPart, PostRefused, SentPart
 from bot.services.retry import Backoff
 from bot.services.subscriptions import parse_topics
 

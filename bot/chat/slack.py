@@ -47,7 +47,7 @@ from bot.chat.slack_blocks import (
 )
 from bot.domain import Hint, Message, Scope
 from bot.services.chat import ChatServices
-from bot.services.ports import Delivery, OutboxPart, PostRefused, SentPart
+from bot.services.delivery import Delivery, OutboxPart, PostRefused, SentPart
 from bot.services.subscriptions import parse_topics
 
 log = logging.getLogger(__name__)

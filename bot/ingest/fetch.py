@@ -24,7 +24,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 import aiohttp
 
-from bot.services.ports import FeedError
+from bot.domain import FeedError
 from bot.services.retry import retry_after_seconds
 
 log = logging.getLogger(__name__)

@@ -15,8 +15,8 @@ from typing import Any
 
 import feedparser
 
+from bot.domain import FeedError, ParsedEntry
 from bot.ingest.fastparse import RawEntry, RawFeed, read_fast, response_headers
-from bot.services.ports import FeedError, ParsedEntry
 from bot.text import clean_text, html_to_text
 
 log = logging.getLogger(__name__)

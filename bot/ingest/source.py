@@ -8,11 +8,11 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from bot.domain import Feed
+from bot.domain import Feed, FeedError, FetchedFeed, ParsedEntry
 from bot.ingest.extract import extract_text
 from bot.ingest.fetch import Fetcher, is_local, local_path
 from bot.ingest.parse import FULL_TEXT_MIN_WORDS, parse_feed
-from bot.services.ports import FeedError, FetchedFeed, ParsedEntry, Workers
+from bot.services.ports import Workers
 from bot.text import clean_text
 from bot.timeutil import utcnow
 from bot.workers import InThread

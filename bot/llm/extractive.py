@@ -15,8 +15,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.domain import Article, QATurn, Story
-from bot.services.ports import AnswerDraft, Point, StorySummary
+from bot.domain import AnswerDraft, Article, Point, QATurn, Story, StorySummary
 from bot.services.similarity import cosine, smooth_idf, weighted
 from bot.text import query_terms, split_sentences, stem, terms
 

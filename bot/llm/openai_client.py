@@ -28,7 +28,7 @@ import openai
 from openai import AsyncOpenAI
 from pydantic import BaseModel, ValidationError
 
-from bot.domain import Article, QATurn, Story
+from bot.domain import AnswerDraft, Article, Point, QATurn, Story, StorySummary
 from bot.llm.capacity import OPENAI_FIT_CONCURRENCY, Gate, ServerFit, discover_fit
 from bot.llm.errors import ErrorKind, ServerError, classify
 from bot.llm.extractive import ExtractiveSummarizer
@@ -41,7 +41,8 @@ from bot.llm.schemas import (
     ThreadAnswerOut,
     json_schema,
 )
-from bot.services.ports import AnswerDraft, LlmCall, LlmLedger, Point, StorySummary
+from bot.services.ledgers import LlmCall
+from bot.services.ports import LlmLedger
 from bot.services.retry import Backoff, retry_after
 from bot.text import clean_text, shorten
 from bot.timeutil import utcnow

@@ -9,8 +9,9 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.domain import Article, Message, PostedStory, Scope, Story, Subscription, ThreadKind
+from bot.services.delivery import Delivery
 from bot.services.outbox import Outbox
-from bot.services.ports import Delivery, PartSender, Store, Summarizer
+from bot.services.ports import PartSender, Store, Summarizer
 from bot.services.render import plural, render_stories
 from bot.services.stories import stored_stories
 from bot.text import query_terms

@@ -7,9 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.domain import FeedReport, Hint, Message, Scope
+from bot.domain import FeedError, FeedReport, Hint, Message, Scope
 from bot.services.ingest import IngestService
-from bot.services.ports import FeedError, FeedSource, Store
+from bot.services.ports import FeedSource, Store
 from bot.services.render import render_feeds
 from bot.timeutil import utcnow
 

@@ -9,9 +9,9 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from bot.domain import Feed, FeedReport, NewArticle
+from bot.domain import Feed, FeedError, FeedReport, NewArticle, ParsedEntry
 from bot.services.dedupe import canonical_url, content_hash
-from bot.services.ports import FeedError, FeedSource, ParsedEntry, Store
+from bot.services.ports import FeedSource, Store
 from bot.services.retry import Backoff
 from bot.services.stories import StoryDesk
 from bot.timeutil import utcnow

@@ -31,15 +31,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from bot.domain import Message, Scope, ThreadKind
-from bot.services.ports import (
-    Delivery,
-    OutboxPart,
-    OutboxStore,
-    PartSender,
-    PostRefused,
-    PostShows,
-    SentPart,
-)
+from bot.services.delivery import Delivery, OutboxPart, PostRefused, PostShows, SentPart
+from bot.services.ports import OutboxStore, PartSender
 from bot.services.retry import Backoff
 from bot.timeutil import utcnow
 

@@ -8,25 +8,31 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
-from datetime import date, datetime
-from typing import Literal, ParamSpec, Protocol, TypeVar
+from datetime import datetime
+from typing import ParamSpec, Protocol, TypeVar
 
 from bot.domain import (
+    AnswerDraft,
     Article,
     Feed,
+    FetchedFeed,
+    MatchMode,
     Message,
-    NewArticle,
+    ParsedEntry,
+    Point,
     PostedStory,
     QATurn,
     Scope,
+    SearchHit,
     Story,
-    StoryVersion,
+    StorySummary,
     Subscription,
     ThreadContext,
     ThreadKind,
 )
-from bot.services.story_index import Fingerprint
+from bot.placement import PlacedArticle, StoredPrint
+from bot.services.delivery import Delivery, OutboxCounts, OutboxPart, SentPart
+from bot.services.ledgers import ClaimTally, DayClaims, LlmCall, LlmStats, StoreHealth
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -40,45 +46,6 @@ class Workers(Protocol):
     cores (the function and its arguments must then be picklable)."""
 
     async def run(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T: ...
-
-
-class FeedError(Exception):
-    """A feed could not be fetched or read; the message is shown to admins as is."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        retry_after_seconds: float | None = None,
-        blocked_by: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.retry_after_seconds = retry_after_seconds
-        # The operator's setting that caused it, as "NAME=value": when that setting
-        # changes, the feed is retried at once instead of waiting out a backoff.
-        self.blocked_by = blocked_by
-
-
-@dataclass(frozen=True)
-class ParsedEntry:
-    title: str
-    url: str
-    guid: str | None
-    published_at: datetime | None
-    text: str
-    is_full_text: bool
-
-
-@dataclass(frozen=True)
-class FetchedFeed:
-    """A feed as the source read it; `not_modified` means nothing changed (HTTP 304)."""
-
-    not_modified: bool
-    title: str | None = None
-    entries: tuple[ParsedEntry, ...] = ()
-    etag: str | None = None
-    last_modified: str | None = None
-    warnings: tuple[str, ...] = ()
 
 
 class FeedSource(Protocol):
@@ -96,21 +63,6 @@ class FeedSource(Protocol):
 
 
 # --- storage -----------------------------------------------------------------------
-
-MatchMode = Literal["all", "any"]
-
-
-@dataclass(frozen=True)
-class SearchHit:
-    article: Article
-    relevance: float  # larger is better (negated bm25)
-
-
-@dataclass
-class DeliveryClaim:
-    key: str
-    granted: bool
-    status: str = field(default="pending")
 
 
 class FeedStore(Protocol):
@@ -179,26 +131,6 @@ class ArticleStore(Protocol):
         also an earlier entry of this batch) — a copy is linked to `feed` too."""
         ...
 
-    async def add_article(
-        self,
-        feed: Feed,
-        article: NewArticle,
-        *,
-        story_id: int | None = None,
-        print_: Fingerprint | None = None,
-    ) -> int | None:
-        """Store an article in story `story_id` (whose version then grows), or, given
-        none, in a new story named after it (the story's id is the article's). Returns
-        the new id, or None for a copy already stored (it is linked to `feed` too).
-        The same as `add_articles` with one entry."""
-        ...
-
-    async def add_reprint(self, feed: Feed, article_id: int, reprint: NewArticle) -> bool:
-        """Another outlet's copy of an article: one more source of it, linked to `feed`;
-        False when that copy is stored already. The same as `add_articles` with one
-        entry whose `reprint_of` is `article_id`."""
-        ...
-
     async def get_articles(self, ids: Sequence[int]) -> list[Article]: ...
     async def recent_articles(
         self, scope: Scope, *, since: datetime, limit: int, fetched_since: datetime | None = None
@@ -217,28 +149,6 @@ class ArticleStore(Protocol):
         engine may rank a query with very many matches (tens of thousands) over only the
         newest thousands of them that the window and scope allow."""
         ...
-
-
-@dataclass(frozen=True)
-class PlacedArticle:
-    """A new entry placed in its story, stored with the rest of its feed's batch.
-
-    Ids below zero name this batch's own entries: -1 is the first entry's article
-    (and, as `story_id`, the story that entry is in), -2 the second's, and so on.
-    """
-
-    article: NewArticle
-    story_id: int | None = None  # None: it starts a story of its own, named after it
-    reprint_of: int | None = None  # a syndicated copy: stored as another source of that article
-    print_: Fingerprint | None = None
-
-
-@dataclass(frozen=True)
-class StoredPrint:
-    story_id: int
-    article_id: int
-    published_at: datetime
-    print_: Fingerprint
 
 
 class StoryStore(Protocol):
@@ -308,121 +218,6 @@ class DeliveryStore(Protocol):
 
 
 # --- the outbox: what the bot posts, stored before it is posted ------------------------
-
-
-@dataclass(frozen=True)
-class OutboxPart:
-    """One platform message of a delivery, rendered when the delivery was stored.
-
-    "sending" means a send began and its outcome was not recorded (the bot stopped, or
-    the platform did not answer): the part may or may not be on the platform, so it
-    is looked up there before it is sent again.
-    """
-
-    index: int
-    payload: str  # the platform's own message as JSON: only its adapter reads it
-    state: Literal["pending", "sending", "sent"] = "pending"
-    sending_since: datetime | None = None
-    message_id: str | None = None
-    thread_key: str | None = None  # the thread this part opened, if any
-
-
-@dataclass(frozen=True)
-class PostShows:
-    """What a post shows: questions in the threads it opens are answered from these
-    articles, and the story versions decide what a later digest posts as an update.
-    Recorded with the part that opens a thread (or, for a post into a thread, with its
-    first part)."""
-
-    kind: ThreadKind
-    article_ids: tuple[int, ...] = ()
-    stories: tuple[StoryVersion, ...] = ()
-
-
-DeliveryStatus = Literal["pending", "posted", "abandoned"]
-# The kinds of post whose threads are answered from the articles they show.
-THREAD_KINDS = frozenset({ThreadKind.DIGEST, ThreadKind.BRIEF})
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """Something the bot posts: its parts in order, under a key that makes it once."""
-
-    key: str
-    scope: Scope
-    channel: str
-    parts: tuple[OutboxPart, ...]
-    created_at: datetime
-    thread_key: str | None = None  # posted into this thread (an update), not the channel
-    shows: PostShows | None = None
-    due_at: datetime | None = None  # a scheduled post: when it fell due
-    late_after: datetime | None = None  # finished after this, it is reported late
-    status: DeliveryStatus = "pending"
-    attempts: int = 0
-    late_reported: bool = False
-    error: str | None = None
-
-    @property
-    def unsent(self) -> list[OutboxPart]:
-        return [p for p in self.parts if p.state != "sent"]
-
-    @property
-    def opens_threads(self) -> bool:
-        """Whether its parts open threads (a digest or brief posted in the channel): the
-        platform says which thread, and replies there are answered from what it shows."""
-        return (
-            self.shows is not None and self.shows.kind in THREAD_KINDS and self.thread_key is None
-        )
-
-    def thread_opened(self, index: int, sent: SentPart) -> str | None:
-        """The thread to record once part `index` is sent, answered from what the post
-        shows: the one the part opened, or, for a brief posted into a thread, that one."""
-        if self.shows is None or self.shows.kind not in THREAD_KINDS:
-            return None
-        if sent.thread_key:
-            return sent.thread_key
-        if self.thread_key is not None and index == self.parts[0].index:
-            return self.thread_key
-        return None
-
-    def stories_posted(self, index: int, sent: SentPart) -> list[PostedStory]:
-        """The story versions to record as shown once part `index` is sent: with the
-        first part posted into a thread (an update), or with the part that opened the
-        post's first thread."""
-        if self.shows is None or not self.shows.stories:
-            return []
-        if self.thread_key is not None:
-            under = self.thread_key if index == self.parts[0].index else None
-        else:
-            opened_before = any(p.thread_key for p in self.parts if p.index < index)
-            under = sent.thread_key if not opened_before else None
-        if under is None:
-            return []
-        return [PostedStory(s.story_id, s.version, under) for s in self.shows.stories]
-
-
-class PostRefused(Exception):
-    """The platform refused a post for good (the bot is not in the channel, the channel is
-    archived): trying again changes nothing. `reason` says so to the person who asked."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-@dataclass(frozen=True)
-class SentPart:
-    """A part as the platform has it: its message id, and the thread it opened."""
-
-    message_id: str
-    thread_key: str | None = None
-
-
-@dataclass(frozen=True)
-class OutboxCounts:
-    pending: int  # not finished yet
-    late: int  # finished, or still unfinished, after their grace period
-    abandoned: int  # given up: too old to post
 
 
 class OutboxStore(Protocol):
@@ -505,19 +300,6 @@ class ThreadStore(Protocol):
     async def recent_turns(self, thread: ThreadContext, limit: int) -> list[QATurn]: ...
 
 
-@dataclass(frozen=True)
-class StoreHealth:
-    """What `python -m bot health` reports of the database."""
-
-    engine: str  # "sqlite" or "postgresql"
-    schema_version: int
-    feeds: int  # feeds someone reads
-    feeds_overdue: int  # due before the moment asked about, and not polled since
-    feeds_leased: int  # being polled now (a live lease)
-    deliveries_pending: int  # unfinished posts
-    deliveries_leased: int  # being posted now
-
-
 class HealthStore(Protocol):
     async def health(self, *, now: datetime, overdue_before: datetime) -> StoreHealth: ...
 
@@ -537,34 +319,6 @@ class Store(
 
 
 # --- summarizing and answering -------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Point:
-    """A sentence and the articles that support it."""
-
-    text: str
-    article_ids: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class StorySummary:
-    headline: str
-    points: tuple[Point, ...]
-    why_it_matters: str | None = None
-    # Quoted by the offline summarizer: as the default, or because the model failed.
-    extractive: bool = True
-    fallback_reason: str | None = None
-
-
-@dataclass(frozen=True)
-class AnswerDraft:
-    points: tuple[Point, ...]
-    supported: bool
-    extractive: bool = True
-    fallback_reason: str | None = None
-    # When the sources do not answer: sentences of theirs that came close, quoted.
-    related: tuple[Point, ...] = ()
 
 
 class Summarizer(Protocol):
@@ -597,33 +351,6 @@ class Summarizer(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class LlmCall:
-    kind: str
-    model: str
-    prompt_version: str
-    # "ok", "error": a request and how it went; "invalid": output that failed validation;
-    # "fallback": an item quoted the sources instead (error says why); "cache-hit", "budget"
-    status: str
-    tokens_in: int = 0
-    tokens_out: int = 0
-    latency_ms: int = 0
-    error: str | None = None
-
-
-@dataclass(frozen=True)
-class LlmStats:
-    requests: int  # HTTP requests sent to the model server
-    ok: int
-    errors: int  # requests that failed (status, time-out, connection)
-    invalid: int  # replies that failed validation (each one answered a request)
-    fallbacks: int  # items that quoted the sources instead
-    cache_hits: int
-    tokens_in: int
-    tokens_out: int
-    fallback_reasons: tuple[tuple[str, int], ...] = ()
-
-
 class LlmLedger(Protocol):
     """Where model output is cached and model calls are counted."""
 
@@ -634,26 +361,6 @@ class LlmLedger(Protocol):
     async def record_call(self, call: LlmCall, at: datetime) -> None: ...
     async def tokens_used_since(self, since: datetime) -> int: ...
     async def llm_stats(self, since: datetime | None) -> LlmStats: ...
-
-
-@dataclass(frozen=True)
-class ClaimTally:
-    """What checking one model output against its sources did to its claims."""
-
-    kind: str  # "digest_item", "brief_overview", "thread_answer"
-    checked: int
-    recited: int  # moved to another given source that supports them
-    dropped: int  # not posted
-    fallbacks: int = 0  # outputs left with no supported claim: quoted the sources instead
-
-
-@dataclass(frozen=True)
-class DayClaims:
-    day: date  # UTC
-    checked: int
-    recited: int
-    dropped: int
-    fallbacks: int
 
 
 class ClaimLedger(Protocol):

@@ -10,18 +10,20 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 
 from bot.domain import (
+    AnswerDraft,
     Article,
     Bullet,
     Citation,
     Feed,
     Hint,
     Message,
+    Point,
     Section,
     Story,
+    StorySummary,
     StoryVersion,
     ThreadKind,
 )
-from bot.services.ports import AnswerDraft, Point, StorySummary
 
 NO_ANSWER = "The sources I have don't answer that. Try rephrasing."
 NOT_IN_SOURCES = "The sources I have don't answer that."

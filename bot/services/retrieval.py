@@ -6,8 +6,8 @@ import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from bot.domain import Article, Scope
-from bot.services.ports import SearchHit, Store
+from bot.domain import Article, Scope, SearchHit
+from bot.services.ports import Store
 from bot.text import query_terms
 
 # A story this old counts half as much as a fresh one of equal relevance.

@@ -6,14 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.services.ports import (
-    ClaimLedger,
-    DayClaims,
-    LlmLedger,
-    LlmStats,
-    OutboxCounts,
-    OutboxStore,
-)
+from bot.services.delivery import OutboxCounts
+from bot.services.ledgers import DayClaims, LlmStats
+from bot.services.ports import ClaimLedger, LlmLedger, OutboxStore
 from bot.timeutil import utcnow
 
 

@@ -16,8 +16,15 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot.domain import Article, Feed, NewArticle, Story
-from bot.services.ports import ArticleStore, PlacedArticle, StoryStore, Workers
-from bot.services.story_index import STORY_WINDOW, StoryIndex, fingerprints
+from bot.placement import PlacedArticle
+from bot.services.ports import ArticleStore, StoryStore, Workers
+from bot.services.story_index import (
+    STORY_WINDOW,
+    StoryIndex,
+    fingerprints,
+    print_from_record,
+    print_record,
+)
 from bot.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -92,7 +99,7 @@ class StoryDesk:
                         where.story, where.copy_of, print_, at=article.published_at, reprint=True
                     )
                     continue
-                placed.append(PlacedArticle(article, where.story, print_=print_))
+                placed.append(PlacedArticle(article, where.story, record=print_record(print_)))
                 story = where.story if where.story is not None else provisional
                 index.remember(story, provisional, print_, at=article.published_at)
             stored: list[int | None] = []
@@ -122,7 +129,12 @@ class StoryDesk:
             index = StoryIndex(window=self._window)
             stored = await self._store.story_prints(self._clock() - self._window)
             for item in stored:
-                index.remember(item.story_id, item.article_id, item.print_, at=item.published_at)
+                index.remember(
+                    item.story_id,
+                    item.article_id,
+                    print_from_record(item.record),
+                    at=item.published_at,
+                )
             self._seen_up_to = max((item.article_id for item in stored), default=0)
             log.info("story index: %d stories from %d recent articles", len(index), len(stored))
             self._index = index
@@ -134,7 +146,9 @@ class StoryDesk:
         since = self._clock() - self._window
         others = await self._store.story_prints(since, after_id=self._seen_up_to)
         for item in others:
-            index.remember(item.story_id, item.article_id, item.print_, at=item.published_at)
+            index.remember(
+                item.story_id, item.article_id, print_from_record(item.record), at=item.published_at
+            )
             self._seen_up_to = max(self._seen_up_to, item.article_id)
         if others:
             log.debug("story index: %d articles stored by other processes", len(others))

@@ -17,7 +17,6 @@ Terms are held as 32-bit hashes in arrays, not as strings in dicts.
 
 from __future__ import annotations
 
-import json
 import re
 import zlib
 from array import array
@@ -27,10 +26,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from itertools import repeat
-from typing import Any
 
 import numpy as np
 
+from bot.placement import PrintRecord, decode_print, encode_print
 from bot.text import content_terms, stem, words
 
 SHINGLE_WORDS = 5
@@ -98,7 +97,7 @@ class Fingerprint:
     terms: _Terms = field(init=False, compare=False, repr=False)
     # As stored (see `print_record`), once made: a fingerprint made in a worker process
     # arrives with it.
-    record: tuple[str, bytes] | None = field(init=False, default=None, compare=False, repr=False)
+    record: PrintRecord | None = field(init=False, default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "terms", _Terms.of(self))
@@ -107,8 +106,7 @@ class Fingerprint:
         """Sent from a worker process as its record and its arrays: unpickling its dicts
         and sets, then encoding them for the store, cost the bot's process 0.1 ms an
         article; this way the record is made where the fingerprint is, and read once."""
-        data, sketch = print_record(self)
-        return _delivered, (data, sketch, self.shingles, self.terms)
+        return _delivered, (print_record(self), self.shingles, self.terms)
 
 
 @dataclass(frozen=True)
@@ -155,48 +153,32 @@ def _hashed(counts: Mapping[str, int]) -> tuple[np.ndarray, np.ndarray]:
     return keys, 1 + np.log(values)
 
 
-def print_record(print_: Fingerprint) -> tuple[str, bytes]:
-    """A fingerprint as stored: its counts and figures as JSON, its sketch packed."""
+def print_record(print_: Fingerprint) -> PrintRecord:
+    """A fingerprint as the store keeps it (see bot/placement.py)."""
     if print_.record is not None:
         return print_.record
-    data = {
-        "words": print_.words,
-        "names": print_.names,
-        "title_names": sorted(print_.title_names),
-        "lead_figures": sorted(print_.lead_figures),
-        "figures": sorted(print_.figures),
-        "shingle_count": print_.shingle_count,
-    }
-    return json.dumps(data, separators=(",", ":")), array("I", print_.sketch).tobytes()
+    return encode_print(
+        words=print_.words,
+        names=print_.names,
+        title_names=print_.title_names,
+        lead_figures=print_.lead_figures,
+        figures=print_.figures,
+        shingle_count=print_.shingle_count,
+        sketch=print_.sketch,
+    )
 
 
-def print_from_record(data: str, sketch: bytes) -> Fingerprint:
-    """A stored fingerprint; records written before sketches held every hash, sorted,
-    so their first ones are the sketch."""
-    return Fingerprint(**_recorded(data, sketch))
+def print_from_record(record: PrintRecord) -> Fingerprint:
+    """A stored fingerprint."""
+    return Fingerprint(**decode_print(record, sketch_size=SKETCH_SIZE))
 
 
-def _recorded(data: str, sketch: bytes) -> dict[str, Any]:
-    fields = json.loads(data)
-    packed = array("I")
-    packed.frombytes(sketch)
-    return {
-        "words": fields["words"],
-        "names": fields["names"],
-        "title_names": frozenset(fields["title_names"]),
-        "lead_figures": frozenset(fields["lead_figures"]),
-        "figures": frozenset(fields["figures"]),
-        "sketch": tuple(sorted(packed)[:SKETCH_SIZE]),
-        "shingle_count": fields.get("shingle_count", len(packed)),
-    }
-
-
-def _delivered(data: str, sketch: bytes, shingles: np.ndarray, terms: _Terms) -> Fingerprint:
+def _delivered(record: PrintRecord, shingles: np.ndarray, terms: _Terms) -> Fingerprint:
     """A fingerprint from a worker process (see `Fingerprint.__reduce__`): its arrays as
     they were made, not derived again."""
     print_ = object.__new__(Fingerprint)
-    fields = _recorded(data, sketch) | {"shingles": shingles, "terms": terms}
-    fields["record"] = (data, sketch)
+    fields = decode_print(record, sketch_size=SKETCH_SIZE) | {"shingles": shingles, "terms": terms}
+    fields["record"] = record
     for name, value in fields.items():
         object.__setattr__(print_, name, value)
     return print_

@@ -24,16 +24,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
-from bot.domain import Article, QATurn, Story
+from bot.domain import AnswerDraft, Article, Point, QATurn, Story, StorySummary
 from bot.services.claims import check_claim
-from bot.services.ports import (
-    AnswerDraft,
-    ClaimLedger,
-    ClaimTally,
-    Point,
-    StorySummary,
-    Summarizer,
-)
+from bot.services.ledgers import ClaimTally
+from bot.services.ports import ClaimLedger, Summarizer
 from bot.timeutil import utcnow
 
 log = logging.getLogger(__name__)

@@ -1,27 +1,24 @@
-"""A feed's new entries placed against what is stored, as both engines store them.
+"""A feed's new entries placed against what is stored: the one placing path of both
+engines and of the in-memory store the tests use.
 
-Each engine reads, in one query, what placing a batch depends on, as rows with
-`kind`, `key`, `id`, `linked` and `story`: "g" an article of this feed's guid `key`,
-"u" an article with canonical URL `key`, "r" a reprint with that URL (of article
-`id`), "h" an article with content hash `key`, "s" a stored story `id` a batch entry
-names. `Batch` then places the entries one by one in Python (as storing each in its
-own transaction would) and collects each table's rows; the engine writes them.
+The store reads, in one query, what placing a batch depends on, as rows with `kind`,
+`key`, `id`, `linked` and `story`: "g" an article of this feed's guid `key`, "u" an
+article with canonical URL `key`, "r" a reprint with that URL (of article `id`), "h"
+an article with content hash `key`, "a" an article a batch entry reprints, "s" a
+stored story `id` a batch entry names; `linked` says whether the feed carries the
+article already and `story` is its stored story. `Batch` then places the entries one
+by one in Python (as storing each in its own transaction would) and collects each
+table's rows; the store writes them.
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Literal
 
-from bot.domain import Feed, NewArticle
-from bot.services.ports import PlacedArticle
-from bot.services.story_index import Fingerprint, print_record
-
-# A moment as the engine stores it: SQLite fixed-width UTC text, PostgreSQL a datetime.
-M = TypeVar("M", str, datetime)
+from bot.placement import PlacedArticle
 
 
 @dataclass(frozen=True)
@@ -41,34 +38,29 @@ def check_batch_ids(placed: Sequence[PlacedArticle]) -> None:
 
 
 @dataclass
-class NewStory(Generic[M]):
+class NewStory:
     """A story the batch starts, written once with its version and last sighting."""
 
-    first_seen: M
-    last_seen: M
+    first_seen: datetime
+    last_seen: datetime
     version: int = 1
 
 
-class Batch(Generic[M]):
+class Batch:
     """A feed's new entries placed one by one, as storing each in its own transaction
     would: the stored state they depend on (the engine's lookup rows, see the module
     docstring) kept up to date as entries are placed, new articles numbered from `ids`,
-    and the rows to write collected per table. `moment` and `flag` turn a datetime and
-    a boolean into what the engine stores."""
+    and the rows to write collected per table."""
 
     def __init__(
         self,
         feed_id: int,
-        lookup: Iterable[Any],  # rows read by name (sqlite3.Row, asyncpg.Record)
+        lookup: Iterable[Any],  # rows read by name (sqlite3.Row, asyncpg.Record, dicts)
         *,
         ids: Iterator[int],
-        moment: Callable[[datetime], M],
-        flag: Callable[[bool], Any],
     ) -> None:
         self.feed_id = feed_id
         self.ids = ids
-        self.moment: Callable[[datetime], M] = moment
-        self.flag = flag
         self.by_guid: dict[str, int] = {}  # this feed's guids
         self.by_url: dict[str, int] = {}  # an article's URL, or a reprint's
         self.by_hash: dict[str, int] = {}
@@ -76,8 +68,8 @@ class Batch(Generic[M]):
         self.story_of: dict[int, int | None] = {}  # None: its story is not stored
         self.stories: set[int] = set()  # stored before the batch
         self.entries: list[int] = []  # the article each entry placed so far is
-        self.new_stories: dict[int, NewStory[M]] = {}
-        self.bumps: dict[int, tuple[int, M]] = {}  # stored story -> (joined, last seen)
+        self.new_stories: dict[int, NewStory] = {}
+        self.bumps: dict[int, tuple[int, datetime]] = {}  # stored story -> (joined, last seen)
         self.article_rows: list[tuple[Any, ...]] = []
         self.reprint_rows: list[tuple[Any, ...]] = []
         self.link_rows: list[tuple[Any, ...]] = []
@@ -123,7 +115,7 @@ class Batch(Generic[M]):
             if by_guid is None:
                 self._link(existing, article.guid)
             return Outcome("copy", existing)
-        published = self.moment(article.published_at)
+        published = article.published_at
         if entry.reprint_of is not None:
             original = self._article(entry.reprint_of)
             self.reprint_rows.append(
@@ -153,9 +145,9 @@ class Batch(Generic[M]):
                 article.title,
                 article.source,
                 published,
-                self.moment(article.fetched_at),
+                article.fetched_at,
                 article.text,
-                self.flag(article.is_full_text),
+                article.is_full_text,
                 article.content_hash,
                 story_id,
             )
@@ -164,9 +156,8 @@ class Batch(Generic[M]):
         self.by_url[article.canonical_url] = article_id
         self.by_hash[article.content_hash] = article_id
         self._link(article_id, article.guid)
-        if entry.print_ is not None:
-            data, sketch = print_record(entry.print_)
-            self.print_rows.append((article_id, data, sketch))
+        if entry.record is not None:
+            self.print_rows.append((article_id, entry.record.data, entry.record.sketch))
         return Outcome("new", article_id)
 
     def _article(self, ref: int) -> int:
@@ -183,7 +174,7 @@ class Batch(Generic[M]):
             self.by_guid[guid] = article_id
         self.link_rows.append((article_id, self.feed_id, guid))
 
-    def _seen(self, story_id: int, published: M, *, joined: int) -> None:
+    def _seen(self, story_id: int, published: datetime, *, joined: int) -> None:
         """A story joined by an article (its version grows) or reprinted: its last sighting."""
         if (new := self.new_stories.get(story_id)) is not None:
             new.version += joined
@@ -191,33 +182,3 @@ class Batch(Generic[M]):
             return
         count, last_seen = self.bumps.get(story_id, (0, published))
         self.bumps[story_id] = (count + joined, max(last_seen, published))
-
-
-class BatchWriter(ABC):
-    """add_articles, add_article and add_reprint, as each engine gives them: from its
-    `_add_batch`, which stores a feed's entries and says what became of each."""
-
-    @abstractmethod
-    async def _add_batch(self, feed: Feed, placed: Sequence[PlacedArticle]) -> list[Outcome]: ...
-
-    async def add_articles(self, feed: Feed, placed: Sequence[PlacedArticle]) -> list[int | None]:
-        return [
-            outcome.article_id if outcome.kind == "new" else None
-            for outcome in await self._add_batch(feed, placed)
-        ]
-
-    async def add_article(
-        self,
-        feed: Feed,
-        article: NewArticle,
-        *,
-        story_id: int | None = None,
-        print_: Fingerprint | None = None,
-    ) -> int | None:
-        placed = PlacedArticle(article, story_id=story_id, print_=print_)
-        (article_id,) = await self.add_articles(feed, [placed])
-        return article_id
-
-    async def add_reprint(self, feed: Feed, article_id: int, reprint: NewArticle) -> bool:
-        (outcome,) = await self._add_batch(feed, [PlacedArticle(reprint, reprint_of=article_id)])
-        return outcome.kind == "reprint"

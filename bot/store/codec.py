@@ -1,13 +1,11 @@
-"""What both engines read and write alike: the values kept as JSON text, and the health
-report made from their counts."""
+"""What a delivery shows (see `PostShows`), kept as JSON text on both engines."""
 
 from __future__ import annotations
 
 import json
-from typing import Any, Protocol
 
 from bot.domain import StoryVersion, ThreadKind
-from bot.services.ports import PostShows, StoreHealth
+from bot.services.delivery import PostShows
 
 
 def shows_to_json(shows: PostShows | None) -> str | None:
@@ -30,23 +28,4 @@ def shows_from_json(text: str | None) -> PostShows | None:
         ThreadKind(data["kind"]),
         tuple(data["article_ids"]),
         tuple(StoryVersion(s, v) for s, v in data["stories"]),
-    )
-
-
-class Row(Protocol):
-    """A result row by column name: sqlite3.Row and asyncpg.Record alike."""
-
-    def __getitem__(self, key: str) -> Any: ...
-
-
-def health_from_row(engine: str, schema: int, row: Row) -> StoreHealth:
-    """The health report from the counts each engine's one query names alike."""
-    return StoreHealth(
-        engine,
-        schema,
-        int(row["feeds"]),
-        int(row["overdue"]),
-        int(row["feeds_leased"]),
-        int(row["pending"]),
-        int(row["deliveries_leased"]),
     )

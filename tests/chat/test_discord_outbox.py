@@ -12,8 +12,8 @@ import pytest
 
 from bot.chat.discord import part_nonce
 from bot.domain import Bullet, Message, Section, ThreadKind
+from bot.services.delivery import Delivery, OutboxPart
 from bot.services.outbox import Outbox
-from bot.services.ports import Delivery, OutboxPart
 from tests.chat.discord_rig import DiscordRig, discord_rig
 
 

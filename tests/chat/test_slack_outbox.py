@@ -12,8 +12,8 @@ from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.state import RetryState
 
 from bot.domain import Bullet, Message, Section, ThreadKind
+from bot.services.delivery import Delivery, OutboxPart
 from bot.services.outbox import Outbox
-from bot.services.ports import Delivery, OutboxPart
 from tests.chat.conftest import SlackRig
 
 CHANNEL = "C0001"

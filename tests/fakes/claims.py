@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import UTC, date, datetime
 
-from bot.services.ports import ClaimTally, DayClaims
+from bot.services.ledgers import ClaimTally, DayClaims
 
 
 class InMemoryClaimLedger:

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 
 from bot.domain import Message, Scope
-from bot.services.ports import Delivery, OutboxPart, SentPart
+from bot.services.delivery import Delivery, OutboxPart, SentPart
 
 
 @dataclass

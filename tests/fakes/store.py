@@ -9,43 +9,35 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import re
 import unicodedata
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
+from typing import Any
 
 import snowballstemmer
 
 from bot.domain import (
     Article,
     Feed,
-    NewArticle,
+    MatchMode,
     PostedStory,
     QATurn,
     Reprint,
     Scope,
+    SearchHit,
     Story,
     Subscription,
     ThreadContext,
     ThreadKind,
 )
-from bot.services.ports import (
-    Delivery,
-    DeliveryStatus,
-    LlmCall,
-    LlmStats,
-    MatchMode,
-    OutboxCounts,
-    PlacedArticle,
-    SearchHit,
-    SentPart,
-    StoredPrint,
-    StoreHealth,
-)
-from bot.services.story_index import Fingerprint
+from bot.placement import PlacedArticle, PrintRecord, StoredPrint
+from bot.services.delivery import Delivery, DeliveryStatus, OutboxCounts, SentPart
+from bot.services.ledgers import LlmCall, LlmStats, StoreHealth
 from bot.services.threads import PostRecords
-from bot.store.batch import BatchWriter, Outcome, check_batch_ids
+from bot.store.batch import Batch, check_batch_ids
 from bot.timeutil import from_db, to_db, utcnow
 from tests.fakes.claims import InMemoryClaimLedger
 
@@ -180,6 +172,23 @@ class InMemoryFeedStore:
             stored.next_poll_at, stored.last_attempt_at = _moment(next_poll_at), _moment(at)
 
 
+# An article row's columns, as Batch collects them.
+_ARTICLE_FIELDS = (
+    "id",
+    "guid",
+    "url",
+    "canonical_url",
+    "title",
+    "source",
+    "published_at",
+    "fetched_at",
+    "text",
+    "is_full_text",
+    "content_hash",
+    "story_id",
+)
+
+
 @dataclasses.dataclass
 class _StoryRow:
     first_seen: datetime
@@ -187,7 +196,7 @@ class _StoryRow:
     version: int = 1
 
 
-class InMemoryArticleStore(BatchWriter):
+class InMemoryArticleStore:
     """Articles and the stories they are in (ArticleStore and StoryStore, as in SQLite).
 
     Articles are scoped through the feeds that carry them, so it reads a feed store.
@@ -199,8 +208,9 @@ class InMemoryArticleStore(BatchWriter):
         self.links: dict[tuple[int, int], str | None] = {}  # (article, feed) -> guid
         self.story_rows: dict[int, _StoryRow] = {}
         self.reprinted: dict[str, int] = {}  # a reprint's canonical URL -> the article
-        self.reprint_times: dict[Reprint, datetime] = {}
-        self.prints: dict[int, Fingerprint] = {}
+        # article -> its reprints, as (published, source, canonical URL, reprint)
+        self.reprint_rows: dict[int, list[tuple[datetime, str, str, Reprint]]] = {}
+        self.prints: dict[int, PrintRecord] = {}
         self.story_posts: dict[tuple[Scope, str, int], PostedStory] = {}
 
     def _by_guid(self, feed: Feed, guid: str | None) -> int | None:
@@ -242,81 +252,85 @@ class InMemoryArticleStore(BatchWriter):
         no other article has the guid in this feed."""
         self.links.setdefault((article_id, feed.id), guid)
 
-    def _stored_copy(self, feed: Feed, article: NewArticle) -> int | None:
-        """A duplicate (guid in this feed, URL, a reprint's URL or text) only gains a link."""
-        by_guid = self._by_guid(feed, article.guid)
-        existing = (
-            by_guid
-            or self._by_url(article.canonical_url)
-            or next(
-                (a.id for a in self.articles.values() if a.content_hash == article.content_hash),
-                None,
-            )
-        )
-        if existing is not None and by_guid is None:
-            self._link(feed, existing, article.guid)
-        return existing
-
-    async def _add_batch(self, feed: Feed, placed: Sequence[PlacedArticle]) -> list[Outcome]:
-        """Each entry stored in turn (BatchWriter makes add_articles and the rest of it)."""
+    async def add_articles(self, feed: Feed, placed: Sequence[PlacedArticle]) -> list[int | None]:
+        """Placed by the engines' own `Batch`, on rows read from these dicts as the
+        engines' one lookup statement reads them from tables."""
         check_batch_ids(placed)
-        done: list[Outcome] = []
-        for entry in placed:
-            done.append(self._add_one(feed, entry, [o.article_id for o in done]))
-        return done
+        batch = Batch(
+            feed.id, self._lookup(feed, placed), ids=itertools.count(len(self.articles) + 1)
+        )
+        outcomes = [batch.place(entry) for entry in placed]
+        self._write(feed, batch)
+        return [o.article_id if o.kind == "new" else None for o in outcomes]
 
-    def _add_one(self, feed: Feed, entry: PlacedArticle, earlier: list[int]) -> Outcome:
-        """One entry; `earlier` is the article each earlier entry of its batch is."""
-        article = entry.article
-        existing = self._stored_copy(feed, article)
-        if existing is not None:
-            return Outcome("copy", existing)
-        published = _moment(article.published_at)
-        if entry.reprint_of is not None:
-            original_id = (
-                earlier[-entry.reprint_of - 1] if entry.reprint_of < 0 else entry.reprint_of
-            )
-            self._add_reprint(feed, original_id, article, published)
-            return Outcome("reprint", original_id)
-        story_id = entry.story_id
-        if story_id is not None and story_id < 0:
-            story_id = self.articles[earlier[-story_id - 1]].story_id
-        new_id = len(self.articles) + 1
-        row = self.story_rows.get(story_id) if story_id is not None else None
-        if row is None:
-            story_id, row = new_id, _StoryRow(published, published, version=0)
-            self.story_rows[new_id] = row
-        row.version += 1
-        row.last_seen = max(row.last_seen, published)
-        self.articles[new_id] = Article(
-            **{
-                **dataclasses.asdict(article),
-                "id": new_id,
-                "published_at": published,
-                "fetched_at": _moment(article.fetched_at),
-                "story_id": story_id,
+    def _lookup(self, feed: Feed, placed: Sequence[PlacedArticle]) -> list[dict[str, Any]]:
+        """The rows `Batch` reads (see bot/store/batch.py), as the engines' lookup gives them."""
+        guids = {p.article.guid for p in placed if p.article.guid}
+        urls = {p.article.canonical_url for p in placed}
+        hashes = {p.article.content_hash for p in placed}
+        reprinted = {p.reprint_of for p in placed if p.reprint_of and p.reprint_of > 0}
+        joined = {p.story_id for p in placed if p.story_id and p.story_id > 0}
+
+        def row(kind: str, key: str | None, article_id: int) -> dict[str, Any]:
+            story = self.articles[article_id].story_id
+            return {
+                "kind": kind,
+                "key": key,
+                "id": article_id,
+                "linked": (article_id, feed.id) in self.links,
+                "story": story if story in self.story_rows else None,
             }
-        )
-        self.links[(new_id, feed.id)] = article.guid
-        if entry.print_ is not None:
-            self.prints[new_id] = entry.print_
-        return Outcome("new", new_id)
 
-    def _add_reprint(
-        self, feed: Feed, article_id: int, reprint: NewArticle, published: datetime
-    ) -> None:
-        self.reprinted[reprint.canonical_url] = article_id
-        self._link(feed, article_id, reprint.guid)
-        added = Reprint(reprint.source, reprint.url)
-        self.reprint_times[added] = published
-        original = self.articles[article_id]
-        reprints = sorted(
-            [*original.reprints, added], key=lambda r: (self.reprint_times[r], r.source)
-        )
-        self.articles[article_id] = dataclasses.replace(original, reprints=tuple(reprints))
-        if original.story_id in self.story_rows:
-            row = self.story_rows[original.story_id]
-            row.last_seen = max(row.last_seen, published)
+        rows = [
+            row("g", guid, article_id)
+            for (article_id, feed_id), guid in self.links.items()
+            if feed_id == feed.id and guid in guids
+        ]
+        for article in self.articles.values():
+            if article.canonical_url in urls:
+                rows.append(row("u", article.canonical_url, article.id))
+            if article.content_hash in hashes:
+                rows.append(row("h", article.content_hash, article.id))
+            if article.id in reprinted:
+                rows.append(row("a", None, article.id))
+        rows += [
+            row("r", url, article_id) for url, article_id in self.reprinted.items() if url in urls
+        ]
+        rows += [
+            {"kind": "s", "key": None, "id": i, "linked": False, "story": i}
+            for i in joined
+            if i in self.story_rows
+        ]
+        return rows
+
+    def _write(self, feed: Feed, batch: Batch) -> None:
+        """The batch's rows into the dicts, as the engines write them into tables."""
+        for story_id, new in batch.new_stories.items():
+            self.story_rows[story_id] = _StoryRow(
+                _moment(new.first_seen), _moment(new.last_seen), new.version
+            )
+        for story_id, (joined, seen) in batch.bumps.items():
+            stored = self.story_rows[story_id]
+            stored.version += joined
+            stored.last_seen = max(stored.last_seen, _moment(seen))
+        for values in batch.article_rows:
+            fields = dict(zip(_ARTICLE_FIELDS, values, strict=True))
+            fields["published_at"] = _moment(fields["published_at"])
+            fields["fetched_at"] = _moment(fields["fetched_at"])
+            self.articles[fields["id"]] = Article(**fields)
+        for article_id, canonical_url, url, source, published in batch.reprint_rows:
+            self.reprinted[canonical_url] = article_id
+            self.reprint_rows.setdefault(article_id, []).append(
+                (_moment(published), source, canonical_url, Reprint(source, url))
+            )
+            ordered = sorted(self.reprint_rows[article_id], key=lambda r: r[:3])
+            self.articles[article_id] = dataclasses.replace(
+                self.articles[article_id], reprints=tuple(r[3] for r in ordered)
+            )
+        for article_id, feed_id, guid in batch.link_rows:
+            self.links.setdefault((article_id, feed_id), guid)
+        for article_id, data, sketch in batch.print_rows:
+            self.prints[article_id] = PrintRecord(data, sketch)
 
     async def get_articles(self, ids: Sequence[int]) -> list[Article]:
         return [self.articles[i] for i in ids if i in self.articles]

@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from bot.domain import Article, QATurn, Story
+from bot.domain import AnswerDraft, Article, Point, QATurn, Story, StorySummary
 from bot.llm.extractive import ExtractiveSummarizer
-from bot.services.ports import AnswerDraft, Point, StorySummary
 
 
 class SlowSummarizer(ExtractiveSummarizer):

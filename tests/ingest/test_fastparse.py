@@ -19,9 +19,9 @@ from feedparser.urls import _urljoin, resolve_relative_uris
 import bot.config
 import bot.ingest.parse
 from bench.scale_corpus import Corpus, rss
+from bot.domain import FeedError
 from bot.ingest import fastparse
 from bot.ingest.parse import ParsedFeed, parse_feed, parsed_feed, read_with_feedparser
-from bot.services.ports import FeedError
 from bot.text import html_to_text
 from tests.ingest.feeds import RSS_TYPE, rss_feed, rss_item
 from tests.ingest.test_parse import AGED, ATOM

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from bot.domain import FeedError
 from bot.ingest.fetch import Fetcher, retry_after_seconds
-from bot.services.ports import FeedError
 from bot.timeutil import utcnow
 from tests.fakes.feed_server import FeedServer
 from tests.ingest.feeds import RSS_TYPE, redirect, rss_feed, rss_item, static

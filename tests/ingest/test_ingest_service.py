@@ -15,11 +15,11 @@ import pytest
 from aiohttp import web
 
 from bot.config import SAMPLES_DIR
-from bot.domain import CONSOLE_SCOPE, Article, Feed
+from bot.domain import CONSOLE_SCOPE, Article, Feed, FeedError
 from bot.ingest.fetch import Fetcher
 from bot.ingest.source import HttpFeedSource
+from bot.placement import PlacedArticle
 from bot.services.ingest import IngestService
-from bot.services.ports import FeedError, PlacedArticle
 from bot.services.stories import StoryDesk
 from bot.timeutil import utcnow
 from tests.fakes.feed_server import FeedServer

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.domain import FeedError
 from bot.ingest.parse import FULL_TEXT_MIN_WORDS, parse_feed
-from bot.services.ports import FeedError
 from tests.ingest.feeds import RSS_TYPE, rss_feed, rss_item, sample
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+from bot.domain import Point
 from bot.llm.openai_client import _cited, _distinct, _extract_json, _fence, _Source
 from bot.llm.schemas import CitedText, DigestItemOut, json_schema
-from bot.services.ports import Point
 
 
 def test_json_is_found_in_fenced_or_chatty_replies() -> None:

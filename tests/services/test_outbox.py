@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.domain import Message, Scope, StoryVersion, ThreadKind
+from bot.services.delivery import Delivery, OutboxCounts, OutboxPart, SentPart
 from bot.services.outbox import Outbox, late_key
-from bot.services.ports import Delivery, OutboxCounts, OutboxPart, SentPart
 from tests.fakes.store import InMemoryStore
 
 SLACK = Scope("slack", "T1")

@@ -3,7 +3,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from bot.domain import Scope
-from bot.services.ports import ClaimTally, Delivery, LlmCall, OutboxCounts, OutboxPart
+from bot.services.delivery import Delivery, OutboxCounts, OutboxPart
+from bot.services.ledgers import ClaimTally, LlmCall
 from bot.services.stats import StatsService
 from tests.fakes.store import InMemoryStore
 

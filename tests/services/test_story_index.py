@@ -115,7 +115,7 @@ def test_forgotten_stories_are_not_joined_and_leave_no_trace() -> None:
 def test_a_fingerprint_survives_being_stored() -> None:
     """The stored record reads back as the same fingerprint."""
     print_ = fingerprint(FIRE, WIRE)
-    assert print_from_record(*print_record(print_)) == print_
+    assert print_from_record(print_record(print_)) == print_
 
 
 def test_a_fingerprint_from_a_worker_process_places_as_the_original_does() -> None:

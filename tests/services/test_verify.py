@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.domain import Article, QATurn, Story
+from bot.domain import AnswerDraft, Article, Point, QATurn, Story, StorySummary
 from bot.llm.extractive import ExtractiveSummarizer
-from bot.services.ports import AnswerDraft, ClaimTally, Point, StorySummary
+from bot.services.ledgers import ClaimTally
 from bot.services.render import NOT_IN_SOURCES, RELATED, render_answer
 from bot.services.verify import UNSUPPORTED, VerifyingSummarizer, VerifyMode, verified
 from tests.fakes.claims import InMemoryClaimLedger

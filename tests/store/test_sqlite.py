@@ -8,13 +8,15 @@ import aiosqlite
 import pytest
 
 from bot.domain import Feed, NewArticle, Scope, ThreadKind
-from bot.services.ports import PlacedArticle
-from bot.services.story_index import fingerprint
-from bot.store import sqlite as sqlite_store
-from bot.store.migrations import MIGRATIONS, SCHEMA_VERSION
+from bot.placement import PlacedArticle
+from bot.services.story_index import fingerprint, print_record
 from bot.store.sqlite import SchemaTooNewError, SqliteStore, fts_query
+from bot.store.sqlite import db as sqlite_db
+from bot.store.sqlite import search as sqlite_search
+from bot.store.sqlite.db import SqliteDatabase
+from bot.store.sqlite.migrations import MIGRATIONS, SCHEMA_VERSION
 from bot.timeutil import to_db, utcnow
-from tests.helpers import new_article
+from tests.helpers import new_article, store_article
 
 A = Scope("slack", "TA")
 B = Scope("slack", "TB")
@@ -59,7 +61,7 @@ async def test_the_log_is_checkpointed_beside_the_writer_and_stays_small(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Commits' log is copied into the database by the checkpointer, so the log stays small."""
-    monkeypatch.setattr(sqlite_store, "CHECKPOINT_EVERY_SECONDS", 0.01)
+    monkeypatch.setattr(sqlite_db, "CHECKPOINT_EVERY_SECONDS", 0.01)
     store = await SqliteStore.open(tmp_path / "s.db")
     wal = tmp_path / "s.db-wal"
     sizes = []
@@ -101,8 +103,10 @@ async def test_search_uses_stemming_and_is_scoped(store: SqliteStore) -> None:
     """FTS5 with stemming finds 'talks' for 'talk', only in the asking workspace's feeds."""
     feed = await store.add_feed("https://a.example/feed")
     await store.subscribe_feed(A, feed, channel="C", added_by="U")
-    await store.add_article(
-        feed, _article("https://a.example/t", "Peace talks resume", "Envoys talked for hours.")
+    await store_article(
+        store,
+        feed,
+        _article("https://a.example/t", "Peace talks resume", "Envoys talked for hours."),
     )
     hits = await store.search(A, ["talk"], mode="all", since=None, limit=5)
     assert [h.article.title for h in hits] == ["Peace talks resume"]
@@ -114,7 +118,7 @@ async def test_search_uses_stemming_and_is_scoped(store: SqliteStore) -> None:
 async def test_search_window_excludes_older_articles(store: SqliteStore) -> None:
     """Articles published before `since` are not found."""
     feed = (await store.sync_default_feeds(["https://a.example/feed"]))[0]
-    await store.add_article(feed, _article("https://a.example/t", "Harbour news", "Ships."))
+    await store_article(store, feed, _article("https://a.example/t", "Harbour news", "Ships."))
     future = utcnow() + timedelta(minutes=1)
     assert await store.search(A, ["harbour"], mode="all", since=future, limit=5) == []
     assert len(await store.search(A, ["harbour"], mode="all", since=None, limit=5)) == 1
@@ -194,7 +198,7 @@ async def test_upgrading_a_database_from_before_stories_keeps_every_article_and_
         assert thread is not None and thread.article_ids == (1, 2)
         # New articles get ids after the old ones, and their stories too.
         feed = (await store.polled_feeds())[0]
-        added = await store.add_article(feed, _article("https://f/3", "Cranes 3", "New text."))
+        added = await store_article(store, feed, _article("https://f/3", "Cranes 3", "New text."))
         assert added == 3 and (await store.get_articles([3]))[0].story_id == 3
     finally:
         await store.close()
@@ -241,7 +245,7 @@ async def test_a_batch_costs_the_same_round_trips_whatever_its_length(
     conn = await aiosqlite.connect(tmp_path / "s.db", isolation_level=None)
     conn.row_factory = aiosqlite.Row
     await conn.execute("PRAGMA foreign_keys=ON")
-    store = SqliteStore(conn)
+    store = SqliteStore(SqliteDatabase(conn, None))
     calls: list[str] = []
     # Every call into the thread the store makes goes through one of these (it opens no
     # cursors of its own), each one hop.
@@ -255,7 +259,7 @@ async def test_a_batch_costs_the_same_round_trips_whatever_its_length(
         monkeypatch.setattr(conn, name, counted)
     try:
         feed = await store.add_feed("https://a.example/feed")
-        stored = await store.add_article(feed, _article("https://a.example/0", "Old", "Old."))
+        stored = await store_article(store, feed, _article("https://a.example/0", "Old", "Old."))
         assert stored == 1
 
         def batch(tag: str, n: int) -> list[PlacedArticle]:
@@ -266,9 +270,11 @@ async def test_a_batch_costs_the_same_round_trips_whatever_its_length(
                 print_ = fingerprint(article.title, article.text)
                 kind = i % 4
                 if kind == 0:
-                    placed.append(PlacedArticle(article, print_=print_))
+                    placed.append(PlacedArticle(article, record=print_record(print_)))
                 elif kind == 1:
-                    placed.append(PlacedArticle(article, story_id=stored, print_=print_))
+                    placed.append(
+                        PlacedArticle(article, story_id=stored, record=print_record(print_))
+                    )
                 elif kind == 2:
                     placed.append(PlacedArticle(article, reprint_of=-1))
                 else:
@@ -292,13 +298,14 @@ async def test_a_search_whose_best_matches_are_all_too_old_still_finds_the_recen
 ) -> None:
     """Ranking the best matches first never loses a match the window allows: when too few
     of them pass, every match is ranked."""
-    monkeypatch.setattr(sqlite_store, "_RANKED_FIRST", 1)  # the first ten ranked, at limit=1
+    monkeypatch.setattr(sqlite_search, "_RANKED_FIRST", 1)  # the first ten ranked, at limit=1
     store = await SqliteStore.open(tmp_path / "s.db")
     try:
         (feed,) = await store.sync_default_feeds(["https://wire.example/feed"])
         old = utcnow() - timedelta(days=30)
         for i in range(12):  # strong matches, all outside the window
-            await store.add_article(
+            await store_article(
+                store,
                 feed,
                 new_article(
                     f"https://wire.example/{i}",
@@ -307,8 +314,10 @@ async def test_a_search_whose_best_matches_are_all_too_old_still_finds_the_recen
                     published_at=old,
                 ),
             )
-        recent = await store.add_article(
-            feed, new_article("https://wire.example/new", "Ferry timetable", "Also the harbour.")
+        recent = await store_article(
+            store,
+            feed,
+            new_article("https://wire.example/new", "Ferry timetable", "Also the harbour."),
         )
         hits = await store.search(
             Scope("console", "local"),
@@ -326,8 +335,8 @@ async def _common_word_store(
     store: SqliteStore, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[Feed, Feed]:
     """A feed all read, one only B reads; common past 3 matches, 20 ranked at limit=2."""
-    monkeypatch.setattr(sqlite_store, "_COMMON_MATCHES", 3)
-    monkeypatch.setattr(sqlite_store, "_NEWEST_RANKED", 1)  # 10 x limit: 20 at limit=2
+    monkeypatch.setattr(sqlite_search, "_COMMON_MATCHES", 3)
+    monkeypatch.setattr(sqlite_search, "_NEWEST_RANKED", 1)  # 10 x limit: 20 at limit=2
     (shared,) = await store.sync_default_feeds(["https://wire.example/feed"])
     own = await store.add_feed("https://b.example/feed")
     await store.subscribe_feed(B, own, channel="C", added_by="U")
@@ -336,8 +345,10 @@ async def _common_word_store(
 
 async def _harbour(store: SqliteStore, feed: Feed, n: int, title: str, **times: datetime) -> int:
     """Article `n` on `feed`, with "harbour" once in its text."""
-    article_id = await store.add_article(
-        feed, new_article(f"https://x.example/{n}", title, f"Item {n} from the harbour.", **times)
+    article_id = await store_article(
+        store,
+        feed,
+        new_article(f"https://x.example/{n}", title, f"Item {n} from the harbour.", **times),
     )
     assert article_id is not None
     return article_id
@@ -356,7 +367,7 @@ async def test_a_very_common_word_ranks_its_newest_matches(
     hits = await store.search(A, ["harbour"], mode="all", since=None, limit=2)
     assert [h.article.id for h in hits] == [stronger, weaker]
     assert hits[0].relevance > hits[1].relevance > 0
-    monkeypatch.setattr(sqlite_store, "_COMMON_MATCHES", 25)  # 25 matches: not common
+    monkeypatch.setattr(sqlite_search, "_COMMON_MATCHES", 25)  # 25 matches: not common
     hits = await store.search(A, ["harbour"], mode="all", since=None, limit=2)
     assert {h.article.id for h in hits} <= set(old_strong)
 
@@ -409,5 +420,5 @@ async def test_a_very_common_word_whose_newest_matches_all_fail_finds_older_ones
     since = now - timedelta(days=7)
     hits = await store.search(A, ["harbour"], mode="all", since=since, limit=2)
     assert [h.article.id for h in hits] == [best, second]
-    monkeypatch.setattr(sqlite_store, "_COMMON_MATCHES", 1000)  # every match ranked
+    monkeypatch.setattr(sqlite_search, "_COMMON_MATCHES", 1000)  # every match ranked
     assert await store.search(A, ["harbour"], mode="all", since=since, limit=2) == hits

@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from bot.domain import Feed, NewArticle, Scope
-from bot.services.ports import ArticleStore, FeedStore, MatchMode, PlacedArticle
-from tests.helpers import new_article
+from bot.domain import Feed, MatchMode, NewArticle, Scope
+from bot.placement import PlacedArticle
+from bot.services.ports import ArticleStore, FeedStore
+from tests.helpers import new_article, store_article, store_reprint
 from tests.store.contract.conftest import ENGINES, AllRoles, open_engine
 
 A = Scope("slack", "TA")
@@ -60,8 +61,8 @@ async def test_articles_get_ids_in_order_and_come_back_as_given(
     """Ids are 1, 2…; get_articles keeps the asked order and skips unknown ids."""
     feed = await own_feed(feeds, A, "https://a.example/feed")
     first = _new("https://a.example/1", "One", "First text.", guid="g1")
-    assert await articles.add_article(feed, first) == 1
-    assert await articles.add_article(feed, _new("https://a.example/2", "Two")) == 2
+    assert await store_article(articles, feed, first) == 1
+    assert await store_article(articles, feed, _new("https://a.example/2", "Two")) == 2
     got = await articles.get_articles([2, 99, 1])
     assert [a.id for a in got] == [2, 1]
     one = got[1]
@@ -87,18 +88,18 @@ async def test_same_guid_in_the_same_feed_is_a_duplicate(
     """A feed's guid identifies its entry, even if the URL and text changed."""
     feed = await own_feed(feeds, A, "https://a.example/feed")
     other = await own_feed(feeds, A, "https://b.example/feed")
-    assert await articles.add_article(feed, _new("https://a.example/1", guid="g"))
-    assert await articles.add_article(feed, _new("https://a.example/2", "New", guid="g")) is None
+    assert await store_article(articles, feed, _new("https://a.example/1", guid="g"))
+    assert await store_article(articles, feed, _new("https://a.example/2", "New", guid="g")) is None
     # the same guid in another feed is another article
-    assert await articles.add_article(other, _new("https://b.example/1", "B", guid="g")) == 2
+    assert await store_article(articles, other, _new("https://b.example/1", "B", guid="g")) == 2
 
 
 async def test_same_canonical_url_is_a_duplicate(feeds: FeedStore, articles: ArticleStore) -> None:
     """A tracking-tagged copy of a stored URL is not stored again."""
     feed = await own_feed(feeds, A, "https://a.example/feed")
-    assert await articles.add_article(feed, _new("https://a.example/1", "Bridge"))
+    assert await store_article(articles, feed, _new("https://a.example/1", "Bridge"))
     tagged = _new("https://A.example/1?utm_source=rss#top", "Bridge!", "Other words.")
-    assert await articles.add_article(feed, tagged) is None
+    assert await store_article(articles, feed, tagged) is None
     assert await articles.get_articles([2]) == []
 
 
@@ -106,9 +107,9 @@ async def test_same_text_is_a_duplicate(feeds: FeedStore, articles: ArticleStore
     """The same title and text under another URL is the same article."""
     feed = await own_feed(feeds, A, "https://a.example/feed")
     text = "The council approved the new bridge after a long debate."
-    assert await articles.add_article(feed, _new("https://a.example/1", "Bridge", text))
+    assert await store_article(articles, feed, _new("https://a.example/1", "Bridge", text))
     copy = _new("https://syndicated.example/x", "Bridge", text)
-    assert await articles.add_article(feed, copy) is None
+    assert await store_article(articles, feed, copy) is None
 
 
 async def test_a_duplicate_from_another_feed_reaches_that_feeds_readers(
@@ -120,13 +121,13 @@ async def test_a_duplicate_from_another_feed_reaches_that_feeds_readers(
     text = "Harbour cranes were replaced over the winter."
     by_url = _new("https://news.example/cranes", "Harbour cranes", text)
     by_text = _new("https://news.example/ferry", "Ferry timetable", "Ferries run hourly.")
-    assert await articles.add_article(feed_a, by_url) == 1
-    assert await articles.add_article(feed_a, by_text) == 2
+    assert await store_article(articles, feed_a, by_url) == 1
+    assert await store_article(articles, feed_a, by_text) == 2
     assert await articles.recent_articles(B, since=LONG_AGO, limit=10) == []
     again = _new("https://news.example/cranes?utm_medium=rss", "Cranes", "Other text.")
-    assert await articles.add_article(feed_b, again) is None
+    assert await store_article(articles, feed_b, again) is None
     copy = _new("https://mirror.example/ferry", "Ferry timetable", "Ferries run hourly.")
-    assert await articles.add_article(feed_b, copy) is None
+    assert await store_article(articles, feed_b, copy) is None
     seen = await articles.recent_articles(B, since=LONG_AGO, limit=10)
     assert sorted(a.id for a in seen) == [1, 2]
     assert await titles(articles, B, ["cranes"]) == ["Harbour cranes"]
@@ -140,9 +141,9 @@ async def test_known_articles_by_guid_in_the_feed_or_by_url_anywhere(
     feed = await own_feed(feeds, A, "https://a.example/feed")
     other = await own_feed(feeds, B, "https://b.example/feed")
     stored = _new("https://a.example/1", guid="g1")
-    assert await articles.add_article(feed, stored) == 1
+    assert await store_article(articles, feed, stored) == 1
     reprint = _new("https://b.example/copy", "Copy")
-    assert await articles.add_reprint(other, 1, reprint)
+    assert await store_reprint(articles, other, 1, reprint)
     elsewhere = "https://elsewhere.example/x"
     assert await articles.known_articles(
         feed, [("g1", elsewhere), (None, elsewhere), ("g2", stored.canonical_url)]
@@ -160,8 +161,8 @@ async def test_linking_stored_articles_brings_them_to_the_feeds_readers(
     is harmless."""
     feed_a = await own_feed(feeds, A, "https://a.example/feed")
     feed_b = await own_feed(feeds, B, "https://b.example/feed")
-    await articles.add_article(feed_a, _new("https://a.example/1", "Harbour cranes"))
-    await articles.add_article(feed_a, _new("https://a.example/2", "Ferry timetable"))
+    await store_article(articles, feed_a, _new("https://a.example/1", "Harbour cranes"))
+    await store_article(articles, feed_a, _new("https://a.example/2", "Ferry timetable"))
     assert await articles.recent_articles(B, since=LONG_AGO, limit=10) == []
     await articles.link_articles(feed_b, [(1, "b-1"), (2, None)])
     await articles.link_articles(feed_b, [(1, "b-1"), (1, "b-other")])
@@ -182,7 +183,7 @@ async def test_a_batch_gets_ids_in_order_and_is_searchable(
     """add_articles stores a feed's new entries in one call: ids in order, each found by
     search and by id as if stored one by one."""
     feed = await own_feed(feeds, A, "https://a.example/feed")
-    assert await articles.add_article(feed, _new("https://a.example/0", "Earlier")) == 1
+    assert await store_article(articles, feed, _new("https://a.example/0", "Earlier")) == 1
     batch = [
         PlacedArticle(_new("https://a.example/1", "Bridge vote", "Council.", guid="g1")),
         PlacedArticle(_new("https://a.example/2", "Bridge repairs", "Cost.")),
@@ -209,7 +210,9 @@ async def test_copies_in_a_batch_are_not_stored_again_but_link_the_feed(
     feed_a = await own_feed(feeds, A, "https://a.example/feed")
     feed_b = await own_feed(feeds, B, "https://b.example/feed")
     text = "Harbour cranes were replaced over the winter."
-    assert await articles.add_article(feed_a, _new("https://news.example/cranes", "Cranes", text))
+    assert await store_article(
+        articles, feed_a, _new("https://news.example/cranes", "Cranes", text)
+    )
     batch = [
         PlacedArticle(_new("https://b.example/ferry", "Ferry", guid="f")),
         PlacedArticle(_new("https://b.example/ferry?utm_source=rss", "Ferry!", "Other.")),
@@ -232,9 +235,9 @@ async def test_a_workspace_sees_its_own_feeds_and_the_defaults_only(
     (default,) = await feeds.sync_default_feeds(["https://d.example/feed"])
     feed_a = await own_feed(feeds, A, "https://a.example/feed")
     feed_b = await own_feed(feeds, B, "https://b.example/feed")
-    await articles.add_article(default, _new("https://d.example/1", "Storm default"))
-    await articles.add_article(feed_a, _new("https://a.example/1", "Storm in A"))
-    await articles.add_article(feed_b, _new("https://b.example/1", "Storm in B"))
+    await store_article(articles, default, _new("https://d.example/1", "Storm default"))
+    await store_article(articles, feed_a, _new("https://a.example/1", "Storm in A"))
+    await store_article(articles, feed_b, _new("https://b.example/1", "Storm in B"))
     recent = await articles.recent_articles(A, since=LONG_AGO, limit=10)
     assert sorted(a.title for a in recent) == ["Storm default", "Storm in A"]
     assert sorted(await titles(articles, B, ["storm"])) == ["Storm default", "Storm in B"]
@@ -247,8 +250,8 @@ async def test_default_feeds_and_subscriptions_decide_visibility_as_they_change(
     """Stored articles follow their feed: a dropped default or an unsubscribed feed hides them."""
     (default,) = await feeds.sync_default_feeds(["https://d.example/feed"])
     feed_a = await own_feed(feeds, A, "https://a.example/feed")
-    await articles.add_article(default, _new("https://d.example/1", "From default"))
-    await articles.add_article(feed_a, _new("https://a.example/1", "From A"))
+    await store_article(articles, default, _new("https://d.example/1", "From default"))
+    await store_article(articles, feed_a, _new("https://a.example/1", "From A"))
     await feeds.sync_default_feeds([])
     assert [a.title for a in await articles.recent_articles(A, since=LONG_AGO, limit=10)] == [
         "From A"
@@ -266,8 +269,8 @@ async def test_recent_articles_newest_first_then_by_id(
     feed = await own_feed(feeds, A, "https://a.example/feed")
     for n, hours in [(1, 0), (2, 2), (3, 1), (4, 2)]:
         published = T0 + timedelta(hours=hours)
-        await articles.add_article(
-            feed, _new(f"https://a.example/{n}", f"A{n}", published_at=published)
+        await store_article(
+            articles, feed, _new(f"https://a.example/{n}", f"A{n}", published_at=published)
         )
     recent = await articles.recent_articles(A, since=LONG_AGO, limit=10)
     assert [a.id for a in recent] == [4, 2, 3, 1]
@@ -284,7 +287,7 @@ async def test_recent_articles_windows_are_inclusive(
     stale = _new("https://a.example/stale", "Stale", fetched_at=T0 - timedelta(hours=1))
     fresh = _new("https://a.example/fresh", "Fresh")
     for item in (old, stale, fresh):
-        await articles.add_article(feed, item)
+        await store_article(articles, feed, item)
     window = await articles.recent_articles(A, since=T0 - timedelta(days=1), limit=10)
     assert sorted(a.title for a in window) == ["Fresh", "Stale"]
     new = await articles.recent_articles(A, since=LONG_AGO, limit=10, fetched_since=T0)
@@ -299,9 +302,9 @@ async def test_search_all_needs_every_word_and_any_needs_one(
 ) -> None:
     """Mode "all" matches articles with every word (title or text); "any" with at least one."""
     feed = await own_feed(feeds, A, "https://a.example/feed")
-    await articles.add_article(feed, _new("https://a.example/1", "Bridge vote", "Council."))
-    await articles.add_article(feed, _new("https://a.example/2", "Bridge repairs", "Cost."))
-    await articles.add_article(feed, _new("https://a.example/3", "Budget", "Council cost."))
+    await store_article(articles, feed, _new("https://a.example/1", "Bridge vote", "Council."))
+    await store_article(articles, feed, _new("https://a.example/2", "Bridge repairs", "Cost."))
+    await store_article(articles, feed, _new("https://a.example/3", "Budget", "Council cost."))
     assert await titles(articles, A, ["bridge", "council"]) == ["Bridge vote"]
     found = await titles(articles, A, ["bridge", "council"], mode="any")
     assert sorted(found) == ["Bridge repairs", "Bridge vote", "Budget"]
@@ -313,8 +316,10 @@ async def test_search_words_are_case_free_tokens_not_prefixes_or_operators(
 ) -> None:
     """Words are split into lower-case tokens; punctuation and FTS syntax are just separators."""
     feed = await own_feed(feeds, A, "https://a.example/feed")
-    await articles.add_article(
-        feed, _new("https://a.example/1", "Portfolio review", "Near the port, a NEAR-miss.")
+    await store_article(
+        articles,
+        feed,
+        _new("https://a.example/1", "Portfolio review", "Near the port, a NEAR-miss."),
     )
     assert await titles(articles, A, ["PORT"]) == ["Portfolio review"]
     assert await titles(articles, A, ['"port" NEAR(miss*']) == ["Portfolio review"]
@@ -326,8 +331,10 @@ async def test_search_words_are_case_free_tokens_not_prefixes_or_operators(
 async def test_search_matches_word_forms(feeds: FeedStore, articles: ArticleStore) -> None:
     """Stemming: 'talk' finds 'talks' and 'talked'."""
     feed = await own_feed(feeds, A, "https://a.example/feed")
-    await articles.add_article(
-        feed, _new("https://a.example/1", "Peace talks resume", "Envoys talked for hours.")
+    await store_article(
+        articles,
+        feed,
+        _new("https://a.example/1", "Peace talks resume", "Envoys talked for hours."),
     )
     assert await titles(articles, A, ["talk"]) == ["Peace talks resume"]
     assert await titles(articles, A, ["talking", "envoy"]) == ["Peace talks resume"]
@@ -342,7 +349,7 @@ async def test_search_filters_by_publication_and_fetch_time(
     stale = _new("https://a.example/2", "Stale harbour", fetched_at=T0 - timedelta(hours=1))
     fresh = _new("https://a.example/3", "Fresh harbour")
     for item in (old, stale, fresh):
-        await articles.add_article(feed, item)
+        await store_article(articles, feed, item)
     assert len(await titles(articles, A, ["harbour"])) == 3
     in_window = await titles(articles, A, ["harbour"], since=T0 - timedelta(days=1))
     assert sorted(in_window) == ["Fresh harbour", "Stale harbour"]
@@ -357,13 +364,14 @@ async def test_search_ranks_title_matches_above_body_matches_and_limits(
     """An article with the word in its title outranks one with it only in the text."""
     feed = await own_feed(feeds, A, "https://a.example/feed")
     body = "The ministry said the new rail schedule starts in June after consultation."
-    await articles.add_article(feed, _new("https://a.example/1", "Transport news", body))
-    await articles.add_article(
+    await store_article(articles, feed, _new("https://a.example/1", "Transport news", body))
+    await store_article(
+        articles,
         feed,
         _new("https://a.example/2", "Rail strike ends", "Unions and managers agreed."),
     )
     for n in range(3, 7):  # unrelated articles, so the word is rare as in real collections
-        await articles.add_article(feed, _new(f"https://a.example/{n}", f"Weather {n}"))
+        await store_article(articles, feed, _new(f"https://a.example/{n}", f"Weather {n}"))
     hits = await articles.search(A, ["rail"], mode="all", since=None, limit=10)
     assert [h.article.title for h in hits] == ["Rail strike ends", "Transport news"]
     assert hits[0].relevance > hits[1].relevance

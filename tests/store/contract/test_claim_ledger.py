@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.services.ports import ClaimLedger, ClaimTally
+from bot.services.ledgers import ClaimTally
+from bot.services.ports import ClaimLedger
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from bot.domain import Scope
-from bot.services.ports import Delivery, FeedStore, OutboxPart, OutboxStore, Store
+from bot.services.delivery import Delivery, OutboxPart
+from bot.services.ports import FeedStore, OutboxStore, Store
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.services.ports import LlmCall, LlmLedger, LlmStats
+from bot.services.ledgers import LlmCall, LlmStats
+from bot.services.ports import LlmLedger
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 

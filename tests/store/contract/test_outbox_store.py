@@ -7,18 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.domain import NewArticle, Scope, StoryVersion, ThreadKind
-from bot.services.ports import (
-    ArticleStore,
-    Delivery,
-    FeedStore,
-    OutboxCounts,
-    OutboxPart,
-    OutboxStore,
-    PostShows,
-    SentPart,
-    StoryStore,
-    ThreadStore,
-)
+from bot.services.delivery import Delivery, OutboxCounts, OutboxPart, PostShows, SentPart
+from bot.services.ports import ArticleStore, FeedStore, OutboxStore, StoryStore, ThreadStore
+from tests.helpers import store_article
 
 A = Scope("slack", "TA")
 T0 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
@@ -185,7 +176,7 @@ async def test_abandoned_and_late_deliveries_are_counted(outbox: OutboxStore) ->
 @pytest.fixture
 async def posted_story(feeds: FeedStore, articles: ArticleStore) -> tuple[int, int]:
     feed = await feeds.add_feed("https://example.com/feed.xml")
-    article_id = await articles.add_article(feed, _article())
+    article_id = await store_article(articles, feed, _article())
     assert article_id is not None
     return article_id, article_id  # a story is named after its first article
 

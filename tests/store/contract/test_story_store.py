@@ -6,8 +6,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.domain import PostedStory, Reprint
-from bot.services.ports import ArticleStore, FeedStore, PlacedArticle, StoryStore
-from bot.services.story_index import fingerprint
+from bot.placement import PlacedArticle
+from bot.services.ports import ArticleStore, FeedStore, StoryStore
+from bot.services.story_index import fingerprint, print_from_record, print_record
+from tests.helpers import store_article, store_reprint
 from tests.store.contract.test_article_store import T0, A, B, _new, own_feed
 
 WIRE = "https://wire.example/fire"
@@ -18,7 +20,7 @@ async def test_an_article_without_a_story_starts_one_named_after_it(
 ) -> None:
     """A new story's id is its first article's; version 1; the article says its story."""
     feed = await own_feed(feeds, A, "https://a.example/feed")
-    first = await articles.add_article(feed, _new("https://a.example/1", "One"))
+    first = await store_article(articles, feed, _new("https://a.example/1", "One"))
     assert first is not None
     (story,) = await stories.stories(A, [first])
     assert (story.id, story.version, [a.id for a in story.articles]) == (first, 1, [first])
@@ -32,10 +34,11 @@ async def test_joining_a_story_grows_its_version_and_lists_articles_oldest_first
     """Articles added with a story id join it; the story lists them oldest first."""
     feed = await own_feed(feeds, A, "https://a.example/feed")
     late = _new("https://a.example/late", "Late", published_at=T0 + timedelta(hours=2))
-    first = await articles.add_article(feed, _new("https://a.example/1", "One"))
+    first = await store_article(articles, feed, _new("https://a.example/1", "One"))
     assert first is not None
-    second = await articles.add_article(feed, late, story_id=first)
-    third = await articles.add_article(
+    second = await store_article(articles, feed, late, story_id=first)
+    third = await store_article(
+        articles,
         feed,
         _new("https://a.example/3", "Three", published_at=T0 + timedelta(hours=1)),
         story_id=first,
@@ -50,7 +53,7 @@ async def test_a_story_id_that_does_not_exist_starts_a_new_story(
 ) -> None:
     """An unknown story id is not an error: the article starts its own story."""
     feed = await own_feed(feeds, A, "https://a.example/feed")
-    article = await articles.add_article(feed, _new("https://a.example/1", "One"), story_id=999)
+    article = await store_article(articles, feed, _new("https://a.example/1", "One"), story_id=999)
     assert article is not None
     assert [s.id for s in await stories.stories(A, [article, 999])] == [article]
 
@@ -61,10 +64,10 @@ async def test_stories_come_in_the_asked_order_as_the_scope_sees_them(
     """Only articles from the scope's feeds count; a story with none is left out."""
     mine = await own_feed(feeds, A, "https://a.example/feed")
     theirs = await own_feed(feeds, B, "https://b.example/feed")
-    one = await articles.add_article(mine, _new("https://a.example/1", "One"))
-    two = await articles.add_article(mine, _new("https://a.example/2", "Two"))
+    one = await store_article(articles, mine, _new("https://a.example/1", "One"))
+    two = await store_article(articles, mine, _new("https://a.example/2", "Two"))
     assert one is not None and two is not None
-    hidden = await articles.add_article(theirs, _new("https://b.example/1", "B1"), story_id=one)
+    hidden = await store_article(articles, theirs, _new("https://b.example/1", "B1"), story_id=one)
     got = await stories.stories(A, [two, one, 12345])
     assert [s.id for s in got] == [two, one]
     assert [a.id for a in got[1].articles] == [one]  # B's article is not A's to see
@@ -78,17 +81,17 @@ async def test_a_reprint_is_a_source_of_its_article_not_another_article(
     """A reprint shows on its article (oldest first), is known by URL, and is stored once."""
     wire_feed = await own_feed(feeds, A, "https://wire.example/feed")
     ledger = await own_feed(feeds, B, "https://ledger.example/feed")
-    original = await articles.add_article(wire_feed, _new(WIRE, "Fire", source="Wire"))
+    original = await store_article(articles, wire_feed, _new(WIRE, "Fire", source="Wire"))
     assert original is not None
     later = _new(
         "https://ledger.example/fire", "Blaze", source="Ledger", published_at=T0 + timedelta(1)
     )
     sooner = _new("https://gazette.example/fire", "Fire!", source="Gazette")
-    assert await articles.add_reprint(ledger, original, later)
-    assert await articles.add_reprint(wire_feed, original, sooner)
-    assert not await articles.add_reprint(ledger, original, later)  # polled again
+    assert await store_reprint(articles, ledger, original, later)
+    assert await store_reprint(articles, wire_feed, original, sooner)
+    assert not await store_reprint(articles, ledger, original, later)  # polled again
     assert await articles.known_articles(ledger, [(None, later.canonical_url)]) == [original]
-    assert await articles.add_article(ledger, later) is None  # the same URL as an article
+    assert await store_article(articles, ledger, later) is None  # the same URL as an article
     (article,) = await articles.get_articles([original])
     assert article.reprints == (
         Reprint("Gazette", "https://gazette.example/fire"),
@@ -108,18 +111,19 @@ async def test_fingerprints_are_kept_for_placing_until_forgotten(
     feed = await own_feed(feeds, A, "https://a.example/feed")
     old_print = fingerprint("Old", "An old story about the harbour.")
     new_print = fingerprint("New", "A new story about the harbour fire.")
-    old = await articles.add_article(
+    old = await store_article(
+        articles,
         feed,
         _new("https://a.example/old", "Old", published_at=T0 - timedelta(days=3)),
         print_=old_print,
     )
-    new = await articles.add_article(
-        feed, _new("https://a.example/new", "New"), story_id=old, print_=new_print
+    new = await store_article(
+        articles, feed, _new("https://a.example/new", "New"), story_id=old, print_=new_print
     )
-    await articles.add_article(feed, _new("https://a.example/bare", "No print"))
+    await store_article(articles, feed, _new("https://a.example/bare", "No print"))
     got = await stories.story_prints(T0 - timedelta(days=5))
     assert [(p.article_id, p.story_id) for p in got] == [(old, old), (new, old)]
-    assert got[1].print_ == new_print and got[1].published_at == T0
+    assert print_from_record(got[1].record) == new_print and got[1].published_at == T0
     assert [p.article_id for p in await stories.story_prints(T0 - timedelta(days=1))] == [new]
     # Stored after `old` (by another process, say): only `new`, in the order stored.
     after = await stories.story_prints(T0 - timedelta(days=5), after_id=old or 0)
@@ -135,7 +139,7 @@ async def test_a_batch_entry_joins_the_story_an_earlier_entry_is_in(
     """A negative story id names an earlier entry's story, new or stored; each join grows
     the story's version."""
     feed = await own_feed(feeds, A, "https://a.example/feed")
-    stored = await articles.add_article(feed, _new("https://a.example/0", "Stored"))
+    stored = await store_article(articles, feed, _new("https://a.example/0", "Stored"))
     assert stored == 1
     batch = [
         PlacedArticle(_new("https://a.example/1", "One")),
@@ -201,15 +205,18 @@ async def test_prints_stored_in_a_batch_come_back_with_their_stories(
     one = fingerprint("One", "A story about the harbour.")
     two = fingerprint("Two", "More about the harbour fire.")
     batch = [
-        PlacedArticle(_new("https://a.example/1", "One"), print_=one),
-        PlacedArticle(_new("https://a.example/2", "Two"), story_id=-1, print_=two),
-        PlacedArticle(_new("https://b.example/2", "Two?"), reprint_of=-2, print_=two),
-        PlacedArticle(_new("https://a.example/1", "One again"), print_=one),
+        PlacedArticle(_new("https://a.example/1", "One"), record=print_record(one)),
+        PlacedArticle(_new("https://a.example/2", "Two"), story_id=-1, record=print_record(two)),
+        PlacedArticle(_new("https://b.example/2", "Two?"), reprint_of=-2, record=print_record(two)),
+        PlacedArticle(_new("https://a.example/1", "One again"), record=print_record(one)),
         PlacedArticle(_new("https://a.example/3", "Bare")),
     ]
     assert await articles.add_articles(feed, batch) == [1, 2, None, None, 3]
     got = await stories.story_prints(T0 - timedelta(days=1))
-    assert [(p.article_id, p.story_id, p.print_) for p in got] == [(1, 1, one), (2, 1, two)]
+    assert [(p.article_id, p.story_id, print_from_record(p.record)) for p in got] == [
+        (1, 1, one),
+        (2, 1, two),
+    ]
 
 
 async def test_a_channel_remembers_the_latest_version_of_each_story_it_was_shown(
@@ -217,9 +224,9 @@ async def test_a_channel_remembers_the_latest_version_of_each_story_it_was_shown
 ) -> None:
     """Versions are per story; what a channel saw is per scope and channel, never lowered."""
     feed = await own_feed(feeds, A, "https://a.example/feed")
-    first = await articles.add_article(feed, _new("https://a.example/1", "One"))
+    first = await store_article(articles, feed, _new("https://a.example/1", "One"))
     assert first is not None
-    await articles.add_article(feed, _new("https://a.example/2", "Two"), story_id=first)
+    await store_article(articles, feed, _new("https://a.example/2", "Two"), story_id=first)
     assert await stories.story_versions([first, 404]) == {first: 2}
     await stories.record_posted_stories(A, "C1", [PostedStory(first, 1, "t1")])
     await stories.record_posted_stories(A, "C1", [PostedStory(first, 2, "t1")])

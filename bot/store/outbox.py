@@ -1,39 +1,50 @@
-"""The outbox on PostgreSQL: deliveries, their parts, and leases that several bot
-processes contend for. A lease is taken with one conditional UPDATE, so two processes
-waking at once cannot both hold it, and every change to a part re-checks the lease in
-the same transaction."""
+"""The outbox (the OutboxStore port) and claimed event keys (DeliveryStore), on either
+engine: deliveries, their parts, and leases that processes contend for.
+
+A lease is taken with one conditional UPDATE, so two workers waking at once cannot
+both hold it, and every change to a part re-checks the lease in the same transaction
+(on PostgreSQL the row then stays locked to its end, so the lease cannot pass
+meanwhile)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime
 
 from bot.domain import Scope
-from bot.services.ports import (
-    Delivery,
-    OutboxCounts,
-    OutboxPart,
-    SentPart,
-    StoreHealth,
-)
-from bot.store.codec import health_from_row, shows_from_json, shows_to_json
-from bot.store.pg.articles import record_posted
-from bot.store.pg.base import PgBase, PgConn, from_pg, rowcount
-from bot.store.pg.records import SAVE_THREAD
+from bot.services.delivery import Delivery, OutboxCounts, OutboxPart, SentPart
+from bot.store.base import StoreBase
+from bot.store.codec import shows_from_json, shows_to_json
+from bot.store.records import save_thread
+from bot.store.sql import Queries, maybe_moment, moment
+from bot.store.stories import record_posted
 from bot.timeutil import utcnow
 
 
-class PgOutbox(PgBase):
+class OutboxRecords(StoreBase):
+    async def claim_delivery(self, key: str, scope: Scope, channel: str) -> bool:
+        """Claim an event's key for good; False if it was claimed (or posted) before."""
+        now = utcnow()
+        claimed = await self.db.execute(
+            "INSERT INTO deliveries (key, platform, workspace, channel, status, created_at, "
+            "updated_at) VALUES ($1, $2, $3, $4, 'claimed', $5, $5) ON CONFLICT (key) DO NOTHING",
+            key,
+            scope.platform,
+            scope.workspace,
+            channel,
+            now,
+        )
+        return claimed > 0
+
     async def enqueue(self, deliveries: Sequence[Delivery]) -> list[bool]:
         stored: list[bool] = []
-        async with self._tx() as conn:
+        async with self.db.transaction() as tx:
             for d in deliveries:
-                key = await conn.fetchval(
+                new = await tx.execute(
                     "INSERT INTO deliveries (key, platform, workspace, channel, status, "
                     "created_at, updated_at, thread_key, shows, due_at, late_after) "
                     "VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9, $10) "
-                    "ON CONFLICT (key) DO NOTHING RETURNING key",
+                    "ON CONFLICT (key) DO NOTHING",
                     d.key,
                     d.scope.platform,
                     d.scope.workspace,
@@ -45,9 +56,9 @@ class PgOutbox(PgBase):
                     d.due_at,
                     d.late_after,
                 )
-                stored.append(key is not None)
-                if key is not None and d.parts:
-                    await conn.executemany(
+                stored.append(new > 0)
+                if new and d.parts:
+                    await tx.executemany(
                         "INSERT INTO delivery_parts (delivery_key, idx, payload, state) "
                         "VALUES ($1, $2, $3, 'pending')",
                         [(d.key, p.index, p.payload) for p in d.parts],
@@ -55,32 +66,28 @@ class PgOutbox(PgBase):
         return stored
 
     async def get_delivery(self, key: str) -> Delivery | None:
-        async with self._pool.acquire() as conn:
-            return await _get(conn, key)
+        return await _delivery(self.db, key)
 
     async def lease_delivery(
         self, key: str, owner: str, *, now: datetime, until: datetime
     ) -> Delivery | None:
-        async with self._pool.acquire() as conn:
-            taken = await conn.fetchval(
+        async with self.db.transaction() as tx:
+            taken = await tx.execute(
                 "UPDATE deliveries SET lease_owner = $2, lease_until = $3, updated_at = $4 "
                 "WHERE key = $1 AND status = 'pending' AND (lease_owner IS NULL "
-                "OR lease_owner = $2 OR lease_until < $4) RETURNING key",
+                "OR lease_owner = $2 OR lease_until < $4)",
                 key,
                 owner,
                 until,
                 now,
             )
-            if taken is None:
-                return None
-            return await _get(conn, key)
+            return await _delivery(tx, key) if taken else None
 
     async def due_deliveries(self, now: datetime) -> list[str]:
-        rows = await self._fetch(
+        rows = await self.db.fetch(
             "SELECT key FROM deliveries WHERE status = 'pending' "
             "AND (retry_at IS NULL OR retry_at <= $1) "
-            "AND (lease_owner IS NULL OR lease_until < $1) "
-            "ORDER BY created_at",
+            "AND (lease_owner IS NULL OR lease_until < $1) ORDER BY created_at",
             now,
         )
         return [str(r["key"]) for r in rows]
@@ -88,10 +95,10 @@ class PgOutbox(PgBase):
     async def mark_part_sending(
         self, key: str, index: int, owner: str, *, at: datetime, lease_until: datetime
     ) -> bool:
-        async with self._tx() as conn:
-            if not await _holds(conn, key, owner, lease_until=lease_until):
+        async with self.db.transaction() as tx:
+            if not await _holds(tx, key, owner, lease_until=lease_until):
                 return False
-            await conn.execute(
+            await tx.execute(
                 "UPDATE delivery_parts SET state = 'sending', "
                 "sending_since = coalesce(sending_since, $3) WHERE delivery_key = $1 AND idx = $2",
                 key,
@@ -103,12 +110,12 @@ class PgOutbox(PgBase):
     async def mark_part_sent(
         self, key: str, index: int, owner: str, sent: SentPart, *, at: datetime
     ) -> bool:
-        async with self._tx() as conn:
-            if not await _holds(conn, key, owner):
+        async with self.db.transaction() as tx:
+            if not await _holds(tx, key, owner):
                 return False
-            delivery = await _get(conn, key)
+            delivery = await _delivery(tx, key)
             assert delivery is not None
-            await conn.execute(
+            await tx.execute(
                 "UPDATE delivery_parts SET state = 'sent', message_id = $3, thread_key = $4, "
                 "sent_at = $5 WHERE delivery_key = $1 AND idx = $2",
                 key,
@@ -120,22 +127,21 @@ class PgOutbox(PgBase):
             thread = delivery.thread_opened(index, sent)
             if thread is not None and delivery.shows is not None:
                 shows = delivery.shows
-                await conn.fetchrow(
-                    SAVE_THREAD,
-                    delivery.scope.platform,
-                    delivery.scope.workspace,
+                await save_thread(
+                    tx,
+                    delivery.scope,
                     delivery.channel,
                     thread,
-                    shows.kind.value,
-                    json.dumps(list(shows.article_ids)),
-                    at,
+                    shows.kind,
+                    shows.article_ids,
+                    at=at,
                 )
             posted = delivery.stories_posted(index, sent)
             if posted:
-                await record_posted(conn, delivery.scope, delivery.channel, posted, at)
+                await record_posted(tx, delivery.scope, delivery.channel, posted, at=at)
             if all(p.state == "sent" or p.index == index for p in delivery.parts):
                 first = next((p.message_id for p in delivery.parts if p.index == 0), None)
-                await conn.execute(
+                await tx.execute(
                     "UPDATE deliveries SET status = 'posted', message_ref = $2, "
                     "lease_owner = NULL, lease_until = NULL, updated_at = $3 WHERE key = $1",
                     key,
@@ -147,7 +153,7 @@ class PgOutbox(PgBase):
     async def release_delivery(
         self, key: str, owner: str, *, retry_at: datetime | None = None, error: str | None = None
     ) -> None:
-        await self._execute(
+        await self.db.execute(
             "UPDATE deliveries SET lease_owner = NULL, lease_until = NULL, retry_at = $3, "
             "attempts = attempts + $4, error = coalesce($5, error), updated_at = $6 "
             "WHERE key = $1 AND lease_owner = $2",
@@ -160,10 +166,10 @@ class PgOutbox(PgBase):
         )
 
     async def mark_late_reported(self, key: str) -> None:
-        await self._execute("UPDATE deliveries SET late_reported = TRUE WHERE key = $1", key)
+        await self.db.execute("UPDATE deliveries SET late_reported = TRUE WHERE key = $1", key)
 
     async def abandon_delivery(self, key: str, owner: str, *, error: str) -> None:
-        await self._execute(
+        await self.db.execute(
             "UPDATE deliveries SET status = 'abandoned', error = $3, lease_owner = NULL, "
             "lease_until = NULL, updated_at = $4 WHERE key = $1 AND status = 'pending' "
             "AND (lease_owner IS NULL OR lease_owner = $2)",
@@ -174,35 +180,19 @@ class PgOutbox(PgBase):
         )
 
     async def release_all_leases(self) -> int:
-        async with self._tx() as conn:
-            deliveries = await conn.execute(
+        async with self.db.transaction() as tx:
+            deliveries = await tx.execute(
                 "UPDATE deliveries SET lease_owner = NULL, lease_until = NULL "
                 "WHERE status = 'pending' AND lease_owner IS NOT NULL"
             )
-            feeds = await conn.execute(
+            feeds = await tx.execute(
                 "UPDATE feeds SET lease_owner = NULL, lease_until = NULL "
                 "WHERE lease_owner IS NOT NULL"
             )
-        return rowcount(deliveries) + rowcount(feeds)
-
-    async def health(self, *, now: datetime, overdue_before: datetime) -> StoreHealth:
-        row = await self._fetchrow(
-            "WITH polled AS (SELECT * FROM feeds WHERE is_default OR id IN "
-            "(SELECT feed_id FROM workspace_feeds)) "
-            "SELECT (SELECT count(*) FROM polled) AS feeds, "
-            "(SELECT count(*) FROM polled WHERE next_poll_at < $2) AS overdue, "
-            "(SELECT count(*) FROM feeds WHERE lease_until >= $1) AS feeds_leased, "
-            "(SELECT count(*) FROM deliveries WHERE status = 'pending') AS pending, "
-            "(SELECT count(*) FROM deliveries WHERE status = 'pending' AND lease_until >= $1) "
-            "AS deliveries_leased",
-            now,
-            overdue_before,
-        )
-        assert row is not None
-        return health_from_row("postgresql", await self.schema_version(), row)
+        return deliveries + feeds
 
     async def outbox_counts(self, now: datetime) -> OutboxCounts:
-        row = await self._fetchrow(
+        row = await self.db.fetchrow(
             "SELECT count(*) FILTER (WHERE status = 'pending') AS pending, "
             "count(*) FILTER (WHERE late_reported OR (status = 'pending' AND late_after < $1)) "
             "AS late, count(*) FILTER (WHERE status = 'abandoned') AS abandoned "
@@ -213,26 +203,23 @@ class PgOutbox(PgBase):
         return OutboxCounts(int(row["pending"]), int(row["late"]), int(row["abandoned"]))
 
 
-async def _holds(
-    conn: PgConn, key: str, owner: str, *, lease_until: datetime | None = None
-) -> bool:
-    """Whether `owner` still holds the lease (extending it to `lease_until`); the row stays
-    locked to the end of the transaction, so the lease cannot pass meanwhile."""
-    held = await conn.fetchval(
+async def _holds(tx: Queries, key: str, owner: str, *, lease_until: datetime | None = None) -> bool:
+    """Whether `owner` still holds the delivery's lease (extending it to `lease_until`)."""
+    held = await tx.execute(
         "UPDATE deliveries SET lease_until = coalesce($3, lease_until) "
-        "WHERE key = $1 AND lease_owner = $2 AND status = 'pending' RETURNING key",
+        "WHERE key = $1 AND lease_owner = $2 AND status = 'pending'",
         key,
         owner,
         lease_until,
     )
-    return held is not None
+    return held > 0
 
 
-async def _get(conn: PgConn, key: str) -> Delivery | None:
-    row = await conn.fetchrow("SELECT * FROM deliveries WHERE key = $1", key)
+async def _delivery(on: Queries, key: str) -> Delivery | None:
+    row = await on.fetchrow("SELECT * FROM deliveries WHERE key = $1", key)
     if row is None:
         return None
-    parts = await conn.fetch(
+    parts = await on.fetch(
         "SELECT idx, payload, state, sending_since, message_id, thread_key "
         "FROM delivery_parts WHERE delivery_key = $1 ORDER BY idx",
         key,
@@ -246,17 +233,17 @@ async def _get(conn: PgConn, key: str) -> Delivery | None:
                 index=int(p["idx"]),
                 payload=str(p["payload"]),
                 state=p["state"],
-                sending_since=from_pg(p["sending_since"]),
+                sending_since=maybe_moment(p["sending_since"]),
                 message_id=p["message_id"],
                 thread_key=p["thread_key"],
             )
             for p in parts
         ),
-        created_at=from_pg(row["created_at"]) or utcnow(),
+        created_at=moment(row["created_at"]),
         thread_key=row["thread_key"],
         shows=shows_from_json(row["shows"]),
-        due_at=from_pg(row["due_at"]),
-        late_after=from_pg(row["late_after"]),
+        due_at=maybe_moment(row["due_at"]),
+        late_after=maybe_moment(row["late_after"]),
         status=row["status"],
         attempts=int(row["attempts"]),
         late_reported=bool(row["late_reported"]),
