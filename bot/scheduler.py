@@ -26,7 +26,7 @@ from bot.domain import Subscription
 from bot.services.digest import DigestService
 from bot.services.ingest import IngestService
 from bot.services.outbox import Outbox, sender_for
-from bot.services.ports import PartSender, Store
+from bot.services.ports import PartSender, SubscriptionStore
 from bot.timeutil import parse_hhmm, utcnow
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ class Scheduler:
 
     def __init__(
         self,
-        store: Store,
+        store: SubscriptionStore,
         ingest: IngestService,
         digests: DigestService,
         outbox: Outbox,

@@ -13,7 +13,7 @@ from bot.app import App
 from bot.domain import Feed, FeedReport, NewArticle
 from bot.placement import PlacedArticle
 from bot.services.dedupe import canonical_url, content_hash
-from bot.services.ports import ArticleStore, Store
+from bot.services.ports import ArticleStore, StorageEngine
 from bot.services.story_index import Fingerprint, print_record
 from bot.timeutil import utcnow
 
@@ -84,7 +84,7 @@ def new_article(
 
 
 async def add_article(
-    store: Store,
+    store: StorageEngine,
     *,
     title: str,
     text: str,

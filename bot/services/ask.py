@@ -6,9 +6,10 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from bot.domain import Article, Hint, Message, QATurn, Scope, ThreadContext, ThreadKind
-from bot.services.ports import Store, Summarizer
+from bot.services.ports import ArticleSearch, DeliveryStore, StoryStore, Summarizer, ThreadStore
 from bot.services.render import no_answer, not_found, render_answer
 from bot.services.retrieval import find_articles
 from bot.services.threads import record_thread
@@ -29,10 +30,15 @@ class ThreadReply:
     answer: Message | None
 
 
+class AskStore(ThreadStore, ArticleSearch, StoryStore, DeliveryStore, Protocol):
+    """What answering needs: the thread and its questions so far, the articles behind
+    it and their stories, and a claim on each message answered."""
+
+
 class AskService:
     def __init__(
         self,
-        store: Store,
+        store: AskStore,
         summarizer: Summarizer,
         *,
         clock: Callable[[], datetime] = utcnow,

@@ -8,9 +8,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
+from typing import Protocol
 
 from bot.domain import Article, Hint, Message, Scope, ThreadKind
-from bot.services.ports import Store, Summarizer
+from bot.services.ports import ArticleSearch, StoryStore, Summarizer
 from bot.services.render import not_found, plural, render_stories
 from bot.services.retrieval import find_articles
 from bot.services.stories import stored_stories
@@ -35,10 +36,14 @@ class PendingBrief:
     write: Callable[[], Awaitable[Message]] = _nothing_to_write
 
 
+class BriefStore(ArticleSearch, StoryStore, Protocol):
+    """What a brief needs: articles on the topic, and their stories' versions."""
+
+
 class BriefService:
     def __init__(
         self,
-        store: Store,
+        store: BriefStore,
         summarizer: Summarizer,
         *,
         window: timedelta,

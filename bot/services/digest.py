@@ -6,12 +6,19 @@ import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from bot.domain import Article, Message, PostedStory, Scope, Story, Subscription, ThreadKind
 from bot.services.delivery import Delivery
 from bot.services.outbox import Outbox
-from bot.services.ports import PartSender, Store, Summarizer
+from bot.services.ports import (
+    ArticleSearch,
+    PartSender,
+    StoryStore,
+    SubscriptionStore,
+    Summarizer,
+)
 from bot.services.render import plural, render_stories
 from bot.services.stories import stored_stories
 from bot.text import query_terms
@@ -31,10 +38,15 @@ def digest_key(subscription: Subscription, due: datetime) -> str:
     return f"digest:{subscription.id}:{local_day.isoformat()}"
 
 
+class DigestStore(SubscriptionStore, ArticleSearch, StoryStore, Protocol):
+    """What a digest needs: the channel's subscription, its new articles by topic, and
+    the story versions the channel was shown."""
+
+
 class DigestService:
     def __init__(
         self,
-        store: Store,
+        store: DigestStore,
         summarizer: Summarizer,
         outbox: Outbox,
         *,

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from bot.domain import FeedError, FeedReport, Hint, Message, Scope
 from bot.services.ingest import IngestService
-from bot.services.ports import FeedSource, Store
+from bot.services.ports import FeedSource, FeedStore
 from bot.services.render import render_feeds
 from bot.timeutil import utcnow
 
@@ -27,7 +27,7 @@ class FeedChange:
 class FeedService:
     def __init__(
         self,
-        store: Store,
+        store: FeedStore,
         source: FeedSource,
         ingest: IngestService,
         *,

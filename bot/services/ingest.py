@@ -7,11 +7,12 @@ import logging
 import random
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from bot.domain import Feed, FeedError, FeedReport, NewArticle, ParsedEntry
 from bot.services.dedupe import canonical_url, content_hash
-from bot.services.ports import FeedSource, Store
+from bot.services.ports import ArticleStore, FeedSource, FeedStore
 from bot.services.retry import Backoff
 from bot.services.stories import StoryDesk
 from bot.timeutil import utcnow
@@ -22,10 +23,14 @@ log = logging.getLogger(__name__)
 LEASE_CHUNK = 8
 
 
+class IngestStore(FeedStore, ArticleStore, Protocol):
+    """What polling needs: the feeds due and how each went, and which entries are known."""
+
+
 class IngestService:
     def __init__(
         self,
-        store: Store,
+        store: IngestStore,
         source: FeedSource,
         stories: StoryDesk,
         *,

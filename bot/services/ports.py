@@ -1,7 +1,7 @@
 """The small interfaces the core talks through. Adapters implement them.
 
-Services depend on these Protocols only, so tests wire fakes and the
-composition root wires SQLite, HTTP, the console, Discord or Slack.
+Services depend on these Protocols only, each on the roles it uses, so tests wire
+fakes and the composition root wires SQLite, HTTP, the console, Discord or Slack.
 """
 
 from __future__ import annotations
@@ -109,8 +109,8 @@ class FeedStore(Protocol):
 
 
 class ArticleStore(Protocol):
-    """Articles, each stored once however many feeds carry it (a reprint of its wire text
-    included), each in one story, and searched by scope."""
+    """Articles as they come in: each stored once however many feeds carry it (a reprint
+    of its wire text included), each in one story."""
 
     async def known_articles(
         self, feed: Feed, entries: Sequence[tuple[str | None, str]]
@@ -130,6 +130,11 @@ class ArticleStore(Protocol):
         copy already stored (same guid in this feed, URL, a reprint's URL, or same text;
         also an earlier entry of this batch) — a copy is linked to `feed` too."""
         ...
+
+
+class ArticleSearch(Protocol):
+    """Stored articles as digests, briefs and answers read them: by id, the newest, or
+    by the words they contain, each within a workspace's scope."""
 
     async def get_articles(self, ids: Sequence[int]) -> list[Article]: ...
     async def recent_articles(
@@ -304,20 +309,6 @@ class HealthStore(Protocol):
     async def health(self, *, now: datetime, overdue_before: datetime) -> StoreHealth: ...
 
 
-class Store(
-    HealthStore,
-    FeedStore,
-    ArticleStore,
-    StoryStore,
-    SubscriptionStore,
-    DeliveryStore,
-    OutboxStore,
-    ThreadStore,
-    Protocol,
-):
-    """All the roles at once, as SQLite implements them; services ask for the ones they use."""
-
-
 # --- summarizing and answering -------------------------------------------------------
 
 
@@ -409,7 +400,20 @@ class DigestSchedule(Protocol):
     def unschedule(self, subscription_id: int) -> None: ...
 
 
-class StorageEngine(Store, LlmLedger, ClaimLedger, Protocol):
+class StorageEngine(
+    HealthStore,
+    FeedStore,
+    ArticleStore,
+    ArticleSearch,
+    StoryStore,
+    SubscriptionStore,
+    DeliveryStore,
+    OutboxStore,
+    ThreadStore,
+    LlmLedger,
+    ClaimLedger,
+    Protocol,
+):
     """Every storage port in one engine (SQLite, PostgreSQL, or the in-memory one in
     tests), closable. `embedded`: only one bot process uses it (SQLite), so what a
     killed process held may be freed at start-up instead of waiting for it to expire."""

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from bot.domain import Article, Scope, SearchHit
-from bot.services.ports import Store
+from bot.services.ports import ArticleSearch
 from bot.text import query_terms
 
 # A story this old counts half as much as a fresh one of equal relevance.
@@ -30,7 +30,7 @@ def rank(hits: Sequence[SearchHit], now: datetime) -> list[Article]:
 
 
 async def find_articles(
-    store: Store,
+    store: ArticleSearch,
     scope: Scope,
     text: str,
     *,

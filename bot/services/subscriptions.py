@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.domain import Scope, Subscription
-from bot.services.ports import DigestSchedule, Store
+from bot.services.ports import DigestSchedule, SubscriptionStore
 from bot.timeutil import check_timezone, parse_hhmm
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ def parse_topics(text: str) -> list[str]:
 
 
 class SubscriptionService:
-    def __init__(self, store: Store, schedule: DigestSchedule) -> None:
+    def __init__(self, store: SubscriptionStore, schedule: DigestSchedule) -> None:
         self._store = store
         # Told at once, so a new time takes effect without a restart.
         self._schedule = schedule

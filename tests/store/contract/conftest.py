@@ -1,4 +1,5 @@
-"""Every storage contract suite runs once per engine: the in-memory fake and SQLite.
+"""Every storage contract suite runs once per engine: the in-memory fake, SQLite and
+PostgreSQL.
 
 A new engine (PostgreSQL, say) joins by adding a parameter here and passing the
 same suites. Tests get the store through the role they test, so they can only
@@ -16,12 +17,11 @@ import pytest
 
 from bot.services.ports import (
     ArticleStore,
-    ClaimLedger,
     DeliveryStore,
     FeedStore,
     LlmLedger,
     OutboxStore,
-    Store,
+    StorageEngine,
     StoryStore,
     SubscriptionStore,
     ThreadStore,
@@ -32,7 +32,7 @@ from tests.fakes.store import InMemoryStore
 from tests.pg import empty_database
 
 
-class AllRoles(Store, LlmLedger, ClaimLedger, Protocol):
+class AllRoles(StorageEngine, Protocol):
     """What each engine implements: every storage port."""
 
 

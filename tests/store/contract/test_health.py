@@ -6,13 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 from bot.domain import Scope
 from bot.services.delivery import Delivery, OutboxPart
-from bot.services.ports import FeedStore, OutboxStore, Store
+from bot.services.ports import FeedStore, HealthStore, OutboxStore
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
 
 async def test_health_counts_feeds_overdue_and_leased_and_posts_unfinished(
-    engine: Store, feeds: FeedStore, outbox: OutboxStore
+    engine: HealthStore, feeds: FeedStore, outbox: OutboxStore
 ) -> None:
     """Overdue: due before the moment asked about; leased: live leases only."""
     await feeds.sync_default_feeds([f"https://{n}.example/feed" for n in "abc"])
