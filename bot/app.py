@@ -26,7 +26,7 @@ from bot.llm.prompts import PromptLibrary
 from bot.scheduler import Scheduler
 from bot.services.ask import AskService
 from bot.services.brief import BriefService
-from bot.services.chat import ChatServices
+from bot.services.chat import Chat, ChatServices
 from bot.services.digest import DigestService
 from bot.services.feeds import FeedService
 from bot.services.ingest import IngestService
@@ -194,7 +194,7 @@ class ChatAdapter(PartSender, Protocol):
     async def stop(self) -> None: ...
 
 
-ChatFactory = Callable[[ChatServices, Callable[[], None]], Sequence[ChatAdapter]]
+ChatFactory = Callable[[Chat, Callable[[], None]], Sequence[ChatAdapter]]
 
 
 async def bootstrap(
@@ -208,7 +208,7 @@ async def bootstrap(
     """The whole app on `settings`: store, model, services, chat adapters, scheduler.
 
     Real adapters by default; a test hands in its own store, summarizer, the
-    model client's sleep between retries, or `chat` (services, stop -> the
+    model client's sleep between retries, or `chat` (the chat service, stop -> the
     adapters to serve; `no_chat` for one-shot commands).
     """
     store = store or await open_store(settings)
@@ -224,7 +224,7 @@ async def bootstrap(
         raise
 
 
-def no_chat(services: ChatServices, stop: Callable[[], None]) -> Sequence[ChatAdapter]:
+def no_chat(chat: Chat, stop: Callable[[], None]) -> Sequence[ChatAdapter]:
     """For one-shot commands: nothing to serve."""
     return ()
 
@@ -284,7 +284,7 @@ async def _wire(
         outbox=outbox,
     )
     stopping = asyncio.Event()
-    adapters = list(chat(services, stopping.set))
+    adapters = list(chat(Chat(services), stopping.set))
     publishers.update({adapter.platform: adapter for adapter in adapters})
     usable, warnings = default_feed_problems(settings)
     await store.sync_default_feeds(usable)
@@ -309,7 +309,7 @@ async def _wire(
 
 
 def build_chat_adapters(
-    settings: Settings, services: ChatServices, stop: Callable[[], None]
+    settings: Settings, chat: Chat, stop: Callable[[], None]
 ) -> list[ChatAdapter]:
     """The platforms whose tokens are set; none means the console, which may ask to stop."""
     adapters: list[ChatAdapter] = []
@@ -323,7 +323,7 @@ def build_chat_adapters(
                 signing_secret=_secret(settings.slack_signing_secret),
                 api_url=settings.slack_api_url,
                 admin_users=settings.slack_admin_users,
-                services=services,
+                chat=chat,
                 host=settings.slack_host,
                 port=settings.slack_port,
             )
@@ -339,7 +339,7 @@ def build_chat_adapters(
                 message_content=settings.discord_message_content,
                 shard_count=settings.discord_shard_count,
                 shard_ids=settings.discord_shard_ids,
-                services=services,
+                chat=chat,
             )
         )
     if not adapters:
@@ -347,7 +347,7 @@ def build_chat_adapters(
 
         adapters.append(
             ConsoleAdapter(
-                services=services,
+                chat=chat,
                 digest_time=settings.digest_time,
                 timezone=settings.timezone,
                 on_quit=stop,

@@ -23,6 +23,7 @@ from bot.domain import CONSOLE_SCOPE, Message
 from bot.llm.modes import OutputMode
 from bot.services.verify import VerifyMode
 from interop.conftest import LlamaServer
+from tests.helpers import open_thread
 from tests.llm.conftest import llm_of
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -59,7 +60,7 @@ async def test_digest_brief_and_answer_fit_the_server(llama: LlamaServer, tmp_pa
         brief = await app.chat.briefs.brief(CONSOLE_SCOPE, "ukraine")
         brief_seconds = time.monotonic() - started
 
-        await app.chat.asks.open_thread(CONSOLE_SCOPE, "console", "t1", brief)
+        await open_thread(app.store, CONSOLE_SCOPE, "console", "t1", brief)
         answer = await app.chat.asks.ask(
             CONSOLE_SCOPE, "Who is expected to travel to Kyiv?", channel="console", thread_key="t1"
         )
@@ -76,7 +77,7 @@ async def test_digest_brief_and_answer_fit_the_server(llama: LlamaServer, tmp_pa
     try:
         checked_digest = await strict.chat.digests.digest(CONSOLE_SCOPE)
         checked_brief = await strict.chat.briefs.brief(CONSOLE_SCOPE, "ukraine")
-        await strict.chat.asks.open_thread(CONSOLE_SCOPE, "console", "t2", checked_brief)
+        await open_thread(strict.store, CONSOLE_SCOPE, "console", "t2", checked_brief)
         checked_answer = await strict.chat.asks.ask(
             CONSOLE_SCOPE, "Who is expected to travel to Kyiv?", channel="console", thread_key="t2"
         )

@@ -8,12 +8,14 @@ import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from bot.app import App
-from bot.domain import Feed, FeedReport, NewArticle
+from bot.domain import Feed, FeedReport, Message, NewArticle, Scope, ThreadContext
 from bot.placement import PlacedArticle
+from bot.services.chat import Where, command_key
 from bot.services.dedupe import canonical_url, content_hash
-from bot.services.ports import ArticleStore, StorageEngine
+from bot.services.ports import ArticleStore, StorageEngine, ThreadStore
 from bot.services.story_index import Fingerprint, print_record
 from bot.timeutil import utcnow
 
@@ -126,6 +128,22 @@ async def store_reprint(
     (stored,) = await store.add_articles(feed, [placed])
     assert stored is None  # a reprint is a source, not an article
     return known == [None]
+
+
+async def open_thread(
+    store: ThreadStore, scope: Scope, channel: str, thread_key: str, message: Message
+) -> ThreadContext:
+    """Record a post's thread as the outbox does once the post is on the platform, so
+    questions under it are answered from the articles it shows."""
+    assert message.opens_thread
+    return await store.save_thread(scope, channel, thread_key, message.kind, message.article_ids)
+
+
+def interaction_key(interaction: dict[str, Any]) -> str:
+    """The delivery key of the reply to a Discord slash command used in a text channel
+    (the fake Discord's INTERACTION_CREATE payload)."""
+    scope = Scope("discord", str(interaction["guild_id"]))
+    return command_key(Where(scope, str(interaction["channel_id"])), str(interaction["id"]))
 
 
 async def poll_in_order(app: App) -> list[FeedReport]:

@@ -18,7 +18,7 @@ import pytest
 from bot.domain import Scope, Subscription
 from bot.store.pg import PostgresStore
 from tests.fakes.discord_api import FakeDiscord, fake_discord
-from tests.helpers import bot_env, start_bot, until
+from tests.helpers import bot_env, interaction_key, start_bot, until
 from tests.pg import empty_database
 
 SHARDS = 2
@@ -98,7 +98,7 @@ async def test_two_processes_each_serve_their_own_shard(pg_database: str, tmp_pa
             ]
 
             async def briefs_answered() -> bool:
-                keys = [f"interaction:discord:{b['id']}" for b in briefs]
+                keys = [interaction_key(b) for b in briefs]
                 posted = await conn.fetchval(
                     "SELECT count(*) FROM deliveries WHERE key = ANY($1) AND status = 'posted'",
                     keys,
@@ -140,5 +140,5 @@ async def test_two_processes_each_serve_their_own_shard(pg_database: str, tmp_pa
             assert messages and _bot_messages(fake, channel) == len(messages) + 1  # + the brief
         # Each /brief reached and was answered by its server's process only.
         for brief, text, other_text in zip(briefs, texts, texts[::-1], strict=True):
-            key = f"delivery interaction:discord:{brief['id']} posted"
+            key = f"delivery {interaction_key(brief)} posted"
             assert key in text and key not in other_text

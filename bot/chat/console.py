@@ -1,29 +1,31 @@
 """The console adapter: the bot in a terminal, interactive or fed by a pipe.
 
 The console is one local workspace with one channel; its "thread" is the last
-digest or brief printed, so a plain line is a follow-up question about it.
+digest or brief printed, so a plain line is a follow-up question about it. It posts
+through the outbox as every platform does: a part is a printed message.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import json
 import logging
 import sys
 import threading
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TextIO
 
 from bot.domain import CONSOLE_SCOPE, Hint, Message, Scope, ThreadKind
-from bot.services.chat import ChatServices
+from bot.services.chat import Chat, Reply, Where
 from bot.services.delivery import Delivery, OutboxPart, SentPart
 from bot.services.render import hinted, worded
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "console"
+HERE = Where(CONSOLE_SCOPE, CHANNEL)
 HELP = """Commands:
   /brief <topic>       a cited brief on a topic, e.g. /brief ukraine
   /digest              today's digest
@@ -96,7 +98,7 @@ class ConsoleAdapter:
     def __init__(
         self,
         *,
-        services: ChatServices,
+        chat: Chat,
         digest_time: str = "08:00",
         timezone: str = "UTC",
         on_quit: Callable[[], None] = lambda: None,
@@ -104,7 +106,7 @@ class ConsoleAdapter:
         stdout: TextIO = sys.stdout,
         interactive: bool | None = None,
     ) -> None:
-        self._services = services
+        self._chat = chat
         self._digest_time = digest_time
         self._timezone = timezone
         self._on_quit = on_quit
@@ -112,14 +114,12 @@ class ConsoleAdapter:
         self._stdin = stdin
         self._stdout = stdout
         self._interactive = interactive  # None: a terminal or not, found out when reading
-        self._keys = itertools.count(1)
+        self._printed = 0
         self.thread_key: str | None = None
 
     async def start(self) -> None:
-        await self._services.subscriptions.schedule(
-            CONSOLE_SCOPE, CHANNEL, self._digest_time, self._timezone
-        )
-        await self.show(await self._services.digests.digest_now(CONSOLE_SCOPE, CHANNEL))
+        await self._chat.schedule_digest(HERE, self._digest_time, self._timezone)
+        await self._digest("")
         self._reader = asyncio.create_task(self._read_until_quit())
 
     async def stop(self) -> None:
@@ -137,29 +137,23 @@ class ConsoleAdapter:
     def say(self, text: str = "") -> None:
         print(text, file=self._stdout, flush=True)
 
-    async def publish(self, channel: str, message: Message) -> tuple[str, ...]:
-        """Print a message; a printed digest or brief becomes the console's thread."""
-        self.say()
-        self.say(render_text(message))
-        if not message.opens_thread:
-            return ()
-        self.thread_key = f"console-{next(self._keys)}"
-        return (self.thread_key,)
-
     # --- the outbox's parts: one printed message each ----------------------------------
 
     def render_parts(
         self, message: Message, *, in_thread: bool, replying_to: str | None = None
     ) -> list[str]:
-        return [json.dumps({"text": render_text(message)})]
+        update = in_thread and message.kind == ThreadKind.UPDATE
+        return [json.dumps({"text": render_text(message), "update": update})]
 
     async def send_part(self, delivery: Delivery, part: OutboxPart) -> SentPart:
-        """Print a part; the first part of a digest becomes the console's thread."""
+        """Print a part; the first part of a digest or brief becomes the console's thread."""
+        content = json.loads(part.payload)
         self.say()
-        if delivery.thread_key is not None:
+        if content.get("update"):
             self.say(f"(in the thread of earlier post {delivery.thread_key})")
-        self.say(json.loads(part.payload)["text"])
-        key = f"console-{next(self._keys)}"
+        self.say(content["text"])
+        self._printed += 1
+        key = f"console-{self._printed}"
         if delivery.opens_threads and part.index == 0:
             self.thread_key = key
             return SentPart(key, thread_key=key)
@@ -172,10 +166,13 @@ class ConsoleAdapter:
     def serves(self, scope: Scope) -> bool:
         return True
 
-    async def show(self, message: Message) -> None:
-        """Print what a command asked for, and remember the articles behind it."""
-        keys = await self.publish(CHANNEL, message)
-        await self._services.asks.open_thread(CONSOLE_SCOPE, CHANNEL, keys, message)
+    def tell(self, reply: Reply) -> None:
+        """Print what a command says besides what it posted."""
+        if reply.message is not None:
+            self.say()
+            self.say(render_text(reply.message))
+        if reply.text is not None:
+            self.say(with_hint(reply.text, reply.hint))
 
     async def handle(self, line: str) -> bool:
         """Run one input line; False when the user asked to leave."""
@@ -211,32 +208,28 @@ class ConsoleAdapter:
         if not topic:
             self.say("Usage: /brief <topic>, e.g. /brief ukraine")
             return
-        await self.show(await self._services.briefs.brief(CONSOLE_SCOPE, topic))
+        self.tell(await self._chat.brief(self, HERE, topic, event=_event()))
 
     async def _digest(self, _: str) -> None:
-        await self.show(await self._services.digests.digest(CONSOLE_SCOPE))
+        self.tell(await self._chat.digest_now(self, HERE, event=_event()))
 
     async def _ask(self, question: str) -> None:
         if not question:
             self.say("Usage: /ask <question>, or type the question on its own")
             return
-        message = await self._services.asks.ask(
-            CONSOLE_SCOPE, question, channel=CHANNEL, thread_key=self.thread_key
-        )
-        await self.show(message)
+        where = Where(CONSOLE_SCOPE, CHANNEL, self.thread_key)
+        await self._chat.answer(self, where, message=_event(), question=question, ours_only=False)
 
     async def _feeds_command(self, rest: str) -> None:
         action, _, url = rest.partition(" ")
         action = action.lower() or "list"
         if action == "list":
-            self.say(render_text(await self._services.feeds.list(CONSOLE_SCOPE)))
+            self.say(render_text(await self._chat.feeds(CONSOLE_SCOPE)))
         elif action in ("add", "remove") and url.strip():
             if action == "add":
-                change = await self._services.feeds.add(
-                    CONSOLE_SCOPE, url, channel=CHANNEL, allow_local=True
-                )
+                change = await self._chat.add_feed(HERE, url, allow_local=True)
             else:
-                change = await self._services.feeds.remove(CONSOLE_SCOPE, url)
+                change = await self._chat.remove_feed(HERE, url)
             self.say(with_hint(change.text, change.hint))
         else:
             self.say("Usage: /feeds [list] | /feeds add <url> | /feeds remove <url>")
@@ -256,6 +249,11 @@ class ConsoleAdapter:
                 return
             if not await self.handle(line):
                 return
+
+
+def _event() -> str:
+    """A command's own id: unique across runs, as the outbox keeps its posts for good."""
+    return uuid.uuid4().hex
 
 
 def _line_reader(stream: TextIO) -> asyncio.Queue[str | None]:

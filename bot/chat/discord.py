@@ -4,7 +4,7 @@ Commands are application commands on a CommandTree, synced at start
 (globally, or to DISCORD_GUILD_ID for fast iteration). Every message the bot
 sends has `allowed_mentions` none, so article text can never ping anyone.
 Handlers defer at once (Discord drops an interaction not answered within 3
-seconds), call one service, and post what it returns. Text from articles,
+seconds), make one call to the chat service, and render what it says. Text from articles,
 models and users is escaped for Markdown; the bot's own words are not.
 
 Without the message-content intent Discord delivers thread messages that do
@@ -25,7 +25,6 @@ import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
 from typing import Any, TypeVar
 
 import discord
@@ -35,7 +34,7 @@ from discord.http import Route
 
 from bot.chat.discord_embeds import DiscordMessage, plain_text, render_embeds, with_hint
 from bot.domain import Message, Scope
-from bot.services.chat import ChatServices
+from bot.services.chat import Answer, Chat, Reply, Where
 from bot.services.delivery import Delivery, OutboxPart, PostRefused, SentPart
 from bot.services.retry import Backoff
 from bot.services.subscriptions import parse_topics
@@ -53,6 +52,7 @@ FIND_LIMIT = 100
 T = TypeVar("T")
 
 NEEDS = "Send Messages, Embed Links, Create Public Threads and Send Messages in Threads"
+CANNOT_POST = f"I can't post here: I need {NEEDS} in this channel."
 ADMIN_ONLY = "Changing feeds or the daily digest needs the Manage Server permission."
 HOW_TO_ASK = (
     "I only see messages that mention me. To ask about these stories, mention {me} with "
@@ -76,7 +76,7 @@ class DiscordAdapter:
         api_url: str | None,
         guild_id: int | None,
         message_content: bool,
-        services: ChatServices,
+        chat: Chat,
         guild_ready_timeout: float = 2.0,
         shard_count: int | None = None,
         shard_ids: list[int] | None = None,
@@ -84,7 +84,7 @@ class DiscordAdapter:
         self._token = token
         self._api_url = api_url
         self._guild_id = guild_id
-        self._services = services
+        self._chat = chat
         # The bot has no voice; the library's warnings about voice libraries are noise.
         discord.VoiceClient.warn_nacl = False
         discord.VoiceClient.warn_dave = False
@@ -106,8 +106,6 @@ class DiscordAdapter:
             )
         self.tree = app_commands.CommandTree(self.client)
         self._connection: asyncio.Task[None] | None = None
-        # Commands being answered now, by delivery key: their parts go as follow-ups.
-        self._interactions: dict[str, discord.Interaction] = {}
         self._register()
 
     # --- lifecycle ---------------------------------------------------------------------
@@ -200,10 +198,7 @@ class DiscordAdapter:
         if "open_thread" in content:
             return await self._open_part_thread(delivery, content["open_thread"])
         body = DiscordMessage(content["content"], content["embeds"])
-        interaction = self._interactions.get(delivery.key)
         try:
-            if interaction is not None:  # answering a command that is still waiting
-                return SentPart(str((await _follow_up_part(interaction, body)).id))
             target = await self._part_target(delivery)
             reply_to = content.get("reply_to")
             sent = await _send(
@@ -213,7 +208,7 @@ class DiscordAdapter:
                 nonce=part_nonce(delivery.key, part.index),
             )
         except discord.Forbidden as exc:
-            raise PostRefused(f"I can't post here: I need {NEEDS} in this channel.") from exc
+            raise PostRefused(CANNOT_POST) from exc
         return SentPart(str(sent.id))
 
     async def find_part(self, delivery: Delivery, part: OutboxPart) -> SentPart | None:
@@ -224,9 +219,9 @@ class DiscordAdapter:
         if "open_thread" in content:
             return await self._find_part_thread(delivery)
         target = await self._part_target(delivery)
-        since = (part.sending_since or delivery.created_at) - timedelta(minutes=1)
         me = self.client.user.id if self.client.user else None
-        async for found in target.history(limit=FIND_LIMIT, after=since, oldest_first=True):
+        after = delivery.look_back(part)
+        async for found in target.history(limit=FIND_LIMIT, after=after, oldest_first=True):
             if found.author.id == me and _same_part(found, content):
                 return SentPart(str(found.id))
         return None
@@ -361,76 +356,47 @@ class DiscordAdapter:
         await work()
 
     async def on_brief(self, interaction: discord.Interaction, topic: str) -> None:
-        scope = self.scope(interaction.guild_id)
         # Finding is quick and a miss is shown privately at once; the writing (the model)
         # may take longer than the 3 s Discord waits, so it runs after a deferral.
-        pending = await self._services.briefs.start(scope, topic)
-        if pending.nothing is not None:
-            await interaction.response.send_message(plain_text(pending.nothing), ephemeral=True)
-            return
-        await interaction.response.defer(thinking=True)
-        await self._follow_up(interaction, await pending.write())
+        async def defer() -> None:
+            await interaction.response.defer(thinking=True)
 
-    async def _follow_up(self, interaction: discord.Interaction, message: Message) -> None:
-        """Post as the interaction's follow-up, through the outbox: a thread is opened on
-        it unless it is in one already. Resumed after a restart (the interaction gone by
-        then), the rest is posted in the channel."""
-        channel = interaction.channel
-        if isinstance(channel, discord.Thread):
-            where, thread = str(channel.parent_id), str(channel.id)
-        else:
-            where, thread = str(interaction.channel_id), None
-        key = f"interaction:{PLATFORM}:{interaction.id}"
-        self._interactions[key] = interaction
-        try:
-            sent = await self._services.outbox.send(
-                self, key, self.scope(interaction.guild_id), where, message, thread_key=thread
-            )
-        finally:
-            del self._interactions[key]
-        if sent.status == "refused":
-            await _reply(interaction, sent.error or f"I can't post here: I need {NEEDS}.")
+        reply = await self._chat.brief(
+            _FollowUps(self, interaction),
+            _where(interaction),
+            topic,
+            event=str(interaction.id),
+            found=defer,
+        )
+        await _tell(interaction, reply)
 
     async def on_ask(self, interaction: discord.Interaction, question: str) -> None:
         await interaction.response.defer(thinking=True)
-        channel = interaction.channel
-        scope = self.scope(interaction.guild_id)
-        if isinstance(channel, discord.Thread):
-            message = await self._services.asks.ask(
-                scope, question, channel=str(channel.parent_id), thread_key=str(channel.id)
-            )
-        else:
-            message = await self._services.asks.ask(scope, question)
-        await self._follow_up(interaction, message)
+        reply = await self._chat.ask(
+            _FollowUps(self, interaction), _where(interaction), question, event=str(interaction.id)
+        )
+        await _tell(interaction, reply)
+
+    async def _digest_now(self, interaction: discord.Interaction) -> None:
+        reply = await self._chat.digest_now(
+            _FollowUps(self, interaction), _where(interaction), event=str(interaction.id)
+        )
+        await _tell(interaction, reply)
 
     async def _schedule(
         self, interaction: discord.Interaction, time: str, timezone: str, topics: str
     ) -> None:
-        result = await self._services.subscriptions.schedule(
-            self.scope(interaction.guild_id),
-            str(interaction.channel_id),
-            time,
-            timezone,
-            parse_topics(topics),
+        result = await self._chat.schedule_digest(
+            _here(interaction), time, timezone, parse_topics(topics)
         )
         await interaction.followup.send(_escape(result.text), ephemeral=True)
 
     async def _off(self, interaction: discord.Interaction) -> None:
-        result = await self._services.subscriptions.turn_off(
-            self.scope(interaction.guild_id), str(interaction.channel_id)
-        )
+        result = await self._chat.digest_off(_here(interaction))
         await interaction.followup.send(_escape(result.text), ephemeral=True)
 
-    async def _digest_now(self, interaction: discord.Interaction) -> None:
-        scope = self.scope(interaction.guild_id)
-        message = await self._services.digests.digest_now(scope, str(interaction.channel_id))
-        if not message.found:
-            await interaction.followup.send("No new stories in the last 24 hours.")
-            return
-        await self._follow_up(interaction, message)
-
     async def _feeds_list(self, interaction: discord.Interaction) -> None:
-        message = await self._services.feeds.list(self.scope(interaction.guild_id))
+        message = await self._chat.feeds(self.scope(interaction.guild_id))
         for part in render_embeds(message):
             await interaction.followup.send(
                 content=part.content or discord.utils.MISSING,
@@ -439,14 +405,11 @@ class DiscordAdapter:
             )
 
     async def _feeds_change(self, interaction: discord.Interaction, url: str, *, add: bool) -> None:
-        scope = self.scope(interaction.guild_id)
-        url = url.strip().strip("<>")
+        here = _here(interaction)
         if add:
-            change = await self._services.feeds.add(
-                scope, url, channel=str(interaction.channel_id), added_by=str(interaction.user.id)
-            )
+            change = await self._chat.add_feed(here, url, added_by=str(interaction.user.id))
         else:
-            change = await self._services.feeds.remove(scope, url)
+            change = await self._chat.remove_feed(here, url)
         # The text is the core's, with the URL the user typed in it: escaped (links kept
         # clickable); the hint is ours and keeps its Markdown.
         await interaction.followup.send(
@@ -467,31 +430,17 @@ class DiscordAdapter:
         unreadable = not self.client.intents.message_content and not mentioned
         if not unreadable and not message.content.strip():
             return
-        reply = await self._services.asks.reply_in_thread(
-            self.scope(message.guild.id),
-            str(channel.parent_id),
-            thread_key=str(channel.id),
-            message_key=str(message.id),
-            question=None if unreadable else self._question(message),
-        )
-        if reply is None:
-            log.debug("Discord: message %s in thread %s: not for us", message.id, channel.id)
-            return
-        if reply.answer is None:
-            await self._how_to_ask(channel, message)
-            return
-        scope = self.scope(message.guild.id)
-        sent = await self._services.outbox.send(
+        answered = await self._chat.answer(
             self,
-            f"answer:{PLATFORM}:{scope.workspace}:{channel.id}:{message.id}",
-            scope,
-            str(channel.parent_id),
-            reply.answer,
-            thread_key=str(channel.id),
+            Where(self.scope(message.guild.id), str(channel.parent_id), str(channel.id)),
+            message=str(message.id),
+            question=None if unreadable else self._question(message),
             replying_to=str(message.id),
         )
-        if sent.status == "refused":
-            log.warning("Discord: cannot answer in thread %s: %s", channel.id, sent.error)
+        if answered is Answer.QUIET:
+            log.debug("Discord: message %s in thread %s: not for us", message.id, channel.id)
+        elif answered is Answer.HOW_TO_ASK:
+            await self._how_to_ask(channel, message)
 
     def _mentions_me(self, message: discord.Message) -> bool:
         me = self.client.user
@@ -564,6 +513,62 @@ async def _send(
 def _escape(text: str) -> str:
     """Core text that carries user or feed input: Markdown escaped, URLs left clickable."""
     return discord.utils.escape_markdown(text)
+
+
+class _FollowUps:
+    """The adapter posting a command's reply while the command waits: its messages go
+    as the interaction's follow-ups, the thread step as the adapter takes it. Resumed
+    after a restart (the interaction gone by then), the adapter posts the rest in the
+    channel."""
+
+    platform = PLATFORM
+
+    def __init__(self, adapter: DiscordAdapter, interaction: discord.Interaction) -> None:
+        self._adapter = adapter
+        self._interaction = interaction
+
+    def render_parts(
+        self, message: Message, *, in_thread: bool, replying_to: str | None = None
+    ) -> list[str]:
+        return self._adapter.render_parts(message, in_thread=in_thread, replying_to=replying_to)
+
+    async def send_part(self, delivery: Delivery, part: OutboxPart) -> SentPart:
+        content = json.loads(part.payload)
+        if "open_thread" in content:
+            return await self._adapter.send_part(delivery, part)
+        body = DiscordMessage(content["content"], content["embeds"])
+        try:
+            return SentPart(str((await _follow_up_part(self._interaction, body)).id))
+        except discord.Forbidden as exc:
+            raise PostRefused(CANNOT_POST) from exc
+
+    async def find_part(self, delivery: Delivery, part: OutboxPart) -> SentPart | None:
+        return await self._adapter.find_part(delivery, part)
+
+    def serves(self, scope: Scope) -> bool:
+        return self._adapter.serves(scope)
+
+
+def _where(interaction: discord.Interaction) -> Where:
+    """Where a command's reply is posted: its channel, or the thread it was used in."""
+    scope = DiscordAdapter.scope(interaction.guild_id)
+    channel = interaction.channel
+    if isinstance(channel, discord.Thread):
+        return Where(scope, str(channel.parent_id), str(channel.id))
+    return Where(scope, str(interaction.channel_id))
+
+
+def _here(interaction: discord.Interaction) -> Where:
+    """The channel (or thread) a settings command was used in, as its settings' key."""
+    return Where(DiscordAdapter.scope(interaction.guild_id), str(interaction.channel_id))
+
+
+async def _tell(interaction: discord.Interaction, reply: Reply) -> None:
+    """What only the person who asked is told, if anything."""
+    if reply.message is not None:
+        await _reply(interaction, plain_text(reply.message))
+    if reply.text is not None:
+        await _reply(interaction, with_hint(reply.text, reply.hint))
 
 
 async def _reply(interaction: discord.Interaction, text: str) -> None:

@@ -5,24 +5,25 @@ on SLACK_PORT at /slack/events, verified with SLACK_SIGNING_SECRET. One bot
 token serves one workspace. Handlers ack at once (Slack allows 3 seconds),
 then call one service and post what it returns.
 
-Every request's work runs as a task of the adapter's own, started before the
-request is answered, so `drain()` after the answer waits for all of it.
+Each listener is Bolt's pair: an ack function that answers Slack at once, and a
+lazy listener that does the work after it (one call to the chat service, then what
+it says rendered for Slack). `drain()` waits for the lazy work started so far.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_bolt.request.async_internals import build_async_context
@@ -46,8 +47,9 @@ from bot.chat.slack_blocks import (
     with_hint,
 )
 from bot.domain import Hint, Message, Scope
-from bot.services.chat import ChatServices
+from bot.services.chat import Chat, Reply, Where
 from bot.services.delivery import Delivery, OutboxPart, PostRefused, SentPart
+from bot.services.feeds import FeedChange
 from bot.services.subscriptions import parse_topics
 
 log = logging.getLogger(__name__)
@@ -82,36 +84,43 @@ _CANNOT_POST = {
 }
 
 
-def clean_url(text: str) -> str:
-    """Slack may send `<https://x|label>`; the URL is what counts."""
-    return text.strip().strip("<>").split("|", 1)[0]
-
-
-def reparse_form_body(req: AsyncBoltRequest) -> None:
-    """Undo Bolt's guess that any form body containing "payload" is interactivity.
-
-    Bolt's parse_body reads a form body as `payload=<JSON>` whenever the text
-    "payload" appears anywhere, so `/brief payload prices` parses as `{}` and
-    reaches no listener. A form without a `payload` field is read as plain fields.
-    """
+def _form_fields(req: AsyncBoltRequest) -> dict[str, str] | None:
+    """A form body's plain fields where Bolt misread it as interactivity: Bolt's
+    parse_body reads a form body as `payload=<JSON>` whenever the text "payload" appears
+    anywhere, so `/brief payload prices` parses as `{}` and reaches no listener."""
     if req.content_type != "application/x-www-form-urlencoded" or "payload" not in req.raw_body:
-        return
+        return None
     fields = dict(parse_qsl(req.raw_body, keep_blank_values=True))
-    if "payload" in fields:
-        return  # a real interactivity payload: Bolt parsed it right
-    req.body = fields
-    req.context = build_async_context(AsyncBoltContext({}), req.body)
+    return None if "payload" in fields else fields  # a real payload: Bolt read it right
+
+
+class FormRequest(AsyncBoltRequest):
+    """A request whose form body is read as plain fields when it only mentions
+    "payload"; its copies for lazy listeners (which Bolt parses again from the raw
+    body) too. The signature is still checked by Bolt, on the raw body as received."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        fields = _form_fields(self)
+        if fields is not None:
+            self.body = fields
+            self.context = build_async_context(AsyncBoltContext({}), fields)
+
+    def to_copyable(self) -> AsyncBoltRequest:
+        copy = super().to_copyable()
+        fields = _form_fields(copy)
+        if fields is not None:
+            copy.body = fields  # the context copied is the one built from the fields
+        return copy
 
 
 def events_app(app: AsyncApp, path: str = EVENTS_PATH) -> web.Application:
-    """Bolt's HTTP endpoint, with slash-command text that mentions "payload" kept.
-
-    The signature is still checked by Bolt, on the raw body as received.
-    """
+    """Bolt's HTTP endpoint, with slash-command text that mentions "payload" kept."""
 
     async def handle(request: web.Request) -> web.Response:
-        req = await to_bolt_request(request)
-        reparse_form_body(req)
+        req = FormRequest(
+            body=await request.text(), query=request.query_string, headers=request.headers
+        )
         return await to_aiohttp_response(await app.async_dispatch(req))
 
     web_app = web.Application()
@@ -131,7 +140,7 @@ class SlackAdapter:
         signing_secret: str | None,
         api_url: str,
         admin_users: Sequence[str],
-        services: ChatServices,
+        chat: Chat,
         host: str = "0.0.0.0",  # HTTP mode must be reachable by Slack
         port: int = 3000,
     ) -> None:
@@ -139,7 +148,7 @@ class SlackAdapter:
             raise ValueError(
                 "Slack needs SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode)"
             )
-        self._services = services
+        self._chat = chat
         self._app_token = app_token
         self._admin_users = set(admin_users)
         self._admin_cache: dict[str, tuple[float, bool]] = {}
@@ -151,8 +160,8 @@ class SlackAdapter:
             token=bot_token,
             signing_secret=signing_secret or "",
             request_verification_enabled=signing_secret is not None and not app_token,
-            # Listeners only start tasks (see _background), so answering after they
-            # return is as quick, and by then the work is in self._tasks for drain().
+            # Ack functions answer at once; the work is in lazy listeners, started
+            # before the answer goes back (see _register).
             process_before_response=True,
         )
         self.client: AsyncWebClient = self.app.client
@@ -198,27 +207,36 @@ class SlackAdapter:
             await self._runner.cleanup()
 
     async def drain(self) -> None:
-        """Wait for work started after acks (tests, and a clean shutdown)."""
+        """Wait for the lazy work started so far (tests, and a clean shutdown)."""
+        await asyncio.sleep(0)  # lazy listeners started just now take their first step
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    def _background(self, work: Awaitable[None]) -> None:
-        """Run after the ack, so Slack gets its answer within 3 seconds."""
+    def _lazy(self, work: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+        """A lazy listener that `drain` and `stop` know of, and whose failure is logged.
+        Bolt passes it the arguments `work` names (it reads them through the wrapper)."""
 
-        async def guarded() -> None:
+        @functools.wraps(work)
+        async def tracked(**kwargs: Any) -> None:
+            task = asyncio.current_task()
+            assert task is not None
+            self._tasks.add(task)
             try:
-                await work
+                await work(**kwargs)
             except Exception:
                 log.exception("Slack: handling a request failed after its ack")
+            finally:
+                self._tasks.discard(task)
 
-        task = asyncio.create_task(guarded())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        return tracked
 
     # --- posting -----------------------------------------------------------------------
 
     def scope(self, team_id: str | None = None) -> Scope:
         return Scope(PLATFORM, team_id or self.team_id)
+
+    def _where(self, command: dict[str, Any]) -> Where:
+        return Where(self.scope(command.get("team_id")), str(command["channel_id"]))
 
     # --- the outbox's parts: one chat.postMessage each -------------------------------
 
@@ -254,7 +272,7 @@ class SlackAdapter:
     async def find_part(self, delivery: Delivery, part: OutboxPart) -> SentPart | None:
         """The part in the channel's history (or the thread's), by its metadata: messages
         since a minute before its send began, newest first, a few pages at most."""
-        since = (part.sending_since or delivery.created_at) - timedelta(minutes=1)
+        since = delivery.look_back(part)
         query: dict[str, Any] = {
             "channel": delivery.channel,
             "oldest": f"{since.timestamp():.6f}",
@@ -303,26 +321,30 @@ class SlackAdapter:
     # --- handlers ----------------------------------------------------------------------
 
     def _register(self) -> None:
-        self.app.command("/brief")(self._on_brief)
-        self.app.command("/newsbrief")(self._on_newsbrief)
-        self.app.event("message")(self._on_message)
-        self.app.event("app_mention")(self._on_mention)
+        self.app.command("/brief")(ack=self._ack_brief, lazy=[self._lazy(self._brief)])
+        self.app.command("/newsbrief")(ack=self._ack_newsbrief, lazy=[self._lazy(self._newsbrief)])
+        self.app.event("message")(ack=_ack, lazy=[self._lazy(self._on_message)])
+        self.app.event("app_mention")(ack=_ack, lazy=[self._lazy(self._on_mention)])
 
-    async def _on_brief(self, ack: Any, command: dict[str, Any], respond: Any) -> None:
-        topic = " ".join(command.get("text", "").split())
-        if not topic:
+    async def _ack_brief(self, ack: Any, command: dict[str, Any]) -> None:
+        if not command.get("text", "").strip():
             await ack(text=escape(SLACK_HINTS[Hint.BRIEF_USAGE]))
             return
         await ack()
-        self._background(self._brief(command, topic, respond))
 
-    async def _brief(self, command: dict[str, Any], topic: str, respond: Any) -> None:
-        scope, channel = self.scope(command["team_id"]), command["channel_id"]
-        message = await self._services.briefs.brief(scope, topic)
-        if not message.found:
-            await self._reply(command, respond, reply_parts(message, SLACK_HINTS))
-            return
-        await self._post_or_explain(scope, channel, message, respond, _command_key(command))
+    async def _brief(self, command: dict[str, Any], respond: Any) -> None:
+        topic = command.get("text", "")
+        if not topic.strip():
+            return  # told how to use it in the ack
+        reply = await self._chat.brief(self, self._where(command), topic, event=_event(command))
+        await self._tell(command, respond, reply)
+
+    async def _tell(self, command: dict[str, Any], respond: Any, reply: Reply) -> None:
+        """What only the person who asked is told, if anything."""
+        if reply.message is not None:
+            await self._reply(command, respond, reply_parts(reply.message, SLACK_HINTS))
+        if reply.text is not None:
+            await self._say(respond, reply.text, reply.hint)
 
     async def _reply(
         self, command: dict[str, Any], respond: Any, parts: Sequence[SlackMessage]
@@ -352,87 +374,55 @@ class SlackAdapter:
         """A short reply of our own words only the user sees, with the hint it points to."""
         await respond(text=with_hint(text, hint, SLACK_HINTS), response_type="ephemeral")
 
-    async def _post_or_explain(
-        self, scope: Scope, channel: str, message: Message, respond: Any, key: str
-    ) -> None:
-        """Post through the outbox (once per command, resumed if the bot stops midway); a
-        post Slack refuses for good is explained to the person who asked."""
-        sent = await self._services.outbox.send(self, key, scope, channel, message)
-        if sent.status == "refused":
-            await self._say(respond, sent.error or "Slack refused the post.")
-
-    async def _on_newsbrief(self, ack: Any, command: dict[str, Any], respond: Any) -> None:
-        words = command.get("text", "").split()
-        action = words[0].lower() if words else "help"
-        if action not in ("digest", "feeds", "subscribe", "unsubscribe"):
+    async def _ack_newsbrief(self, ack: Any, command: dict[str, Any]) -> None:
+        if _action(command) not in ("digest", "feeds", "subscribe", "unsubscribe"):
             await ack(text=escape(NEWSBRIEF_HELP))
             return
         await ack()
-        self._background(self._newsbrief(command, action, words[1:], respond))
 
-    async def _newsbrief(
-        self, command: dict[str, Any], action: str, args: list[str], respond: Any
-    ) -> None:
-        scope, channel = self.scope(command["team_id"]), command["channel_id"]
-
-        async def say(text: str, hint: Hint | None = None) -> None:
-            await self._say(respond, text, hint)
-
+    async def _newsbrief(self, command: dict[str, Any], respond: Any) -> None:
+        action, args = _action(command), command.get("text", "").split()[1:]
+        where = self._where(command)
         if action == "feeds":
-            feeds = await self._services.feeds.list(scope)
-            await self._reply(command, respond, reply_parts(feeds, SLACK_HINTS))
+            await self._tell(command, respond, Reply(message=await self._chat.feeds(where.scope)))
             return
+        if action not in ("digest", "subscribe", "unsubscribe"):
+            return  # the ack showed the help
         if not await self.is_admin(command["user_id"]):
-            await say(
+            await self._say(
+                respond,
                 "Sorry, only workspace admins and owners (or users the operator allows in "
-                "SLACK_ADMIN_USERS) can change feeds or the daily digest."
+                "SLACK_ADMIN_USERS) can change feeds or the daily digest.",
             )
             return
         if action in ("subscribe", "unsubscribe"):
             if not args:
-                await say(f"Usage: /newsbrief {action} <feed url>")
+                await self._say(respond, f"Usage: /newsbrief {action} <feed url>")
                 return
-            url = clean_url(args[0])
+            change: FeedChange
             if action == "subscribe":
-                change = await self._services.feeds.add(
-                    scope, url, channel=channel, added_by=command["user_id"]
-                )
+                change = await self._chat.add_feed(where, args[0], added_by=command["user_id"])
             else:
-                change = await self._services.feeds.remove(scope, url)
-            await say(change.text, change.hint)
+                change = await self._chat.remove_feed(where, args[0])
+            await self._say(respond, change.text, change.hint)
             return
-        await self._digest_command(scope, channel, args, say, respond, _command_key(command))
+        await self._tell(command, respond, await self._digest_command(command, where, args))
 
     async def _digest_command(
-        self,
-        scope: Scope,
-        channel: str,
-        args: list[str],
-        say: Callable[[str], Awaitable[None]],
-        respond: Any,
-        key: str,
-    ) -> None:
+        self, command: dict[str, Any], where: Where, args: list[str]
+    ) -> Reply:
         if args and args[0].lower() == "off":
-            await say((await self._services.subscriptions.turn_off(scope, channel)).text)
-            return
+            return Reply((await self._chat.digest_off(where)).text)
         if args and args[0].lower() == "now":
-            message = await self._services.digests.digest_now(scope, channel)
-            if not message.found:
-                await say("No new stories in the last 24 hours.")
-                return
-            await self._post_or_explain(scope, channel, message, respond, key)
-            return
+            return await self._chat.digest_now(self, where, event=_event(command))
         if len(args) < 2:
-            await say(
+            return Reply(
                 "Usage: /newsbrief digest HH:MM <IANA time zone> [topics]  "
                 "(e.g. /newsbrief digest 08:00 Europe/Kyiv ukraine, energy), "
                 "/newsbrief digest off, /newsbrief digest now"
             )
-            return
-        result = await self._services.subscriptions.schedule(
-            scope, channel, args[0], args[1], parse_topics(" ".join(args[2:]))
-        )
-        await say(result.text)
+        topics = parse_topics(" ".join(args[2:]))
+        return Reply((await self._chat.schedule_digest(where, args[0], args[1], topics)).text)
 
     async def is_admin(self, user_id: str) -> bool:
         """Workspace admins and owners, or users in SLACK_ADMIN_USERS."""
@@ -456,52 +446,41 @@ class SlackAdapter:
             return  # edits, joins, bots (ourselves included), and top-level chatter
         if thread_ts == event.get("ts") or _MENTION.search(event.get("text", "")):
             return  # a thread parent, or a mention that app_mention answers
-        team_id = body.get("team_id") or self.team_id
-        self._background(self._answer(team_id, event, known_threads_only=True))
+        await self._answer(body.get("team_id") or self.team_id, event, ours_only=True)
 
     async def _on_mention(self, event: dict[str, Any], body: dict[str, Any]) -> None:
         if event.get("bot_id"):
             return
-        team_id = body.get("team_id") or self.team_id
-        self._background(self._answer(team_id, event, known_threads_only=False))
+        await self._answer(body.get("team_id") or self.team_id, event, ours_only=False)
 
-    async def _answer(
-        self, team_id: str, event: dict[str, Any], *, known_threads_only: bool
-    ) -> None:
-        scope = self.scope(team_id)
-        channel = str(event.get("channel", ""))
-        ts = str(event.get("ts", ""))
-        thread_ts = event.get("thread_ts")
+    async def _answer(self, team_id: str, event: dict[str, Any], *, ours_only: bool) -> None:
+        channel, ts = str(event.get("channel", "")), str(event.get("ts", ""))
         question = _MENTION.sub("", event.get("text", "")).strip()
-        if not channel or not ts or (not question and known_threads_only):
+        if not channel or not ts or (not question and ours_only):
             return  # a bare mention is answered: with how to ask
-        # Quiet in a thread not under our posts, and for an event Slack sent again.
-        reply = await self._services.asks.reply_in_thread(
-            scope,
-            channel,
-            thread_key=thread_ts,
-            message_key=ts,
-            question=question,
-            ours_only=known_threads_only,
+        where = Where(self.scope(team_id), channel, event.get("thread_ts"))
+        answered = await self._chat.answer(
+            self, where, message=ts, question=question, ours_only=ours_only
         )
-        if reply is None or reply.answer is None:
-            return
-        key = f"answer:{PLATFORM}:{scope.workspace}:{channel}:{ts}"
-        sent = await self._services.outbox.send(
-            self, key, scope, channel, reply.answer, thread_key=thread_ts or ts
-        )
-        if sent.status == "refused":
-            log.warning("Slack: cannot answer in %s: %s", channel, sent.error)
+        log.debug("Slack: message %s in %s: %s", ts, channel, answered)
+
+
+async def _ack(ack: Any) -> None:
+    await ack()
+
+
+def _event(command: dict[str, Any]) -> str:
+    """A slash command's own id: Slack gives each invocation its own trigger_id."""
+    return str(command.get("trigger_id") or time.time_ns())
+
+
+def _action(command: dict[str, Any]) -> str:
+    words = command.get("text", "").split()
+    return words[0].lower() if words else "help"
 
 
 def _part_tag(delivery: Delivery, part: OutboxPart) -> dict[str, Any]:
     return {"delivery": delivery.key, "part": part.index}
-
-
-def _command_key(command: dict[str, Any]) -> str:
-    """A slash command's delivery key: Slack gives each invocation its own trigger_id."""
-    trigger = command.get("trigger_id") or f"{time.time_ns()}"
-    return f"command:{PLATFORM}:{command.get('team_id')}:{command.get('channel_id')}:{trigger}"
 
 
 class _RetryConnectionsButNotPosts(AsyncConnectionErrorRetryHandler):

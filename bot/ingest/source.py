@@ -44,7 +44,7 @@ class HttpFeedSource:
         return local_path(url).resolve().parent == self._samples_dir
 
     async def check_url(self, url: str, *, allow_local: bool = False) -> str:
-        url = url.strip().strip("<>")
+        url = url.strip()
         if not url:
             raise FeedError("give a feed URL, e.g. https://example.com/feed.xml")
         if is_local(url):

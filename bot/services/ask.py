@@ -12,7 +12,6 @@ from bot.domain import Article, Hint, Message, QATurn, Scope, ThreadContext, Thr
 from bot.services.ports import ArticleSearch, DeliveryStore, StoryStore, Summarizer, ThreadStore
 from bot.services.render import no_answer, not_found, render_answer
 from bot.services.retrieval import find_articles
-from bot.services.threads import record_thread
 from bot.text import clean_text, query_terms, stem, terms
 from bot.timeutil import utcnow
 
@@ -46,14 +45,6 @@ class AskService:
         self._store = store
         self._summarizer = summarizer
         self._clock = clock
-
-    async def open_thread(
-        self, scope: Scope, channel: str, keys: str | Sequence[str], message: Message
-    ) -> list[ThreadContext]:
-        """Remember which articles stand behind a post, so replies under it can be answered;
-        nothing for a message that opens no thread."""
-        keys = (keys,) if isinstance(keys, str) else keys
-        return await record_thread(self._store, scope, channel, keys, message)
 
     async def reply_in_thread(
         self,

@@ -9,10 +9,13 @@ sender renders and sends the parts.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from bot.domain import PostedStory, Scope, StoryVersion, ThreadKind
+
+# How far before a cut-off send a platform's history is searched for it.
+LOOK_BACK = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,11 @@ class Delivery:
     attempts: int = 0
     late_reported: bool = False
     error: str | None = None
+
+    def look_back(self, part: OutboxPart) -> datetime:
+        """Whence a platform's history is searched for a part whose send was cut off: a
+        minute before the send began (the platform's clock and ours may differ)."""
+        return (part.sending_since or self.created_at) - LOOK_BACK
 
     @property
     def unsent(self) -> list[OutboxPart]:

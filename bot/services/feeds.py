@@ -24,6 +24,12 @@ class FeedChange:
     hint: Hint | None = None  # a command to point to, worded by the adapter
 
 
+def typed_url(text: str) -> str:
+    """A URL as a person typed it into a chat: without the angle brackets chat apps wrap
+    links in, nor the label Slack adds (`<https://x|x>`)."""
+    return text.strip().strip("<>").split("|", 1)[0].strip()
+
+
 class FeedService:
     def __init__(
         self,
@@ -51,10 +57,11 @@ class FeedService:
         allow_local: bool = False,
     ) -> FeedChange:
         """Follow a feed for a workspace and fetch it now, so a broken URL shows at once."""
+        url = typed_url(url)
         try:
             checked = await self._source.check_url(url, allow_local=allow_local)
         except FeedError as exc:
-            return FeedChange(False, f"Cannot add {url.strip() or 'that'}: {exc}")
+            return FeedChange(False, f"Cannot add {url or 'that'}: {exc}")
         existing = await self._store.get_feed(checked)
         if existing and existing.is_default:
             return FeedChange(True, f"{checked} is already followed (an operator default).")
@@ -73,7 +80,7 @@ class FeedService:
         return FeedChange(True, f"Added {checked}: {report.new_articles} new articles.", report)
 
     async def remove(self, scope: Scope, url: str) -> FeedChange:
-        url = url.strip().strip("<>")
+        url = typed_url(url)
         feed = await self._store.get_feed(url)
         if feed is None:
             try:

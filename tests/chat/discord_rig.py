@@ -16,7 +16,7 @@ import discord.http
 from bot.app import App, bootstrap
 from bot.chat.discord import DiscordAdapter
 from bot.config import Settings
-from bot.services.chat import ChatServices
+from bot.services.chat import Chat
 from bot.services.ports import Summarizer
 from tests.fakes.discord_api import FakeDiscord, RestCall, fake_discord
 
@@ -65,7 +65,7 @@ async def discord_rig(
     try:
         async with fake_discord() as fake:
 
-            def quick_discord(services: ChatServices, stop: object) -> list[DiscordAdapter]:
+            def quick_discord(chat: Chat, stop: object) -> list[DiscordAdapter]:
                 """The real adapter, but not waiting 2 s for guilds the fake never sends."""
                 return [
                     DiscordAdapter(
@@ -73,7 +73,7 @@ async def discord_rig(
                         api_url=fake.api_base,
                         guild_id=fake.guild_id if guild_commands else None,
                         message_content=message_content,
-                        services=services,
+                        chat=chat,
                         guild_ready_timeout=0.05,
                     )
                 ]

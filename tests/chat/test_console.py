@@ -8,6 +8,7 @@ from bot.app import App
 from bot.chat.console import ConsoleAdapter, render_text
 from bot.domain import CONSOLE_SCOPE, Bullet, Message, Section, ThreadKind
 from bot.services.brief import BriefService
+from bot.services.chat import Chat
 from bot.timeutil import utcnow
 from tests.helpers import battery_follow_up
 
@@ -15,7 +16,7 @@ from tests.helpers import battery_follow_up
 def _console(app: App, stdin: str = "") -> tuple[ConsoleAdapter, io.StringIO]:
     out = io.StringIO()
     console = ConsoleAdapter(
-        services=app.chat,
+        chat=Chat(app.chat),
         stdin=io.StringIO(stdin),
         stdout=out,
         interactive=False,
@@ -38,10 +39,10 @@ async def test_plain_line_asks_about_the_last_brief(app: App) -> None:
 async def test_a_failing_command_is_reported_and_the_session_goes_on(app: App) -> None:
     """An exception in one command prints an apology, and the next command still runs."""
     briefs = create_autospec(BriefService, instance=True, spec_set=True)
-    briefs.brief.side_effect = RuntimeError("database on fire")
+    briefs.start.side_effect = RuntimeError("database on fire")
     out = io.StringIO()
     services = replace(app.chat, briefs=briefs)
-    console = ConsoleAdapter(services=services, stdin=io.StringIO(), stdout=out)
+    console = ConsoleAdapter(chat=Chat(services), stdin=io.StringIO(), stdout=out)
     assert await console.handle("/brief ukraine")
     assert await console.handle("/digest")
     text = out.getvalue()

@@ -15,7 +15,7 @@ import pytest
 from bot.domain import Message, Scope, ThreadKind
 from tests.chat.discord_rig import MANAGE_GUILD, DiscordRig, discord_rig
 from tests.fakes.summarizers import SlowSummarizer
-from tests.helpers import add_article, battery_follow_up
+from tests.helpers import add_article, battery_follow_up, interaction_key
 
 
 @pytest.fixture
@@ -47,7 +47,7 @@ async def _brief_thread(rig: DiscordRig) -> int:
     """Run /brief ukraine and return the id of the thread the bot opens on it, once the
     bot has recorded the thread (a question asked sooner would be in a thread unknown)."""
     brief = await rig.fake.interaction("brief", [{"name": "topic", "value": "ukraine"}])
-    key = f"interaction:discord:{brief['id']}"
+    key = interaction_key(brief)
     async with asyncio.timeout(10):
         while (sent := await rig.app.chat.outbox.get(key)) is None or sent.status != "posted":
             await asyncio.sleep(0.02)

@@ -15,6 +15,7 @@ import pytest
 from bot.chat.slack import SlackAdapter
 from bot.chat.slack_blocks import BLOCKS_PER_MESSAGE, HEADER_LIMIT, TEXT_LIMIT
 from bot.domain import Scope, ThreadKind
+from bot.services.chat import Chat
 from bot.timeutil import utcnow
 from tests.chat.conftest import SECRET, SlackRig, slack_rig
 from tests.fakes.slack_api import (
@@ -532,7 +533,7 @@ async def test_a_token_in_the_environment_draws_no_bolt_warning(
         signing_secret=SECRET,
         api_url=slack.fake.base_url.rstrip("/"),  # the client adds the slash it needs
         admin_users=[],
-        services=slack.app.chat,
+        chat=Chat(slack.app.chat),
         host="127.0.0.1",
         port=0,
     )

@@ -15,7 +15,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import snowballstemmer
 
@@ -36,7 +36,7 @@ from bot.domain import (
 from bot.placement import PlacedArticle, PrintRecord, StoredPrint
 from bot.services.delivery import Delivery, DeliveryStatus, OutboxCounts, SentPart
 from bot.services.ledgers import LlmCall, LlmStats, StoreHealth
-from bot.services.threads import PostRecords
+from bot.services.ports import StoryStore, ThreadStore
 from bot.store.batch import Batch, check_batch_ids
 from bot.timeutil import from_db, to_db, utcnow
 from tests.fakes.claims import InMemoryClaimLedger
@@ -486,6 +486,10 @@ class _Leased:
     owner: str | None = None
     until: datetime | None = None
     retry_at: datetime | None = None
+
+
+class PostRecords(ThreadStore, StoryStore, Protocol):
+    """Where what a post showed is remembered: its threads and its stories' versions."""
 
 
 class InMemoryOutboxStore:

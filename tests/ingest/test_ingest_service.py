@@ -19,6 +19,7 @@ from bot.domain import CONSOLE_SCOPE, Article, Feed, FeedError
 from bot.ingest.fetch import Fetcher
 from bot.ingest.source import HttpFeedSource
 from bot.placement import PlacedArticle
+from bot.services.feeds import typed_url
 from bot.services.ingest import IngestService
 from bot.services.stories import StoryDesk
 from bot.timeutil import utcnow
@@ -503,10 +504,12 @@ async def test_forced_poll_fetches_feeds_in_backoff(
 async def test_check_url_normalises_and_guards_local_paths(
     tmp_path: Path, fetcher: Fetcher, server: FeedServer
 ) -> None:
-    """check_url strips <>, accepts loopback when allowed, and only takes files if allow_local."""
+    """check_url strips white space, accepts loopback when allowed, and only takes files if
+    allow_local; a URL as typed in a chat loses its brackets and label (typed_url)."""
     source = HttpFeedSource(fetcher, fetch_full_text=False)
     url = server.url("/feed.xml")
-    assert await source.check_url(f" <{url}> ") == url
+    assert await source.check_url(f" {url} ") == url
+    assert typed_url(f" <{url}> ") == typed_url(f"<{url}|{url}>") == url
     path = tmp_path / "feed.xml"
     path.write_bytes(SAMPLE)
     with pytest.raises(FeedError, match="only http"):

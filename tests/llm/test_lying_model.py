@@ -10,6 +10,7 @@ from bot.cli import _stats
 from bot.domain import CONSOLE_SCOPE, Message
 from bot.services.verify import UNSUPPORTED
 from tests.fakes.openai_server import INVENTIONS, FakeOpenAI, lying
+from tests.helpers import open_thread
 from tests.llm.test_cli_llm import _bot
 
 
@@ -62,7 +63,7 @@ async def test_a_thread_answer_from_a_lying_model_says_the_sources_do_not_answer
     """An invented answer is not posted: the reply says so and quotes what the sources say."""
     fake.default = lying()
     brief = await llm_app.chat.briefs.brief(CONSOLE_SCOPE, "ukraine")
-    await llm_app.chat.asks.open_thread(CONSOLE_SCOPE, "console", "t1", brief)
+    await open_thread(llm_app.store, CONSOLE_SCOPE, "console", "t1", brief)
     answer = await llm_app.chat.asks.ask(
         CONSOLE_SCOPE,
         "How many North Korean soldiers are serving with Russian units?",

@@ -23,7 +23,7 @@ from tests.fakes.openai_server import (
     smart,
     status,
 )
-from tests.helpers import add_article
+from tests.helpers import add_article, open_thread
 from tests.llm.conftest import llm_app_with, llm_of, sleeps_of
 
 
@@ -294,7 +294,7 @@ async def test_answer_in_a_thread_uses_the_model_and_earlier_turns(
 ) -> None:
     """A thread answer is LLM-written, cited, and the request carries the earlier turns."""
     brief = await llm_app.chat.briefs.brief(CONSOLE_SCOPE, "ukraine")
-    await llm_app.chat.asks.open_thread(CONSOLE_SCOPE, "c", "t", brief)
+    await open_thread(llm_app.store, CONSOLE_SCOPE, "c", "t", brief)
     first = await llm_app.chat.asks.ask(
         CONSOLE_SCOPE, "what happens next?", channel="c", thread_key="t"
     )
@@ -308,7 +308,7 @@ async def test_answer_in_a_thread_uses_the_model_and_earlier_turns(
 async def test_unsupported_answer_is_said_plainly(llm_app: App, fake: FakeOpenAI) -> None:
     """When the model says the sources don't support an answer, the bot says so too."""
     brief = await llm_app.chat.briefs.brief(CONSOLE_SCOPE, "ukraine")
-    await llm_app.chat.asks.open_thread(CONSOLE_SCOPE, "c", "t", brief)
+    await open_thread(llm_app.store, CONSOLE_SCOPE, "c", "t", brief)
     message = await llm_app.chat.asks.ask(
         CONSOLE_SCOPE, "what happens next with the banana?", channel="c", thread_key="t"
     )
@@ -318,7 +318,7 @@ async def test_unsupported_answer_is_said_plainly(llm_app: App, fake: FakeOpenAI
 async def test_no_relevant_article_means_no_model_call(llm_app: App, fake: FakeOpenAI) -> None:
     """With nothing retrieved, the bot says it doesn't know without calling the model."""
     brief = await llm_app.chat.briefs.brief(CONSOLE_SCOPE, "ukraine")
-    await llm_app.chat.asks.open_thread(CONSOLE_SCOPE, "c", "t", brief)
+    await open_thread(llm_app.store, CONSOLE_SCOPE, "c", "t", brief)
     calls = fake.calls
     for question in ("What is the recipe for banana bread?", "zeppelin dirigible regatta?"):
         message = await llm_app.chat.asks.ask(CONSOLE_SCOPE, question, channel="c", thread_key="t")

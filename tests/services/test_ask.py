@@ -7,6 +7,7 @@ from bot.domain import CONSOLE_SCOPE, Message
 from bot.llm.extractive import EXTRACTIVE_LABEL
 from bot.services.ask import ThreadReply
 from bot.services.render import NO_ANSWER
+from tests.helpers import open_thread
 
 # (question, guid of the one article that answers it, words of the answering sentence)
 FACTS = [
@@ -78,7 +79,7 @@ async def test_unrelated_question_gets_an_honest_dont_know(app: App, question: s
 async def test_thread_question_is_answered_from_the_articles_behind_the_post(app: App) -> None:
     """'What happens next?' under a Ukraine brief quotes the forward-looking sentence."""
     brief = await app.chat.briefs.brief(CONSOLE_SCOPE, "ukraine")
-    await app.chat.asks.open_thread(CONSOLE_SCOPE, "console", "t1", brief)
+    await open_thread(app.store, CONSOLE_SCOPE, "console", "t1", brief)
     message = await app.chat.asks.ask(
         CONSOLE_SCOPE, "what happens next?", channel="console", thread_key="t1"
     )
@@ -90,7 +91,7 @@ async def test_thread_question_is_answered_from_the_articles_behind_the_post(app
 async def test_thread_question_outside_its_articles_looks_wider(app: App) -> None:
     """A question the thread's articles can't answer is answered from the wider store."""
     brief = await app.chat.briefs.brief(CONSOLE_SCOPE, "moon lander")
-    await app.chat.asks.open_thread(CONSOLE_SCOPE, "console", "t2", brief)
+    await open_thread(app.store, CONSOLE_SCOPE, "console", "t2", brief)
     message = await app.chat.asks.ask(
         CONSOLE_SCOPE,
         "How many confirmed measles cases are there?",
@@ -104,7 +105,7 @@ async def test_thread_question_outside_its_articles_looks_wider(app: App) -> Non
 async def test_thread_turns_are_remembered(app: App) -> None:
     """Each question and answer in a thread is stored as a turn of that thread."""
     brief = await app.chat.briefs.brief(CONSOLE_SCOPE, "ukraine")
-    [thread] = await app.chat.asks.open_thread(CONSOLE_SCOPE, "console", "t3", brief)
+    thread = await open_thread(app.store, CONSOLE_SCOPE, "console", "t3", brief)
     await app.chat.asks.ask(CONSOLE_SCOPE, "what happens next?", channel="console", thread_key="t3")
     await app.chat.asks.ask(CONSOLE_SCOPE, "banana bread?", channel="console", thread_key="t3")
     turns = await app.store.recent_turns(thread, 10)
@@ -122,7 +123,7 @@ async def test_empty_question_is_answered_with_a_prompt(app: App) -> None:
 async def test_a_reply_in_our_thread_is_answered_once(app: App) -> None:
     """A reply under our post is answered from its articles; the same message again is not."""
     brief = await app.chat.briefs.brief(CONSOLE_SCOPE, "ukraine")
-    await app.chat.asks.open_thread(CONSOLE_SCOPE, "C1", "t1", brief)
+    await open_thread(app.store, CONSOLE_SCOPE, "C1", "t1", brief)
 
     async def reply(key: str, question: str | None = "what happens next?") -> ThreadReply | None:
         return await app.chat.asks.reply_in_thread(
@@ -138,7 +139,7 @@ async def test_a_reply_in_our_thread_is_answered_once(app: App) -> None:
 async def test_a_reply_we_cannot_read_is_told_how_to_ask_once_per_thread(app: App) -> None:
     """An unreadable reply gets how-to-ask (answer None) the first time in a thread only."""
     brief = await app.chat.briefs.brief(CONSOLE_SCOPE, "ukraine")
-    await app.chat.asks.open_thread(CONSOLE_SCOPE, "C1", "t1", brief)
+    await open_thread(app.store, CONSOLE_SCOPE, "C1", "t1", brief)
     scope = CONSOLE_SCOPE
     first = await app.chat.asks.reply_in_thread(
         scope, "C1", thread_key="t1", message_key="m1", question=None

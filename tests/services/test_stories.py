@@ -20,7 +20,7 @@ from bot.services.render import render_stories
 from bot.services.stories import StoryDesk, by_story
 from tests.fakes.publisher import RecordingPublisher
 from tests.fakes.store import InMemoryStore
-from tests.helpers import new_article
+from tests.helpers import new_article, open_thread
 from tests.services.story_eval.evaluate import HERE
 
 WAR = {a["id"]: a for a in json.loads((HERE / "set_war.json").read_text())["articles"]}
@@ -128,7 +128,7 @@ async def test_a_thread_question_sees_an_article_that_joined_the_story_after_the
     posted = Story(tuple(await store.get_articles([first])))
     summary = await ExtractiveSummarizer().summarize(posted)
     brief = render_stories(ThreadKind.BRIEF, "Brief", [(posted, summary)], label=None)
-    await asks.open_thread(CONSOLE_SCOPE, "console", "t1", brief)
+    await open_thread(store, CONSOLE_SCOPE, "console", "t1", brief)
     follow_up = await desk.store(ledger, _entry("war-006"))  # the toll rises to five
     assert follow_up is not None
     answer = await asks.ask(
