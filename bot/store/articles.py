@@ -16,12 +16,14 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from bot.domain import Article, Feed, Reprint, Scope
+from bot.domain import Article, Feed, MatchMode, Reprint, Scope, SearchHit
 from bot.placement import PlacedArticle
 from bot.store.base import ARTICLES_LOCK, StoreBase, in_window_and_scope
 from bot.store.batch import Batch, check_batch_ids
 from bot.store.sql import Queries, Row, moment
 
+# A search's window and scope: published since, fetched since, platform, workspace.
+Window = tuple[datetime | None, datetime | None, str, str]
 # Ids for a trial placing of a batch: above any stored article's.
 _PROVISIONAL_IDS = 2**62
 
@@ -143,6 +145,30 @@ class ArticleRecords(StoreBase):
     @abstractmethod
     async def _write_batch(self, tx: Queries, batch: Batch) -> None:
         """Each table's rows of the batch, in an order the foreign keys accept."""
+
+    async def search(
+        self,
+        scope: Scope,
+        words: Sequence[str],
+        *,
+        mode: MatchMode,
+        since: datetime | None,
+        limit: int,
+        fetched_since: datetime | None = None,
+    ) -> list[SearchHit]:
+        """Up to `limit` matches the scope sees in the window, most relevant first. Only
+        ids and ranks are sorted (`_ranked`); the best are read whole afterwards."""
+        window = (since, fetched_since, scope.platform, scope.workspace)
+        ranked = await self._ranked(words, mode, window, limit)
+        articles = {a.id: a for a in await self.get_articles([i for i, _ in ranked])}
+        return [SearchHit(articles[i], relevance) for i, relevance in ranked if i in articles]
+
+    @abstractmethod
+    async def _ranked(
+        self, words: Sequence[str], mode: MatchMode, window: Window, limit: int
+    ) -> list[tuple[int, float]]:
+        """The ids of the `limit` best matches in `window` (see `in_window_and_scope`),
+        best first, each with its relevance (larger is better); none without a word."""
 
     async def get_articles(self, ids: Sequence[int]) -> list[Article]:
         """The articles of `ids` that are stored, in that order."""

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import datetime
 
-from bot.domain import MatchMode, Scope, SearchHit
+from bot.domain import MatchMode
+from bot.store.articles import Window
 from bot.store.base import in_window_and_scope
 from bot.store.stories import StoryRecords
 
@@ -69,22 +69,14 @@ class PgSearch(StoryRecords):
     # Search ranks from the RUM index (schema migration 3) when the server has it.
     ranked_index = False
 
-    async def search(
-        self,
-        scope: Scope,
-        words: Sequence[str],
-        *,
-        mode: MatchMode,
-        since: datetime | None,
-        limit: int,
-        fetched_since: datetime | None = None,
-    ) -> list[SearchHit]:
+    async def _ranked(
+        self, words: Sequence[str], mode: MatchMode, window: Window, limit: int
+    ) -> list[tuple[int, float]]:
         query = ts_query(words, mode)
         if query is None:
             return []
-        params = (query, since, fetched_since, scope.platform, scope.workspace)
         # A query matching more than _COMMON_MATCHES articles ranks only its newest
-        # matches the window and scope allow (see SQLite's `search` for why): ranking
+        # matches the window and scope allow (see SQLite's `_ranked` for why): ranking
         # reads every match's vector from the table, which is the time a common word
         # costs. When no more pass than are ranked, it is the same as ranking all.
         if self.ranked_index:
@@ -111,14 +103,8 @@ class PgSearch(StoryRecords):
                 "ORDER BY rank DESC, a.id DESC LIMIT $6"
             )
             extra = (limit,)
-        # Only ids and ranks are sorted; the top ones are read whole afterwards.
-        rows = await self.db.fetch(ranked, *params, *extra)
-        articles = {a.id: a for a in await self.get_articles([r["id"] for r in rows])}
-        return [
-            SearchHit(article=articles[r["id"]], relevance=float(r["rank"]))
-            for r in rows
-            if r["id"] in articles
-        ]
+        rows = await self.db.fetch(ranked, query, *window, *extra)
+        return [(int(r["id"]), float(r["rank"])) for r in rows]
 
     async def _matches_more_than(self, query: str, count: int) -> bool:
         """Whether the tsquery has more than `count` matches; reads `count` + 1 at most."""

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import datetime
 
-from bot.domain import MatchMode, Scope, SearchHit
+from bot.domain import MatchMode
+from bot.store.articles import Window
 from bot.store.base import in_window_and_scope
 from bot.store.sql import Row
 from bot.store.stories import StoryRecords
@@ -38,22 +38,12 @@ def fts_query(words: Sequence[str], mode: MatchMode) -> str | None:
 
 
 class SqliteSearch(StoryRecords):
-    async def search(
-        self,
-        scope: Scope,
-        words: Sequence[str],
-        *,
-        mode: MatchMode,
-        since: datetime | None,
-        limit: int,
-        fetched_since: datetime | None = None,
-    ) -> list[SearchHit]:
+    async def _ranked(
+        self, words: Sequence[str], mode: MatchMode, window: Window, limit: int
+    ) -> list[tuple[int, float]]:
         query = fts_query(words, mode)
         if query is None:
             return []
-        # Only ids and ranks are sorted: sorting every match with its full text joined is
-        # what made a common word slow. The top ones are read whole afterwards.
-        window = (since, fetched_since, scope.platform, scope.workspace)
         # A query matching more than _COMMON_MATCHES articles ranks only its newest
         # matches the window and scope allow: a word in that many articles tells little
         # about which of them is on the topic (in over half of them bm25 floors its idf
@@ -63,12 +53,7 @@ class SqliteSearch(StoryRecords):
             rows = await self._rank_newest(query, window, max(_NEWEST_RANKED, 10 * limit), limit)
         else:
             rows = await self._rank_all(query, window, limit)
-        articles = {a.id: a for a in await self.get_articles([r["id"] for r in rows])}
-        return [
-            SearchHit(article=articles[r["id"]], relevance=-float(r["rank"]))
-            for r in rows
-            if r["id"] in articles
-        ]
+        return [(int(r["id"]), -float(r["rank"])) for r in rows]  # bm25: smaller is better
 
     async def _matches_more_than(self, query: str, count: int) -> bool:
         """Whether the FTS query has more than `count` matches; walks `count` at most."""
@@ -80,7 +65,7 @@ class SqliteSearch(StoryRecords):
         )
         return int(matches) > count
 
-    async def _rank_all(self, query: str, window: tuple[object, ...], limit: int) -> list[Row]:
+    async def _rank_all(self, query: str, window: Window, limit: int) -> list[Row]:
         """The `limit` best matches in the window and scope, by rank."""
         # First the best matches by rank alone, then the window and scope on those: if
         # enough of them pass, they are exactly the full query's top (whatever passes
@@ -113,9 +98,7 @@ class SqliteSearch(StoryRecords):
             )
         return rows
 
-    async def _rank_newest(
-        self, query: str, window: tuple[object, ...], newest: int, limit: int
-    ) -> list[Row]:
+    async def _rank_newest(self, query: str, window: Window, newest: int, limit: int) -> list[Row]:
         """The `limit` best, by rank, of the `newest` newest matches in the window and
         scope: the same as `_rank_all` when no more than `newest` pass."""
         # Matches are walked newest first (article ids grow as articles are stored; FTS5
