@@ -11,8 +11,9 @@ import pytest
 from bot.app import App, bootstrap
 from bot.config import Settings
 from bot.store.sqlite import SqliteStore
+from tests import pg
 from tests.helpers import poll_in_order
-from tests.pg import create_database, drop_database
+from tests.pg import NoServer, create_database, drop_database
 
 _HOST_SETTINGS = (
     "NEWSBRIEF_",
@@ -64,10 +65,31 @@ async def app(tmp_path: Path) -> AsyncIterator[App]:
     await built.close()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests on the PostgreSQL server are marked `postgres`: those asking for its
+    database by name here (the contract suites' engines carry the mark themselves)."""
+    for item in items:
+        if "pg_database" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgres)
+
+
 @pytest.fixture(scope="session")
 def pg_database() -> Iterator[str]:
-    """A PostgreSQL database for this run (see tests/pg.py): its URL."""
-    name, url = create_database()
+    """A PostgreSQL database for this run (see tests/pg.py): its URL. Without a server,
+    the tests asking for it are skipped, or fail under NEWSBRIEF_TEST_REQUIRE_POSTGRES=1."""
+    try:
+        name, url = create_database()
+    except NoServer as exc:
+        missing = str(exc)
+    else:
+        missing = ""
+    if missing and pg.REQUIRED:
+        pytest.fail(f"{missing} (and NEWSBRIEF_TEST_REQUIRE_POSTGRES=1)", pytrace=False)
+    if missing:
+        pytest.skip(
+            f"{missing}; start it (see .ci/run) or set NEWSBRIEF_TEST_PG "
+            "(NEWSBRIEF_TEST_REQUIRE_POSTGRES=1 makes this an error)"
+        )
     try:
         yield url
     finally:
