@@ -67,10 +67,29 @@ async def app(tmp_path: Path) -> AsyncIterator[App]:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests on the PostgreSQL server are marked `postgres`: those asking for its
-    database by name here (the contract suites' engines carry the mark themselves)."""
+    database by name here (the contract suites' engines carry the mark themselves).
+
+    Tests marked `slow` go first, the longest first, each followed by one other test:
+    `make test` hands tests to its xdist workers in this order, two to each at the start,
+    then one at a time (--dist load --maxschedchunk 1), so each slow test starts at once
+    on a worker of its own while the others share the rest, instead of starting late
+    and leaving the whole run waiting on it."""
     for item in items:
         if "pg_database" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.postgres)
+    slow = [item for item in items if item.get_closest_marker("slow")]
+    slow.sort(key=lambda item: -_slow_seconds(item))
+    rest = [item for item in items if not item.get_closest_marker("slow")]
+    items[:] = [
+        *(pair for n, test in enumerate(slow) for pair in (test, *rest[n : n + 1])),
+        *rest[len(slow) :],
+    ]
+
+
+def _slow_seconds(item: pytest.Item) -> float:
+    """How long a test marked `slow(seconds)` takes, about."""
+    mark = item.get_closest_marker("slow")
+    return float(mark.args[0]) if mark and mark.args else 0.0
 
 
 @pytest.fixture(scope="session")

@@ -50,6 +50,7 @@ def _bot_messages(fake: FakeDiscord, channel: int) -> int:
     )
 
 
+@pytest.mark.slow(6)
 @pytest.mark.timeout(180)
 async def test_two_processes_each_serve_their_own_shard(pg_database: str, tmp_path: Path) -> None:
     """Servers on shard 0 and 1: each process connects its shard, posts its servers'

@@ -99,6 +99,7 @@ async def _subscribe(url: str, team: str) -> None:
         await store.close()
 
 
+@pytest.mark.slow(70)
 @pytest.mark.timeout(300)
 async def test_three_processes_share_feeds_and_digests_and_survive_a_kill(
     pg_database: str, tmp_path: Path
