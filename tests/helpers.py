@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import inspect
 import os
+import sqlite3
 import sys
 from collections.abc import Awaitable, Callable
+from contextlib import closing
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar, overload
@@ -44,6 +46,20 @@ async def start_bot(
         return await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bot", "run", cwd=cwd, env=env, stdout=out, stderr=out
         )
+
+
+def posted(db: Path, key_like: str) -> bool:
+    """Whether a bot's SQLite database (read beside the bot) has a delivery whose key is
+    LIKE `key_like`, all of them posted: the bot is done with the post, and has recorded
+    the thread it opened (a reply sooner might come to a thread it does not know yet)."""
+    with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)) as conn:
+        try:
+            rows = conn.execute(
+                "SELECT status FROM deliveries WHERE key LIKE ?", (key_like,)
+            ).fetchall()
+        except sqlite3.OperationalError:  # not there, or not migrated yet
+            return False
+    return bool(rows) and all(status == "posted" for (status,) in rows)
 
 
 class NeverHappened(AssertionError):

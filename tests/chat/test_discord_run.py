@@ -7,7 +7,7 @@ import signal
 from pathlib import Path
 
 from tests.fakes.discord_api import fake_discord
-from tests.helpers import bot_env, start_bot, until
+from tests.helpers import bot_env, posted, start_bot, until
 
 
 async def test_run_serves_discord_brief_and_thread_answers(tmp_path: Path) -> None:
@@ -26,8 +26,11 @@ async def test_run_serves_discord_brief_and_thread_answers(tmp_path: Path) -> No
             await fake.ready()
             # Commands synced: the bot is up.
             await until(lambda: fake.guild_id in fake.commands, "commands synced", seconds=30)
-            await fake.interaction("brief", [{"name": "topic", "value": "ukraine"}])
-            await until(lambda: fake.threads, "the brief's thread", seconds=30)
+            brief = await fake.interaction("brief", [{"name": "topic", "value": "ukraine"}])
+            # Posted, so the bot has recorded its thread: a question asked sooner would be
+            # in a thread it does not know.
+            key = f"interaction:discord:{brief['id']}"
+            await until(lambda: posted(tmp_path / "run.db", key), "the brief posted", seconds=30)
             thread_id = next(iter(fake.threads))
             await fake.message("what happens next?", channel_id=thread_id)
             answer = f"/channels/{thread_id}/messages"

@@ -10,7 +10,7 @@ from pathlib import Path
 import aiohttp
 
 from tests.fakes.slack_api import event_body, fake_slack, message_event, sign, slash_command_body
-from tests.helpers import bot_env, start_bot, until
+from tests.helpers import bot_env, posted, start_bot, until
 
 SECRET = "run-secret"
 
@@ -47,7 +47,8 @@ async def test_run_serves_slack_brief_and_thread_answers(tmp_path: Path) -> None
                 body = slash_command_body("/brief", "ukraine", response_url=fake.response_url)
                 async with http.post(url, data=body, headers=sign(SECRET, body)) as response:
                     assert response.status == 200
-                await until(fake.posted, "the brief posted", seconds=30)
+                db = tmp_path / "run.db"
+                await until(lambda: posted(db, "command:%"), "the brief posted", seconds=30)
                 parent = fake.posted()[0].ts
                 event = event_body(
                     message_event("what happens next?", thread_ts=parent, ts="1800000000.000001")
