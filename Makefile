@@ -28,7 +28,7 @@ test: $(STAMP)
 ## The test suite on TEST_WORKERS processes, handed out one test at a time (see
 ## pytest_collection_modifyitems in tests/conftest.py: slow tests start first).
 pytest: $(STAMP)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist load --maxschedchunk 1
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist load --maxschedchunk 1 --durations=10
 
 lint: $(STAMP)
 	$(BIN)/ruff check bot tests bench interop
