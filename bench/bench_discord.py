@@ -20,6 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.chat.discord_rig import discord_rig
+from tests.helpers import until
 
 TOPICS = ["ukraine", "interest rates", "moon lander", "measles", "battery"]
 
@@ -41,9 +42,9 @@ async def main(rounds: int = 4) -> None:
                     callbacks, follow_ups = len(rig.callbacks()), len(rig.posts("/webhooks/"))
                     sent = time.monotonic()
                     await rig.fake.interaction("brief", [{"name": "topic", "value": topic}])
-                    await rig.until(lambda c=callbacks: len(rig.callbacks()) > c)
+                    await until(lambda c=callbacks: len(rig.callbacks()) > c)
                     defers.append(rig.callbacks()[-1].at - sent)
-                    await rig.until(lambda f=follow_ups: len(rig.posts("/webhooks/")) > f)
+                    await until(lambda f=follow_ups: len(rig.posts("/webhooks/")) > f)
                     posts.append(rig.posts("/webhooks/")[-1].at - sent)
                     await asyncio.sleep(0.05)  # let the thread open before the next brief
     print(f"Discord /brief deferral time (loopback gateway + REST): {_ms(defers)}")

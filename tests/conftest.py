@@ -11,8 +11,9 @@ import pytest
 from bot.app import App, bootstrap
 from bot.config import Settings
 from bot.store.sqlite import SqliteStore
+from tests import pg
 from tests.helpers import poll_in_order
-from tests.pg import create_database, drop_database
+from tests.pg import NoServer, create_database, drop_database
 
 _HOST_SETTINGS = (
     "NEWSBRIEF_",
@@ -64,10 +65,50 @@ async def app(tmp_path: Path) -> AsyncIterator[App]:
     await built.close()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests on the PostgreSQL server are marked `postgres`: those asking for its
+    database by name here (the contract suites' engines carry the mark themselves).
+
+    Tests marked `slow` go first, the longest first, each followed by one other test:
+    `make test` hands tests to its xdist workers in this order, two to each at the start,
+    then one at a time (--dist load --maxschedchunk 1), so each slow test starts at once
+    on a worker of its own while the others share the rest, instead of starting late
+    and leaving the whole run waiting on it."""
+    for item in items:
+        if "pg_database" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgres)
+    slow = [item for item in items if item.get_closest_marker("slow")]
+    slow.sort(key=lambda item: -_slow_seconds(item))
+    rest = [item for item in items if not item.get_closest_marker("slow")]
+    items[:] = [
+        *(pair for n, test in enumerate(slow) for pair in (test, *rest[n : n + 1])),
+        *rest[len(slow) :],
+    ]
+
+
+def _slow_seconds(item: pytest.Item) -> float:
+    """How long a test marked `slow(seconds)` takes, about."""
+    mark = item.get_closest_marker("slow")
+    return float(mark.args[0]) if mark and mark.args else 0.0
+
+
 @pytest.fixture(scope="session")
 def pg_database() -> Iterator[str]:
-    """A PostgreSQL database for this run (see tests/pg.py): its URL."""
-    name, url = create_database()
+    """A PostgreSQL database for this run (see tests/pg.py): its URL. Without a server,
+    the tests asking for it are skipped, or fail under NEWSBRIEF_TEST_REQUIRE_POSTGRES=1."""
+    try:
+        name, url = create_database()
+    except NoServer as exc:
+        missing = str(exc)
+    else:
+        missing = ""
+    if missing and pg.REQUIRED:
+        pytest.fail(f"{missing} (and NEWSBRIEF_TEST_REQUIRE_POSTGRES=1)", pytrace=False)
+    if missing:
+        pytest.skip(
+            f"{missing}; start it (see .ci/run) or set NEWSBRIEF_TEST_PG "
+            "(NEWSBRIEF_TEST_REQUIRE_POSTGRES=1 makes this an error)"
+        )
     try:
         yield url
     finally:

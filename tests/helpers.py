@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
+import sqlite3
 import sys
 from collections.abc import Awaitable, Callable
+from contextlib import closing
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, overload
 
 from bot.app import App
 from bot.domain import Feed, FeedReport, Message, NewArticle, Scope, ThreadContext
@@ -21,6 +24,7 @@ from bot.timeutil import utcnow
 
 REPO = Path(__file__).resolve().parents[1]
 _OUR_SETTINGS = ("NEWSBRIEF_", "DISCORD_", "SLACK_", "OPENAI_")
+T = TypeVar("T")
 
 
 def bot_env(**settings: str) -> dict[str, str]:
@@ -47,14 +51,80 @@ async def start_bot(
         )
 
 
-async def until(check: Callable[[], Awaitable[bool]], seconds: float, what: str) -> None:
-    """Wait for `check` (polled) to come true; fail saying what never happened."""
+def posted(db: Path, key_like: str) -> bool:
+    """Whether a bot's SQLite database (read beside the bot) has a delivery whose key is
+    LIKE `key_like`, all of them posted: the bot is done with the post, and has recorded
+    the thread it opened (a reply sooner might come to a thread it does not know yet)."""
+    with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)) as conn:
+        try:
+            rows = conn.execute(
+                "SELECT status FROM deliveries WHERE key LIKE ?", (key_like,)
+            ).fetchall()
+        except sqlite3.OperationalError:  # not there, or not migrated yet
+            return False
+    return bool(rows) and all(status == "posted" for (status,) in rows)
+
+
+class NeverHappened(AssertionError):
+    """What `until` waited for did not happen in time."""
+
+
+@overload
+async def until(
+    check: Callable[[], Awaitable[T]],
+    what: str | None = None,
+    *,
+    seconds: float = ...,
+    every: float = ...,
+) -> T: ...
+
+
+@overload
+async def until(
+    check: Callable[[], T], what: str | None = None, *, seconds: float = ..., every: float = ...
+) -> T: ...
+
+
+async def until(
+    check: Callable[[], Any],
+    what: str | None = None,
+    *,
+    seconds: float = 10.0,
+    every: float = 0.01,
+) -> Any:
+    """Wait for `check` (a function or a coroutine function, called every `every` s) to
+    return something truthy, and return that; after `seconds`, fail saying what never
+    happened (`what`, else the check's name or source line). The tests' one way to wait
+    for something the code under test does."""
+    found: Any = None
     try:
-        async with asyncio.timeout(seconds):
-            while not await check():
-                await asyncio.sleep(0.1)
+        async with asyncio.timeout(seconds) as limit:
+            while True:
+                found = check()
+                if inspect.isawaitable(found):
+                    found = await found
+                if found:
+                    return found
+                await asyncio.sleep(every)
     except TimeoutError:
-        raise AssertionError(f"waited {seconds:.0f} s for {what}") from None
+        if not limit.expired():
+            raise  # the check's own
+        last = repr(found)
+        last = last if len(last) <= 200 else last[:200] + "..."
+        raise NeverHappened(
+            f"waited {seconds:g} s for {what or _described(check)} (the check last gave {last})"
+        ) from None
+
+
+def _described(check: Callable[[], Any]) -> str:
+    """A check's name, or a lambda's source line."""
+    name = getattr(check, "__name__", "")
+    if name and name != "<lambda>":
+        return name.replace("_", " ")
+    try:
+        return " ".join(inspect.getsource(check).split())
+    except (OSError, TypeError):
+        return repr(check)
 
 
 def new_article(

@@ -20,7 +20,6 @@ import asyncio
 import json
 import random
 import signal
-import socket
 import sqlite3
 import sys
 import time
@@ -36,7 +35,7 @@ from bot.domain import Scope
 from bot.store.sqlite import SqliteStore
 from tests.fakes.discord_api import FakeDiscord, fake_discord
 from tests.fakes.slack_api import FakeSlack, fake_slack
-from tests.helpers import bot_env
+from tests.helpers import NeverHappened, bot_env, until
 
 SLACK_CHANNEL = "C1"
 # Each message: this long before the platform stores it, and as long again before it answers.
@@ -126,16 +125,6 @@ def _late_notices(db: Path) -> int:
         )
 
 
-async def _until(check: Callable[[], Any], what: str) -> Any:
-    try:
-        async with asyncio.timeout(DEADLINE):
-            while not (found := check()):
-                await asyncio.sleep(0.02)
-    except TimeoutError:
-        raise TimeoutError(f"waited {DEADLINE:.0f} s for {what}") from None
-    return found
-
-
 async def _start(env: dict[str, str], cwd: Path, log: Path) -> asyncio.subprocess.Process:
     with log.open("ab") as out:
         return await asyncio.create_subprocess_exec(
@@ -153,12 +142,6 @@ async def _stop(process: asyncio.subprocess.Process) -> None:
             await process.wait()
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 class _Slack:
     platform = "slack"
 
@@ -172,7 +155,7 @@ class _Slack:
             "SLACK_SIGNING_SECRET": "kill-secret",
             "SLACK_API_URL": self.fake.base_url,
             "SLACK_HOST": "127.0.0.1",
-            "SLACK_PORT": str(_free_port()),
+            "SLACK_PORT": "0",  # not called: HTTP mode on any free port
         }
 
     def where(self) -> tuple[Scope, str]:
@@ -247,7 +230,7 @@ async def trial(platform: str, tmp: Path, rng: random.Random) -> Trial:
         rig = _Slack(fake) if platform == "slack" else _Discord(fake)
         try:
             return await _trial(rig, tmp, rng)
-        except TimeoutError as exc:
+        except NeverHappened as exc:
             log = tmp / "bot.log"
             tail = log.read_text()[-4000:] if log.exists() else "(no log)"
             raise TrialFailed(f"{platform} trial in {tmp} timed out: {exc}\n{tail}") from exc
@@ -267,8 +250,8 @@ async def _trial(rig: _Slack | _Discord, tmp: Path, rng: random.Random) -> Trial
     )
     first = await _start(env, tmp, log)
     try:
-        await _until(rig.requested, "the first part's request")
-        stored = await _until(lambda: _digest(db), "the digest in the outbox")
+        await until(rig.requested, "the first part's request", seconds=DEADLINE)
+        stored = await until(lambda: _digest(db), "the digest in the outbox", seconds=DEADLINE)
         parts = len(stored[2])
         kill_after = rng.uniform(0, parts * 2 * HALF_A_POST)
         await asyncio.sleep(kill_after)
@@ -283,7 +266,9 @@ async def _trial(rig: _Slack | _Discord, tmp: Path, rng: random.Random) -> Trial
     restarted = time.perf_counter()
     second = await _start(env, tmp, log)
     try:
-        await _until(lambda: (d := _digest(db)) is not None and d[1] == "posted", "posted")
+        await until(
+            lambda: (d := _digest(db)) is not None and d[1] == "posted", "posted", seconds=DEADLINE
+        )
         complete = time.perf_counter() - restarted
     finally:
         await _stop(second)

@@ -1,8 +1,12 @@
 """A PostgreSQL database of its own for a test run, on the machine's server.
 
 The server is the one the test environment provides (127.0.0.1:5432, trust auth;
-`.ci/run` starts it if it is down); each run creates a database with a name of its
-own, migrated once, emptied before each test, and dropped at the end.
+`.ci/run` starts it if it is down), or NEWSBRIEF_TEST_PG's; each run (each xdist
+worker) creates a database with a name of its own, migrated once, emptied before each
+test, and dropped at the end.
+
+Where no server answers, the tests that need one (marked `postgres`) are skipped,
+unless NEWSBRIEF_TEST_REQUIRE_POSTGRES=1 (as `.ci/run` sets it): then they fail.
 """
 
 from __future__ import annotations
@@ -19,6 +23,13 @@ from bot.store.pg import PostgresStore
 from bot.store.pg.schema import TABLES
 
 SERVER = os.environ.get("NEWSBRIEF_TEST_PG", "postgresql://127.0.0.1:5432/test")
+# Read here, at import: each test runs with the NEWSBRIEF_* variables cleared.
+REQUIRED = os.environ.get("NEWSBRIEF_TEST_REQUIRE_POSTGRES", "") == "1"
+CONNECT_SECONDS = 10.0
+
+
+class NoServer(Exception):
+    """No PostgreSQL server answers at SERVER."""
 
 
 def _run(work: Callable[[], Awaitable[None]]) -> None:
@@ -43,12 +54,20 @@ def _url(name: str) -> str:
     return SERVER.rsplit("/", 1)[0] + f"/{name}"
 
 
+async def _connect_to_server() -> asyncpg.Connection:
+    try:
+        return await asyncpg.connect(SERVER, timeout=CONNECT_SECONDS)
+    except (OSError, asyncpg.CannotConnectNowError) as exc:  # refused, unreachable, starting
+        raise NoServer(f"no PostgreSQL server answers at {SERVER}: {exc!r}") from exc
+
+
 def create_database() -> tuple[str, str]:
-    """A new database on the server: its name and URL."""
-    name = f"newsbrief_test_{os.getpid()}_{secrets.token_hex(4)}"
+    """A new database on the server: its name and URL; NoServer if none answers."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    name = f"newsbrief_test_{worker}_{os.getpid()}_{secrets.token_hex(4)}"
 
     async def create() -> None:
-        conn = await asyncpg.connect(SERVER)
+        conn = await _connect_to_server()
         try:
             await conn.execute(f'CREATE DATABASE "{name}"')
         finally:
@@ -62,7 +81,7 @@ def create_database() -> tuple[str, str]:
 
 def drop_database(name: str) -> None:
     async def drop() -> None:
-        conn = await asyncpg.connect(SERVER)
+        conn = await _connect_to_server()
         try:
             await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:

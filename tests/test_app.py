@@ -11,6 +11,7 @@ from aiohttp import web
 from bot.app import bootstrap, no_chat, serve
 from bot.config import Settings
 from tests.fakes.feed_server import feed_server
+from tests.helpers import until
 
 
 async def test_serving_keeps_start_up_out_of_full_collections_until_it_ends(
@@ -20,9 +21,8 @@ async def test_serving_keeps_start_up_out_of_full_collections_until_it_ends(
     app = await bootstrap(Settings(NEWSBRIEF_DB=tmp_path / "app.db"), chat=no_chat)
     try:
         serving = asyncio.create_task(serve(app))
-        async with asyncio.timeout(30):
-            while gc.get_freeze_count() == 0:  # frozen once the first poll and start-up are done
-                await asyncio.sleep(0.01)
+        # Frozen once the first poll and start-up are done.
+        await until(gc.get_freeze_count, "start-up frozen", seconds=30)
         assert not serving.done()
         app.stop()
         await serving

@@ -50,6 +50,7 @@ def _bot_messages(fake: FakeDiscord, channel: int) -> int:
     )
 
 
+@pytest.mark.slow(6)
 @pytest.mark.timeout(180)
 async def test_two_processes_each_serve_their_own_shard(pg_database: str, tmp_path: Path) -> None:
     """Servers on shard 0 and 1: each process connects its shard, posts its servers'
@@ -84,12 +85,12 @@ async def test_two_processes_each_serve_their_own_shard(pg_database: str, tmp_pa
                 )
                 return int(posted) == len(subscriptions)
 
-            await until(both_digests_posted, 90, "both digests posted")
+            await until(both_digests_posted, seconds=90, every=0.05)
 
             async def commands_synced() -> bool:
                 return None in fake.commands
 
-            await until(commands_synced, 30, "the commands synced")
+            await until(commands_synced, "the commands synced", seconds=30)
             briefs = [
                 await fake.interaction(
                     "brief", [{"name": "topic", "value": "battery"}], guild_id=guild
@@ -105,7 +106,7 @@ async def test_two_processes_each_serve_their_own_shard(pg_database: str, tmp_pa
                 )
                 return int(posted) == len(keys)
 
-            await until(briefs_answered, 60, "both briefs answered")
+            await until(briefs_answered, seconds=60, every=0.05)
             parts = await conn.fetch(
                 "SELECT d.channel, p.payload FROM delivery_parts p "
                 "JOIN deliveries d ON d.key = p.delivery_key WHERE d.key LIKE 'digest:%'"

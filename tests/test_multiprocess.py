@@ -3,19 +3,19 @@ and each fetched once, each channel's digest posted once; one killed with SIGKIL
 polling, its feeds are fetched by the others once its leases expire, and nothing it
 left unposted is lost or posted twice.
 
-Slow by nature (a lease lasts a poll interval, at least a minute): about two minutes.
+Slow by nature (a lease lasts a poll interval, at least a minute): about 70 s.
 """
 
 from __future__ import annotations
 
 import asyncio
 import signal
-import socket
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
@@ -28,9 +28,12 @@ from tests.fakes.slack_api import fake_slack
 from tests.helpers import bot_env, start_bot, until
 from tests.pg import empty_database
 
-FEEDS = 200
-CHANNELS = 20
-FEED_DELAY = 0.15  # each feed answers this late, so a poll is long enough to be cut off
+FEEDS = 120
+CHANNELS = 10
+# Feeds one process fetches at once from one host (all of these are on 127.0.0.1); it
+# leases more than that at a time (chunks for its ingest workers).
+HOST_CONCURRENCY = 4
+FEED_DELAY = 0.05  # each feed answers this late, so the processes' polls overlap
 
 
 def _feed(i: int) -> str:
@@ -47,14 +50,18 @@ def _feed(i: int) -> str:
     )
 
 
-def _serve_feeds(server: FeedServer, fetched: list[tuple[str, float]]) -> list[str]:
-    """Every feed, slow; `fetched` gets (path, time) of each fetch."""
+def _serve_feeds(
+    server: FeedServer, fetched: list[tuple[str, float]], gate: asyncio.Event
+) -> list[str]:
+    """Every feed, slow, and not answered before `gate` opens; `fetched` gets (path, time)
+    of each fetch as it arrives."""
 
     def handler(i: int) -> Any:
         body = _feed(i)
 
         async def answer(request: web.Request) -> web.Response:
             fetched.append((request.path, time.monotonic()))
+            await gate.wait()
             await asyncio.sleep(FEED_DELAY)
             return web.Response(text=body, content_type="application/rss+xml")
 
@@ -63,14 +70,20 @@ def _serve_feeds(server: FeedServer, fetched: list[tuple[str, float]]) -> list[s
     return [server.serve(f"/d{i}.xml", handler(i)) for i in range(FEEDS)]
 
 
-def _port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+async def _leases(conn: asyncpg.Connection) -> dict[str, set[str]]:
+    """The feeds each process holds a lease on and has not polled (by lease holder)."""
+    rows = await conn.fetch(
+        "SELECT lease_owner, url FROM feeds "
+        "WHERE lease_owner IS NOT NULL AND last_success_at IS NULL"
+    )
+    held: dict[str, set[str]] = {}
+    for row in rows:
+        held.setdefault(row["lease_owner"], set()).add(row["url"])
+    return held
 
 
 async def _subscribe(url: str, team: str) -> None:
-    """Twenty channels whose digests fell due two minutes ago."""
+    """The channels, their digests fallen due two minutes ago."""
     due = datetime.now(UTC) - timedelta(minutes=2)
     store = await PostgresStore.open(url)
     try:
@@ -86,6 +99,7 @@ async def _subscribe(url: str, team: str) -> None:
         await store.close()
 
 
+@pytest.mark.slow(70)
 @pytest.mark.timeout(300)
 async def test_three_processes_share_feeds_and_digests_and_survive_a_kill(
     pg_database: str, tmp_path: Path
@@ -96,34 +110,58 @@ async def test_three_processes_share_feeds_and_digests_and_survive_a_kill(
     async with feed_server() as server, fake_slack() as slack:
         slack.slow("chat.postMessage", before=0.05, after=0.05)
         fetched: list[tuple[str, float]] = []
-        urls = _serve_feeds(server, fetched)
+        gate = asyncio.Event()  # the feeds answer once the victim is dead
+        urls = _serve_feeds(server, fetched, gate)
         await _subscribe(pg_database, slack.team_id)
-        processes = []
-        for n in range(3):
-            env = bot_env(
-                NEWSBRIEF_DATABASE_URL=pg_database,
-                NEWSBRIEF_FEEDS=",".join(urls),
-                NEWSBRIEF_ALLOW_PRIVATE_URLS="true",
-                NEWSBRIEF_POLL_MINUTES="1",
-                NEWSBRIEF_CPU_WORKERS="0",
-                # The items link to news*.example: no article page is looked up.
-                NEWSBRIEF_FETCH_FULL_TEXT="false",
-                NEWSBRIEF_LOG_LEVEL="INFO",
-                SLACK_BOT_TOKEN="xoxb-multi",
-                SLACK_SIGNING_SECRET="multi-secret",
-                SLACK_API_URL=slack.base_url,
-                SLACK_HOST="127.0.0.1",
-                SLACK_PORT=str(_port()),
-            )
-            processes.append(await start_bot(env, tmp_path, log=tmp_path / f"bot{n}.log"))
+        env = bot_env(
+            NEWSBRIEF_DATABASE_URL=pg_database,
+            NEWSBRIEF_FEEDS=",".join(urls),
+            NEWSBRIEF_ALLOW_PRIVATE_URLS="true",
+            NEWSBRIEF_POLL_MINUTES="1",
+            NEWSBRIEF_CPU_WORKERS="0",
+            NEWSBRIEF_PER_HOST_CONCURRENCY=str(HOST_CONCURRENCY),
+            # The victim's requests hang until it is killed: none may time out before.
+            NEWSBRIEF_FETCH_TIMEOUT="120",
+            # The items link to news*.example: no article page is looked up.
+            NEWSBRIEF_FETCH_FULL_TEXT="false",
+            NEWSBRIEF_LOG_LEVEL="INFO",
+            SLACK_BOT_TOKEN="xoxb-multi",
+            SLACK_SIGNING_SECRET="multi-secret",
+            SLACK_API_URL=slack.base_url,
+            SLACK_HOST="127.0.0.1",
+            SLACK_PORT="0",  # not called: HTTP mode on any free port
+        )
+        processes = [await start_bot(env, tmp_path, log=tmp_path / "bot0.log")]
         conn = await asyncpg.connect(pg_database)
         try:
+            # The victim first: its fetches hang at the gate, as many as it makes at once,
+            # so it holds leases on feeds it has not asked for (and cannot ask for).
+            async def victim_stuck() -> str | None:
+                held = await _leases(conn)
+                if len(fetched) < HOST_CONCURRENCY or len(held) != 1:
+                    return None
+                ((owner, feeds),) = held.items()
+                return owner if len(feeds) > HOST_CONCURRENCY else None
+
+            victim_owner = await until(
+                victim_stuck, "the first process to lease feeds", seconds=60, every=0.05
+            )
+            for n in (1, 2):
+                processes.append(await start_bot(env, tmp_path, log=tmp_path / f"bot{n}.log"))
+
+            async def three_polling() -> bool:
+                return len(await _leases(conn)) == 3
+
             # Killed while the three are polling: some feeds leased to it stay unfetched.
-            await until(_fetched(server, 30), 60, "the first feeds to be fetched")
+            await until(three_polling, "all three processes polling", seconds=60, every=0.05)
             victim = processes[0]
             victim.send_signal(signal.SIGKILL)
             await victim.wait()
             killed_at = time.monotonic()
+            asked = {path for path, _ in fetched}
+            held = (await _leases(conn)).get(victim_owner, set())
+            assert {urlsplit(url).path for url in held} - asked, "killed holding no unasked feed"
+            gate.set()
 
             async def every_feed_polled() -> bool:
                 polled = await conn.fetchval(
@@ -131,7 +169,7 @@ async def test_three_processes_share_feeds_and_digests_and_survive_a_kill(
                 )
                 return int(polled) == FEEDS
 
-            await until(every_feed_polled, 200, "every feed polled")
+            await until(every_feed_polled, seconds=200, every=0.2)
 
             async def every_digest_posted() -> bool:
                 posted = await conn.fetchval(
@@ -140,16 +178,17 @@ async def test_three_processes_share_feeds_and_digests_and_survive_a_kill(
                 )
                 return int(posted) == CHANNELS
 
-            await until(every_digest_posted, 120, "every digest posted")
+            await until(every_digest_posted, seconds=120, every=0.2)
             parts = await conn.fetch(
                 "SELECT delivery_key, idx FROM delivery_parts WHERE delivery_key LIKE 'digest:%'"
             )
         finally:
+            gate.set()
             await conn.close()
-            for process in processes[1:]:
+            for process in processes:
                 if process.returncode is None:
                     process.send_signal(signal.SIGTERM)
-            for process in processes[1:]:
+            for process in processes:
                 await asyncio.wait_for(process.wait(), timeout=60)
         logs = "\n".join((tmp_path / f"bot{n}.log").read_text() for n in range(3))
         assert "Traceback" not in logs, logs[-5000:]
@@ -178,10 +217,3 @@ async def test_three_processes_share_feeds_and_digests_and_survive_a_kill(
                     on_slack[(tag["delivery"], int(tag["part"]))] += 1
         assert sorted(on_slack) == sorted((r["delivery_key"], r["idx"]) for r in parts)
         assert set(on_slack.values()) == {1}
-
-
-def _fetched(server: FeedServer, count: int) -> Any:
-    async def check() -> bool:
-        return sum(1 for p, _ in server.hits if p.startswith("/d")) >= count
-
-    return check

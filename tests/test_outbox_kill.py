@@ -11,6 +11,7 @@ import pytest
 from tests.kill_rig import trial
 
 
+@pytest.mark.slow(15)
 @pytest.mark.parametrize("platform", ["slack", "discord"])
 async def test_a_digest_killed_midway_is_finished_after_restart_without_duplicates(
     platform: str, tmp_path: Path

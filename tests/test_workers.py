@@ -15,6 +15,7 @@ from bot.app import bootstrap, no_chat
 from bot.config import Settings
 from bot.domain import FeedError
 from bot.workers import InProcesses, InThread, workers
+from tests.helpers import until
 
 
 def where() -> int:
@@ -112,6 +113,4 @@ async def test_workers_exit_when_the_bot_is_killed_outright() -> None:
     assert _alive(worker)
     bot.kill()
     await bot.wait()
-    async with asyncio.timeout(30):
-        while _alive(worker):
-            await asyncio.sleep(0.05)
+    await until(lambda: not _alive(worker), "the worker gone with the bot", seconds=30)

@@ -15,6 +15,12 @@ reads the feed with feedparser: a DOCTYPE or entity declarations, an XML error, 
 unknown root, Atom xhtml or base64 content, an element whose feedparser handler
 might touch the kept fields (itunes:summary, media:title, source, textinput...),
 markup inside a text element, namespace prefixes that feedparser would map oddly.
+
+It replays feedparser's own steps through its internals, six of them private names
+(`_parse_date`, `_BaseHTMLProcessor`, `_cp1252`, `_FeedParserMixin` and its
+`_enforce_href`, `_urljoin`), and feedparser is pinned only below 7: if a release
+renames or drops any of them, this module still imports, says so once in the log,
+and `read_fast` answers None for every feed (feedparser reads them all).
 """
 
 from __future__ import annotations
@@ -28,16 +34,48 @@ from dataclasses import dataclass, field
 from time import struct_time
 from typing import Any
 
-from feedparser.api import StrictFeedParser
-from feedparser.datetimes import _parse_date
-from feedparser.encodings import convert_to_utf8
-from feedparser.html import _BaseHTMLProcessor, _cp1252
-from feedparser.mixin import _FeedParserMixin
-from feedparser.sanitizer import replace_doctype
-from feedparser.urls import _urljoin, make_safe_absolute_uri, resolve_relative_uris
+import feedparser
 from lxml import etree
 
 log = logging.getLogger(__name__)
+
+# feedparser's internals, checked once here: what `read_fast` replays.
+try:
+    from feedparser.api import StrictFeedParser
+    from feedparser.datetimes import _parse_date
+    from feedparser.encodings import convert_to_utf8
+    from feedparser.html import _BaseHTMLProcessor, _cp1252
+    from feedparser.mixin import _FeedParserMixin
+    from feedparser.sanitizer import replace_doctype
+    from feedparser.urls import _urljoin, make_safe_absolute_uri, resolve_relative_uris
+
+    _FEEDPARSER_NAMESPACES: dict[str, str] = dict(_FeedParserMixin.namespaces)
+    _HTML_TYPES = _FeedParserMixin.html_types
+    _CAN_CONTAIN_RELATIVE_URIS = _FeedParserMixin.can_contain_relative_uris
+    _looks_like_html = _FeedParserMixin.looks_like_html
+    _map_content_type = _FeedParserMixin.map_content_type
+    _enforce_href = _FeedParserMixin._enforce_href
+    _NO_END_TAG = frozenset(_BaseHTMLProcessor.elements_no_end_tag)
+    # Why feeds cannot be read here (then feedparser reads them all), or None.
+    UNAVAILABLE: str | None = None
+except (ImportError, AttributeError) as missing:
+    UNAVAILABLE = f"{type(missing).__name__}: {missing}"
+    _FEEDPARSER_NAMESPACES = {}
+    _NO_END_TAG = frozenset()
+_unavailable_said = False
+
+
+def _say_unavailable() -> None:
+    """Log, once per process, that feedparser reads every feed (and why)."""
+    global _unavailable_said
+    if not _unavailable_said:
+        _unavailable_said = True
+        log.warning(
+            "feedparser %s lacks what the fast feed reader replays (%s): every feed is "
+            "read by feedparser itself, more slowly",
+            getattr(feedparser, "__version__", "?"),
+            UNAVAILABLE,
+        )
 
 
 @dataclass
@@ -80,6 +118,9 @@ class Unsupported(Exception):
 
 def read_fast(body: bytes, *, content_type: str | None, base_url: str | None) -> RawFeed | None:
     """The feed as feedparser would read it, or None where that is not certain."""
+    if UNAVAILABLE is not None:
+        _say_unavailable()
+        return None
     if not body:
         return None
     headers = response_headers(content_type, base_url)
@@ -134,18 +175,12 @@ def _xml_parser() -> Any:
 
 # --- feedparser's names for things -------------------------------------------------
 
-_NAMESPACES = {uri.lower(): prefix for uri, prefix in _FeedParserMixin.namespaces.items()}
+_NAMESPACES = {uri.lower(): prefix for uri, prefix in _FEEDPARSER_NAMESPACES.items()}
 _STANDARD_PREFIXES = frozenset(prefix.lower() for prefix in _NAMESPACES.values())
 _USERLAND = "http://backend.userland.com/rss"
 _ATOM = "http://www.w3.org/2005/atom"
 _RSS10 = "http://purl.org/rss/1.0/"
 _RSS090 = "http://my.netscape.com/rdf/simple/0.9/"
-
-_HTML_TYPES = _FeedParserMixin.html_types
-_CAN_CONTAIN_RELATIVE_URIS = _FeedParserMixin.can_contain_relative_uris
-_looks_like_html = _FeedParserMixin.looks_like_html
-_map_content_type = _FeedParserMixin.map_content_type
-_enforce_href = _FeedParserMixin._enforce_href
 
 _PUBLISHED = frozenset({"published", "pubdate", "issued", "dcterms_issued"})
 _UPDATED = frozenset({"updated", "modified", "lastbuilddate", "dc_date", "dcterms_modified"})
@@ -223,7 +258,7 @@ _SAFE_TAG = re.compile(
     r"|</(?P<end>[A-Za-z][A-Za-z0-9]*)>"
 )
 _SAFE_REF = re.compile(r"&(?:(?P<name>[A-Za-z][A-Za-z0-9]*)|#[0-9]+|#[xX][0-9A-Fa-f]+);")
-_VOID = frozenset(_BaseHTMLProcessor.elements_no_end_tag)
+_VOID = _NO_END_TAG
 _NOT_TEXT_TAGS = frozenset({"script", "style", "noscript", "template"})
 _ENTITY_NAMES = frozenset(html.entities.name2codepoint) | {"apos"}
 _safe_pieces: set[str] = set()

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,12 +47,6 @@ class SlackRig:
 
     async def event(self, event: dict[str, Any], **kwargs: Any) -> tuple[int, str, float]:
         return await self.send(event_body(event, **kwargs))
-
-    async def until(self, check: Callable[[], bool]) -> None:
-        """Wait (at most 10 s) for the bot to do what `check` looks for."""
-        async with asyncio.timeout(10):
-            while not check():
-                await asyncio.sleep(0.02)
 
     def responses(self) -> list[str]:
         """Texts sent back through response_url (ephemeral replies)."""

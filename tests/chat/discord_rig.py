@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import discord
 import discord.gateway
@@ -28,13 +26,6 @@ class DiscordRig:
     app: App
     adapter: DiscordAdapter
     fake: FakeDiscord
-
-    async def until(self, check: Callable[[], Any]) -> Any:
-        """Wait (at most 10 s) until `check` returns something truthy; return it."""
-        async with asyncio.timeout(10):
-            while not (result := check()):
-                await asyncio.sleep(0.02)
-        return result
 
     def posts(self, path_contains: str = "") -> list[RestCall]:
         """Messages the bot sent: channel messages and interaction follow-ups."""

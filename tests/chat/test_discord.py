@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -15,7 +14,7 @@ import pytest
 from bot.domain import Message, Scope, ThreadKind
 from tests.chat.discord_rig import MANAGE_GUILD, DiscordRig, discord_rig
 from tests.fakes.summarizers import SlowSummarizer
-from tests.helpers import add_article, battery_follow_up, interaction_key
+from tests.helpers import add_article, battery_follow_up, interaction_key, until
 
 
 @pytest.fixture
@@ -48,9 +47,12 @@ async def _brief_thread(rig: DiscordRig) -> int:
     bot has recorded the thread (a question asked sooner would be in a thread unknown)."""
     brief = await rig.fake.interaction("brief", [{"name": "topic", "value": "ukraine"}])
     key = interaction_key(brief)
-    async with asyncio.timeout(10):
-        while (sent := await rig.app.chat.outbox.get(key)) is None or sent.status != "posted":
-            await asyncio.sleep(0.02)
+
+    async def posted() -> bool:
+        sent = await rig.app.chat.outbox.get(key)
+        return sent is not None and sent.status == "posted"
+
+    await until(posted, "the brief posted")
     return int(_thread_of(rig))
 
 
@@ -97,17 +99,17 @@ async def test_brief_defers_at_once_while_the_summarizer_is_slow(tmp_path: Path)
     async with discord_rig(tmp_path, summarizer=SlowSummarizer(3.5)) as rig:
         sent = time.monotonic()
         await rig.fake.interaction("brief", [{"name": "topic", "value": "ukraine"}])
-        callback = await rig.until(lambda: rig.callbacks())
+        callback = await until(lambda: rig.callbacks())
         assert callback[0].body["type"] == 5  # deferred channel message
         assert callback[0].at - sent < 3.0
         assert rig.posts() == []
-        await rig.until(lambda: rig.posts())
+        await until(lambda: rig.posts())
 
 
 async def test_brief_follow_up_has_cited_embeds_and_opens_a_thread(rig: DiscordRig) -> None:
     """The follow-up carries one embed per story with linked citations, then a thread opens."""
     await rig.fake.interaction("brief", [{"name": "topic", "value": "ukraine"}])
-    thread_call = await rig.until(lambda: rig.fake.rest("POST", "/threads"))
+    thread_call = await until(lambda: rig.fake.rest("POST", "/threads"))
     (follow_up,) = rig.posts("/webhooks/")
     embeds = _embeds(follow_up)
     assert embeds and all(e.get("url", "").startswith("https://") for e in embeds)
@@ -118,9 +120,7 @@ async def test_brief_follow_up_has_cited_embeds_and_opens_a_thread(rig: DiscordR
     opened_in = thread_call[0].path.split("/")[2]
     scope, channel = Scope("discord", str(rig.fake.guild_id)), str(rig.fake.channel_id)
     # The bot records the thread once Discord has answered the thread's creation.
-    async with asyncio.timeout(10):
-        while (thread := await rig.app.store.get_thread(scope, channel, _thread_of(rig))) is None:
-            await asyncio.sleep(0.02)
+    thread = await until(lambda: rig.app.store.get_thread(scope, channel, _thread_of(rig)))
     assert thread.kind is ThreadKind.BRIEF
     assert opened_in == str(rig.fake.channel_id)
 
@@ -133,11 +133,11 @@ async def test_a_message_in_the_thread_is_answered_there(rig: DiscordRig) -> Non
     """A question typed in the brief's thread gets a cited answer in that thread."""
     thread_id = await _brief_thread(rig)
     await rig.fake.message("what happens next?", channel_id=thread_id)
-    answer = await rig.until(lambda: rig.posts(f"/channels/{thread_id}/messages"))
+    answer = await until(lambda: rig.posts(f"/channels/{thread_id}/messages"))
     assert "envoy is expected to travel" in _text(answer[0])
     assert answer[0].body["allowed_mentions"]["parse"] == []
     await rig.fake.message("and who said so?", channel_id=thread_id)
-    await rig.until(lambda: len(rig.posts(f"/channels/{thread_id}/messages")) == 2)
+    await until(lambda: len(rig.posts(f"/channels/{thread_id}/messages")) == 2)
     thread = await rig.app.store.get_thread(
         Scope("discord", str(rig.fake.guild_id)), str(rig.fake.channel_id), str(thread_id)
     )
@@ -154,14 +154,14 @@ async def test_bots_and_unknown_threads_get_no_answer(
     caplog.set_level(logging.DEBUG, logger="bot.chat.discord")
     thread_id = await _brief_thread(rig)
     theirs = await rig.fake.user_thread("members only")
-    await rig.until(lambda: rig.adapter.client.get_channel(theirs))
+    await until(lambda: rig.adapter.client.get_channel(theirs))
     before = len(rig.posts())
     await rig.fake.message("beep", channel_id=thread_id, author_id=7777, bot=True)
     await rig.fake.message("what happens next?", channel_id=rig.fake.channel_id)
     await rig.fake.message("what happens next?", channel_id=theirs)
-    await rig.until(lambda: _logged(caplog, f"in thread {theirs}: not for us"))
+    await until(lambda: _logged(caplog, f"in thread {theirs}: not for us"))
     await rig.fake.message("what happens next?", channel_id=thread_id)
-    await rig.until(lambda: len(rig.posts()) > before)
+    await until(lambda: len(rig.posts()) > before)
     (answer,) = rig.posts()[before:]
     assert answer.path == f"/channels/{thread_id}/messages"
     assert "envoy is expected to travel" in _text(answer)
@@ -174,7 +174,7 @@ async def test_an_empty_message_with_the_intent_gets_nothing(rig: DiscordRig) ->
     in_thread = f"/channels/{thread_id}/messages"
     await rig.fake.message("", channel_id=thread_id)
     await rig.fake.message("what happens next?", channel_id=thread_id)
-    await rig.until(lambda: rig.posts(in_thread))
+    await until(lambda: rig.posts(in_thread))
     (answer,) = rig.posts(in_thread)
     assert "envoy is expected to travel" in _text(answer)
 
@@ -190,13 +190,13 @@ async def test_unmentioned_replies_without_the_intent_get_one_note_on_how_to_ask
         in_thread = f"/channels/{thread_id}/messages"
         me = f"<@{rig.fake.bot_user_id}>"
         await rig.fake.message("what happens next?", channel_id=thread_id)
-        (note,) = await rig.until(lambda: rig.posts(in_thread))
+        (note,) = await until(lambda: rig.posts(in_thread))
         assert me in note.body["content"] and "`/ask question:…`" in note.body["content"]
         assert note.body["allowed_mentions"]["parse"] == []
         await rig.fake.message("hello? anyone?", channel_id=thread_id)
         await rig.fake.message(f"{me} what happens next?", channel_id=thread_id)
-        await rig.until(lambda: _logged(caplog, f"in thread {thread_id}: not for us"))
-        await rig.until(lambda: len(rig.posts(in_thread)) >= 2)
+        await until(lambda: _logged(caplog, f"in thread {thread_id}: not for us"))
+        await until(lambda: len(rig.posts(in_thread)) >= 2)
         posts = rig.posts(in_thread)
         assert len(posts) == 2
         assert "envoy is expected to travel" in _text(posts[1])
@@ -220,12 +220,12 @@ async def test_without_the_intent_threads_we_did_not_open_get_no_note(
     async with discord_rig(tmp_path, message_content=False) as rig:
         thread_id = await _brief_thread(rig)
         theirs = await rig.fake.user_thread("members only")
-        await rig.until(lambda: rig.adapter.client.get_channel(theirs))
+        await until(lambda: rig.adapter.client.get_channel(theirs))
         before = len(rig.posts())
         await rig.fake.message("what happens next?", channel_id=theirs)
-        await rig.until(lambda: _logged(caplog, f"in thread {theirs}: not for us"))
+        await until(lambda: _logged(caplog, f"in thread {theirs}: not for us"))
         await rig.fake.message(f"<@{rig.fake.bot_user_id}> what next?", channel_id=thread_id)
-        await rig.until(lambda: len(rig.posts()) > before)
+        await until(lambda: len(rig.posts()) > before)
         (answer,) = rig.posts()[before:]
         assert answer.path == f"/channels/{thread_id}/messages"
 
@@ -236,16 +236,14 @@ async def test_ask_inside_the_thread_answers_without_message_content(rig: Discor
     await rig.fake.interaction(
         "ask", [{"name": "question", "value": "what happens next?"}], channel_id=thread_id
     )
-    follow_ups = await rig.until(
-        lambda: len(rig.posts("/webhooks/")) == 2 and rig.posts("/webhooks/")
-    )
+    follow_ups = await until(lambda: len(rig.posts("/webhooks/")) == 2 and rig.posts("/webhooks/"))
     assert "envoy is expected to travel" in _text(follow_ups[-1])
 
 
 async def test_no_match_gets_an_ephemeral_reply(rig: DiscordRig) -> None:
     """A topic nothing matches is answered privately at once, and nothing is posted."""
     await rig.fake.interaction("brief", [{"name": "topic", "value": "zeppelin racing"}])
-    (callback,) = await rig.until(lambda: rig.callbacks())
+    (callback,) = await until(lambda: rig.callbacks())
     assert callback.body["type"] == 4
     assert callback.body["data"]["flags"] & 64
     assert "zeppelin racing" in callback.body["data"]["content"]
@@ -258,7 +256,7 @@ async def test_no_match_reply_names_feeds_list_unescaped_and_escapes_the_topic(
     """The private no-match reply points server managers to `/feeds list` with working
     backticks, while Markdown in the topic the user typed is escaped."""
     await rig.fake.interaction("brief", [{"name": "topic", "value": "**zeppelin** racing"}])
-    (callback,) = await rig.until(lambda: rig.callbacks())
+    (callback,) = await until(lambda: rig.callbacks())
     content = callback.body["data"]["content"]
     assert "Server managers can see the feeds read here with `/feeds list`." in content
     assert "\\`" not in content
@@ -271,7 +269,7 @@ async def test_an_answer_that_found_nothing_points_to_brief(rig: DiscordRig) -> 
     await rig.fake.interaction(
         "ask", [{"name": "question", "value": "who won the zeppelin regatta on mars?"}]
     )
-    (follow_up,) = await rig.until(lambda: rig.posts("/webhooks/"))
+    (follow_up,) = await until(lambda: rig.posts("/webhooks/"))
     (embed,) = _embeds(follow_up)
     assert "don't answer that" in embed["description"]
     assert embed["description"].endswith("`/brief` shows what the sources do cover.")
@@ -283,7 +281,7 @@ async def test_mentions_in_articles_never_ping(rig: DiscordRig) -> None:
     text = "The zeppelin club told @everyone and <@5001> that its airship won the race on the lake."
     await add_article(rig.app.store, title=title, text=text, url="https://z.example/1")
     await rig.fake.interaction("brief", [{"name": "topic", "value": "zeppelin"}])
-    (post,) = await rig.until(lambda: rig.posts())
+    (post,) = await until(lambda: rig.posts())
     assert "@everyone" in _text(post)
     assert post.body["allowed_mentions"] == {"parse": []}
 
@@ -297,7 +295,7 @@ async def test_non_admin_cannot_add_feeds(rig: DiscordRig) -> None:
         subcommand="add",
         permissions="0",
     )
-    reply = await rig.until(lambda: rig.posts("/webhooks/"))
+    reply = await until(lambda: rig.posts("/webhooks/"))
     assert "Manage Server" in _text(reply[0])
     assert reply[0].body.get("flags", 0) & 64
     assert await rig.app.store.polled_feeds() == before
@@ -318,7 +316,7 @@ async def _schedule_digest_due_now(rig: DiscordRig) -> str:
 async def test_admin_schedules_a_digest_and_a_restart_does_not_repeat_it(rig: DiscordRig) -> None:
     """/digest schedule stores the channel's digest; posted once, never again after restart."""
     due = await _schedule_digest_due_now(rig)
-    reply = await rig.until(lambda: rig.posts("/webhooks/"))
+    reply = await until(lambda: rig.posts("/webhooks/"))
     assert f"{due} UTC" in _text(reply[0])
     (subscription,) = await rig.app.store.list_subscriptions()
     assert subscription.channel == str(rig.fake.channel_id)
@@ -365,7 +363,7 @@ async def test_missing_permission_gets_a_clear_message(rig: DiscordRig) -> None:
     """When Discord refuses the follow-up (403), the user is told what the bot needs."""
     rig.fake.fail_next("POST", "/webhooks/", status=403, code=50013, message="Missing Permissions")
     await rig.fake.interaction("brief", [{"name": "topic", "value": "ukraine"}])
-    await rig.until(lambda: len(rig.posts("/webhooks/")) >= 2)
+    await until(lambda: len(rig.posts("/webhooks/")) >= 2)
     assert "I can't post here" in _text(rig.posts("/webhooks/")[-1])
 
 
@@ -375,22 +373,21 @@ async def test_a_dropped_gateway_resumes_and_keeps_answering(rig: DiscordRig) ->
     await rig.fake.disconnect(code=None)
     await rig.fake.resumed()
     await rig.fake.message("what happens next?", channel_id=thread_id)
-    await rig.until(lambda: rig.posts(f"/channels/{thread_id}/messages"))
+    await until(lambda: rig.posts(f"/channels/{thread_id}/messages"))
 
 
 async def test_a_grown_story_is_posted_in_the_thread_opened_on_the_brief(rig: DiscordRig) -> None:
     """The next digest posts the story's new report into the brief's thread, once."""
     await rig.fake.interaction("brief", [{"name": "topic", "value": "battery"}])
-    await rig.until(lambda: rig.fake.threads)
+    await until(lambda: rig.fake.threads)
     thread_id = _thread_of(rig)
     scope, channel = Scope("discord", str(rig.fake.guild_id)), str(rig.fake.channel_id)
-    async with asyncio.timeout(10):  # recorded once Discord has answered the thread's creation
-        while await rig.app.store.get_thread(scope, channel, thread_id) is None:
-            await asyncio.sleep(0.02)
+    # Recorded once Discord has answered the thread's creation.
+    await until(lambda: rig.app.store.get_thread(scope, channel, thread_id))
     feed = (await rig.app.store.polled_feeds())[0]
     assert await rig.app.stories.store(feed, battery_follow_up()) is not None
     await _schedule_digest_due_now(rig)
-    await rig.until(lambda: rig.posts("/webhooks/")[1:])
+    await until(lambda: rig.posts("/webhooks/")[1:])
     assert [r for _, r in await rig.app.scheduler.catch_up()] == ["posted"]
     in_thread = rig.posts(f"/channels/{thread_id}/messages")
     (update,) = in_thread

@@ -7,7 +7,7 @@ import signal
 from pathlib import Path
 
 from tests.fakes.discord_api import fake_discord
-from tests.helpers import bot_env, start_bot
+from tests.helpers import bot_env, interaction_key, posted, start_bot, until
 
 
 async def test_run_serves_discord_brief_and_thread_answers(tmp_path: Path) -> None:
@@ -24,18 +24,17 @@ async def test_run_serves_discord_brief_and_thread_answers(tmp_path: Path) -> No
         process = await start_bot(env, tmp_path)
         try:
             await fake.ready()
-            async with asyncio.timeout(30):
-                while fake.guild_id not in fake.commands:  # commands synced: the bot is up
-                    await asyncio.sleep(0.05)
-            await fake.interaction("brief", [{"name": "topic", "value": "ukraine"}])
-            async with asyncio.timeout(30):
-                while not fake.threads:
-                    await asyncio.sleep(0.05)
+            # Commands synced: the bot is up.
+            await until(lambda: fake.guild_id in fake.commands, "commands synced", seconds=30)
+            brief = await fake.interaction("brief", [{"name": "topic", "value": "ukraine"}])
+            # Posted, so the bot has recorded its thread: a question asked sooner would be
+            # in a thread it does not know.
+            key = interaction_key(brief)
+            await until(lambda: posted(tmp_path / "run.db", key), "the brief posted", seconds=30)
             thread_id = next(iter(fake.threads))
             await fake.message("what happens next?", channel_id=thread_id)
-            async with asyncio.timeout(30):
-                while not fake.rest("POST", f"/channels/{thread_id}/messages"):
-                    await asyncio.sleep(0.05)
+            answer = f"/channels/{thread_id}/messages"
+            await until(lambda: fake.rest("POST", answer), "the answer in the thread", seconds=30)
         finally:
             process.send_signal(signal.SIGTERM)
             out, err = await asyncio.wait_for(process.communicate(), timeout=30)

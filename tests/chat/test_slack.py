@@ -27,7 +27,7 @@ from tests.fakes.slack_api import (
     slash_command_body,
 )
 from tests.fakes.summarizers import SlowSummarizer
-from tests.helpers import add_article, battery_follow_up
+from tests.helpers import add_article, battery_follow_up, until
 
 TEAM = Scope("slack", "T0001")
 # A link we make ourselves, `<https://x|label>`: the one place `<` may reach Slack.
@@ -111,7 +111,7 @@ async def test_a_reply_in_the_thread_is_answered_in_the_thread(slack: SlackRig) 
     await slack.event(
         message_event("what happens next?", ts="1800000000.000001", thread_ts=parent_ts)
     )
-    await slack.until(lambda: len(slack.fake.posted()) == 2)
+    await until(lambda: len(slack.fake.posted()) == 2)
     answer = slack.fake.posted()[1]
     assert answer.body["thread_ts"] == parent_ts
     assert "envoy is expected to travel" in _all_text(answer.blocks or [])
@@ -119,7 +119,7 @@ async def test_a_reply_in_the_thread_is_answered_in_the_thread(slack: SlackRig) 
     await slack.event(
         message_event("and who said so?", ts="1800000000.000002", thread_ts=parent_ts)
     )
-    await slack.until(lambda: len(slack.fake.posted()) == 3)
+    await until(lambda: len(slack.fake.posted()) == 3)
     thread = await slack.app.store.get_thread(TEAM, "C0001", parent_ts)
     assert thread is not None
     turns = await slack.app.store.recent_turns(thread, 10)
@@ -148,7 +148,7 @@ async def test_a_top_level_mention_is_answered_in_a_thread_under_it(slack: Slack
     await slack.event(
         app_mention_event("<@UBOT> How did the board vote on the rate reduction?", ts=ts)
     )
-    await slack.until(lambda: len(slack.fake.posted()) == 1)
+    await until(lambda: len(slack.fake.posted()) == 1)
     answer = slack.fake.posted()[0]
     assert answer.body["thread_ts"] == ts
     assert "6-3" in _all_text(answer.blocks or [])

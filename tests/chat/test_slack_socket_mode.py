@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from tests.fakes.slack_api import (
     message_event,
     slash_command_payload,
 )
+from tests.helpers import until
 
 ACK_WITHIN = 3.0  # seconds Slack allows before it shows the user an error
 
@@ -31,12 +32,6 @@ class SocketRig:
     app: App
     adapter: SlackAdapter
     fake: FakeSlack
-
-    async def until(self, check: Callable[[], bool]) -> None:
-        """Wait (at most 10 s) for the bot to do what `check` looks for."""
-        async with asyncio.timeout(10):
-            while not check():
-                await asyncio.sleep(0.02)
 
     async def command(self, command: str, text: str) -> dict[str, Any]:
         """Send a slash command envelope; return its ack, checked to be in time."""
@@ -48,7 +43,7 @@ class SocketRig:
         return ack
 
     async def posts(self, count: int) -> list[SlackCall]:
-        await self.until(lambda: len(self.fake.posted()) >= count)
+        await until(lambda: len(self.fake.posted()) >= count)
         return self.fake.posted()
 
 
@@ -120,7 +115,7 @@ async def test_reconnects_when_slack_asks_and_keeps_working(rig: SocketRig) -> N
     """A disconnect message makes the client open a new connection; commands still work."""
     old = rig.fake.sockets[-1]
     await rig.fake.socket_disconnect()
-    await rig.until(lambda: rig.fake.socket_connects == 2 and old not in rig.fake.sockets)
+    await until(lambda: rig.fake.socket_connects == 2 and old not in rig.fake.sockets)
     assert rig.fake.count("apps.connections.open") == 2
     await rig.command("/brief", "ukraine")
     await rig.posts(1)

@@ -10,7 +10,7 @@ import sys
 import time
 import warnings
 import zlib
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import aiohttp
@@ -18,6 +18,7 @@ import pytest
 import yarl
 
 from tests.fakes.discord_api import FakeDiscord, GatewaySession, fake_discord, shard_of
+from tests.helpers import until
 
 # discord.py imports audioop, deprecated since 3.11; pyproject turns warnings into errors.
 with warnings.catch_warnings():
@@ -203,10 +204,7 @@ async def test_a_members_thread_reaches_the_cache(pointed: FakeDiscord) -> None:
     """user_thread() dispatches THREAD_CREATE for a thread a member opened, not the bot."""
     async with running(pointed) as client:
         thread_id = await pointed.user_thread("chat", owner_id=5001)
-        for _ in range(100):
-            if client.get_channel(thread_id) is not None:
-                break
-            await asyncio.sleep(0.01)
+        await until(lambda: client.get_channel(thread_id))
         thread = client.get_channel(thread_id)
         assert isinstance(thread, discord.Thread)
         assert thread.owner_id == 5001 and thread.parent_id == pointed.channel_id
@@ -226,10 +224,7 @@ async def test_thread_on_a_message(pointed: FakeDiscord) -> None:
         reply = await thread.send("in the thread", file=discord.File(io.BytesIO(b"hi"), "a.txt"))
         assert reply.channel.id == thread.id
         assert [(a.filename, a.size) for a in reply.attachments] == [("a.txt", 2)]
-        for _ in range(100):
-            if client.get_channel(thread.id) is not None:
-                break
-            await asyncio.sleep(0.01)
+        await until(lambda: client.get_channel(thread.id))
         assert isinstance(client.get_channel(thread.id), discord.Thread)
     post = pointed.rest("POST", f"/channels/{pointed.channel_id}/messages/{msg.id}/threads")
     assert post[0].body["name"] == "Discuss"
@@ -298,10 +293,7 @@ async def test_invalidated_session_identifies_again(pointed: FakeDiscord) -> Non
     async with running(pointed, make_client(FastClient)) as client:
         await pointed.disconnect(resumable=False)
         await pointed.ready()
-        for _ in range(100):
-            if client.get_channel(pointed.channel_id) is not None:
-                break
-            await asyncio.sleep(0.01)
+        await until(lambda: client.get_channel(pointed.channel_id))
         assert isinstance(client.get_channel(pointed.channel_id), discord.TextChannel)
     assert pointed.identify_count == 2 and pointed.resume_count == 0
 
@@ -581,13 +573,6 @@ async def test_a_second_thread_on_a_message_is_refused(pointed: FakeDiscord) -> 
     assert [m["content"] for m in pointed.channel_messages(pointed.channel_id)] == ["digest"]
     posts = pointed.rest("POST", f"/messages/{msg.id}/threads")
     assert [c.status for c in posts] == [201, 400]
-
-
-async def until(check: Callable[[], object], *, seconds: float = 5) -> None:
-    """Wait (at most `seconds`) until `check()` is truthy."""
-    async with asyncio.timeout(seconds):
-        while not check():
-            await asyncio.sleep(0.005)
 
 
 async def test_slow_create_message_holds_before_and_after(pointed: FakeDiscord) -> None:

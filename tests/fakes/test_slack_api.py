@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlencode
@@ -31,6 +31,7 @@ from tests.fakes.slack_api import (
     sign,
     slash_command_body,
 )
+from tests.helpers import until
 
 SECRET = "s3cret"
 BLOCKS = [{"type": "section", "text": {"type": "mrkdwn", "text": "*Top story*"}}]
@@ -80,13 +81,6 @@ async def post_signed(url: str, body: str, secret: str = SECRET) -> tuple[int, s
         session.post(url, data=body.encode(), headers=sign(secret, body)) as resp,
     ):
         return resp.status, await resp.text()
-
-
-async def wait_until(predicate: Callable[[], bool], within: float = 2.0) -> None:
-    deadline = time.monotonic() + within
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out waiting"
-        await asyncio.sleep(0.01)
 
 
 # ---------------------------------------------------------------------------- Web API
@@ -323,7 +317,7 @@ async def test_events_app_still_reads_interactivity_payloads(fake: FakeSlack) ->
     async with serve(app, events_app(app)) as url:
         status, _ = await post_signed(url, urlencode({"payload": json.dumps(payload)}))
         assert status == 200
-        await wait_until(lambda: bool(seen))
+        await until(lambda: bool(seen))
     assert seen[0]["type"] == "block_actions"
     assert seen[0]["actions"][0]["value"] == "payload prices"
 
@@ -335,19 +329,27 @@ async def test_process_before_response_decides_when_http_answers(
     """False: the HTTP reply goes out at ack(); True: only when the listener returns."""
     app = bolt_app(fake, process_before_response=process_before_response)
     gate = asyncio.Event()
+    acked = asyncio.Event()
     done = asyncio.Event()
 
     @app.command("/brief")
     async def brief(ack: AsyncAck, respond: AsyncRespond) -> None:
         await ack("working on it")
+        acked.set()
         await gate.wait()
         await respond("here is your brief")
         done.set()
 
+    @app.command("/ping")
+    async def ping(ack: AsyncAck) -> None:
+        await ack("pong")
+
     async with serve(app) as url:
         body = slash_command_body("/brief", "today", response_url=fake.response_url)
         request = asyncio.ensure_future(post_signed(url, body))
-        await asyncio.sleep(0.3)
+        await asyncio.wait_for(acked.wait(), 5)
+        # A request sent after the ack, answered: an answer given at the ack is in by then.
+        await post_signed(url, slash_command_body("/ping", "", response_url=fake.response_url))
         assert request.done() is not process_before_response
         gate.set()
         assert await request == (200, "working on it")
@@ -372,12 +374,12 @@ async def test_app_mention_event_says_and_own_messages_are_ignored(fake: FakeSla
     async with serve(app) as url:
         mention_body = event_body(app_mention_event("<@UBOT> brief?"))
         assert (await post_signed(url, mention_body))[0] == 200
-        await wait_until(lambda: fake.count("chat.postMessage") == 1)
+        await until(lambda: fake.count("chat.postMessage") == 1)
         own = message_event("posted by me", user="UBOT", bot_id="BBOT")
         other = message_event("posted by someone")
         assert (await post_signed(url, event_body(own)))[0] == 200
         assert (await post_signed(url, event_body(other)))[0] == 200
-        await wait_until(lambda: seen == ["posted by someone"])
+        await until(lambda: seen == ["posted by someone"])
     [post] = fake.posted()
     assert post.body == {  # Bolt's per-request client adds the request's team_id to every call
         "team_id": "T0001",
@@ -639,7 +641,7 @@ async def test_slow_before_delays_storing(fake: FakeSlack, client: AsyncWebClien
     """In the `before` window the call has arrived but no message is stored yet."""
     fake.slow("chat.postMessage", before=0.3, times=1)
     post = asyncio.ensure_future(client.chat_postMessage(channel="C0001", text="digest"))
-    await wait_until(lambda: fake.count("chat.postMessage") == 1)
+    await until(lambda: fake.count("chat.postMessage") == 1)
     assert fake.channel_messages("C0001") == []
     assert not post.done()
     ts = (await post)["ts"]

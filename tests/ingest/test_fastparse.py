@@ -7,7 +7,11 @@ Both are `parse_feed` with one reader each.
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import logging
 import random
+import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -578,6 +582,59 @@ def test_parse_feed_takes_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setattr(bot.ingest.parse.feedparser, "parse", no_feedparser)
     feed = parse_feed(SAMPLES[0].read_bytes(), content_type=None, now=NOW, sample_ages=True)
     assert len(feed.entries) == 9
+
+
+# --- a feedparser without the internals the fast path replays -----------------------
+
+# The private names fastparse reads from feedparser (pinned only below 7), by owner:
+# a module, or "module:class".
+PRIVATE_NAMES = [
+    ("feedparser.datetimes", "_parse_date"),
+    ("feedparser.html", "_BaseHTMLProcessor"),
+    ("feedparser.html", "_cp1252"),
+    ("feedparser.mixin", "_FeedParserMixin"),
+    ("feedparser.mixin:_FeedParserMixin", "_enforce_href"),
+    ("feedparser.urls", "_urljoin"),
+]
+
+
+def _fastparse_without(monkeypatch: pytest.MonkeyPatch, owner: str, name: str) -> Any:
+    """A fresh copy of bot/ingest/fastparse.py, imported while feedparser lacks `name`
+    (the module in use stays as it is); feedparser is whole again on return."""
+    module_name, _, class_name = owner.partition(":")
+    holder: Any = importlib.import_module(module_name)
+    if class_name:
+        holder = getattr(holder, class_name)
+    spec = importlib.util.spec_from_file_location("fastparse_copy", fastparse.__file__)
+    assert spec is not None and spec.loader is not None
+    copy = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "fastparse_copy", copy)
+    with monkeypatch.context() as patched:
+        patched.delattr(holder, name)
+        spec.loader.exec_module(copy)
+    return copy
+
+
+@pytest.mark.parametrize("owner, name", PRIVATE_NAMES, ids=[n for _, n in PRIVATE_NAMES])
+def test_without_feedparsers_private_names_feeds_are_read_by_feedparser(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, owner: str, name: str
+) -> None:
+    """A feedparser release without one of the names: fastparse still imports, says so
+    once, and parse_feed reads every feed through feedparser, with feedparser's result."""
+    copy = _fastparse_without(monkeypatch, owner, name)
+    assert copy.UNAVAILABLE is not None and name in copy.UNAVAILABLE
+    monkeypatch.setattr(bot.ingest.parse, "read_fast", copy.read_fast)
+    caplog.set_level(logging.WARNING, logger=copy.__name__)
+    samples = [(p.read_bytes(), None, None) for p in SAMPLES]
+    for body, content_type, base_url in samples + list(FIXTURES.values()):
+        options = {"content_type": content_type, "base_url": base_url}
+        assert copy.read_fast(body, **options) is None
+        read = outcome(parse_feed, body, options)
+        assert read == outcome(parse_feed_with_feedparser, body, options)
+        if (body, content_type, base_url) in samples:
+            assert isinstance(read, ParsedFeed) and len(read.entries) == 9
+    said = [r for r in caplog.records if "every feed is read by feedparser" in r.getMessage()]
+    assert len(said) == 1 and name in said[0].getMessage()
 
 
 # --- random feeds -----------------------------------------------------------------------

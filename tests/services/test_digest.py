@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from bot.app import App
 from bot.domain import CONSOLE_SCOPE, Scope, Subscription, ThreadKind
 from bot.llm.extractive import EXTRACTIVE_LABEL, ExtractiveSummarizer
@@ -68,6 +70,7 @@ async def test_a_posted_digest_opens_a_thread_on_its_articles(app: App) -> None:
     assert set(thread.article_ids) == set(message.article_ids)
 
 
+@pytest.mark.slow(10)  # the retry waits out the outbox's 10 s for a send in flight to land
 async def test_failed_post_is_kept_for_a_retry(app: App) -> None:
     """A post the platform refused stays in the outbox with its error; a retry posts it."""
     subscription = await _subscribe(app)

@@ -34,7 +34,7 @@ T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 A = Scope("slack", "T1")
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[StorageEngine]:
     """The previous release's database, opened by this one."""
     opened: StorageEngine

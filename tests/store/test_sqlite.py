@@ -1,10 +1,15 @@
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import threading
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
+import aiosqlite.core
 import pytest
 
 from bot.domain import Feed, NewArticle, Scope, ThreadKind
@@ -16,7 +21,7 @@ from bot.store.sqlite import search as sqlite_search
 from bot.store.sqlite.db import SqliteDatabase
 from bot.store.sqlite.migrations import MIGRATIONS, SCHEMA_VERSION
 from bot.timeutil import to_db, utcnow
-from tests.helpers import new_article, store_article
+from tests.helpers import new_article, store_article, until
 
 A = Scope("slack", "TA")
 B = Scope("slack", "TB")
@@ -89,6 +94,41 @@ async def test_closing_a_store_with_a_checkpoint_pending_leaves_nothing_running(
     again = await SqliteStore.open(tmp_path / "s.db")
     assert (await again.get_feed("https://a.example/feed")) is not None
     await again.close()
+
+
+async def test_closing_a_store_while_its_checkpointer_connects_leaves_no_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Closed while the checkpointer is opening its own connection (at its first
+    checkpoint), the store waits for that connection and closes it: no SQLite thread is
+    left behind (one that went on after the event loop had closed crashed the bot's
+    shutdown with "Event loop is closed")."""
+    monkeypatch.setattr(sqlite_db, "CHECKPOINT_EVERY_SECONDS", 0.0)
+    connect, connections = sqlite3.connect, []
+    checkpointer_connecting, checkpointer_connected = threading.Event(), threading.Event()
+
+    def slow_checkpointer_connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        connections.append(args)
+        if len(connections) != 2:  # the store's connection first, then the checkpointer's
+            return connect(*args, **kwargs)
+        checkpointer_connecting.set()
+        time.sleep(0.2)
+        try:
+            return connect(*args, **kwargs)
+        finally:
+            checkpointer_connected.set()
+
+    def sqlite_threads() -> set[threading.Thread]:
+        return {t for t in threading.enumerate() if "_connection_worker_thread" in t.name}
+
+    monkeypatch.setattr(aiosqlite.core.sqlite3, "connect", slow_checkpointer_connect)
+    before = sqlite_threads()
+    store = await SqliteStore.open(tmp_path / "s.db")
+    await store.add_feed("https://a.example/feed")  # a commit: a checkpoint follows
+    await asyncio.to_thread(checkpointer_connecting.wait, 5)
+    await store.close()
+    assert checkpointer_connected.is_set()  # waited for, not left to finish on its own
+    await until(lambda: not sqlite_threads() - before, "the store's SQLite threads to end")
 
 
 async def test_database_from_a_newer_build_is_refused(tmp_path: Path) -> None:

@@ -31,7 +31,7 @@ class Checkpointer:
 
     def __init__(self, path: str) -> None:
         self._path = path
-        self._conn: aiosqlite.Connection | None = None
+        self._opening: asyncio.Task[aiosqlite.Connection] | None = None
         self._task: asyncio.Task[None] | None = None
         self._written = False  # committed since the last checkpoint began
 
@@ -46,12 +46,31 @@ class Checkpointer:
             self._written = False
             await asyncio.sleep(CHECKPOINT_EVERY_SECONDS)
             try:
-                if self._conn is None:
-                    self._conn = await aiosqlite.connect(self._path, isolation_level=None)
-                    await self._conn.execute("PRAGMA busy_timeout=5000")
-                await self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                conn = await self._connection()
+                await conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
             except sqlite3.Error as exc:  # the writer's own checkpoint is the backstop
                 log.warning("checkpointing the database log failed: %s", exc)
+
+    async def _connection(self) -> aiosqlite.Connection:
+        """Its connection, opened at the first checkpoint. The opening is shielded from
+        the checkpoint's cancellation: a close meanwhile waits for it and closes what it
+        opened, instead of leaving its thread to finish after the event loop is gone."""
+        if self._opening is None:
+            self._opening = asyncio.create_task(self._open())
+        try:
+            return await asyncio.shield(self._opening)
+        except sqlite3.Error:
+            self._opening = None  # tried again at the next checkpoint
+            raise
+
+    async def _open(self) -> aiosqlite.Connection:
+        conn = await aiosqlite.connect(self._path, isolation_level=None)
+        try:
+            await conn.execute("PRAGMA busy_timeout=5000")
+        except BaseException:
+            await conn.close()
+            raise
+        return conn
 
     async def settled(self) -> None:
         """Wait for the checkpoint a commit asked for, if one is pending."""
@@ -63,9 +82,11 @@ class Checkpointer:
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            await conn.close()
+        opening, self._opening = self._opening, None
+        if opening is not None:
+            (conn,) = await asyncio.gather(opening, return_exceptions=True)
+            if isinstance(conn, aiosqlite.Connection):
+                await conn.close()
 
 
 class _Statements:

@@ -36,7 +36,8 @@ class AllRoles(StorageEngine, Protocol):
     """What each engine implements: every storage port."""
 
 
-ENGINES = ["memory", "sqlite", "postgres"]
+# PostgreSQL's needs the server (tests/pg.py): marked, to be skipped where none answers.
+ENGINES = ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
 @asynccontextmanager

@@ -21,7 +21,7 @@ T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 LONG_AGO = T0 - timedelta(days=365)
 
 
-@pytest.fixture(params=[*ENGINES, "postgres-gin"])
+@pytest.fixture(params=[*ENGINES, pytest.param("postgres-gin", marks=pytest.mark.postgres)])
 async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AllRoles]:
     """Search has two ways on PostgreSQL: from the RUM index where the server has the
     extension, from the GIN index alone where not; both keep this contract."""
