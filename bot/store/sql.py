@@ -91,24 +91,38 @@ def for_sqlite(sql: str) -> str:
 
 
 def sqlite_value(value: Any) -> Any:
-    """A parameter as SQLite stores it: moments as text, flags as 0/1, lists as JSON."""
+    """A parameter as SQLite stores it: moments as text, flags as 0/1, lists as JSON.
+    Called for every parameter of every statement, so the common kinds leave first; a
+    list (ids, URLs: a search passes hundreds) is encoded in one call, not item by item."""
+    kind = type(value)
+    if kind is str or kind is int or value is None or kind is bytes or kind is float:
+        return value
+    if kind is bool:
+        return int(value)
     if isinstance(value, datetime):
         return to_db(value)
-    if isinstance(value, bool):
-        return int(value)
     if isinstance(value, list | tuple):
-        return json.dumps([sqlite_value(v) for v in value])
+        return json.dumps(value, default=_json_moment)
     return value
+
+
+def _json_moment(value: Any) -> str:
+    if isinstance(value, datetime):
+        return to_db(value)
+    raise TypeError(f"{type(value).__name__} in a list parameter")
 
 
 def pg_value(value: Any) -> Any:
     """A parameter as asyncpg sends it: moments aware (a naive one is refused, as SQLite's
     `to_db` refuses it, where asyncpg would read it as local time), lists as arrays."""
+    kind = type(value)
+    if kind is str or kind is int or value is None or kind is bool or kind is list:
+        return value
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise ValueError("naive datetime: the bot only stores timezone-aware moments")
         return value
-    if isinstance(value, tuple):
+    if kind is tuple:
         return list(value)
     return value
 
