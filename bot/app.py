@@ -376,6 +376,7 @@ async def serve(
     # One process serves an embedded database: leases left by one that was killed (its
     # feeds, its unfinished posts) are not waited out. On a shared one, another process
     # may hold them: they expire.
+    await app.store.claim_serving()
     if app.store.embedded:
         freed = await app.store.release_all_leases()
         if freed:

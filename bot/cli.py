@@ -16,8 +16,9 @@ from bot import __version__
 from bot.app import App, StartupError, bootstrap, database_name, no_chat, serve
 from bot.chat.console import CHANNEL, render_text, with_hint
 from bot.config import Settings
-from bot.domain import CONSOLE_SCOPE, FeedReport, Hint
+from bot.domain import CONSOLE_SCOPE, FeedReport, Hint, StoreInUse, StoreUnavailable
 from bot.services.render import plural
+from bot.services.typed import topic_problem, typed_topic
 from bot.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -63,8 +64,10 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    if args.command == "brief" and not " ".join(args.topic).strip():
-        parser.error("brief needs a topic, e.g. python -m bot brief ukraine")
+    if args.command == "brief":
+        problem = topic_problem(typed_topic(" ".join(args.topic)))
+        if problem is not None:
+            parser.error(f"brief needs a topic, e.g. python -m bot brief ukraine. {problem}")
     if args.command == "ask" and not " ".join(args.question).strip():
         parser.error('ask needs a question, e.g. python -m bot ask "what happens next?"')
     try:
@@ -159,6 +162,9 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             message = await app.chat.asks.ask(CONSOLE_SCOPE, " ".join(args.question))
         print(render_text(message, CLI_HINTS))
         return 0
+    except StoreUnavailable as exc:
+        print(f"newsbrief: the database is unavailable: {exc}", file=sys.stderr)
+        return 1
     finally:
         await app.close()
 
@@ -267,6 +273,11 @@ def banner(app: App) -> str:
 async def _run(app: App) -> int:
     """Serve the chat adapters (the console when no tokens are set) until stopped."""
     console = any(a.platform == CONSOLE_SCOPE.platform for a in app.adapters)
+    try:
+        await app.store.claim_serving()
+    except StoreInUse as exc:
+        print(f"newsbrief: cannot start: {exc}", file=sys.stderr)
+        return 1
     print(banner(app), flush=True)
     for warning in app.warnings:
         print(f"Warning: {warning}", flush=True)

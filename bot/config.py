@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -23,6 +24,20 @@ SAMPLES_DIR = Path(__file__).parent / "samples"
 def bundled_sample_feeds() -> list[str]:
     """The sample corpus shipped in the package, so the bot runs with no network."""
     return [str(p) for p in sorted(SAMPLES_DIR.glob("*.xml"))]
+
+
+def http_url(value: str) -> str:
+    """`value` as an http(s) URL with a host, or ValueError saying what is wrong."""
+    value = value.strip()
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError as exc:
+        raise ValueError(f"is not a URL ({exc})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        shown = value if len(value) <= 80 else value[:77] + "..."
+        raise ValueError(f"must be an http:// or https:// URL with a host, not {shown!r}")
+    return value
 
 
 class Settings(BaseSettings):
@@ -139,10 +154,29 @@ class Settings(BaseSettings):
             raise ValueError("DISCORD_SHARD_IDS lists a shard twice")
         return self
 
+    @field_validator("openai_base_url", "slack_api_url", "discord_api_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        return None if value is None else http_url(value)
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        url = value.get_secret_value().strip()
+        if not url:
+            return None
+        parts = urlsplit(url)
+        if parts.scheme not in ("postgresql", "postgres") or not (parts.hostname or parts.path):
+            raise ValueError(  # the URL itself may hold a password: not echoed
+                "must be a PostgreSQL URL, postgresql://user:password@host:5432/database"
+            )
+        return SecretStr(url)
+
     @field_validator("slack_api_url")
     @classmethod
     def _api_url_slash(cls, value: str) -> str:
-        value = value.strip()
         return value if value.endswith("/") else value + "/"
 
     @field_validator("digest_time")

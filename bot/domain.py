@@ -48,6 +48,17 @@ class Feed:
         return self.consecutive_failures == 0
 
 
+class StoreUnavailable(Exception):
+    """The database cannot be reached or written now (a server down or restarting, a
+    full disk): the work is not lost but waits, and is tried again once it is back.
+    Engines raise it in place of their drivers' errors, so the core can tell a bad day
+    from a bug."""
+
+
+class StoreInUse(Exception):
+    """Another bot process serves this database, which is for one process (SQLite)."""
+
+
 # --- feeds as read --------------------------------------------------------------
 
 

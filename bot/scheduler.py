@@ -8,6 +8,10 @@ or not (a late one says so).
 The scheduler only wakes work up; the database says what there is to do. Each
 process reads the subscriptions again every minute, so a digest set, moved or
 turned off through another process sharing the database is timed here too.
+
+When the database goes away (a server restarting, a full disk), every job says so
+once and is tried again; a digest that fell due meanwhile is posted when the
+database is back, within the grace period, once (its delivery key is its day's).
 """
 
 from __future__ import annotations
@@ -20,9 +24,10 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.domain import Subscription
+from bot.domain import StoreUnavailable, Subscription
 from bot.services.digest import DigestService
 from bot.services.ingest import IngestService
 from bot.services.outbox import Outbox, sender_for
@@ -39,6 +44,41 @@ SUBSCRIPTIONS_EVERY = timedelta(minutes=1)
 # How often unfinished deliveries (a platform that was down) are looked at again.
 OUTBOX_EVERY = timedelta(seconds=30)
 DIGEST_JOB = "digest:"  # + the subscription's id
+RECOVERY_JOB = "store-recovery"
+# A retry job wakes this long after the announced time, which is then surely past.
+RETRY_SLACK = timedelta(milliseconds=50)
+# How often a lost database is tried, to catch up on what fell due meanwhile.
+RECOVERY_EVERY = timedelta(seconds=5)
+
+
+class StoreWatch:
+    """Whether the database is reachable, as the scheduled jobs found it: one line when it
+    is lost, one when it is back, and nothing per failed attempt in between."""
+
+    def __init__(self, clock: Callable[[], datetime] = utcnow) -> None:
+        self._clock = clock
+        self.lost_since: datetime | None = None
+
+    def lost(self, exc: StoreUnavailable, doing: str) -> None:
+        if self.lost_since is not None:
+            log.debug("%s: the database is still unavailable: %s", doing, exc)
+            return
+        self.lost_since = self._clock()
+        log.error(
+            "the database is unavailable (%s, while %s): scheduled work waits and is "
+            "tried again every %d s; digests that fall due meanwhile are posted when it "
+            "is back",
+            exc,
+            doing,
+            RECOVERY_EVERY.total_seconds(),
+        )
+
+    def back(self) -> None:
+        if self.lost_since is None:
+            return
+        away = (self._clock() - self.lost_since).total_seconds()
+        self.lost_since = None
+        log.warning("the database is back after %.0f s; catching up on what fell due", away)
 
 
 def last_due(subscription: Subscription, now: datetime) -> datetime:
@@ -83,6 +123,8 @@ class Scheduler:
         self._scheduler = AsyncIOScheduler(timezone=UTC)
         # Each scheduled digest's (time, time zone), to see what changed on a re-read.
         self._timing: dict[int, tuple[str, str]] = {}
+        self.store_watch = StoreWatch(clock)
+        outbox.on_retry = self.wake_outbox_at
 
     async def start(self, *, poll_now: bool = False, catch_up: bool = True) -> None:
         first_poll = self._clock() if poll_now else self._clock() + self._poll_interval
@@ -98,6 +140,7 @@ class Scheduler:
         for job, every, job_id in (
             (self.resume_outbox, OUTBOX_EVERY, OUTBOX_JOB),
             (self.sync_subscriptions, SUBSCRIPTIONS_EVERY, SUBSCRIPTIONS_JOB),
+            (self.recover, RECOVERY_EVERY, RECOVERY_JOB),
         ):
             self._scheduler.add_job(
                 job,
@@ -154,6 +197,9 @@ class Scheduler:
         ones moved, removed ones dropped (whichever process changed them)."""
         try:
             subscriptions = await self._store.list_subscriptions()
+        except StoreUnavailable as exc:
+            self.store_watch.lost(exc, "reading the subscriptions")
+            return
         except Exception:
             log.exception("reading the subscriptions failed; digests keep their last timing")
             return
@@ -177,12 +223,28 @@ class Scheduler:
         except asyncio.CancelledError:  # shutting down: the feeds' leases end on their own
             log.info("feed polling stopped: shutting down")
             return
+        except StoreUnavailable as exc:  # the feeds are polled again at the next round
+            self.store_watch.lost(exc, "polling feeds")
+            return
         except Exception:
             log.exception("feed polling failed")
             return
         new = sum(r.new_articles for r in reports)
         if reports:
             log.info("polled %d feeds, %d new articles", len(reports), new)
+
+    def wake_outbox_at(self, when: datetime) -> None:
+        """Resume the outbox at `when`, the time a failed post was announced to be tried
+        again, rather than at the next periodic round (up to OUTBOX_EVERY later)."""
+        if not self._scheduler.running:
+            return  # not started (a one-shot command): the next start resumes it
+        self._scheduler.add_job(
+            self.resume_outbox,
+            DateTrigger(run_date=when + RETRY_SLACK, timezone=UTC),
+            id=f"{OUTBOX_JOB}-at:{when.isoformat()}",
+            replace_existing=True,
+            misfire_grace_time=None,
+        )
 
     async def resume_outbox(self) -> None:
         """Finish what an earlier run or a failing platform left unposted."""
@@ -191,6 +253,9 @@ class Scheduler:
         except asyncio.CancelledError:  # shutting down: the outbox frees what it held
             log.info("resuming deliveries stopped: shutting down")
             return
+        except StoreUnavailable as exc:
+            self.store_watch.lost(exc, "resuming deliveries")
+            return
         except Exception:
             log.exception("resuming unfinished deliveries failed")
             return
@@ -198,6 +263,21 @@ class Scheduler:
             log.info("resumed deliveries: %s", dict(results))
 
     async def post_digest(self, subscription_id: int) -> str:
+        """The daily job: "posted", "pending", "empty", "already-posted"; "waiting" when
+        the database is away (posted once it is back, see `recover`); "failed"."""
+        try:
+            return await self._post_digest(subscription_id)
+        except asyncio.CancelledError:  # shutting down: the outbox resumes it at the next start
+            log.info("daily digest for subscription %d stopped: shutting down", subscription_id)
+            return "stopped"
+        except StoreUnavailable as exc:
+            self.store_watch.lost(exc, f"posting the digest of subscription {subscription_id}")
+            return "waiting"
+        except Exception:
+            log.exception("daily digest for subscription %d failed", subscription_id)
+            return "failed"
+
+    async def _post_digest(self, subscription_id: int) -> str:
         subscription = next(
             (s for s in await self._store.list_subscriptions() if s.id == subscription_id), None
         )
@@ -207,17 +287,32 @@ class Scheduler:
         publisher = sender_for(self._publishers, subscription.scope)
         if publisher is None:
             return "no-adapter"
+        due = last_due(subscription, self._clock())
+        return await self._digests.deliver(
+            subscription, publisher, due=due, late_after=due + self._grace
+        )
+
+    async def recover(self) -> None:
+        """While the database is away: try it; once back, post the digests that fell due
+        meanwhile (within grace; each once) and resume the outbox."""
+        if self.store_watch.lost_since is None:
+            return
         try:
-            due = last_due(subscription, self._clock())
-            return await self._digests.deliver(
-                subscription, publisher, due=due, late_after=due + self._grace
-            )
-        except asyncio.CancelledError:  # shutting down: the outbox resumes it at the next start
-            log.info("daily digest for subscription %d stopped: shutting down", subscription_id)
-            return "stopped"
-        except Exception:
-            log.exception("daily digest for subscription %d failed", subscription_id)
-            return "failed"
+            await self._store.list_subscriptions()
+        except StoreUnavailable as exc:
+            self.store_watch.lost(exc, "waiting for the database")
+            return
+        self.store_watch.back()
+        await self.sync_subscriptions()
+        try:
+            caught_up = await self.catch_up()
+        except StoreUnavailable as exc:
+            self.store_watch.lost(exc, "catching up")
+            return
+        posted = [i for i, result in caught_up if result not in ("already-posted", "empty")]
+        if posted:
+            log.info("digests posted after the database came back: %s", dict(caught_up))
+        await self.resume_outbox()
 
     async def catch_up(self) -> list[tuple[int, str]]:
         """Post digests that fell due while the bot was down, if still within grace."""

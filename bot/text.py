@@ -38,6 +38,11 @@ QUESTION_WORDS = frozenset({"next", "much", "many", "long", "often", "kind", "so
 
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
 _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+# What a database cannot store in text: NUL (PostgreSQL refuses it, SQLite cuts text at
+# it in places) and lone surrogates (not encodable as UTF-8; neither engine takes them).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# Control characters with no place in one line of typed text (a topic, a URL).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 _TAG = re.compile(r"<[^>]+>")
 # Markup whose content is not text: scripts, styles, comments. Dropped whole, content and all.
 _NOT_TEXT = re.compile(
@@ -65,9 +70,20 @@ class _Stemmers(threading.local):
 _stemmers = _Stemmers()
 
 
+def storable(value: str) -> str:
+    """`value` without the characters no database here can store (see _UNSTORABLE)."""
+    return _UNSTORABLE.sub("", value) if _UNSTORABLE.search(value) else value
+
+
+def one_line(value: str) -> str:
+    """Typed text (a topic, a URL) as one line: storable, controls gone, spaces folded."""
+    return clean_text(_CONTROL.sub(" ", value))
+
+
 def clean_text(value: str) -> str:
-    """Drop zero-width and bidi control characters and fold white space."""
-    value = unicodedata.normalize("NFC", value)
+    """Drop zero-width and bidi control characters, what cannot be stored, and fold
+    white space."""
+    value = unicodedata.normalize("NFC", storable(value))
     value = _INVISIBLE.sub("", value)
     # str.split's white space is exactly the pattern's \s (both are str.isspace), and
     # splitting is several times faster than substituting every single space.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 from bot.app import bootstrap
 from bot.cli import banner, main
 from bot.config import Settings
-from tests.helpers import REPO, bot_env
+from tests.helpers import REPO, bot_env, until
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -108,6 +109,9 @@ def test_feeds_add_and_remove_a_local_file(tmp_path: Path) -> None:
         ["brief"],
         ["brief", ""],
         ["brief", "  ", " "],
+        ["brief", '"'],
+        ["brief", "*", "NEAR("],
+        ["brief", "x" * 10_000],
         ["feeds"],
         ["feeds", "add"],
         ["ask"],
@@ -133,6 +137,58 @@ def test_invalid_settings_are_reported_by_name(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "NEWSBRIEF_DIGEST_TIME" in result.stderr and "NEWSBRIEF_TIMEZONE" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_topic_too_long_is_refused_without_being_echoed(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A 10,000-character topic exits 2 saying its length, not repeating it."""
+    with pytest.raises(SystemExit):
+        main(["brief", "x" * 10_000])
+    err = capsys.readouterr().err
+    assert "10,000 characters" in err and "x" * 300 not in err
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("OPENAI_BASE_URL", "not-a-url"),
+        ("OPENAI_BASE_URL", "ftp://llm.example/v1"),
+        ("SLACK_API_URL", "slack.com/api"),
+        ("DISCORD_API_URL", "http://:80/"),
+        ("NEWSBRIEF_DATABASE_URL", "mysql://db.example/news"),
+    ],
+)
+def test_a_url_setting_that_is_not_a_url_exits_2_naming_it(
+    tmp_path: Path, name: str, value: str
+) -> None:
+    """Every URL setting must parse as one: exit 2 naming the setting, no traceback."""
+    result = _run(tmp_path, "health", **{name: value})
+    assert result.returncode == 2
+    assert name in result.stderr and "Traceback" not in result.stderr
+
+
+async def test_a_second_run_on_one_sqlite_file_is_refused(tmp_path: Path) -> None:
+    """SQLite is for one process: a second `run` on the file exits 1 naming the file."""
+    first = await asyncio.create_subprocess_exec(  # the console, its input kept open
+        sys.executable, "-m", "bot", "run", cwd=tmp_path, env=_env(tmp_path),
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        lock = tmp_path / "cli.db.lock"
+        await until(lambda: lock.exists() and lock.read_text().isdigit(), "the first bot serving")
+        second = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "run", cwd=tmp_path, env=_env(tmp_path),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        _, err = await asyncio.wait_for(second.communicate(), 60)
+        assert second.returncode == 1
+        assert f"pid {first.pid}" in err.decode() and str(tmp_path / "cli.db") in err.decode()
+        assert "PostgreSQL" in err.decode() and "Traceback" not in err.decode()
+        assert first.returncode is None  # the first serves on
+    finally:
+        await first.communicate(b"/quit\n")
 
 
 def test_unusable_default_feed_is_reported_not_fatal(tmp_path: Path) -> None:

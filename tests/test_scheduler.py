@@ -9,6 +9,7 @@ from bot.llm.extractive import ExtractiveSummarizer
 from bot.scheduler import (
     OUTBOX_EVERY,
     OUTBOX_JOB,
+    RETRY_SLACK,
     SUBSCRIPTIONS_EVERY,
     SUBSCRIPTIONS_JOB,
     Scheduler,
@@ -185,5 +186,25 @@ async def test_servers_on_another_process_shards_are_neither_timed_nor_posted(ap
         assert [sub for sub, _ in await scheduler.catch_up()] == [subs[mine]]
         assert await outbox.resume({"discord": publisher}) == []
         assert [channel for channel, _ in publisher.posts] == ["C1"]  # mine, once
+    finally:
+        scheduler.shutdown()
+
+
+async def test_a_failed_post_is_resumed_at_the_time_it_announced(app: App) -> None:
+    """The outbox's announced retry becomes a resume job at that very time."""
+    publisher = RecordingPublisher(platform="slack")
+    scheduler = _scheduler(app, datetime.now(UTC), publisher)
+    await scheduler.start(catch_up=False)
+    try:
+        retry_at = datetime.now(UTC) + timedelta(minutes=7)
+        outbox = scheduler._outbox
+        assert outbox.on_retry is not None
+        outbox.on_retry(retry_at)
+        runs = [
+            job.next_run_time
+            for job in scheduler._scheduler.get_jobs()
+            if job.id.startswith(f"{OUTBOX_JOB}-at:")
+        ]
+        assert runs == [retry_at + RETRY_SLACK]
     finally:
         scheduler.shutdown()

@@ -5,11 +5,13 @@ from concurrent.futures import ThreadPoolExecutor
 from bot.text import (
     clean_text,
     html_to_text,
+    one_line,
     pack_lines,
     query_terms,
     shorten,
     split_sentences,
     stem,
+    storable,
     terms,
 )
 
@@ -78,3 +80,14 @@ def test_scripts_styles_and_comments_are_dropped_with_their_content() -> None:
         "<STYLE>p { color: red }</STYLE><!-- ad slot --><p>Ships wait.</p>"
     )
     assert html_to_text(markup) == "Port reopens.\n\nShips wait."
+
+
+def test_storable_drops_what_no_database_stores_and_nothing_else() -> None:
+    """NUL and lone surrogates go; other text, controls included, stays as it is."""
+    assert storable("a\x00b\ud800c\udfff") == "abc"
+    assert storable("tab\tnew\nline é 東京 🙂") == "tab\tnew\nline é 東京 🙂"
+
+
+def test_one_line_folds_controls_and_space_into_single_spaces() -> None:
+    """A typed topic or URL: controls become spaces, runs of space fold, ends trimmed."""
+    assert one_line(" harbour\x00\x01strike\r\n\x7f now ") == "harbour strike now"

@@ -17,8 +17,8 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TextIO
 
-from bot.domain import CONSOLE_SCOPE, Hint, Message, Scope, ThreadKind
-from bot.services.chat import Chat, Reply, Where
+from bot.domain import CONSOLE_SCOPE, Hint, Message, Scope, StoreUnavailable, ThreadKind
+from bot.services.chat import STORE_AWAY, Chat, Reply, Where
 from bot.services.delivery import Delivery, OutboxPart, SentPart
 from bot.services.render import hinted, worded
 
@@ -199,6 +199,9 @@ class ConsoleAdapter:
             return True
         try:
             await handler(rest)
+        except StoreUnavailable as exc:
+            log.warning("console command %r: %s", line, exc)
+            self.say(STORE_AWAY)
         except Exception as exc:  # one bad command must not end the session
             log.exception("console command %r failed", line)
             self.say(f"Sorry, that failed: {exc.__class__.__name__}: {exc}")

@@ -33,8 +33,8 @@ from discord import app_commands
 from discord.http import Route
 
 from bot.chat.discord_embeds import DiscordMessage, plain_text, render_embeds, with_hint
-from bot.domain import Message, Scope
-from bot.services.chat import Answer, Chat, Reply, Where
+from bot.domain import Message, Scope, StoreUnavailable
+from bot.services.chat import STORE_AWAY, Answer, Chat, Reply, Where
 from bot.services.delivery import Delivery, OutboxPart, PostRefused, SentPart
 from bot.services.retry import Backoff
 from bot.services.subscriptions import parse_topics
@@ -338,6 +338,11 @@ class DiscordAdapter:
     async def _on_tree_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
+        cause = getattr(error, "original", error)
+        if isinstance(cause, StoreUnavailable):
+            log.warning("Discord: a command met an unavailable database: %s", cause)
+            await _reply(interaction, STORE_AWAY)
+            return
         log.error("Discord: command failed", exc_info=error)
         await _reply(interaction, "Sorry, that failed. The error is in the bot's log.")
 

@@ -46,8 +46,8 @@ from bot.chat.slack_blocks import (
     reply_parts,
     with_hint,
 )
-from bot.domain import Hint, Message, Scope
-from bot.services.chat import Chat, Reply, Where
+from bot.domain import Hint, Message, Scope, StoreUnavailable
+from bot.services.chat import STORE_AWAY, Chat, Reply, Where
 from bot.services.delivery import Delivery, OutboxPart, PostRefused, SentPart
 from bot.services.feeds import FeedChange
 from bot.services.subscriptions import parse_topics
@@ -223,6 +223,9 @@ class SlackAdapter:
             self._tasks.add(task)
             try:
                 await work(**kwargs)
+            except StoreUnavailable as exc:
+                log.warning("Slack: a request met an unavailable database: %s", exc)
+                await _say_privately(kwargs, STORE_AWAY)
             except Exception:
                 log.exception("Slack: handling a request failed after its ack")
             finally:
@@ -481,6 +484,18 @@ def _action(command: dict[str, Any]) -> str:
 
 def _part_tag(delivery: Delivery, part: OutboxPart) -> dict[str, Any]:
     return {"delivery": delivery.key, "part": part.index}
+
+
+async def _say_privately(listener_args: dict[str, Any], text: str) -> None:
+    """Tell the person behind a slash command (a listener given `respond`) what went
+    wrong; an event (a message) has no one to tell privately."""
+    respond = listener_args.get("respond")
+    if respond is None:
+        return
+    try:
+        await respond(text=text, response_type="ephemeral")
+    except Exception as exc:  # the failure is logged already; this is a courtesy
+        log.warning("Slack: could not tell the user: %s", exc)
 
 
 class _RetryConnectionsButNotPosts(AsyncConnectionErrorRetryHandler):

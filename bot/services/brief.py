@@ -15,7 +15,7 @@ from bot.services.ports import ArticleSearch, StoryStore, Summarizer
 from bot.services.render import not_found, plural, render_stories
 from bot.services.retrieval import find_articles
 from bot.services.stories import stored_stories
-from bot.text import query_terms
+from bot.services.typed import topic_problem, typed_topic
 from bot.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -59,9 +59,10 @@ class BriefService:
     async def start(self, scope: Scope, topic: str) -> PendingBrief:
         """Find what the brief will cover (quick): a platform that must answer within
         seconds can show a miss privately at once, and call `write` for the rest."""
-        topic = " ".join(topic.split())
-        if not query_terms(topic):
-            return PendingBrief(_which_topic())
+        topic = typed_topic(topic)
+        problem = topic_problem(topic)
+        if problem is not None:
+            return PendingBrief(_which_topic(problem))
         now = self._clock()
         found = await find_articles(
             self._store,
@@ -104,10 +105,10 @@ class BriefService:
         )
 
 
-def _which_topic() -> Message:
+def _which_topic(problem: str) -> Message:
     return not_found(
         "Which topic?",
-        "Give a topic to brief on.",
+        problem,
         kind=ThreadKind.BRIEF,
         hints=(Hint.BRIEF_USAGE,),
     )

@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 NOTHING_NEW = "No new stories in the last 24 hours."
 REFUSED = "The platform refused the post."
+# Said when a command meets a database that is away (StoreUnavailable).
+STORE_AWAY = "The bot's database cannot be reached right now. Try again in a minute."
 
 
 @dataclass(frozen=True)

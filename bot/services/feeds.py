@@ -11,6 +11,8 @@ from bot.domain import FeedError, FeedReport, Hint, Message, Scope
 from bot.services.ingest import IngestService
 from bot.services.ports import FeedSource, FeedStore
 from bot.services.render import render_feeds
+from bot.services.typed import url_problem
+from bot.text import one_line
 from bot.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -25,9 +27,9 @@ class FeedChange:
 
 
 def typed_url(text: str) -> str:
-    """A URL as a person typed it into a chat: without the angle brackets chat apps wrap
-    links in, nor the label Slack adds (`<https://x|x>`)."""
-    return text.strip().strip("<>").split("|", 1)[0].strip()
+    """A URL as a person typed it into a chat: one line, without the angle brackets chat
+    apps wrap links in, nor the label Slack adds (`<https://x|x>`)."""
+    return one_line(text).strip("<>").split("|", 1)[0].strip()
 
 
 class FeedService:
@@ -58,6 +60,9 @@ class FeedService:
     ) -> FeedChange:
         """Follow a feed for a workspace and fetch it now, so a broken URL shows at once."""
         url = typed_url(url)
+        problem = url_problem(url)
+        if problem is not None:
+            return FeedChange(False, f"Cannot add that: {problem}")
         try:
             checked = await self._source.check_url(url, allow_local=allow_local)
         except FeedError as exc:
@@ -81,6 +86,9 @@ class FeedService:
 
     async def remove(self, scope: Scope, url: str) -> FeedChange:
         url = typed_url(url)
+        problem = url_problem(url)
+        if problem is not None:
+            return FeedChange(False, f"Cannot remove that: {problem}", hint=Hint.LIST_FEEDS)
         feed = await self._store.get_feed(url)
         if feed is None:
             try:

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from bot.domain import Feed, FeedError, FeedReport, NewArticle, ParsedEntry
+from bot.domain import Feed, FeedError, FeedReport, NewArticle, ParsedEntry, StoreUnavailable
 from bot.services.dedupe import canonical_url, content_hash
 from bot.services.ports import ArticleStore, FeedSource, FeedStore
 from bot.services.retry import Backoff
@@ -115,13 +115,27 @@ class IngestService:
         chunks = [feeds[i : i + LEASE_CHUNK] for i in range(0, len(feeds), LEASE_CHUNK)]
         chunks.reverse()
         reports: list[FeedReport] = []
+        lost: list[StoreUnavailable] = []
 
         async def worker() -> None:
-            while chunks:
-                leased = await self._leased(chunks.pop())
-                reports.extend(await asyncio.gather(*(self._guarded(f) for f in leased)))
+            while chunks and not lost:  # no database, no point fetching the rest
+                try:
+                    leased = await self._leased(chunks.pop())
+                except StoreUnavailable as exc:
+                    lost.append(exc)
+                    return
+                reports.extend(await asyncio.gather(*(self._guarded(f, lost) for f in leased)))
 
         await asyncio.gather(*(worker() for _ in range(self._workers)))
+        return await self._finished(feeds, reports, lost)
+
+    async def _finished(
+        self, feeds: Sequence[Feed], reports: list[FeedReport], lost: list[StoreUnavailable]
+    ) -> list[FeedReport]:
+        """A poll's reports; StoreUnavailable, once, if the database went away during it
+        (what was stored stays; the rest comes at the next poll)."""
+        if lost:
+            raise lost[0]
         if feeds:
             await self._stories.tidy()
         return reports
@@ -140,19 +154,25 @@ class IngestService:
         )
 
     async def poll(self, feeds: Sequence[Feed]) -> list[FeedReport]:
-        reports = list(await asyncio.gather(*(self._guarded(feed) for feed in feeds)))
-        if feeds:
-            await self._stories.tidy()
-        return reports
+        lost: list[StoreUnavailable] = []
+        reports = list(await asyncio.gather(*(self._guarded(feed, lost) for feed in feeds)))
+        return await self._finished(feeds, reports, lost)
 
-    async def _guarded(self, feed: Feed) -> FeedReport:
+    async def _guarded(self, feed: Feed, lost: list[StoreUnavailable]) -> FeedReport:
+        """One feed polled; a database that went away is noted in `lost` (said once, by
+        the poll), not logged per feed."""
         if feed.id in self._running:  # a slow poll must not overlap the next one
             return FeedReport(url=feed.url, status="skipped")
+        if lost:
+            return FeedReport(url=feed.url, status="error", error=f"not polled: {lost[0]}")
         self._running.add(feed.id)
         try:
             async with self._concurrency:
                 return await self.poll_feed(feed)
-        except Exception as exc:  # the store failed (a locked or full disk): other feeds go on
+        except StoreUnavailable as exc:
+            lost.append(exc)
+            return FeedReport(url=feed.url, status="error", error=f"not stored: {exc}")
+        except Exception as exc:  # a bug in storing: other feeds go on
             log.exception("polling %s failed in the store; its entries come next poll", feed.url)
             return FeedReport(url=feed.url, status="error", error=f"not stored: {exc}")
         finally:

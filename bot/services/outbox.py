@@ -14,9 +14,12 @@ send has had time to land (a request the platform received may still be
 making the message when the bot dies), and sent again only if it is still not
 found.
 
-Whoever posts holds a lease on the delivery, renewed with every part, so one
-worker posts it at a time; a lease of a worker that died expires, and on an
-embedded database (one process) it is freed at start-up.
+Whoever posts holds a lease on the delivery, so one worker posts it at a time; a
+lease of a worker that died expires, and on an embedded database (one process) it
+is freed at start-up. While a part is being sent the lease is renewed, so a slow
+platform (a long Retry-After, a slow answer) cannot outlast it and let another
+worker send the part too; a send whose lease cannot be renewed (the database is
+away, another worker took it) is stopped before the lease runs out.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from bot.domain import Message, Scope, ThreadKind
+from bot.domain import Message, Scope, StoreUnavailable, ThreadKind
 from bot.services.delivery import Delivery, OutboxPart, PostRefused, PostShows, SentPart
 from bot.services.ports import OutboxStore, PartSender
 from bot.services.retry import Backoff
@@ -38,8 +41,12 @@ from bot.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
-# Renewed with every part; a worker silent for this long is taken to be gone.
+# Renewed with every part and while one is sent; a worker silent for this long is gone.
 LEASE = timedelta(seconds=60)
+# While a part is sent, its lease is renewed every LEASE / RENEWALS_PER_LEASE; if it
+# cannot be, the send is stopped LEASE / STOP_BEFORE_END_FRACTION before the lease ends.
+RENEWALS_PER_LEASE = 4
+STOP_BEFORE_END_FRACTION = 6
 # After an error: the platform may be down for a while, or refuse for good (a channel
 # removed); tried again less and less often until the delivery is too old to post.
 RETRY = Backoff(first=30.0, cap=1800.0)
@@ -96,6 +103,8 @@ class Outbox:
         # reach the same one at once, and the lease is this process's for both.
         self._posting: set[str] = set()
         self._clock = clock
+        # Told when a failed post will be tried again, so that it is (see Scheduler).
+        self.on_retry: Callable[[datetime], None] | None = None
 
     def delivery(
         self,
@@ -173,6 +182,11 @@ class Outbox:
             finished = True
             attempts = delivery.attempts + 1
             retry_at = self._clock() + timedelta(seconds=RETRY.delay(attempts))
+            if not await self._store.release_delivery(
+                key, self.owner, retry_at=retry_at, error=f"{type(exc).__name__}: {exc}"
+            ):
+                log.warning("posting %s failed: %s; another worker holds it now", key, exc)
+                return "busy"
             log.warning(
                 "posting %s failed (attempt %d); trying again at %s: %s",
                 key,
@@ -180,9 +194,8 @@ class Outbox:
                 retry_at.isoformat(timespec="seconds"),
                 exc,
             )
-            await self._store.release_delivery(
-                key, self.owner, retry_at=retry_at, error=f"{type(exc).__name__}: {exc}"
-            )
+            if self.on_retry is not None:
+                self.on_retry(retry_at)
             return "pending"
         finally:
             if not finished:  # cancelled (shutting down): free it for the next start at once
@@ -257,12 +270,67 @@ class Outbox:
                 key, part.index, self.owner, at=now, lease_until=now + self._lease
             ):
                 return None
-            sent = await sender.send_part(delivery, part)
+            sent = await self._send_holding(delivery, part, sender)
+            if sent is None:
+                return None
         if not await self._store.mark_part_sent(
             key, part.index, self.owner, sent, at=self._clock()
         ):
             return None
         return sent
+
+    async def _send_holding(
+        self, delivery: Delivery, part: OutboxPart, sender: PartSender
+    ) -> SentPart | None:
+        """Send a part while renewing the lease (just extended by `mark_part_sending`);
+        None, with the send stopped, when the lease could not be kept: the part stays
+        "sending", for whoever holds the lease next to look up before sending it."""
+        loop = asyncio.get_running_loop()
+        lease = self._lease.total_seconds()
+        held_until = loop.time() + lease
+        send = asyncio.ensure_future(sender.send_part(delivery, part))
+        try:
+            while True:
+                left = held_until - lease / STOP_BEFORE_END_FRACTION - loop.time()
+                if left <= 0:
+                    log.warning(
+                        "delivery %s part %d: its lease could not be renewed; the send is "
+                        "stopped before the lease ends, and the part is looked up before "
+                        "it is sent again",
+                        delivery.key,
+                        part.index,
+                    )
+                    return None
+                done, _ = await asyncio.wait({send}, timeout=min(lease / RENEWALS_PER_LEASE, left))
+                if done:
+                    return send.result()
+                asked_at = loop.time()
+                renewed = await self._renew(delivery.key, within=left)
+                if renewed is False:
+                    log.warning(
+                        "delivery %s part %d: lease lost to another worker; the send is stopped",
+                        delivery.key,
+                        part.index,
+                    )
+                    return None
+                if renewed:
+                    held_until = asked_at + lease
+        finally:
+            if not send.done():
+                send.cancel()
+                await asyncio.gather(send, return_exceptions=True)
+
+    async def _renew(self, key: str, *, within: float) -> bool | None:
+        """Extend a delivery's lease while a part is sent: True; False if another worker
+        holds it; None if the database did not answer within `within` seconds."""
+        now = self._clock()
+        try:
+            return await asyncio.wait_for(
+                self._store.renew_delivery(key, self.owner, until=now + self._lease), within
+            )
+        except (TimeoutError, StoreUnavailable) as exc:
+            log.debug("delivery %s: renewing its lease failed: %r", key, exc)
+            return None
 
     async def _settled(self, key: str, part: OutboxPart) -> bool:
         """Wait until a send begun moments ago has had time to land (see IN_FLIGHT_SETTLES);

@@ -264,10 +264,16 @@ class OutboxStore(Protocol):
         this was its last part."""
         ...
 
+    async def renew_delivery(self, key: str, owner: str, *, until: datetime) -> bool:
+        """Extend `owner`'s lease to `until` (a part is being sent); False if it no
+        longer holds it."""
+        ...
+
     async def release_delivery(
         self, key: str, owner: str, *, retry_at: datetime | None = None, error: str | None = None
-    ) -> None:
-        """Give up the lease: tried again at `retry_at` (after an error), else when due."""
+    ) -> bool:
+        """Give up the lease: tried again at `retry_at` (after an error), else when due;
+        False if `owner` did not hold it (another worker took it meanwhile)."""
         ...
 
     async def mark_late_reported(self, key: str) -> None:
@@ -419,5 +425,11 @@ class StorageEngine(
     killed process held may be freed at start-up instead of waiting for it to expire."""
 
     embedded: bool
+
+    async def claim_serving(self) -> None:
+        """Be the one process serving an embedded database (held until `close`); raises
+        StoreInUse, naming the database, when another process serves it already. Nothing
+        to claim on a database meant for several processes."""
+        ...
 
     async def close(self) -> None: ...

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from bot.domain import Scope, Subscription
 from bot.services.ports import DigestSchedule, SubscriptionStore
+from bot.services.typed import topic_problem, typed_topic
 from bot.timeutil import check_timezone, parse_hhmm
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,11 @@ class SubscriptionService:
             timezone = check_timezone(timezone)
         except ValueError as exc:
             return ScheduleResult(False, str(exc))
+        topics = [typed_topic(t) for t in topics]
+        for topic in topics:
+            problem = topic_problem(topic)
+            if problem is not None:
+                return ScheduleResult(False, problem)
         subscription = await self._store.upsert_subscription(
             scope, channel, digest_time=at.strip(), timezone=timezone, topics=list(topics)
         )

@@ -150,10 +150,13 @@ class OutboxRecords(StoreBase):
                 )
         return True
 
+    async def renew_delivery(self, key: str, owner: str, *, until: datetime) -> bool:
+        return await _holds(self.db, key, owner, lease_until=until)
+
     async def release_delivery(
         self, key: str, owner: str, *, retry_at: datetime | None = None, error: str | None = None
-    ) -> None:
-        await self.db.execute(
+    ) -> bool:
+        released = await self.db.execute(
             "UPDATE deliveries SET lease_owner = NULL, lease_until = NULL, retry_at = $3, "
             "attempts = attempts + $4, error = coalesce($5, error), updated_at = $6 "
             "WHERE key = $1 AND lease_owner = $2",
@@ -164,6 +167,7 @@ class OutboxRecords(StoreBase):
             error,
             utcnow(),
         )
+        return released > 0
 
     async def mark_late_reported(self, key: str) -> None:
         await self.db.execute("UPDATE deliveries SET late_reported = TRUE WHERE key = $1", key)

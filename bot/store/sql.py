@@ -30,6 +30,7 @@ from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any, Protocol
 
+from bot.text import storable
 from bot.timeutil import from_db, to_db
 
 
@@ -91,11 +92,14 @@ def for_sqlite(sql: str) -> str:
 
 
 def sqlite_value(value: Any) -> Any:
-    """A parameter as SQLite stores it: moments as text, flags as 0/1, lists as JSON.
+    """A parameter as SQLite stores it: text storable (the last guard: inputs are cleaned
+    where they come in), moments as text, flags as 0/1, lists as JSON.
     Called for every parameter of every statement, so the common kinds leave first; a
     list (ids, URLs: a search passes hundreds) is encoded in one call, not item by item."""
     kind = type(value)
-    if kind is str or kind is int or value is None or kind is bytes or kind is float:
+    if kind is str:
+        return storable(value)
+    if kind is int or value is None or kind is bytes or kind is float:
         return value
     if kind is bool:
         return int(value)
@@ -113,17 +117,22 @@ def _json_moment(value: Any) -> str:
 
 
 def pg_value(value: Any) -> Any:
-    """A parameter as asyncpg sends it: moments aware (a naive one is refused, as SQLite's
+    """A parameter as asyncpg sends it: text storable (no NUL: PostgreSQL refuses it),
+    moments aware (a naive one is refused, as SQLite's
     `to_db` refuses it, where asyncpg would read it as local time), lists as arrays."""
     kind = type(value)
-    if kind is str or kind is int or value is None or kind is bool or kind is list:
+    if kind is str:
+        return storable(value)
+    if kind is int or value is None or kind is bool:
         return value
+    if kind is list or kind is tuple:
+        if value and type(value[0]) is str:  # words, URLs; a list of ids passes as it is
+            return [storable(v) if type(v) is str else v for v in value]
+        return value if kind is list else list(value)
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise ValueError("naive datetime: the bot only stores timezone-aware moments")
         return value
-    if kind is tuple:
-        return list(value)
     return value
 
 

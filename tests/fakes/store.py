@@ -584,17 +584,25 @@ class InMemoryOutboxStore:
             leased.owner = leased.until = None
         return True
 
-    async def release_delivery(
-        self, key: str, owner: str, *, retry_at: datetime | None = None, error: str | None = None
-    ) -> None:
+    async def renew_delivery(self, key: str, owner: str, *, until: datetime) -> bool:
         leased = self._held(key, owner)
         if leased is None:
-            return
+            return False
+        leased.until = until
+        return True
+
+    async def release_delivery(
+        self, key: str, owner: str, *, retry_at: datetime | None = None, error: str | None = None
+    ) -> bool:
+        leased = self._held(key, owner)
+        if leased is None:
+            return False
         leased.owner = leased.until = None
         leased.retry_at = retry_at
         if error:
             d = leased.delivery
             leased.delivery = dataclasses.replace(d, attempts=d.attempts + 1, error=error)
+        return True
 
     async def mark_late_reported(self, key: str) -> None:
         leased = self.outbox.get(key)
@@ -735,6 +743,9 @@ class InMemoryStore(
     """Every role at once, as SqliteStore is: what services taking one `Store` get."""
 
     embedded = True
+
+    async def claim_serving(self) -> None:
+        """One process by nature: nothing to claim."""
 
     def __init__(self) -> None:
         InMemoryFeedStore.__init__(self)

@@ -114,3 +114,15 @@ async def test_a_started_brief_shows_a_miss_at_once_and_writes_the_rest_later(ap
     assert early.nothing == await app.chat.briefs.brief(CONSOLE_SCOPE, "zeppelin")
     blank = await app.chat.briefs.start(CONSOLE_SCOPE, "  ")
     assert blank.nothing is not None and blank.nothing.title == "Which topic?"
+
+
+async def test_brief_on_punctuation_or_a_huge_topic_asks_again_without_echoing(
+    app: App,
+) -> None:
+    """Punctuation only asks for a topic; 10,000 characters says its length, not itself."""
+    for topic in ('"', "*", "NEAR(", "\x00\x01"):
+        message = await app.chat.briefs.brief(CONSOLE_SCOPE, topic)
+        assert not message.found and message.hints == (Hint.BRIEF_USAGE,)
+    message = await app.chat.briefs.brief(CONSOLE_SCOPE, "harbour " * 1_250 + "strike!")
+    assert not message.found
+    assert "10,007 characters" in str(message) and "harbour harbour" not in str(message)

@@ -11,10 +11,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.domain import Message, Scope, StoryVersion, ThreadKind
+from bot.domain import Message, Scope, StoreUnavailable, StoryVersion, ThreadKind
 from bot.services.delivery import Delivery, OutboxCounts, OutboxPart, SentPart
 from bot.services.outbox import Outbox, late_key
 from tests.fakes.store import InMemoryStore
+from tests.helpers import until
 
 SLACK = Scope("slack", "T1")
 T0 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
@@ -264,3 +265,75 @@ async def test_a_send_still_under_way_is_waited_for_before_it_is_sent_again() ->
     assert await outbox.post(delivery.key, platform) == "posted"
     assert platform.looked_up == [(delivery.key, 0), (delivery.key, 0)]
     assert platform.posted == [(delivery.key, 0), (delivery.key, 1)]
+
+
+async def test_a_slow_send_keeps_its_lease_so_no_other_worker_sends_the_part() -> None:
+    """A send outlasting the lease (a long Retry-After) renews it: others find it busy."""
+    store, platform = InMemoryStore(), Platform(block=asyncio.Event())
+    clock = Clock()
+    lease = timedelta(seconds=0.4)
+    outbox = Outbox(store, lease=lease, clock=clock)
+    delivery = await _stored(outbox, platform, parts=1)
+    task = asyncio.create_task(outbox.post(delivery.key, platform))
+    await platform.sending.wait()
+    clock.now = T0 + lease * 0.9
+    await until(
+        lambda: store.outbox[delivery.key].until == clock.now + lease,
+        "the lease renewed while the send waits",
+    )
+    # A worker looking after the first lease's end finds it held still.
+    other = Outbox(store, lease=lease, clock=Clock(T0 + lease * 1.5))
+    assert await other.post(delivery.key, platform) == "busy"
+    platform.block.set()  # type: ignore[union-attr]
+    assert await task == "posted"
+    assert platform.posted == [(delivery.key, 0)]
+
+
+async def test_a_send_whose_lease_was_taken_is_stopped_and_not_recorded() -> None:
+    """Another worker holding the lease at a renewal stops the send: it is not made."""
+    store, platform = InMemoryStore(), Platform(block=asyncio.Event())
+    outbox = Outbox(store, lease=timedelta(seconds=0.4), clock=Clock())
+    delivery = await _stored(outbox, platform, parts=1)
+    task = asyncio.create_task(outbox.post(delivery.key, platform))
+    await platform.sending.wait()
+    store.outbox[delivery.key].owner = "another worker"
+    assert await task == "busy"
+    platform.block.set()  # type: ignore[union-attr]
+    assert platform.posted == []
+    (part,) = (await store.get_delivery(delivery.key)).parts  # type: ignore[union-attr]
+    assert part.state == "sending"  # looked up by whoever sends it next
+
+
+async def test_a_send_whose_lease_cannot_be_renewed_stops_before_it_ends() -> None:
+    """The database away at every renewal: the send stops before the lease runs out."""
+    store, platform = InMemoryStore(), Platform(block=asyncio.Event())
+    outbox = Outbox(store, lease=timedelta(seconds=0.6), clock=Clock())
+    delivery = await _stored(outbox, platform, parts=1)
+
+    async def away(*args: object, **kwargs: object) -> bool:
+        raise StoreUnavailable("PostgreSQL: connection refused")
+
+    store.renew_delivery = away  # type: ignore[method-assign]
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    task = asyncio.create_task(outbox.post(delivery.key, platform))
+    assert await task == "busy"
+    assert loop.time() - started < 0.6  # stopped before the lease's end
+    assert platform.posted == []
+
+
+async def test_a_failed_post_asks_to_be_woken_at_its_announced_retry(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The retry time logged is the one handed to `on_retry` (the scheduler's wake-up)."""
+    store, platform = InMemoryStore(), Platform(fail_next=1)
+    outbox = Outbox(store, clock=Clock())
+    wakes: list[datetime] = []
+    outbox.on_retry = wakes.append
+    delivery = await _stored(outbox, platform, parts=1)
+    with caplog.at_level(logging.WARNING):
+        assert await outbox.post(delivery.key, platform) == "pending"
+    (retry_at,) = wakes
+    assert f"trying again at {retry_at.isoformat(timespec='seconds')}" in caplog.text
+    assert await store.due_deliveries(retry_at) == [delivery.key]
+    assert await store.due_deliveries(retry_at - timedelta(seconds=1)) == []

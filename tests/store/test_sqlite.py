@@ -12,7 +12,9 @@ import aiosqlite
 import aiosqlite.core
 import pytest
 
-from bot.domain import Feed, NewArticle, Scope, ThreadKind
+from bot.app import bootstrap, no_chat
+from bot.config import Settings
+from bot.domain import Feed, NewArticle, Scope, StoreUnavailable, ThreadKind
 from bot.placement import PlacedArticle
 from bot.services.story_index import fingerprint, print_record
 from bot.store.sqlite import SchemaTooNewError, SqliteStore, fts_query
@@ -462,3 +464,40 @@ async def test_a_very_common_word_whose_newest_matches_all_fail_finds_older_ones
     assert [h.article.id for h in hits] == [best, second]
     monkeypatch.setattr(sqlite_search, "_COMMON_MATCHES", 1000)  # every match ranked
     assert await store.search(A, ["harbour"], mode="all", since=since, limit=2) == hits
+
+
+async def test_a_full_disk_is_store_unavailable_and_the_store_works_once_freed(
+    tmp_path: Path,
+) -> None:
+    """SQLITE_FULL (here: the page limit reached) is StoreUnavailable, the transaction
+    is rolled back, and writes work again once there is room."""
+    store = await SqliteStore.open(tmp_path / "full.db")
+    try:
+        pages = await store.db.fetchval("PRAGMA page_count")
+        await store.db.conn.execute(f"PRAGMA max_page_count = {pages}")
+        feed = await store.add_feed("https://a.example/feed.xml")
+        with pytest.raises(StoreUnavailable, match="full"):
+            for n in range(200):
+                await store_article(store, feed, new_article(f"https://a.example/{n}", "x" * 4000))
+        await store.db.conn.execute("PRAGMA max_page_count = 1073741823")
+        assert not store.db.conn.in_transaction
+        await store_article(store, feed, new_article("https://a.example/after", "room again"))
+    finally:
+        await store.close()
+
+
+async def test_ingest_into_a_full_disk_stops_the_poll_with_one_line(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A full disk during a poll: StoreUnavailable once, no traceback per feed."""
+    app = await bootstrap(Settings(NEWSBRIEF_DB=tmp_path / "full.db"), chat=no_chat)
+    try:
+        store = app.store
+        assert isinstance(store, SqliteStore)
+        pages = await store.db.fetchval("PRAGMA page_count")
+        await store.db.conn.execute(f"PRAGMA max_page_count = {pages}")
+        with pytest.raises(StoreUnavailable):
+            await app.ingest.poll_all()
+    finally:
+        await app.close()
+    assert [r.getMessage() for r in caplog.records if r.exc_info] == []

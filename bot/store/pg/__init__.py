@@ -69,7 +69,9 @@ class PostgresStore(PgSearch, SharedRecords):
 
     @classmethod
     async def open(cls, url: str, *, max_connections: int = 10) -> PostgresStore:
-        pool = await asyncpg.create_pool(url, min_size=1, max_size=max_connections)
+        # No floor of open connections: with one, asyncpg logs a traceback each time it
+        # fails to restore it while the server is away; connections open as needed.
+        pool = await asyncpg.create_pool(url, min_size=0, max_size=max_connections)
         store = cls(PgDatabase(pool))
         try:
             await store._migrate()
@@ -78,6 +80,9 @@ class PostgresStore(PgSearch, SharedRecords):
             await pool.close()
             raise
         return store
+
+    async def claim_serving(self) -> None:
+        """Several processes may serve one PostgreSQL database: nothing to claim."""
 
     async def close(self) -> None:
         await self.db.close()

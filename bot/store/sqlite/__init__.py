@@ -7,9 +7,11 @@ article ids, bulk writes, leasing due feeds, and search (search.py).
 
 from __future__ import annotations
 
+import fcntl
 import itertools
 import json
 import logging
+import os
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
@@ -17,7 +19,7 @@ from pathlib import Path
 
 import aiosqlite
 
-from bot.domain import Feed
+from bot.domain import Feed, StoreInUse
 from bot.store import SharedRecords
 from bot.store.base import SchemaTooNewError
 from bot.store.batch import Batch
@@ -59,6 +61,7 @@ class SqliteStore(SqliteSearch, SharedRecords):
                 await conn.execute(f"PRAGMA wal_autocheckpoint={_BACKSTOP_CHECKPOINT_PAGES}")
             db = SqliteDatabase(conn, Checkpointer(str(path)) if on_disk else None)
             store = cls(db)
+            store._path = _absolute(path) if on_disk else None
             await store._migrate()
         except BaseException:
             # Its worker thread (the checkpointer's too) would otherwise keep the process alive.
@@ -69,8 +72,38 @@ class SqliteStore(SqliteSearch, SharedRecords):
             raise
         return store
 
+    _path: Path | None = None
+    _serving: int | None = None  # the lock file's descriptor, while this process serves
+
+    async def claim_serving(self) -> None:
+        """A lock on a file beside the database, held while serving: two processes on one
+        SQLite file would free each other's live leases at start-up and post twice. The
+        lock goes with the process, however it ends (kill -9 included)."""
+        if self._path is None or self._serving is not None:
+            return
+        lock = f"{self._path}.lock"
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip()
+            os.close(fd)
+            raise StoreInUse(
+                f"another bot process{f' (pid {holder})' if holder.isdigit() else ''} is "
+                f"serving {self._path}. SQLite is for one process; stop the other one, or "
+                "use PostgreSQL (NEWSBRIEF_DATABASE_URL) for several."
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._serving = fd
+
     async def close(self) -> None:
-        await self.db.close()
+        try:
+            await self.db.close()
+        finally:
+            if self._serving is not None:
+                os.close(self._serving)
+                self._serving = None
 
     async def log_checkpointed(self) -> None:
         """Wait until the log written so far has been copied into the database."""
@@ -184,3 +217,8 @@ def _statements(script: str) -> list[str]:
     if buffer.strip():
         statements.append(buffer.strip())
     return statements
+
+
+def _absolute(path: Path | str) -> Path:
+    """The database file's full path, for a lock beside it and a message naming it."""
+    return Path(os.path.abspath(path))

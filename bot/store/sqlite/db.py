@@ -7,17 +7,42 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import aiosqlite
 
+from bot.domain import StoreUnavailable
 from bot.store.sql import Row, for_sqlite, is_read, sqlite_value
 
 log = logging.getLogger(__name__)
 
 CHECKPOINT_EVERY_SECONDS = 0.5
+
+
+# SQLite's primary result codes for a database that cannot be written or read now, not
+# a fault of the statement: locked past the busy timeout, an I/O error, a full disk, a
+# file that cannot be opened, a read-only file.
+_UNAVAILABLE_CODES = {
+    sqlite3.SQLITE_BUSY,
+    sqlite3.SQLITE_IOERR,
+    sqlite3.SQLITE_FULL,
+    sqlite3.SQLITE_CANTOPEN,
+    sqlite3.SQLITE_READONLY,
+}
+
+
+@contextmanager
+def reachable() -> Iterator[None]:
+    """SQLite's errors that mean "the database cannot be used now" as StoreUnavailable."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        code = getattr(exc, "sqlite_errorcode", None)
+        if code is not None and code & 0xFF in _UNAVAILABLE_CODES:
+            raise StoreUnavailable(f"SQLite: {exc}") from exc
+        raise
 
 
 class Checkpointer:
@@ -97,7 +122,8 @@ class _Statements:
         self._conn = conn
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
-        return list(await self._conn.execute_fetchall(for_sqlite(sql), _params(args)))
+        with reachable():
+            return list(await self._conn.execute_fetchall(for_sqlite(sql), _params(args)))
 
     async def fetchrow(self, sql: str, *args: Any) -> Row | None:
         rows = await self.fetch(sql, *args)
@@ -108,11 +134,13 @@ class _Statements:
         return None if row is None else row[0]
 
     async def execute(self, sql: str, *args: Any) -> int:
-        cursor = await self._conn.execute(for_sqlite(sql), _params(args))
-        return cursor.rowcount
+        with reachable():
+            cursor = await self._conn.execute(for_sqlite(sql), _params(args))
+            return cursor.rowcount
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        await self._conn.executemany(for_sqlite(sql), [_params(r) for r in rows])
+        with reachable():
+            await self._conn.executemany(for_sqlite(sql), [_params(r) for r in rows])
 
 
 class SqliteDatabase(_Statements):
@@ -152,15 +180,31 @@ class SqliteDatabase(_Statements):
         """BEGIN IMMEDIATE under the write lock: nobody else writes until it ends, so
         what it reads stays true (`lock` adds nothing to that)."""
         async with self._write_lock:
-            await self.conn.execute("BEGIN IMMEDIATE")
+            with reachable():
+                await self.conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._in_transaction
             except BaseException:
-                await self.conn.execute("ROLLBACK")
+                await self._roll_back()
                 raise
             else:
-                await self.conn.execute("COMMIT")
+                try:
+                    with reachable():
+                        await self.conn.execute("COMMIT")
+                except BaseException:  # a full disk: left open, the next BEGIN would fail
+                    await self._roll_back()
+                    raise
                 self._committed()
+
+    async def _roll_back(self) -> None:
+        """After a failed statement: a full disk or an I/O error may have ended the
+        transaction already, and a rollback then has nothing to undo."""
+        try:
+            await self.conn.execute("ROLLBACK")
+        except sqlite3.OperationalError as exc:
+            if self.conn.in_transaction:
+                raise
+            log.debug("rollback after a failed statement: %s", exc)
 
     @asynccontextmanager
     async def held(self, lock: int) -> AsyncIterator[None]:
