@@ -32,6 +32,7 @@ from bot.services.digest import DigestService
 from bot.services.ingest import IngestService
 from bot.services.outbox import Outbox, sender_for
 from bot.services.ports import PartSender, SubscriptionStore
+from bot.services.render import plural
 from bot.timeutil import parse_hhmm, utcnow
 
 log = logging.getLogger(__name__)
@@ -151,6 +152,8 @@ class Scheduler:
             )
         await self.sync_subscriptions()
         self._scheduler.start()
+        count = len(self._timing)
+        log.info("scheduler started: %s timed", plural(count, "daily digest", "daily digests"))
         await self.resume_outbox()
         if catch_up:
             await self.catch_up()

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 from aiohttp import web
 
@@ -24,10 +25,11 @@ from bot.scheduler import Scheduler
 from bot.services.chat import Chat, Where
 from bot.services.digest import DigestService
 from bot.services.outbox import Outbox
+from bot.store.pg import PostgresStore
 from tests.fakes.feed_server import feed_server
 from tests.fakes.publisher import RecordingPublisher
 from tests.fakes.slack_api import FakeSlack, fake_slack
-from tests.helpers import until
+from tests.helpers import bot_env, start_bot, until
 from tests.pg import REQUIRED, empty_database
 from tests.pg_cluster import NoBinaries, private_cluster
 
@@ -102,6 +104,90 @@ async def test_a_digest_due_while_postgres_is_down_is_posted_once_when_it_is_bac
     back = [r for r in caplog.records if "database is back" in r.getMessage()]
     assert (len(lost), len(back)) == (1, 1)
     assert [r.getMessage() for r in caplog.records if r.exc_info] == []
+
+
+@pytest.mark.slow(60)
+@pytest.mark.timeout(300)
+@pytest.mark.postgres
+async def test_a_running_bot_posts_the_digest_due_in_an_outage_once_it_is_back(
+    cluster: Any, tmp_path: Path
+) -> None:
+    """`python -m bot run` on PostgreSQL, stopped from before the digest's minute to
+    after it: the digest comes once when the server is back; the log says lost once,
+    back once, and holds no traceback."""
+    store = await PostgresStore.open(cluster.url)
+    due = _next_minute(at_least=timedelta(seconds=20))
+    try:
+        await store.upsert_subscription(
+            SLACK, CHANNEL, digest_time=f"{due:%H:%M}", timezone="UTC", topics=()
+        )
+    finally:
+        await store.close()
+    async with fake_slack() as slack:
+        env = bot_env(
+            NEWSBRIEF_DATABASE_URL=cluster.url,
+            NEWSBRIEF_CPU_WORKERS="0",
+            NEWSBRIEF_LOG_LEVEL="INFO",
+            SLACK_BOT_TOKEN="xoxb-outage",
+            SLACK_SIGNING_SECRET="outage-secret",
+            SLACK_API_URL=slack.base_url,
+            SLACK_HOST="127.0.0.1",
+            SLACK_PORT="0",
+        )
+        log = tmp_path / "bot.log"
+        bot = await start_bot(env, tmp_path, log=log)
+        try:
+            await until(lambda: "scheduler started" in log.read_text(), "serving", seconds=60)
+            await asyncio.sleep(_seconds_until(due - timedelta(seconds=3)))
+            await cluster.stop()
+            await asyncio.sleep(_seconds_until(due + timedelta(seconds=8)))
+            assert _digests(slack) == []
+            await cluster.start()
+            await until(lambda: _digests(slack), "the digest once the server is back", seconds=30)
+
+            async def recorded() -> bool:
+                conn = await asyncpg.connect(cluster.url)
+                try:
+                    return bool(
+                        await conn.fetchval(
+                            "SELECT count(*) = 0 FROM deliveries WHERE status = 'pending'"
+                        )
+                    )
+                finally:
+                    await conn.close()
+
+            await until(recorded, "the digest recorded as posted")
+            assert len(_digests(slack)) == 1
+        finally:
+            bot.terminate()
+            await bot.wait()
+    text = log.read_text()
+    assert text.count("the database is unavailable") == 1, text
+    assert text.count("the database is back") == 1, text
+    assert "Traceback" not in text, text
+
+
+def _next_minute(*, at_least: timedelta) -> datetime:
+    """The first whole minute at least `at_least` from now (UTC)."""
+    soon = datetime.now(UTC) + at_least
+    return soon.replace(second=0, microsecond=0) + timedelta(minutes=1)
+
+
+def _seconds_until(moment: datetime) -> float:
+    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
+
+
+def _digests(slack: FakeSlack) -> list[str]:
+    """Digests Slack made in the channel (their first parts)."""
+    return [
+        call.body["metadata"]["event_payload"]["delivery"]
+        for call in slack.posted()
+        if call.response
+        and call.response.get("ok")
+        and call.body.get("channel") == CHANNEL
+        and call.body["metadata"]["event_payload"]["part"] == 0
+        and call.body["metadata"]["event_payload"]["delivery"].startswith("digest:")
+    ]
 
 
 # --- Retry-After longer than the lease, several workers on one database -------------------
