@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from pydantic import SecretStr
 
 from bot.config import SAMPLES_DIR, Settings
-from bot.domain import FeedReport
+from bot.domain import FeedReport, StartupError
 from bot.ingest.fetch import Fetcher, is_local, local_path
 from bot.ingest.source import HttpFeedSource
 from bot.llm.extractive import ExtractiveSummarizer
@@ -125,10 +125,6 @@ def default_feed_problems(settings: Settings) -> tuple[list[str], list[str]]:
         else:
             problems.append(f"NEWSBRIEF_FEEDS: {entry!r} is not an http(s) URL or a file; skipped")
     return usable, problems
-
-
-class StartupError(Exception):
-    """A setting the bot cannot start with; the message names the setting."""
 
 
 def check_db_path(path: Path) -> None:
@@ -326,6 +322,7 @@ def build_chat_adapters(
                 chat=chat,
                 host=settings.slack_host,
                 port=settings.slack_port,
+                start_tries=settings.start_tries,
             )
         )
     if settings.discord_token:
@@ -340,6 +337,7 @@ def build_chat_adapters(
                 shard_count=settings.discord_shard_count,
                 shard_ids=settings.discord_shard_ids,
                 chat=chat,
+                start_tries=settings.start_tries,
             )
         )
     if not adapters:

@@ -10,13 +10,14 @@ import sys
 from collections.abc import Sequence
 from datetime import timedelta
 
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from bot import __version__
-from bot.app import App, StartupError, bootstrap, database_name, no_chat, serve
+from bot.app import App, bootstrap, database_name, no_chat, serve
 from bot.chat.console import CHANNEL, render_text, with_hint
 from bot.config import Settings
-from bot.domain import CONSOLE_SCOPE, FeedReport, Hint, StoreInUse, StoreUnavailable
+from bot.domain import CONSOLE_SCOPE, FeedReport, Hint, StartupError, StoreInUse, StoreUnavailable
+from bot.llm.capacity import model_server_problem
 from bot.services.render import plural
 from bot.services.typed import topic_problem, typed_topic
 from bot.timeutil import utcnow
@@ -76,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("newsbrief: the settings are not valid:", file=sys.stderr)
         for error in exc.errors():
             where = f"{error['loc'][0]}: " if error["loc"] else ""  # a rule across settings
-            print(f"  {where}{error['msg']}", file=sys.stderr)
+            print(f"  {where}{error['msg'].removeprefix('Value error, ')}", file=sys.stderr)
         print("Fix them in the environment or .env (see .env.example).", file=sys.stderr)
         return 2
     console = args.command == "run" and not (settings.slack_bot_token or settings.discord_token)
@@ -279,12 +280,22 @@ async def _run(app: App) -> int:
         print(f"newsbrief: cannot start: {exc}", file=sys.stderr)
         return 1
     print(banner(app), flush=True)
-    for warning in app.warnings:
+    warnings = list(app.warnings)
+    if app.settings.llm_enabled:
+        problem = await model_server_problem(
+            app.settings.openai_base_url, _secret(app.settings.openai_api_key)
+        )
+        warnings += [problem] if problem else []
+    for warning in warnings:
         print(f"Warning: {warning}", flush=True)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, app.stop)
-    await serve(app, on_ingest=_print_ingest if console else None)
+    try:
+        await serve(app, on_ingest=_print_ingest if console else None)
+    except StartupError as exc:
+        print(f"newsbrief: cannot start: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -293,3 +304,7 @@ def _print_ingest(reports: Sequence[FeedReport]) -> None:
     for report in reports:
         if report.status == "error":
             print(f"  {report.url}: {report.error}", flush=True)
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value else None

@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     brief_days: int = Field(7, ge=1, le=365, alias="NEWSBRIEF_BRIEF_DAYS")
     brief_max_stories: int = Field(5, ge=1, le=20, alias="NEWSBRIEF_BRIEF_MAX_STORIES")
     log_level: str = Field("INFO", alias="NEWSBRIEF_LOG_LEVEL")
+    # Tries to reach Slack or Discord at start-up (1, 2, 4, 8, 10 s apart) before giving up.
+    start_tries: int = Field(6, ge=1, le=100, alias="NEWSBRIEF_START_TRIES")
 
     # --- LLM: on when OPENAI_API_KEY or OPENAI_BASE_URL is set ---------------------------
     openai_api_key: SecretStr | None = Field(None, alias="OPENAI_API_KEY")
@@ -222,6 +224,38 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_url_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _a_bot_token(cls, value: SecretStr | None) -> SecretStr | None:
+        token = value.get_secret_value().strip() if value else ""
+        if value is None or token.startswith(("xoxb-", "xoxe.xoxb-")):
+            return value
+        if token.startswith("xapp-"):
+            raise ValueError(
+                "holds an app-level token (xapp-...): that one goes in SLACK_APP_TOKEN; "
+                "SLACK_BOT_TOKEN is the Bot User OAuth Token (xoxb-...)"
+            )
+        raise ValueError(
+            "must be the Bot User OAuth Token, which starts with xoxb- (OAuth & "
+            "Permissions at https://api.slack.com/apps)"
+        )
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _an_app_token(cls, value: SecretStr | None) -> SecretStr | None:
+        token = value.get_secret_value().strip() if value else ""
+        if value is None or token.startswith("xapp-"):
+            return value
+        if token.startswith(("xoxb-", "xoxe.xoxb-")):
+            raise ValueError(
+                "holds a bot token (xoxb-...): that one goes in SLACK_BOT_TOKEN; "
+                "SLACK_APP_TOKEN is an app-level token (xapp-...)"
+            )
+        raise ValueError(
+            "must be an app-level token, which starts with xapp- (Basic Information > "
+            "App-Level Tokens at https://api.slack.com/apps), or unset for HTTP mode"
+        )
 
     @model_validator(mode="after")
     def _slack_can_connect(self) -> Settings:

@@ -48,6 +48,12 @@ class Feed:
         return self.consecutive_failures == 0
 
 
+class StartupError(Exception):
+    """The bot cannot start: a setting it cannot start with (a refused token, a database
+    it cannot open, a platform it cannot reach). The message names the setting and what
+    to do; the CLI prints it as one line."""
+
+
 class StoreUnavailable(Exception):
     """The database cannot be reached or written now (a server down or restarting, a
     full disk): the work is not lost but waits, and is tried again once it is back.

@@ -33,7 +33,8 @@ from discord import app_commands
 from discord.http import Route
 
 from bot.chat.discord_embeds import DiscordMessage, plain_text, render_embeds, with_hint
-from bot.domain import Message, Scope, StoreUnavailable
+from bot.chat.reach import TRIES, reach
+from bot.domain import Message, Scope, StartupError, StoreUnavailable
 from bot.services.chat import STORE_AWAY, Answer, Chat, Reply, Where
 from bot.services.delivery import Delivery, OutboxPart, PostRefused, SentPart
 from bot.services.retry import Backoff
@@ -65,6 +66,36 @@ def point_at(api_url: str) -> None:
     Route.BASE = api_url.rstrip("/")
 
 
+TOKEN_REFUSED = (
+    "Discord refused DISCORD_TOKEN: copy the bot's token from "
+    "https://discord.com/developers/applications > your application > Bot > Reset Token"
+)
+INTENT_REFUSED = (
+    "Discord refused the Message Content intent that DISCORD_MESSAGE_CONTENT=true asks "
+    "for: switch on Bot > Privileged Gateway Intents > Message Content Intent at "
+    "https://discord.com/developers/applications, or set DISCORD_MESSAGE_CONTENT=false "
+    "(questions are then asked with /ask or by mentioning the bot)"
+)
+# What the bot does in a server: read and post in channels and its threads, with embeds.
+INVITE_PERMISSIONS = discord.Permissions(
+    view_channel=True,
+    send_messages=True,
+    embed_links=True,
+    read_message_history=True,
+    create_public_threads=True,
+    send_messages_in_threads=True,
+)
+
+
+def invite_url(application_id: int) -> str:
+    """The link that adds the bot, with its commands and the permissions it needs."""
+    return discord.utils.oauth_url(
+        application_id,
+        permissions=INVITE_PERMISSIONS,
+        scopes=("bot", "applications.commands"),
+    )
+
+
 class DiscordAdapter:
     platform = PLATFORM
     opens_with_digest = False
@@ -80,8 +111,10 @@ class DiscordAdapter:
         guild_ready_timeout: float = 2.0,
         shard_count: int | None = None,
         shard_ids: list[int] | None = None,
+        start_tries: int = TRIES,
     ) -> None:
         self._token = token
+        self._start_tries = start_tries
         self._api_url = api_url
         self._guild_id = guild_id
         self._chat = chat
@@ -111,9 +144,29 @@ class DiscordAdapter:
     # --- lifecycle ---------------------------------------------------------------------
 
     async def start(self) -> None:
+        """Log in and connect; a refused token or intent is a StartupError naming what to
+        change (the client closed, nothing left open), a Discord that cannot be reached
+        is tried again."""
+        try:
+            await self._start()
+        except BaseException:
+            await self.client.close()
+            raise
+
+    async def _start(self) -> None:
         if self._api_url:
             point_at(self._api_url)
-        await self.client.login(self._token)
+        try:
+            await reach(
+                "Discord",
+                lambda: self.client.login(self._token),
+                unreachable=(OSError, TimeoutError, discord.DiscordServerError),
+                advice="Check the network"
+                + (f", or DISCORD_API_URL ({self._api_url})." if self._api_url else "."),
+                tries=self._start_tries,
+            )
+        except discord.LoginFailure:
+            raise StartupError(TOKEN_REFUSED) from None
         if self._api_url:
             # A plain Client never asks REST for the gateway; behind another REST base
             # the gateway must come from there too, or it would only see half the traffic.
@@ -129,8 +182,16 @@ class DiscordAdapter:
         if ready not in done:
             ready.cancel()
             if self._connection in done:
-                self._connection.result()  # raises why the connection ended
-            raise TimeoutError("Discord: not ready after 60 s")
+                try:
+                    self._connection.result()  # raises why the connection ended
+                except discord.PrivilegedIntentsRequired:
+                    raise StartupError(INTENT_REFUSED) from None
+                except discord.LoginFailure:
+                    raise StartupError(TOKEN_REFUSED) from None
+            raise StartupError(
+                f"Discord's gateway did not get ready within {READY_TIMEOUT_SECONDS:.0f} s: "
+                "check the network, or DISCORD_API_URL if set"
+            )
         user = self.client.user
         log.info(
             "Discord: connected as %s (id %s) to %d servers%s",
@@ -140,6 +201,10 @@ class DiscordAdapter:
             f" on shards {sorted(self._shard_ids)} of {self._shard_count}"
             if self._shard_count
             else "",
+        )
+        log.info(
+            "Discord: invite the bot to a server with %s",
+            invite_url(self.client.application_id or (user.id if user else 0)),
         )
         if 0 in self._shard_ids:
             await self.sync_commands()

@@ -38,6 +38,7 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.chat.reach import TRIES, reach
 from bot.chat.slack_blocks import (
     SLACK_HINTS,
     SlackMessage,
@@ -46,7 +47,7 @@ from bot.chat.slack_blocks import (
     reply_parts,
     with_hint,
 )
-from bot.domain import Hint, Message, Scope, StoreUnavailable
+from bot.domain import Hint, Message, Scope, StartupError, StoreUnavailable
 from bot.services.chat import STORE_AWAY, Chat, Reply, Where
 from bot.services.delivery import Delivery, OutboxPart, PostRefused, SentPart
 from bot.services.feeds import FeedChange
@@ -143,6 +144,7 @@ class SlackAdapter:
         chat: Chat,
         host: str = "0.0.0.0",  # HTTP mode must be reachable by Slack
         port: int = 3000,
+        start_tries: int = TRIES,
     ) -> None:
         if not app_token and not signing_secret:
             raise ValueError(
@@ -153,6 +155,7 @@ class SlackAdapter:
         self._admin_users = set(admin_users)
         self._admin_cache: dict[str, tuple[float, bool]] = {}
         self._host, self._port = host, port
+        self._start_tries = start_tries
         # No client= here: Bolt reads SLACK_BOT_TOKEN itself and would warn that the token
         # is unused. Its own client is configured instead; every call reads base_url anew,
         # and Bolt's per-request clients copy base_url and retry handlers from it.
@@ -181,20 +184,65 @@ class SlackAdapter:
     # --- lifecycle ---------------------------------------------------------------------
 
     async def start(self) -> None:
-        identity = await self.client.auth_test()
+        """Check the tokens and connect; a refused token or a port in use is a
+        StartupError naming its setting, a Slack that cannot be reached is tried again."""
+        advice = f"Check the network, or SLACK_API_URL ({self.client.base_url})."
+        identity = await reach(
+            "Slack",
+            self._identify,
+            unreachable=_UNREACHABLE,
+            advice=advice,
+            tries=self._start_tries,
+        )
         self.team_id = str(identity["team_id"])
         self.bot_user_id = str(identity["user_id"])
         if self._app_token:
             self._socket = AsyncSocketModeHandler(self.app, self._app_token, web_client=self.client)
-            await self._socket.connect_async()  # type: ignore[no-untyped-call]
+            try:
+                await reach(
+                    "Slack Socket Mode",
+                    self._connect,
+                    unreachable=_UNREACHABLE,
+                    advice=advice,
+                    tries=self._start_tries,
+                )
+            except BaseException:
+                await self._socket.close_async()  # type: ignore[no-untyped-call]
+                self._socket = None
+                raise
             log.info("Slack: connected in Socket Mode to team %s", self.team_id)
             return
         self._runner = web.AppRunner(events_app(self.app), access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            await self._runner.cleanup()
+            raise StartupError(
+                f"cannot listen on {self._host}:{self._port} for Slack's HTTP mode "
+                f"({exc.strerror or exc}): set SLACK_PORT (or PORT) to a free port"
+            ) from None
         self.bound_port = self._runner.addresses[0][1]
         log.info("Slack: HTTP mode on %s:%s%s", self._host, self.bound_port, EVENTS_PATH)
+
+    async def _identify(self) -> Any:
+        try:
+            return await self.client.auth_test()
+        except SlackApiError as exc:
+            raise _refused(exc, "SLACK_BOT_TOKEN", BOT_TOKEN_HELP) from None
+
+    async def _connect(self) -> None:
+        """Socket Mode, its token checked first: the SDK itself would retry a refused
+        token for ever, logging a traceback each time. The URL issued for the check is
+        the one the SDK connects to (it issues one only when it has none)."""
+        assert self._socket is not None and self._app_token is not None
+        try:
+            opened = await self.client.apps_connections_open(app_token=self._app_token)
+        except SlackApiError as exc:
+            raise _refused(exc, "SLACK_APP_TOKEN", APP_TOKEN_HELP) from None
+        self._socket.client.wss_uri = str(opened["url"])
+        await self._socket.connect_async()  # type: ignore[no-untyped-call]
 
     async def stop(self) -> None:
         for task in list(self._tasks):
@@ -484,6 +532,48 @@ def _action(command: dict[str, Any]) -> str:
 
 def _part_tag(delivery: Delivery, part: OutboxPart) -> dict[str, Any]:
     return {"delivery": delivery.key, "part": part.index}
+
+
+# What each token is, and where to find it, for the line that says it was refused.
+BOT_TOKEN_HELP = (
+    "use the app's Bot User OAuth Token (xoxb-...), from OAuth & Permissions at "
+    "https://api.slack.com/apps, after installing the app to the workspace"
+)
+APP_TOKEN_HELP = (
+    "use an app-level token (xapp-...) with the connections:write scope, from Basic "
+    "Information > App-Level Tokens at https://api.slack.com/apps, or unset it for HTTP mode"
+)
+# Slack's answers that mean the token itself is not good (as opposed to Slack being down).
+TOKEN_REFUSED = frozenset(
+    {
+        "invalid_auth",
+        "not_authed",
+        "account_inactive",
+        "token_revoked",
+        "token_expired",
+        "not_allowed_token_type",
+        "missing_scope",
+        "team_access_not_granted",
+    }
+)
+
+
+class _SlackDown(Exception):
+    """Slack answered 5xx: down for now, tried again like a network that is not up."""
+
+
+_UNREACHABLE = (OSError, TimeoutError, _SlackDown)
+
+
+def _refused(exc: SlackApiError, setting: str, help_text: str) -> Exception:
+    """A Slack error at start-up: StartupError naming `setting`, or _SlackDown (5xx)."""
+    status = getattr(exc.response, "status_code", 200)
+    error = exc.response.get("error") if exc.response is not None else None
+    if status >= 500:
+        return _SlackDown(f"HTTP {status}")
+    if error in TOKEN_REFUSED:
+        return StartupError(f"Slack refused {setting} ({error}): {help_text}.")
+    return StartupError(f"Slack refused to start with {setting}: {error or status}.")
 
 
 async def _say_privately(listener_args: dict[str, Any], text: str) -> None:

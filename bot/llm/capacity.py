@@ -143,3 +143,30 @@ class Gate:
             async with self._changed:
                 self.width = min(self.limit, self.width + 1)
                 self._changed.notify_all()
+
+
+MODELS_CHECK_SECONDS = 5.0
+
+
+async def model_server_problem(base_url: str | None, api_key: str | None) -> str | None:
+    """Why the model server cannot be used, read from `GET /models` at start-up, or None
+    when it answers. A line naming the setting: the bot still runs (briefs fall back to
+    the offline summarizer with a note), but an operator should know at once."""
+    url = (base_url or "https://api.openai.com/v1").rstrip("/") + "/models"
+    setting = "OPENAI_BASE_URL" if base_url else "OPENAI_API_KEY (api.openai.com)"
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    try:
+        async with httpx.AsyncClient(timeout=MODELS_CHECK_SECONDS, trust_env=False) as http:
+            response = await http.get(url, headers=headers)
+    except httpx.HTTPError as exc:
+        return (
+            f"the model server cannot be reached at {setting} ({type(exc).__name__}: "
+            f"{exc or 'no answer'}); briefs and digests use the offline summarizer until it "
+            "answers"
+        )
+    if response.status_code in (401, 403):
+        return (
+            f"the model server refused OPENAI_API_KEY (HTTP {response.status_code}); briefs "
+            "and digests use the offline summarizer until it is fixed"
+        )
+    return None

@@ -59,7 +59,8 @@ events (INTERACTION_CREATE, MESSAGE_*, THREAD_CREATE, GUILD_CREATE) go only to t
 whose shard the guild is on; events without a guild to shard 0. An event for a shard no session
 holds is recorded in `undelivered` instead. A shard id outside 0..num_shards-1 is refused with
 close code 4010 (Invalid shard), a session that would hold more than `max_guilds_per_session`
-guilds with 4011 (Sharding required), a second IDENTIFY on one connection with 4005. As Discord
+guilds with 4011 (Sharding required), a second IDENTIFY on one connection with 4005, and one
+asking for a privileged intent not in `privileged_intents_allowed` with 4014. As Discord
 documents, `num_shards` only routes traffic: several sessions may hold the same
 `[shard_id, num_shards]`, or use different counts, and each gets its share (both copies of a
 duplicated shard get its events; nothing is invalidated). There is one default guild
@@ -104,6 +105,8 @@ DISCORD_EPOCH_MS = 1_420_070_400_000
 OP_DISPATCH = 0
 OP_HEARTBEAT = 1
 OP_IDENTIFY = 2
+# GUILD_MEMBERS, GUILD_PRESENCES, MESSAGE_CONTENT: the intents a bot must be granted.
+PRIVILEGED_INTENTS = (1 << 1) | (1 << 8) | (1 << 15)
 OP_PRESENCE = 3
 OP_RESUME = 6
 OP_RECONNECT = 7
@@ -391,6 +394,9 @@ class FakeDiscord:
     # Sharding: GET /gateway/bot's `shards`, and Discord's guilds-per-session cap (4011).
     recommended_shards: int = 1
     max_guilds_per_session: int = 2500
+    # The privileged intents switched on in the Developer Portal: IDENTIFY asking for one
+    # not here is closed with 4014 (Disallowed intent(s)). All of them by default.
+    privileged_intents_allowed: int = PRIVILEGED_INTENTS
     sessions: list[GatewaySession] = field(default_factory=list)  # every one identified
     # (t, d) of guild events no session's shard covered: nobody to send them to.
     undelivered: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
@@ -1201,6 +1207,10 @@ class FakeDiscord:
         shard = _shard_pair(data.get("shard", [0, 1]))
         if shard is None:
             await self._refuse(conn, 4010, "Invalid shard.")
+            return
+        asked = int(data.get("intents") or 0) & PRIVILEGED_INTENTS
+        if asked & ~self.privileged_intents_allowed:
+            await self._refuse(conn, 4014, "Disallowed intent(s).")
             return
         guilds = [g for g in self.guilds() if shard_of(g.id, shard[1]) == shard[0]]
         if len(guilds) > self.max_guilds_per_session:

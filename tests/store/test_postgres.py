@@ -10,9 +10,9 @@ import asyncpg
 import pytest
 from aiohttp import web
 
-from bot.app import StartupError, bootstrap, database_name, no_chat
+from bot.app import bootstrap, database_name, no_chat
 from bot.config import Settings
-from bot.domain import CONSOLE_SCOPE
+from bot.domain import CONSOLE_SCOPE, StartupError
 from bot.services.stories import StoryDesk
 from bot.store.pg import PostgresStore
 from bot.store.pg.schema import SCHEMA_VERSION
