@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit
 
+from aiohttp import web
 from pydantic import SecretStr
 
 from bot.config import SAMPLES_DIR, Settings
@@ -23,6 +24,7 @@ from bot.ingest.fetch import Fetcher, is_local, local_path
 from bot.ingest.source import HttpFeedSource
 from bot.llm.extractive import ExtractiveSummarizer
 from bot.llm.prompts import PromptLibrary
+from bot.probes import LoopLag, Probes, serve_probes
 from bot.scheduler import Scheduler
 from bot.services.ask import AskService
 from bot.services.brief import BriefService
@@ -59,6 +61,7 @@ class App:
     stopping: asyncio.Event
     workers: InThread | InProcesses = field(default_factory=InThread)
     warnings: list[str] = field(default_factory=list)
+    probes: Probes | None = None  # /healthz and /metrics
 
     def stop(self) -> None:
         """Ask `serve` to wind down (a signal, or the console's /quit)."""
@@ -208,12 +211,14 @@ async def bootstrap(
     adapters to serve; `no_chat` for one-shot commands).
     """
     store = store or await open_store(settings)
+    probes = Probes(store, store, store, LoopLag())
     try:
         return await _wire(
             settings,
             store,
             summarizer or build_summarizer(settings, store, sleep=sleep),
-            chat or partial(build_chat_adapters, settings),
+            chat or partial(build_chat_adapters, settings, probes=probes.routes()),
+            probes,
         )
     except BaseException:
         await store.close()
@@ -226,7 +231,11 @@ def no_chat(chat: Chat, stop: Callable[[], None]) -> Sequence[ChatAdapter]:
 
 
 async def _wire(
-    settings: Settings, store: StorageEngine, summarizer: Summarizer, chat: ChatFactory
+    settings: Settings,
+    store: StorageEngine,
+    summarizer: Summarizer,
+    chat: ChatFactory,
+    probes: Probes,
 ) -> App:
     fetcher = Fetcher(
         timeout_seconds=settings.fetch_timeout_seconds,
@@ -301,11 +310,16 @@ async def _wire(
         stopping=stopping,
         workers=cpu,
         warnings=warnings,
+        probes=probes,
     )
 
 
 def build_chat_adapters(
-    settings: Settings, chat: Chat, stop: Callable[[], None]
+    settings: Settings,
+    chat: Chat,
+    stop: Callable[[], None],
+    *,
+    probes: Sequence[web.RouteDef] = (),
 ) -> list[ChatAdapter]:
     """The platforms whose tokens are set; none means the console, which may ask to stop."""
     adapters: list[ChatAdapter] = []
@@ -323,6 +337,7 @@ def build_chat_adapters(
                 host=settings.slack_host,
                 port=settings.slack_port,
                 start_tries=settings.start_tries,
+                extra_routes=probes,
             )
         )
     if settings.discord_token:
@@ -403,7 +418,13 @@ async def serve(
     if on_ingest is not None:
         on_ingest(reports)
     started: list[ChatAdapter] = []
+    probe_server = None
     try:
+        if app.probes is not None:
+            app.probes.lag.start()
+            where = probe_address(app.settings)
+            if where is not None:
+                probe_server = await serve_probes(app.probes, *where)
         for adapter in app.adapters:
             await adapter.start()
             started.append(adapter)
@@ -418,3 +439,19 @@ async def serve(
                 await adapter.stop()
             except Exception:
                 log.exception("stopping the %s adapter failed", adapter.platform)
+        if probe_server is not None:
+            await probe_server.cleanup()
+        if app.probes is not None:
+            await app.probes.lag.stop()
+
+
+def probe_address(settings: Settings) -> tuple[str, int] | None:
+    """Where /healthz and /metrics get a server of their own: NEWSBRIEF_METRICS_PORT; else,
+    on a Procfile platform (PORT set) with nothing else on that port, PORT on every
+    address; else none (Slack's HTTP mode serves them on its own port)."""
+    if settings.metrics_port is not None:
+        return settings.metrics_host, settings.metrics_port
+    slack_http = bool(settings.slack_bot_token) and not settings.slack_app_token
+    if settings.port is not None and not slack_http:
+        return "0.0.0.0", settings.port
+    return None

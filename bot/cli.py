@@ -9,13 +9,14 @@ import signal
 import sys
 from collections.abc import Sequence
 from datetime import timedelta
+from pathlib import Path
 
 from pydantic import SecretStr, ValidationError
 
 from bot import __version__
 from bot.app import App, bootstrap, database_name, no_chat, serve
 from bot.chat.console import CHANNEL, render_text, with_hint
-from bot.config import Settings
+from bot.config import ENV_FILE, Settings, bundled_sample_feeds
 from bot.domain import CONSOLE_SCOPE, FeedReport, Hint, StartupError, StoreInUse, StoreUnavailable
 from bot.llm.capacity import model_server_problem
 from bot.services.render import plural
@@ -80,8 +81,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"  {where}{error['msg'].removeprefix('Value error, ')}", file=sys.stderr)
         print("Fix them in the environment or .env (see .env.example).", file=sys.stderr)
         return 2
-    console = args.command == "run" and not (settings.slack_bot_token or settings.discord_token)
-    configure_logging(settings, console=console)
+    # The console is a conversation and a one-shot command prints its result: both keep
+    # the log to warnings; serving Slack or Discord, the operator reads INFO lines.
+    serving = args.command == "run" and bool(settings.slack_bot_token or settings.discord_token)
+    configure_logging(settings, quiet=not serving)
     try:
         return asyncio.run(_dispatch(args, settings))
     except KeyboardInterrupt:
@@ -104,16 +107,11 @@ THIRD_PARTY = (
 )
 
 
-def configure_logging(settings: Settings, *, console: bool) -> None:
-    """Our own lines at NEWSBRIEF_LOG_LEVEL, libraries at WARNING, the console kept quiet.
-
-    The console is a conversation: it shows warnings only, whatever `.env` says,
-    unless DEBUG is asked for. A one-shot command in a terminal does the same
-    unless the level was set; serving Slack or Discord, the operator sees our
-    start-up and health lines at INFO.
-    """
+def configure_logging(settings: Settings, *, quiet: bool) -> None:
+    """Our own lines at NEWSBRIEF_LOG_LEVEL, libraries at WARNING; `quiet` (the console,
+    a one-shot command) shows warnings only, whatever `.env` says, unless DEBUG is asked
+    for. Serving Slack or Discord, the operator sees our start-up and health lines."""
     level = settings.log_level
-    quiet = console or ("log_level" not in settings.model_fields_set and sys.stderr.isatty())
     if quiet and level != "DEBUG":
         level = "WARNING"
     logging.basicConfig(
@@ -191,11 +189,10 @@ async def _health(app: App) -> str:
     interval = timedelta(minutes=app.settings.poll_minutes)
     h = await app.store.health(now=now, overdue_before=now - interval)
     s = app.settings
-    url = s.database_url.get_secret_value() if s.database_url else ""
-    where = database_name(url) if url else str(s.db_path)
     return "\n".join(
         [
-            f"Database: {h.engine} at {where}, schema {h.schema_version}: reachable",
+            f"Database: {h.engine} at {_database(s)}, schema {h.schema_version}: reachable",
+            f"Settings: {_settings_source()}",
             f"Feeds:    {h.feeds} polled, {h.feeds_overdue} overdue (more than "
             f"{s.poll_minutes} min past their poll time), {h.feeds_leased} being polled now",
             f"Posts:    {h.deliveries_pending} unfinished, {h.deliveries_leased} being posted now",
@@ -260,15 +257,37 @@ def banner(app: App) -> str:
     lines.append(f"  Summarizer: {app.summarizer.name}")
     if not s.llm_enabled:
         lines.append("              an LLM is switched on by OPENAI_API_KEY or OPENAI_BASE_URL")
-    defaults = (
-        "the bundled sample feeds" if "feeds" not in s.model_fields_set else "NEWSBRIEF_FEEDS"
-    )
-    lines.append(f"  Feeds:      {plural(len(s.feeds), 'feed', 'feeds')} from {defaults}")
-    url = s.database_url.get_secret_value() if s.database_url else ""
-    lines.append(f"  Database:   {database_name(url) if url else s.db_path}")
+    lines.append(f"  Feeds:      {plural(len(s.feeds), 'feed', 'feeds')} from {_feeds_source(s)}")
+    lines.append(f"  Database:   {_database(s)}")
+    lines.append(f"  Settings:   {_settings_source()}")
     if not chat:
         lines.append("Type /help for commands.")
     return "\n".join(lines)
+
+
+def _feeds_source(s: Settings) -> str:
+    """Where the default feeds came from, as the operator would look for it."""
+    if s.feeds != bundled_sample_feeds():
+        return "NEWSBRIEF_FEEDS"
+    if "feeds" in s.model_fields_set:
+        return "the bundled sample feeds (NEWSBRIEF_FEEDS is empty)"
+    return "the bundled sample feeds (NEWSBRIEF_FEEDS is not set)"
+
+
+def _database(s: Settings) -> str:
+    """The database in full: a file's absolute path (a relative NEWSBRIEF_DB is read from
+    the working directory), or a server's URL without its password."""
+    if s.database_url:
+        return database_name(s.database_url.get_secret_value())
+    return str(s.db_path.absolute())
+
+
+def _settings_source() -> str:
+    """Which .env was read: it is looked for in the working directory only."""
+    env_file = Path(ENV_FILE).absolute()
+    if env_file.is_file():
+        return f"the environment and {env_file}"
+    return f"the environment only (no {ENV_FILE} in {env_file.parent})"
 
 
 async def _run(app: App) -> int:

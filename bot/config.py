@@ -19,6 +19,8 @@ from bot.services.verify import VerifyMode
 from bot.timeutil import check_timezone, parse_hhmm
 
 SAMPLES_DIR = Path(__file__).parent / "samples"
+# Read from the working directory, as pydantic-settings does; the banner says which.
+ENV_FILE = ".env"
 
 
 def bundled_sample_feeds() -> list[str]:
@@ -42,13 +44,16 @@ def http_url(value: str) -> str:
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+        env_file=ENV_FILE, env_file_encoding="utf-8", extra="ignore", populate_by_name=True
     )
 
     # --- storage and feeds ---------------------------------------------------------
     db_path: Path = Field(Path("newsbrief.db"), alias="NEWSBRIEF_DB")
     # postgresql://user:password@host:5432/db: several bot processes on one database.
     database_url: SecretStr | None = Field(None, alias="NEWSBRIEF_DATABASE_URL")
+    # The database a Procfile platform (Heroku and the like) attaches: used when
+    # NEWSBRIEF_DATABASE_URL is not set.
+    platform_database_url: SecretStr | None = Field(None, alias="DATABASE_URL")
     feeds: Annotated[list[str], NoDecode] = Field(
         default_factory=bundled_sample_feeds, alias="NEWSBRIEF_FEEDS"
     )
@@ -91,12 +96,19 @@ class Settings(BaseSettings):
     prompts_dir: Path = Field(DEFAULT_PROMPTS_DIR, alias="NEWSBRIEF_PROMPTS_DIR")
     verify: VerifyMode = Field(VerifyMode.STRICT, alias="NEWSBRIEF_VERIFY")
 
+    # /healthz and /metrics on a server of their own (Slack's HTTP mode serves them too).
+    metrics_host: str = Field("127.0.0.1", alias="NEWSBRIEF_METRICS_HOST")
+    metrics_port: int | None = Field(None, ge=0, le=65535, alias="NEWSBRIEF_METRICS_PORT")
+
     # --- Slack: on when SLACK_BOT_TOKEN is set ---------------------------------------------
     slack_bot_token: SecretStr | None = Field(None, alias="SLACK_BOT_TOKEN")
     slack_app_token: SecretStr | None = Field(None, alias="SLACK_APP_TOKEN")
     slack_signing_secret: SecretStr | None = Field(None, alias="SLACK_SIGNING_SECRET")
     slack_host: str = Field("0.0.0.0", alias="SLACK_HOST")
     slack_port: int = Field(3000, ge=0, le=65535, alias="SLACK_PORT")
+    # The port a Procfile platform (Heroku and the like) routes to: HTTP mode listens on it
+    # when SLACK_PORT is not set.
+    port: int | None = Field(None, ge=0, le=65535, alias="PORT")
     slack_api_url: str = Field("https://slack.com/api/", alias="SLACK_API_URL")
     slack_admin_users: Annotated[list[str], NoDecode] = Field(
         default_factory=list, alias="SLACK_ADMIN_USERS"
@@ -161,7 +173,7 @@ class Settings(BaseSettings):
     def _http_url(cls, value: str | None) -> str | None:
         return None if value is None else http_url(value)
 
-    @field_validator("database_url")
+    @field_validator("database_url", "platform_database_url")
     @classmethod
     def _postgres_url(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None:
@@ -217,6 +229,8 @@ class Settings(BaseSettings):
         "discord_api_url",
         "discord_guild_id",
         "discord_shard_count",
+        "port",
+        "metrics_port",
         "llm_concurrency",
         "llm_context_tokens",
         mode="before",
@@ -256,6 +270,15 @@ class Settings(BaseSettings):
             "must be an app-level token, which starts with xapp- (Basic Information > "
             "App-Level Tokens at https://api.slack.com/apps), or unset for HTTP mode"
         )
+
+    @model_validator(mode="after")
+    def _platform_conventions(self) -> Settings:
+        """PORT and DATABASE_URL, as a Procfile platform hands them, where ours are unset."""
+        if "slack_port" not in self.model_fields_set and self.port is not None:
+            self.slack_port = self.port
+        if self.database_url is None and self.platform_database_url is not None:
+            self.database_url = self.platform_database_url
+        return self
 
     @model_validator(mode="after")
     def _slack_can_connect(self) -> Settings:

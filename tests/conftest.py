@@ -29,7 +29,7 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[No
     import os
 
     for name in list(os.environ):
-        if name.startswith(_HOST_SETTINGS):
+        if name.startswith(_HOST_SETTINGS) or name in ("PORT", "DATABASE_URL"):
             monkeypatch.delenv(name, raising=False)
     # Parsing and fingerprinting in a thread: spawning worker processes for every app a
     # test builds would take most of a second each. tests/test_workers.py runs them.

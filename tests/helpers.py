@@ -29,7 +29,10 @@ T = TypeVar("T")
 
 def bot_env(**settings: str) -> dict[str, str]:
     """The environment for a `python -m bot` subprocess: none of the host's bot settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_OUR_SETTINGS)}
+    platform = ("PORT", "DATABASE_URL")  # what a Procfile platform sets, read by Settings
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(_OUR_SETTINGS) and k not in platform
+    }
     env["PYTHONPATH"] = str(REPO)
     env.update(settings)
     return env

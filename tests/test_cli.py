@@ -272,6 +272,18 @@ async def test_banner_says_what_runs_and_what_switches_on_the_rest(
     else:
         assert "offline extractive summarizer" in text
         assert "an LLM is switched on by OPENAI_API_KEY or OPENAI_BASE_URL" in text
+    assert f"Database:   {tmp_path / 'b.db'}" in text
+    assert "Feeds:      4 feeds from the bundled sample feeds (NEWSBRIEF_FEEDS is not set)" in text
+
+
+async def test_banner_says_an_empty_feeds_setting_means_the_samples(tmp_path: Path) -> None:
+    """NEWSBRIEF_FEEDS= (as .env.example has it) is not "4 feeds from NEWSBRIEF_FEEDS"."""
+    app = await bootstrap(Settings(NEWSBRIEF_DB=tmp_path / "b.db", NEWSBRIEF_FEEDS=""))
+    try:
+        text = banner(app)
+    finally:
+        await app.close()
+    assert "from the bundled sample feeds (NEWSBRIEF_FEEDS is empty)" in text
 
 
 def test_ingest_fetches_every_feed_even_those_backing_off(tmp_path: Path) -> None:
@@ -291,9 +303,29 @@ def test_health_reports_the_database_feeds_and_posts(tmp_path: Path) -> None:
     result = _run(tmp_path, "health")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0].startswith("Database: sqlite at ") and lines[0].endswith("reachable")
-    assert lines[1].startswith("Feeds:    4 polled, 0 overdue")
-    assert lines[2] == "Posts:    0 unfinished, 0 being posted now"
+    database = f"Database: sqlite at {tmp_path / 'cli.db'}, schema "  # the full path
+    assert lines[0].startswith(database) and lines[0].endswith("reachable")
+    assert lines[1] == f"Settings: the environment only (no .env in {tmp_path})"
+    assert lines[2].startswith("Feeds:    4 polled, 0 overdue")
+    assert lines[3] == "Posts:    0 unfinished, 0 being posted now"
+    assert result.stderr == ""  # a one-shot prints its result, not INFO lines
+
+
+def test_one_shots_elsewhere_name_the_database_and_env_they_read(tmp_path: Path) -> None:
+    """From another directory with a relative NEWSBRIEF_DB: the full path says which."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / ".env").write_text("NEWSBRIEF_FEEDS=\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "health"],
+        capture_output=True,
+        text=True,
+        cwd=elsewhere,
+        env=bot_env(NEWSBRIEF_DB="news.db"),
+        timeout=120,
+    )
+    assert f"sqlite at {elsewhere / 'news.db'}" in result.stdout
+    assert f"Settings: the environment and {elsewhere / '.env'}" in result.stdout
 
 
 def test_health_fails_when_the_database_cannot_be_reached(tmp_path: Path) -> None:

@@ -94,3 +94,47 @@ def test_blank_prompts_dir_means_the_shipped_prompts(monkeypatch: pytest.MonkeyP
     prompts = Settings().prompts_dir
     assert prompts.is_absolute()
     assert {p.name for p in prompts.glob("*.md")} >= {"system.md", "article_digest.md"}
+
+
+def test_http_mode_listens_on_port_unless_slack_port_is_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """PORT (a Procfile platform's) is the HTTP port when SLACK_PORT is not set."""
+    assert Settings().slack_port == 3000
+    monkeypatch.setenv("PORT", "5005")
+    assert Settings().slack_port == 5005
+    monkeypatch.setenv("SLACK_PORT", "7000")
+    assert Settings().slack_port == 7000
+
+
+@pytest.mark.parametrize(
+    ("bot", "app", "fragment"),
+    [
+        ("xapp-1-A1-1-x", None, "SLACK_BOT_TOKEN"),
+        ("xoxp-user-token", None, "SLACK_BOT_TOKEN"),
+        ("xoxb-1-x", "xoxb-2-y", "SLACK_APP_TOKEN"),
+    ],
+)
+def test_slack_tokens_in_the_wrong_place_are_refused(
+    monkeypatch: pytest.MonkeyPatch, bot: str, app: str | None, fragment: str
+) -> None:
+    """A token of the wrong kind for its setting is refused, naming the setting."""
+    monkeypatch.setenv("SLACK_BOT_TOKEN", bot)
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "secret")
+    if app:
+        monkeypatch.setenv("SLACK_APP_TOKEN", app)
+    with pytest.raises(ValidationError) as caught:
+        Settings()
+    assert fragment in str(caught.value)
+
+
+def test_a_platforms_database_url_is_used_when_ours_is_not_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """DATABASE_URL (Heroku's postgres://) is the database unless NEWSBRIEF_DATABASE_URL."""
+    monkeypatch.setenv("DATABASE_URL", "postgres://u:p@db.example:5432/news")
+    url = Settings().database_url
+    assert url is not None and url.get_secret_value() == "postgres://u:p@db.example:5432/news"
+    monkeypatch.setenv("NEWSBRIEF_DATABASE_URL", "postgresql://db.example/ours")
+    url = Settings().database_url
+    assert url is not None and url.get_secret_value() == "postgresql://db.example/ours"

@@ -145,6 +145,7 @@ class SlackAdapter:
         host: str = "0.0.0.0",  # HTTP mode must be reachable by Slack
         port: int = 3000,
         start_tries: int = TRIES,
+        extra_routes: Sequence[web.RouteDef] = (),
     ) -> None:
         if not app_token and not signing_secret:
             raise ValueError(
@@ -156,6 +157,7 @@ class SlackAdapter:
         self._admin_cache: dict[str, tuple[float, bool]] = {}
         self._host, self._port = host, port
         self._start_tries = start_tries
+        self._extra_routes = list(extra_routes)  # /healthz and /metrics, on HTTP mode's server
         # No client= here: Bolt reads SLACK_BOT_TOKEN itself and would warn that the token
         # is unused. Its own client is configured instead; every call reads base_url anew,
         # and Bolt's per-request clients copy base_url and retry handlers from it.
@@ -212,7 +214,9 @@ class SlackAdapter:
                 raise
             log.info("Slack: connected in Socket Mode to team %s", self.team_id)
             return
-        self._runner = web.AppRunner(events_app(self.app), access_log=None)
+        server = events_app(self.app)
+        server.add_routes(self._extra_routes)
+        self._runner = web.AppRunner(server, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port)
         try:

@@ -65,3 +65,20 @@ class StoreHealth:
     feeds_leased: int  # being polled now (a live lease)
     deliveries_pending: int  # unfinished posts
     deliveries_leased: int  # being posted now
+
+
+@dataclass(frozen=True)
+class StoreTotals:
+    """Running totals of what the bot did, for /metrics: counted in the database, so every
+    process sharing it reports the same figures, and a restart loses none."""
+
+    feeds: int  # feeds someone reads
+    feeds_failing: int  # whose last fetch failed
+    articles: int  # stored (copies folded into another are not counted)
+    stories: int
+    digests_posted: int
+    deliveries_posted: int  # digests, updates, briefs and answers
+    deliveries_pending: int
+    deliveries_late: int
+    deliveries_abandoned: int
+    parts_sent: int  # platform messages

@@ -32,7 +32,7 @@ from bot.domain import (
 )
 from bot.placement import PlacedArticle, StoredPrint
 from bot.services.delivery import Delivery, OutboxCounts, OutboxPart, SentPart
-from bot.services.ledgers import ClaimTally, DayClaims, LlmCall, LlmStats, StoreHealth
+from bot.services.ledgers import ClaimTally, DayClaims, LlmCall, LlmStats, StoreHealth, StoreTotals
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -313,6 +313,10 @@ class ThreadStore(Protocol):
 
 class HealthStore(Protocol):
     async def health(self, *, now: datetime, overdue_before: datetime) -> StoreHealth: ...
+
+    async def totals(self) -> StoreTotals:
+        """What has been stored and posted so far, for /metrics."""
+        ...
 
 
 # --- summarizing and answering -------------------------------------------------------

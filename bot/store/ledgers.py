@@ -6,7 +6,7 @@ from __future__ import annotations
 from abc import abstractmethod
 from datetime import datetime
 
-from bot.services.ledgers import ClaimTally, DayClaims, LlmCall, LlmStats, StoreHealth
+from bot.services.ledgers import ClaimTally, DayClaims, LlmCall, LlmStats, StoreHealth, StoreTotals
 from bot.store.base import StoreBase
 from bot.store.sql import day, utc_day
 from bot.timeutil import utcnow
@@ -157,3 +157,22 @@ class HealthRecords(StoreBase):
             int(row["pending"]),
             int(row["deliveries_leased"]),
         )
+
+    async def totals(self) -> StoreTotals:
+        row = await self.db.fetchrow(
+            "SELECT (SELECT count(*) FROM feeds WHERE is_default OR id IN "
+            "(SELECT feed_id FROM workspace_feeds)) AS feeds, "
+            "(SELECT count(*) FROM feeds WHERE consecutive_failures > 0 AND (is_default OR id "
+            "IN (SELECT feed_id FROM workspace_feeds))) AS feeds_failing, "
+            "(SELECT count(*) FROM articles) AS articles, "
+            "(SELECT count(*) FROM stories) AS stories, "
+            "(SELECT count(*) FROM deliveries WHERE status = 'posted' AND key LIKE 'digest:%' "
+            "AND key NOT LIKE '%:update:%' AND key NOT LIKE '%:late') AS digests_posted, "
+            "(SELECT count(*) FROM deliveries WHERE status = 'posted') AS posted, "
+            "(SELECT count(*) FROM deliveries WHERE status = 'pending') AS pending, "
+            "(SELECT count(*) FROM deliveries WHERE late_reported) AS late, "
+            "(SELECT count(*) FROM deliveries WHERE status = 'abandoned') AS abandoned, "
+            "(SELECT count(*) FROM delivery_parts WHERE state = 'sent') AS parts_sent"
+        )
+        assert row is not None
+        return StoreTotals(*(int(row[i]) for i in range(10)))

@@ -35,7 +35,7 @@ from bot.domain import (
 )
 from bot.placement import PlacedArticle, PrintRecord, StoredPrint
 from bot.services.delivery import Delivery, DeliveryStatus, OutboxCounts, SentPart
-from bot.services.ledgers import LlmCall, LlmStats, StoreHealth
+from bot.services.ledgers import LlmCall, LlmStats, StoreHealth, StoreTotals
 from bot.services.ports import StoryStore, ThreadStore
 from bot.store.batch import Batch, check_batch_ids
 from bot.timeutil import from_db, to_db, utcnow
@@ -768,6 +768,29 @@ class InMemoryStore(
             sum(1 for _, until in self.leases.values() if until >= now),
             len(pending),
             sum(1 for d in pending if d.until is not None and d.until >= now),
+        )
+
+    async def totals(self) -> StoreTotals:
+        polled = await self.polled_feeds()
+        deliveries = [d.delivery for d in self.outbox.values()]
+        posted = [d for d in deliveries if d.status == "posted"]
+        return StoreTotals(
+            feeds=len(polled),
+            feeds_failing=sum(1 for f in polled if f.consecutive_failures > 0),
+            articles=len(self.articles),
+            stories=len(self.story_rows),
+            digests_posted=sum(
+                1
+                for d in posted
+                if d.key.startswith("digest:")
+                and ":update:" not in d.key
+                and not d.key.endswith(":late")
+            ),
+            deliveries_posted=len(posted),
+            deliveries_pending=sum(1 for d in deliveries if d.status == "pending"),
+            deliveries_late=sum(1 for d in deliveries if d.late_reported),
+            deliveries_abandoned=sum(1 for d in deliveries if d.status == "abandoned"),
+            parts_sent=sum(1 for d in deliveries for p in d.parts if p.state == "sent"),
         )
 
     async def release_all_leases(self) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from bot.domain import Scope
-from bot.services.delivery import Delivery, OutboxPart
+from bot.services.delivery import Delivery, OutboxPart, SentPart
 from bot.services.ports import FeedStore, HealthStore, OutboxStore
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -35,3 +35,25 @@ async def test_health_counts_feeds_overdue_and_leased_and_posts_unfinished(
         now=T0 + timedelta(hours=1), overdue_before=T0 + timedelta(minutes=30)
     )
     assert (later.feeds_overdue, later.feeds_leased, later.deliveries_leased) == (2, 0, 0)
+
+
+async def test_totals_count_feeds_failing_and_posts_by_state(
+    engine: HealthStore, feeds: FeedStore, outbox: OutboxStore
+) -> None:
+    """Feeds read and failing; digests posted (not their updates), parts sent, pending."""
+    await feeds.sync_default_feeds([f"https://{n}.example/feed" for n in "ab"])
+    a, _ = await feeds.polled_feeds()
+    await feeds.record_fetch_failure(
+        a, at=T0, error="HTTP 500", next_poll_at=T0 + timedelta(hours=1)
+    )
+    scope = Scope("slack", "T")
+    keys = ("digest:1:2026-12-01", "digest:1:2026-12-01:update:7", "command:x", "answer:y")
+    await outbox.enqueue([Delivery(k, scope, "C", (OutboxPart(0, "{}"),), T0) for k in keys])
+    for key in keys[:3]:
+        assert await outbox.lease_delivery(key, "w", now=T0, until=T0 + timedelta(minutes=1))
+        await outbox.mark_part_sending(key, 0, "w", at=T0, lease_until=T0 + timedelta(minutes=1))
+        await outbox.mark_part_sent(key, 0, "w", SentPart(f"m-{key}"), at=T0)
+    totals = await engine.totals()
+    assert (totals.feeds, totals.feeds_failing) == (2, 1)
+    assert (totals.digests_posted, totals.deliveries_posted, totals.parts_sent) == (1, 3, 3)
+    assert (totals.deliveries_pending, totals.deliveries_abandoned) == (1, 0)
