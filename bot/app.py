@@ -30,6 +30,7 @@ from bot.services.ask import AskService
 from bot.services.brief import BriefService
 from bot.services.chat import Chat, ChatServices
 from bot.services.digest import DigestService
+from bot.services.feed_alerts import FeedAlerts
 from bot.services.feeds import FeedService
 from bot.services.ingest import IngestService
 from bot.services.outbox import Outbox, worker_name
@@ -274,6 +275,13 @@ async def _wire(
         publishers,
         poll_interval=timedelta(minutes=settings.poll_minutes),
         grace=timedelta(minutes=settings.digest_grace_minutes),
+        alerts=FeedAlerts(
+            store,
+            outbox,
+            publishers,
+            down_after=timedelta(hours=settings.feed_down_hours),
+            pause_after=timedelta(days=settings.feed_pause_days),
+        ),
     )
     services = ChatServices(
         briefs=BriefService(

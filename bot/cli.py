@@ -33,6 +33,8 @@ CLI_HINTS = {
     Hint.TRY_BRIEF: "`python -m bot brief TOPIC` shows what the sources do cover.",
     Hint.LIST_FEEDS: "`python -m bot feeds list` lists the feeds read and their health.",
     Hint.ASK_USAGE: 'Usage: python -m bot ask "QUESTION"',
+    Hint.FIX_FEED: "`python -m bot feeds resume URL` fetches it again; "
+    "`python -m bot feeds remove URL` stops following it.",
 }
 
 
@@ -53,13 +55,15 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("question", nargs="+")
     sub.add_parser("stats", help="model calls, tokens, cache hits and failures")
     sub.add_parser("health", help="the database, feeds overdue and being polled, posts unfinished")
-    feeds = sub.add_parser("feeds", help="list, add or remove feeds")
+    feeds = sub.add_parser("feeds", help="list, add, remove or resume feeds")
     feeds_sub = feeds.add_subparsers(dest="action", metavar="ACTION", required=True)
     feeds_sub.add_parser("list", help="feeds with their health")
     add = feeds_sub.add_parser("add", help="follow a feed URL or file")
     add.add_argument("url")
     remove = feeds_sub.add_parser("remove", help="stop following a feed")
     remove.add_argument("url")
+    resume = feeds_sub.add_parser("resume", help="fetch a paused feed again")
+    resume.add_argument("url")
     return parser
 
 
@@ -176,6 +180,8 @@ async def _feeds(app: App, args: argparse.Namespace) -> int:
         change = await app.chat.feeds.add(
             CONSOLE_SCOPE, args.url, channel=CHANNEL, allow_local=True
         )
+    elif args.action == "resume":
+        change = await app.chat.feeds.resume(CONSOLE_SCOPE, args.url)
     else:
         change = await app.chat.feeds.remove(CONSOLE_SCOPE, args.url)
     print(with_hint(change.text, change.hint, CLI_HINTS))

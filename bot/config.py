@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     cpu_workers: int | None = Field(None, ge=0, le=32, alias="NEWSBRIEF_CPU_WORKERS")
     fetch_full_text: bool = Field(True, alias="NEWSBRIEF_FETCH_FULL_TEXT")
     max_backoff_hours: float = Field(24.0, gt=0, alias="NEWSBRIEF_MAX_BACKOFF_HOURS")
+    # A feed failing this long is reported to the channels that follow it (once, and once
+    # more when it works again); failing this many days, it is paused until resumed.
+    feed_down_hours: float = Field(24.0, gt=0, alias="NEWSBRIEF_FEED_DOWN_HOURS")
+    feed_pause_days: float = Field(7.0, gt=0, alias="NEWSBRIEF_FEED_PAUSE_DAYS")
 
     # --- digests and briefs ------------------------------------------------------------
     digest_time: str = Field("08:00", alias="NEWSBRIEF_DIGEST_TIME")

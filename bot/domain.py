@@ -42,10 +42,23 @@ class Feed:
     last_attempt_at: datetime | None = None
     is_default: bool = False
     blocked_by: str | None = None  # "NAME=value" of the setting that made it fail
+    failing_since: datetime | None = None  # the first failure since its last success
+    paused: str | None = None  # why polling stopped (a PauseReason code), until resumed
 
     @property
     def healthy(self) -> bool:
         return self.consecutive_failures == 0
+
+
+@dataclass(frozen=True)
+class FeedFollower:
+    """A channel that added a feed, and what it was last told of it (None: nothing, or
+    that it works again; "down"; "paused")."""
+
+    feed: Feed
+    scope: Scope
+    channel: str
+    alerted: str | None = None
 
 
 class StartupError(Exception):
@@ -212,6 +225,7 @@ class Hint(StrEnum):
     TRY_BRIEF = "try-brief"  # a brief shows what the sources do cover
     LIST_FEEDS = "list-feeds"  # where to see the feeds read and their health
     ASK_USAGE = "ask-usage"  # how to ask a question
+    FIX_FEED = "fix-feed"  # how to resume a paused feed, or stop following it
 
 
 class ThreadKind(StrEnum):

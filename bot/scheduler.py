@@ -29,6 +29,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.domain import StoreUnavailable, Subscription
 from bot.services.digest import DigestService
+from bot.services.feed_alerts import FeedAlerts
 from bot.services.ingest import IngestService
 from bot.services.outbox import Outbox, sender_for
 from bot.services.ports import PartSender, SubscriptionStore
@@ -46,6 +47,9 @@ SUBSCRIPTIONS_EVERY = timedelta(minutes=1)
 OUTBOX_EVERY = timedelta(seconds=30)
 DIGEST_JOB = "digest:"  # + the subscription's id
 RECOVERY_JOB = "store-recovery"
+ALERTS_JOB = "feed-alerts"
+# How often feeds are looked at for alerts: a day's threshold needs no finer grain.
+ALERTS_EVERY = timedelta(minutes=5)
 # A retry job wakes this long after the announced time, which is then surely past.
 RETRY_SLACK = timedelta(milliseconds=50)
 # How often a lost database is tried, to catch up on what fell due meanwhile.
@@ -111,9 +115,11 @@ class Scheduler:
         *,
         poll_interval: timedelta,
         grace: timedelta,
+        alerts: FeedAlerts | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._store = store
+        self._alerts = alerts
         self._ingest = ingest
         self._digests = digests
         self._outbox = outbox
@@ -142,6 +148,7 @@ class Scheduler:
             (self.resume_outbox, OUTBOX_EVERY, OUTBOX_JOB),
             (self.sync_subscriptions, SUBSCRIPTIONS_EVERY, SUBSCRIPTIONS_JOB),
             (self.recover, RECOVERY_EVERY, RECOVERY_JOB),
+            (self.check_feeds, ALERTS_EVERY, ALERTS_JOB),
         ):
             self._scheduler.add_job(
                 job,
@@ -235,6 +242,24 @@ class Scheduler:
         new = sum(r.new_articles for r in reports)
         if reports:
             log.info("polled %d feeds, %d new articles", len(reports), new)
+
+    async def check_feeds(self) -> None:
+        """Pause feeds that failed too long; tell their channels what changed."""
+        if self._alerts is None:
+            return
+        try:
+            told = await self._alerts.check()
+        except asyncio.CancelledError:
+            log.info("feed alerts stopped: shutting down")
+            return
+        except StoreUnavailable as exc:
+            self.store_watch.lost(exc, "checking feeds for alerts")
+            return
+        except Exception:
+            log.exception("checking feeds for alerts failed")
+            return
+        if told:
+            log.info("feed alerts posted: %s", told)
 
     def wake_outbox_at(self, when: datetime) -> None:
         """Resume the outbox at `when`, the time a failed post was announced to be tried

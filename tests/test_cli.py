@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -335,3 +336,17 @@ def test_health_fails_when_the_database_cannot_be_reached(tmp_path: Path) -> Non
     assert result.returncode == 1
     assert "NEWSBRIEF_DATABASE_URL (postgresql://bot@127.0.0.1:1/newsbrief)" in result.stderr
     assert "hunter2" not in result.stderr + result.stdout
+
+
+def test_feeds_resume_fetches_a_paused_feed_again(tmp_path: Path) -> None:
+    """`feeds resume` on a paused feed fetches it at once; on one not paused, exit 1."""
+    sample = str(REPO / "bot" / "samples" / "civic_signal.xml")
+    assert _run(tmp_path, "feeds", "list", NEWSBRIEF_FEEDS=sample).returncode == 0
+    result = _run(tmp_path, "feeds", "resume", sample, NEWSBRIEF_FEEDS=sample)
+    assert result.returncode == 1 and "is not paused" in result.stdout
+    with sqlite3.connect(tmp_path / "cli.db") as conn:
+        conn.execute("UPDATE feeds SET paused = 'not-a-feed', failing_since = created_at")
+    listed = _run(tmp_path, "feeds", "list", NEWSBRIEF_FEEDS=sample).stdout
+    assert "paused (not-a-feed)" in listed and "feeds resume URL" in listed
+    result = _run(tmp_path, "feeds", "resume", sample, NEWSBRIEF_FEEDS=sample)
+    assert result.returncode == 0 and result.stdout.startswith(f"Resumed {sample}")

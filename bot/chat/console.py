@@ -32,6 +32,7 @@ HELP = """Commands:
   /feeds               the feeds read, with their health
   /feeds add <url>     follow another feed (URL or local file)
   /feeds remove <url>  stop following a feed
+  /feeds resume <url>  fetch a paused feed again
   /ask <question>      a question about the last digest or brief (a plain line does too)
   /help                this list
   /quit                leave (end of input does too)
@@ -43,6 +44,7 @@ CONSOLE_HINTS: Mapping[Hint, str] = {
     Hint.TRY_BRIEF: "/brief <topic> shows what the sources do cover.",
     Hint.LIST_FEEDS: "/feeds lists the feeds read here and their health.",
     Hint.ASK_USAGE: "Type a question, or /ask <question>.",
+    Hint.FIX_FEED: "/feeds resume <url> fetches it again; /feeds remove <url> stops following it.",
 }
 
 
@@ -228,14 +230,19 @@ class ConsoleAdapter:
         action = action.lower() or "list"
         if action == "list":
             self.say(render_text(await self._chat.feeds(CONSOLE_SCOPE)))
-        elif action in ("add", "remove") and url.strip():
+        elif action in ("add", "remove", "resume") and url.strip():
             if action == "add":
                 change = await self._chat.add_feed(HERE, url, allow_local=True)
+            elif action == "resume":
+                change = await self._chat.resume_feed(HERE, url)
             else:
                 change = await self._chat.remove_feed(HERE, url)
             self.say(with_hint(change.text, change.hint))
         else:
-            self.say("Usage: /feeds [list] | /feeds add <url> | /feeds remove <url>")
+            self.say(
+                "Usage: /feeds [list] | /feeds add <url> | /feeds remove <url> | "
+                "/feeds resume <url>"
+            )
 
     async def run(self) -> None:
         """Read lines until /quit or end of input."""

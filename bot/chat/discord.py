@@ -395,6 +395,11 @@ class DiscordAdapter:
         async def feeds_remove(interaction: discord.Interaction, url: str) -> None:
             await self.admin(interaction, lambda: self._feeds_change(interaction, url, add=False))
 
+        @feeds.command(name="resume", description="Fetch a paused feed again")
+        @app_commands.describe(url="The feed's URL")
+        async def feeds_resume(interaction: discord.Interaction, url: str) -> None:
+            await self.admin(interaction, lambda: self._feeds_resume(interaction, url))
+
         self.tree.add_command(digest)
         self.tree.add_command(feeds)
         self.tree.error(self._on_tree_error)
@@ -482,6 +487,12 @@ class DiscordAdapter:
             change = await self._chat.remove_feed(here, url)
         # The text is the core's, with the URL the user typed in it: escaped (links kept
         # clickable); the hint is ours and keeps its Markdown.
+        await interaction.followup.send(
+            with_hint(_escape(change.text), change.hint), ephemeral=True
+        )
+
+    async def _feeds_resume(self, interaction: discord.Interaction, url: str) -> None:
+        change = await self._chat.resume_feed(_here(interaction), url)
         await interaction.followup.send(
             with_hint(_escape(change.text), change.hint), ephemeral=True
         )

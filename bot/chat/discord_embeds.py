@@ -38,6 +38,8 @@ DISCORD_HINTS: Mapping[Hint, str] = {
     Hint.TRY_BRIEF: "`/brief` shows what the sources do cover.",
     Hint.LIST_FEEDS: "Server managers can see the feeds read here with `/feeds list`.",
     Hint.ASK_USAGE: "Ask with `/ask question:…` in the thread, or mention me there.",
+    Hint.FIX_FEED: "Server managers: `/feeds resume url:…` fetches it again; "
+    "`/feeds remove url:…` stops following it.",
 }
 
 

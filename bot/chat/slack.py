@@ -75,6 +75,7 @@ NEWSBRIEF_HELP = """*newsbrief commands*
 • `/newsbrief digest off` · `/newsbrief digest now`
 • `/newsbrief feeds`: the feeds read here, with their health
 • `/newsbrief subscribe <feed url>` · `/newsbrief unsubscribe <feed url>`
+• `/newsbrief resume <feed url>`: fetch a paused feed again
 Changing feeds or the digest is for workspace admins and owners."""
 
 _CANNOT_POST = {
@@ -430,7 +431,7 @@ class SlackAdapter:
         await respond(text=with_hint(text, hint, SLACK_HINTS), response_type="ephemeral")
 
     async def _ack_newsbrief(self, ack: Any, command: dict[str, Any]) -> None:
-        if _action(command) not in ("digest", "feeds", "subscribe", "unsubscribe"):
+        if _action(command) not in ("digest", "feeds", "subscribe", "unsubscribe", "resume"):
             await ack(text=escape(NEWSBRIEF_HELP))
             return
         await ack()
@@ -441,7 +442,7 @@ class SlackAdapter:
         if action == "feeds":
             await self._tell(command, respond, Reply(message=await self._chat.feeds(where.scope)))
             return
-        if action not in ("digest", "subscribe", "unsubscribe"):
+        if action not in ("digest", "subscribe", "unsubscribe", "resume"):
             return  # the ack showed the help
         if not await self.is_admin(command["user_id"]):
             await self._say(
@@ -450,13 +451,15 @@ class SlackAdapter:
                 "SLACK_ADMIN_USERS) can change feeds or the daily digest.",
             )
             return
-        if action in ("subscribe", "unsubscribe"):
+        if action in ("subscribe", "unsubscribe", "resume"):
             if not args:
                 await self._say(respond, f"Usage: /newsbrief {action} <feed url>")
                 return
             change: FeedChange
             if action == "subscribe":
                 change = await self._chat.add_feed(where, args[0], added_by=command["user_id"])
+            elif action == "resume":
+                change = await self._chat.resume_feed(where, args[0])
             else:
                 change = await self._chat.remove_feed(where, args[0])
             await self._say(respond, change.text, change.hint)

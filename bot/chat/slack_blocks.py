@@ -37,6 +37,8 @@ SLACK_HINTS: Mapping[Hint, str] = {
     Hint.TRY_BRIEF: "`/brief <topic>` shows what the sources do cover.",
     Hint.LIST_FEEDS: "`/newsbrief feeds` lists the feeds read here and their health.",
     Hint.ASK_USAGE: "Mention me with a question, or reply in the thread under a brief or digest.",
+    Hint.FIX_FEED: "Admins: `/newsbrief resume <url>` fetches it again; "
+    "`/newsbrief unsubscribe <url>` stops following it.",
 }
 
 

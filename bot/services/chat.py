@@ -206,6 +206,9 @@ class Chat:
     async def remove_feed(self, where: Where, url: str) -> FeedChange:
         return await self._feeds.remove(where.scope, url)
 
+    async def resume_feed(self, where: Where, url: str) -> FeedChange:
+        return await self._feeds.resume(where.scope, url)
+
     async def schedule_digest(
         self, where: Where, at: str, timezone: str, topics: Sequence[str] = ()
     ) -> ScheduleResult:

@@ -84,6 +84,28 @@ class FeedService:
             )
         return FeedChange(True, f"Added {checked}: {report.new_articles} new articles.", report)
 
+    async def resume(self, scope: Scope, url: str) -> FeedChange:
+        """Fetch a paused feed again, now: its channels hear when it works."""
+        url = typed_url(url)
+        problem = url_problem(url)
+        if problem is not None:
+            return FeedChange(False, f"Cannot resume that: {problem}", hint=Hint.LIST_FEEDS)
+        feed = next((f for f in await self._store.feeds_for_scope(scope) if f.url == url), None)
+        if feed is None:
+            return FeedChange(False, f"{url} is not a feed read here.", hint=Hint.LIST_FEEDS)
+        if not await self._store.resume_feed(feed, at=self._clock()):
+            return FeedChange(False, f"{feed.url} is not paused.", hint=Hint.LIST_FEEDS)
+        report = await self._ingest.poll_feed(await self._store.get_feed(feed.url) or feed)
+        if report.status == "error":
+            return FeedChange(
+                True,
+                f"Resumed {feed.url}, but fetching it failed again: {report.error}. It is "
+                "retried with backoff, and paused again if it keeps failing.",
+                report,
+                hint=Hint.LIST_FEEDS,
+            )
+        return FeedChange(True, f"Resumed {feed.url}: {report.new_articles} new articles.", report)
+
     async def remove(self, scope: Scope, url: str) -> FeedChange:
         url = typed_url(url)
         problem = url_problem(url)

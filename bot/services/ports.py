@@ -15,6 +15,7 @@ from bot.domain import (
     AnswerDraft,
     Article,
     Feed,
+    FeedFollower,
     FetchedFeed,
     MatchMode,
     Message,
@@ -106,6 +107,24 @@ class FeedStore(Protocol):
         error: str,
         blocked_by: str | None = None,
     ) -> None: ...
+    async def feed_followers(self) -> list[FeedFollower]:
+        """Each channel that added a feed, with what it was last told of the feed."""
+        ...
+
+    async def set_alerted(self, follower: FeedFollower, state: str | None) -> None: ...
+    async def failing_feeds(self, since_before: datetime) -> list[Feed]:
+        """Feeds read and polled (not paused), failing since before `since_before`."""
+        ...
+
+    async def pause_feed(self, feed: Feed, reason: str, *, at: datetime) -> bool:
+        """Stop polling a failing feed, with a reason code; False if paused already or
+        recovered meanwhile."""
+        ...
+
+    async def resume_feed(self, feed: Feed, *, at: datetime) -> bool:
+        """Poll a paused feed again at once; its failing time starts again at `at` (so it
+        is not paused again at once, and its channels hear it works once it does)."""
+        ...
 
 
 class ArticleStore(Protocol):

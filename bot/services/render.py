@@ -195,7 +195,10 @@ def no_answer() -> Message:
 
 def render_feeds(feeds: Sequence[Feed], now: datetime) -> Message:
     sections = []
+    hints: tuple[Hint, ...] = ()
     for feed in feeds:
+        if feed.paused:
+            hints = (Hint.FIX_FEED,)
         # The URL right under the title, before the statuses: each feed reads as one block,
         # and the URL is what `remove` takes.
         lines = [feed.url] if feed.title else []
@@ -218,6 +221,7 @@ def render_feeds(feeds: Sequence[Feed], now: datetime) -> Message:
         title=f"Feeds ({len(sections)})",
         sections=tuple(sections),
         citations=(),
+        hints=hints,
     )
 
 
@@ -252,6 +256,9 @@ def ago(moment: datetime, now: datetime) -> str:
 
 
 def _health(feed: Feed, now: datetime) -> str:
+    if feed.paused:
+        since = f" since {ago(feed.failing_since, now)}" if feed.failing_since else ""
+        return f"paused ({feed.paused}): not fetched, after failing{since}; resume it to try again"
     if feed.last_attempt_at is None:
         return "not fetched yet"
     if feed.consecutive_failures:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from bot.domain import Feed, Scope
+from bot.domain import Feed, FeedFollower, Scope
 from bot.store.base import DEFAULT_FEEDS_LOCK, StoreBase, feed_in_scope
 from bot.store.sql import Row, maybe_moment
 from bot.timeutil import utcnow
@@ -23,6 +23,8 @@ _INSERT_NEW_FEED = (
 )
 # Feeds someone reads: a default, or subscribed to by a workspace.
 _READ = "(is_default OR id IN (SELECT feed_id FROM workspace_feeds))"
+# ... and are polled: not paused.
+_POLLED = f"({_READ} AND paused IS NULL)"
 
 
 class FeedRecords(StoreBase):
@@ -60,8 +62,9 @@ class FeedRecords(StoreBase):
         return feed_of(row) if row else None
 
     async def polled_feeds(self) -> list[Feed]:
-        """Feeds someone reads: fetched once each, however many channels follow them."""
-        rows = await self.db.fetch(f"SELECT * FROM feeds WHERE {_READ} ORDER BY id")
+        """Feeds someone reads and not paused: fetched once each, however many channels
+        follow them."""
+        rows = await self.db.fetch(f"SELECT * FROM feeds WHERE {_POLLED} ORDER BY id")
         return [feed_of(r) for r in rows]
 
     async def feeds_for_scope(self, scope: Scope) -> list[Feed]:
@@ -112,7 +115,7 @@ class FeedRecords(StoreBase):
         await self.db.execute(
             "UPDATE feeds SET etag = $1, last_modified = $2, title = COALESCE($3, title), "
             "next_poll_at = $4, consecutive_failures = 0, last_error = NULL, "
-            "blocked_by = NULL, last_success_at = $5, last_attempt_at = $5, "
+            "blocked_by = NULL, failing_since = NULL, last_success_at = $5, last_attempt_at = $5, "
             "lease_owner = NULL, lease_until = NULL WHERE id = $6",
             etag,
             last_modified,
@@ -136,6 +139,7 @@ class FeedRecords(StoreBase):
         await self.db.execute(
             "UPDATE feeds SET consecutive_failures = consecutive_failures + 1, "
             "last_error = $1, next_poll_at = $2, last_attempt_at = $3, blocked_by = $4, "
+            "failing_since = coalesce(failing_since, $3), "
             "lease_owner = NULL, lease_until = NULL WHERE id = $5",
             error[:500],
             next_poll_at,
@@ -143,6 +147,59 @@ class FeedRecords(StoreBase):
             blocked_by,
             feed.id,
         )
+
+    async def feed_followers(self) -> list[FeedFollower]:
+        rows = await self.db.fetch(
+            "SELECT f.*, w.platform AS w_platform, w.workspace AS w_workspace, "
+            "w.channel AS w_channel, w.alerted AS w_alerted FROM workspace_feeds w "
+            "JOIN feeds f ON f.id = w.feed_id WHERE w.channel <> '' ORDER BY f.id, w.added_at"
+        )
+        return [
+            FeedFollower(
+                feed_of(r),
+                Scope(str(r["w_platform"]), str(r["w_workspace"])),
+                str(r["w_channel"]),
+                r["w_alerted"],
+            )
+            for r in rows
+        ]
+
+    async def set_alerted(self, follower: FeedFollower, state: str | None) -> None:
+        await self.db.execute(
+            "UPDATE workspace_feeds SET alerted = $4 WHERE platform = $1 AND workspace = $2 "
+            "AND feed_id = $3",
+            follower.scope.platform,
+            follower.scope.workspace,
+            follower.feed.id,
+            state,
+        )
+
+    async def failing_feeds(self, since_before: datetime) -> list[Feed]:
+        rows = await self.db.fetch(
+            f"SELECT * FROM feeds WHERE {_POLLED} AND consecutive_failures > 0 "
+            "AND failing_since < $1 ORDER BY id",
+            since_before,
+        )
+        return [feed_of(r) for r in rows]
+
+    async def pause_feed(self, feed: Feed, reason: str, *, at: datetime) -> bool:
+        paused = await self.db.execute(
+            "UPDATE feeds SET paused = $2, paused_at = $3, lease_owner = NULL, "
+            "lease_until = NULL WHERE id = $1 AND paused IS NULL AND failing_since IS NOT NULL",
+            feed.id,
+            reason,
+            at,
+        )
+        return paused > 0
+
+    async def resume_feed(self, feed: Feed, *, at: datetime) -> bool:
+        resumed = await self.db.execute(
+            "UPDATE feeds SET paused = NULL, paused_at = NULL, consecutive_failures = 0, "
+            "failing_since = $2, next_poll_at = NULL WHERE id = $1 AND paused IS NOT NULL",
+            feed.id,
+            at,
+        )
+        return resumed > 0
 
 
 def feed_of(row: Row) -> Feed:
@@ -159,4 +216,6 @@ def feed_of(row: Row) -> Feed:
         last_attempt_at=maybe_moment(row["last_attempt_at"]),
         is_default=bool(row["is_default"]),
         blocked_by=row["blocked_by"],
+        failing_since=maybe_moment(row["failing_since"]),
+        paused=row["paused"],
     )

@@ -22,6 +22,7 @@ import snowballstemmer
 from bot.domain import (
     Article,
     Feed,
+    FeedFollower,
     MatchMode,
     PostedStory,
     QATurn,
@@ -69,6 +70,8 @@ class InMemoryFeedStore:
     def __init__(self) -> None:
         self.feeds: dict[int, Feed] = {}
         self.subscribed: set[tuple[Scope, int]] = set()
+        # (scope, feed id) -> [the channel that added it, what it was last told]
+        self.followers: dict[tuple[Scope, int], list[str | None]] = {}
         self.leases: dict[int, tuple[str, datetime]] = {}  # feed id -> (owner, until)
 
     def scope_feed_ids(self, scope: Scope) -> set[int]:
@@ -103,7 +106,9 @@ class InMemoryFeedStore:
 
     async def polled_feeds(self) -> list[Feed]:
         read = {feed_id for _, feed_id in self.subscribed}
-        return self._copies([f for f in self.feeds.values() if f.is_default or f.id in read])
+        return self._copies(
+            [f for f in self.feeds.values() if (f.is_default or f.id in read) and not f.paused]
+        )
 
     async def feeds_for_scope(self, scope: Scope) -> list[Feed]:
         ids = self.scope_feed_ids(scope)
@@ -115,12 +120,51 @@ class InMemoryFeedStore:
     ) -> bool:
         new = (scope, feed.id) not in self.subscribed
         self.subscribed.add((scope, feed.id))
+        if new:
+            self.followers[(scope, feed.id)] = [channel, None]
         return new
 
     async def unsubscribe_feed(self, scope: Scope, feed: Feed) -> bool:
         old = (scope, feed.id) in self.subscribed
         self.subscribed.discard((scope, feed.id))
+        self.followers.pop((scope, feed.id), None)
         return old
+
+    async def feed_followers(self) -> list[FeedFollower]:
+        found = [
+            FeedFollower(dataclasses.replace(self.feeds[feed_id]), scope, str(channel), told)
+            for (scope, feed_id), (channel, told) in self.followers.items()
+            if channel
+        ]
+        return sorted(found, key=lambda f: f.feed.id)
+
+    async def set_alerted(self, follower: FeedFollower, state: str | None) -> None:
+        entry = self.followers.get((follower.scope, follower.feed.id))
+        if entry is not None:
+            entry[1] = state
+
+    async def failing_feeds(self, since_before: datetime) -> list[Feed]:
+        return [
+            f
+            for f in await self.polled_feeds()
+            if f.consecutive_failures > 0 and f.failing_since and f.failing_since < since_before
+        ]
+
+    async def pause_feed(self, feed: Feed, reason: str, *, at: datetime) -> bool:
+        stored = self.feeds.get(feed.id)
+        if stored is None or stored.paused or stored.failing_since is None:
+            return False
+        stored.paused = reason
+        self.leases.pop(feed.id, None)
+        return True
+
+    async def resume_feed(self, feed: Feed, *, at: datetime) -> bool:
+        stored = self.feeds.get(feed.id)
+        if stored is None or not stored.paused:
+            return False
+        stored.paused, stored.consecutive_failures = None, 0
+        stored.failing_since, stored.next_poll_at = _moment(at), None
+        return True
 
     async def lease_feeds(
         self, due: Sequence[Feed], owner: str, *, now: datetime, until: datetime
@@ -155,6 +199,7 @@ class InMemoryFeedStore:
             stored.next_poll_at = _moment(next_poll_at)
             stored.consecutive_failures, stored.last_error, stored.blocked_by = 0, None, None
             stored.last_success_at = stored.last_attempt_at = _moment(at)
+            stored.failing_since = None
 
     async def record_fetch_failure(
         self,
@@ -170,6 +215,7 @@ class InMemoryFeedStore:
             stored.consecutive_failures += 1
             stored.last_error, stored.blocked_by = error[:500], blocked_by
             stored.next_poll_at, stored.last_attempt_at = _moment(next_poll_at), _moment(at)
+            stored.failing_since = stored.failing_since or _moment(at)
 
 
 # An article row's columns, as Batch collects them.

@@ -220,6 +220,16 @@ MIGRATIONS: tuple[str, ...] = (
     END
     $$;
     """,
+    # 4: feed-down alerts: since when a feed fails, why it was paused, and what each
+    # following channel was last told (SQLite's 8)
+    """
+    ALTER TABLE feeds ADD COLUMN failing_since TIMESTAMPTZ;
+    ALTER TABLE feeds ADD COLUMN paused TEXT;
+    ALTER TABLE feeds ADD COLUMN paused_at TIMESTAMPTZ;
+    ALTER TABLE workspace_feeds ADD COLUMN alerted TEXT;
+    UPDATE feeds SET failing_since = coalesce(last_attempt_at, created_at)
+        WHERE consecutive_failures > 0;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

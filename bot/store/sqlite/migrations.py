@@ -251,6 +251,16 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE feeds ADD COLUMN lease_owner TEXT;
     ALTER TABLE feeds ADD COLUMN lease_until TEXT;
     """,
+    # 8: feed-down alerts: since when a feed fails, why it was paused, and what each
+    # following channel was last told
+    """
+    ALTER TABLE feeds ADD COLUMN failing_since TEXT;
+    ALTER TABLE feeds ADD COLUMN paused TEXT;
+    ALTER TABLE feeds ADD COLUMN paused_at TEXT;
+    ALTER TABLE workspace_feeds ADD COLUMN alerted TEXT;
+    UPDATE feeds SET failing_since = coalesce(last_attempt_at, created_at)
+        WHERE consecutive_failures > 0;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

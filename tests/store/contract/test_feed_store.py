@@ -213,3 +213,42 @@ async def test_a_feed_polled_since_it_was_read_is_not_leased_again(feeds: FeedSt
     fresh = [f for f in await feeds.polled_feeds() if f.id == first.id]
     half_hour = T0 + timedelta(minutes=30)
     assert await feeds.lease_feeds(fresh, "w2", now=half_hour, until=half_hour) == fresh
+
+
+async def test_failing_since_pausing_resuming_and_followers(feeds: FeedStore) -> None:
+    """A failing feed keeps when it began failing; paused, it is not polled; resumed, it
+    is, its failing time starting again; followers carry what their channel was told."""
+    scope = Scope("slack", "T1")
+    feed = await feeds.add_feed("https://a.example/feed.xml")
+    await feeds.subscribe_feed(scope, feed, channel="C1", added_by="U1")
+    at = T0
+    for hours in (0, 5):
+        await feeds.record_fetch_failure(
+            feed, at=at + timedelta(hours=hours), next_poll_at=at, error="HTTP 500"
+        )
+    (stored,) = await feeds.polled_feeds()
+    assert stored.failing_since == at and stored.consecutive_failures == 2
+    assert [f.id for f in await feeds.failing_feeds(at + timedelta(hours=1))] == [feed.id]
+    assert await feeds.failing_feeds(at) == []
+
+    assert await feeds.pause_feed(stored, "server-errors", at=at + timedelta(days=7))
+    assert not await feeds.pause_feed(stored, "server-errors", at=at + timedelta(days=7))
+    assert await feeds.polled_feeds() == []
+    (listed,) = await feeds.feeds_for_scope(scope)
+    assert listed.paused == "server-errors"
+
+    (follower,) = await feeds.feed_followers()
+    assert (follower.scope, follower.channel, follower.alerted) == (scope, "C1", None)
+    await feeds.set_alerted(follower, "paused")
+    assert [f.alerted for f in await feeds.feed_followers()] == ["paused"]
+
+    later = at + timedelta(days=8)
+    assert await feeds.resume_feed(listed, at=later)
+    (resumed,) = await feeds.polled_feeds()
+    assert resumed.paused is None and resumed.consecutive_failures == 0
+    assert resumed.failing_since == later and resumed.next_poll_at is None
+    await feeds.record_fetch_success(
+        resumed, at=later, next_poll_at=later, etag=None, last_modified=None, title=None
+    )
+    (ok,) = await feeds.polled_feeds()
+    assert ok.failing_since is None
