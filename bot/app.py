@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from pydantic import SecretStr
 
+from bot.chat.links import message_link
 from bot.config import SAMPLES_DIR, Settings
 from bot.domain import FeedReport, StartupError
 from bot.ingest.fetch import Fetcher, is_local, local_path
@@ -38,6 +39,7 @@ from bot.services.ports import PartSender, StorageEngine, Summarizer
 from bot.services.stats import StatsService
 from bot.services.stories import StoryDesk
 from bot.services.subscriptions import SubscriptionService
+from bot.services.trace import TraceService
 from bot.services.verify import verified
 from bot.store.base import SchemaTooNewError
 from bot.store.sqlite import SqliteStore
@@ -295,6 +297,9 @@ async def _wire(
         feeds=FeedService(store, source, ingest),
         subscriptions=SubscriptionService(store, scheduler),
         outbox=outbox,
+        trace=TraceService(
+            store, link=message_link, digest_max_stories=settings.digest_max_stories
+        ),
     )
     stopping = asyncio.Event()
     adapters = list(chat(Chat(services), stopping.set))

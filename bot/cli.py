@@ -55,6 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("question", nargs="+")
     sub.add_parser("stats", help="model calls, tokens, cache hits and failures")
     sub.add_parser("health", help="the database, feeds overdue and being polled, posts unfinished")
+    why = sub.add_parser("why", help="trace one article's URL: where it went, or where it stopped")
+    why.add_argument("url")
     feeds = sub.add_parser("feeds", help="list, add, remove or resume feeds")
     feeds_sub = feeds.add_subparsers(dest="action", metavar="ACTION", required=True)
     feeds_sub.add_parser("list", help="feeds with their health")
@@ -155,6 +157,9 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             return 0
         if args.command == "health":
             print(await _health(app))
+            return 0
+        if args.command == "why":
+            print(render_text(await app.chat.trace.why(args.url), CLI_HINTS))
             return 0
         await app.ingest.poll_due()
         if args.command == "digest":

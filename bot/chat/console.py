@@ -33,6 +33,7 @@ HELP = """Commands:
   /feeds add <url>     follow another feed (URL or local file)
   /feeds remove <url>  stop following a feed
   /feeds resume <url>  fetch a paused feed again
+  /why <url>           where an article went, or why it did not appear
   /ask <question>      a question about the last digest or brief (a plain line does too)
   /help                this list
   /quit                leave (end of input does too)
@@ -187,6 +188,7 @@ class ConsoleAdapter:
             "/brief": self._brief,
             "/digest": self._digest,
             "/feeds": self._feeds_command,
+            "/why": self._why,
             "/ask": self._ask,
             "": self._ask,
         }
@@ -224,6 +226,12 @@ class ConsoleAdapter:
             return
         where = Where(CONSOLE_SCOPE, CHANNEL, self.thread_key)
         await self._chat.answer(self, where, message=_event(), question=question, ours_only=False)
+
+    async def _why(self, url: str) -> None:
+        if not url.strip():
+            self.say("Usage: /why <article url>")
+            return
+        self.tell(await self._chat.why(HERE, url))
 
     async def _feeds_command(self, rest: str) -> None:
         action, _, url = rest.partition(" ")

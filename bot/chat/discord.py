@@ -400,6 +400,11 @@ class DiscordAdapter:
         async def feeds_resume(interaction: discord.Interaction, url: str) -> None:
             await self.admin(interaction, lambda: self._feeds_resume(interaction, url))
 
+        @feeds.command(name="why", description="Where an article went, or why it did not appear")
+        @app_commands.describe(url="The article's URL")
+        async def feeds_why(interaction: discord.Interaction, url: str) -> None:
+            await self.admin(interaction, lambda: self._why(interaction, url))
+
         self.tree.add_command(digest)
         self.tree.add_command(feeds)
         self.tree.error(self._on_tree_error)
@@ -471,7 +476,10 @@ class DiscordAdapter:
         await interaction.followup.send(_escape(result.text), ephemeral=True)
 
     async def _feeds_list(self, interaction: discord.Interaction) -> None:
-        message = await self._chat.feeds(self.scope(interaction.guild_id))
+        await self._private(interaction, await self._chat.feeds(self.scope(interaction.guild_id)))
+
+    async def _private(self, interaction: discord.Interaction, message: Message) -> None:
+        """A message only the person who asked sees, after the deferral."""
         for part in render_embeds(message):
             await interaction.followup.send(
                 content=part.content or discord.utils.MISSING,
@@ -490,6 +498,11 @@ class DiscordAdapter:
         await interaction.followup.send(
             with_hint(_escape(change.text), change.hint), ephemeral=True
         )
+
+    async def _why(self, interaction: discord.Interaction, url: str) -> None:
+        reply = await self._chat.why(_here(interaction), url)
+        assert reply.message is not None
+        await self._private(interaction, reply.message)
 
     async def _feeds_resume(self, interaction: discord.Interaction, url: str) -> None:
         change = await self._chat.resume_feed(_here(interaction), url)

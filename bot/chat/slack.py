@@ -76,6 +76,7 @@ NEWSBRIEF_HELP = """*newsbrief commands*
 • `/newsbrief feeds`: the feeds read here, with their health
 • `/newsbrief subscribe <feed url>` · `/newsbrief unsubscribe <feed url>`
 • `/newsbrief resume <feed url>`: fetch a paused feed again
+• `/newsbrief why <article url>`: where an article went, or why it did not appear
 Changing feeds or the digest is for workspace admins and owners."""
 
 _CANNOT_POST = {
@@ -431,7 +432,7 @@ class SlackAdapter:
         await respond(text=with_hint(text, hint, SLACK_HINTS), response_type="ephemeral")
 
     async def _ack_newsbrief(self, ack: Any, command: dict[str, Any]) -> None:
-        if _action(command) not in ("digest", "feeds", "subscribe", "unsubscribe", "resume"):
+        if _action(command) not in SUBCOMMANDS:
             await ack(text=escape(NEWSBRIEF_HELP))
             return
         await ack()
@@ -442,7 +443,7 @@ class SlackAdapter:
         if action == "feeds":
             await self._tell(command, respond, Reply(message=await self._chat.feeds(where.scope)))
             return
-        if action not in ("digest", "subscribe", "unsubscribe", "resume"):
+        if action not in SUBCOMMANDS:
             return  # the ack showed the help
         if not await self.is_admin(command["user_id"]):
             await self._say(
@@ -450,6 +451,12 @@ class SlackAdapter:
                 "Sorry, only workspace admins and owners (or users the operator allows in "
                 "SLACK_ADMIN_USERS) can change feeds or the daily digest.",
             )
+            return
+        if action == "why":
+            if not args:
+                await self._say(respond, "Usage: /newsbrief why <article url>")
+                return
+            await self._tell(command, respond, await self._chat.why(where, args[0]))
             return
         if action in ("subscribe", "unsubscribe", "resume"):
             if not args:
@@ -563,6 +570,10 @@ TOKEN_REFUSED = frozenset(
         "team_access_not_granted",
     }
 )
+
+
+# /newsbrief's subcommands other than help; all but `feeds` are for admins.
+SUBCOMMANDS = ("digest", "feeds", "subscribe", "unsubscribe", "resume", "why")
 
 
 class _SlackDown(Exception):

@@ -23,6 +23,7 @@ from bot.services.feeds import FeedChange, FeedService
 from bot.services.outbox import Outbox
 from bot.services.ports import PartSender
 from bot.services.subscriptions import ScheduleResult, SubscriptionService
+from bot.services.trace import TraceService
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ class ChatServices:
     feeds: FeedService
     subscriptions: SubscriptionService
     outbox: Outbox  # what is posted in reply goes through it too
+    trace: TraceService
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,7 @@ class Chat:
         self._feeds = services.feeds
         self._subscriptions = services.subscriptions
         self._outbox = services.outbox
+        self._trace = services.trace
 
     # --- posts ---------------------------------------------------------------------
 
@@ -208,6 +211,11 @@ class Chat:
 
     async def resume_feed(self, where: Where, url: str) -> FeedChange:
         return await self._feeds.resume(where.scope, url)
+
+    async def why(self, where: Where, url: str) -> Reply:
+        """Why an article did or did not appear, told to the admin who asked: the trace of
+        its URL, the posts of this workspace only."""
+        return Reply(message=await self._trace.why(url, where.scope))
 
     async def schedule_digest(
         self, where: Where, at: str, timezone: str, topics: Sequence[str] = ()

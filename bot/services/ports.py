@@ -34,6 +34,7 @@ from bot.domain import (
 from bot.placement import PlacedArticle, StoredPrint
 from bot.services.delivery import Delivery, OutboxCounts, OutboxPart, SentPart
 from bot.services.ledgers import ClaimTally, DayClaims, LlmCall, LlmStats, StoreHealth, StoreTotals
+from bot.services.url_trace import UrlTrace
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -330,6 +331,13 @@ class ThreadStore(Protocol):
     async def recent_turns(self, thread: ThreadContext, limit: int) -> list[QATurn]: ...
 
 
+class TraceStore(Protocol):
+    async def trace_url(self, url: str, canonical: str) -> UrlTrace:
+        """What is stored of a URL (an article's, or a copy's folded into one): its
+        feeds, story, and the posts that showed it. Empty when it was never stored."""
+        ...
+
+
 class HealthStore(Protocol):
     async def health(self, *, now: datetime, overdue_before: datetime) -> StoreHealth: ...
 
@@ -431,6 +439,7 @@ class DigestSchedule(Protocol):
 
 class StorageEngine(
     HealthStore,
+    TraceStore,
     FeedStore,
     ArticleStore,
     ArticleSearch,

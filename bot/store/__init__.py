@@ -8,6 +8,7 @@ from bot.store.feeds import FeedRecords
 from bot.store.ledgers import ClaimRecords, HealthRecords, LlmRecords
 from bot.store.outbox import OutboxRecords
 from bot.store.records import SubscriptionRecords, ThreadRecords
+from bot.store.trace import TraceRecords
 
 
 class SharedRecords(
@@ -18,6 +19,7 @@ class SharedRecords(
     LlmRecords,
     ClaimRecords,
     HealthRecords,
+    TraceRecords,
 ):
     """Every role as both engines run it; an engine adds articles and stories with its
     own search, and what else it does its own way."""

@@ -38,6 +38,7 @@ from bot.placement import PlacedArticle, PrintRecord, StoredPrint
 from bot.services.delivery import Delivery, DeliveryStatus, OutboxCounts, SentPart
 from bot.services.ledgers import LlmCall, LlmStats, StoreHealth, StoreTotals
 from bot.services.ports import StoryStore, ThreadStore
+from bot.services.url_trace import Copy, Showing, StoredArticle, StoryPost, UrlTrace
 from bot.store.batch import Batch, check_batch_ids
 from bot.timeutil import from_db, to_db, utcnow
 from tests.fakes.claims import InMemoryClaimLedger
@@ -837,6 +838,48 @@ class InMemoryStore(
             deliveries_late=sum(1 for d in deliveries if d.late_reported),
             deliveries_abandoned=sum(1 for d in deliveries if d.status == "abandoned"),
             parts_sent=sum(1 for d in deliveries for p in d.parts if p.state == "sent"),
+        )
+
+    async def trace_url(self, url: str, canonical: str) -> UrlTrace:
+        found = next(
+            (a for a in self.articles.values() if url in (a.canonical_url, a.url)
+             or a.canonical_url == canonical),
+            None,
+        )  # fmt: skip
+        copy = None
+        if found is None:
+            article_id = self.reprinted.get(url) or self.reprinted.get(canonical)
+            if article_id is None:
+                return UrlTrace()
+            found = self.articles[article_id]
+            for published, source, canonical_url, reprint in self.reprint_rows[article_id]:
+                if canonical_url in (url, canonical):
+                    copy = Copy(reprint.url, source, published)
+        story = self.story_rows.get(found.story_id) if found.story_id is not None else None
+        return UrlTrace(
+            article=StoredArticle(
+                found.id,
+                found.url,
+                found.title,
+                found.source,
+                found.published_at,
+                found.fetched_at,
+                found.story_id,
+            ),
+            copy=copy,
+            feeds=tuple(dataclasses.replace(self.feeds[f]) for a, f in self.links if a == found.id),
+            story_size=sum(1 for a in self.articles.values() if a.story_id == found.story_id),
+            story_version=story.version if story else 0,
+            showings=tuple(
+                Showing(t.scope, t.channel, t.kind.value, t.thread_key, t.created_at, None)
+                for t in self.threads.values()
+                if found.id in t.article_ids
+            ),
+            story_posts=tuple(
+                StoryPost(scope, channel, p.version, p.thread_key, _moment(utcnow()))
+                for (scope, channel, story_id), p in self.story_posts.items()
+                if story_id == found.story_id
+            ),
         )
 
     async def release_all_leases(self) -> int:
