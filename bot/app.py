@@ -41,6 +41,7 @@ from bot.services.stories import StoryDesk
 from bot.services.subscriptions import SubscriptionService
 from bot.services.trace import TraceService
 from bot.services.verify import verified
+from bot.status_page import StatusPage
 from bot.store.base import SchemaTooNewError
 from bot.store.sqlite import SqliteStore
 from bot.workers import InProcesses, InThread, workers
@@ -214,7 +215,10 @@ async def bootstrap(
     adapters to serve; `no_chat` for one-shot commands).
     """
     store = store or await open_store(settings)
-    probes = Probes(store, store, store, LoopLag())
+    token = settings.status_token.get_secret_value() if settings.status_token else None
+    probes = Probes(
+        store, store, store, LoopLag(), status=StatusPage(store, token) if token else None
+    )
     try:
         return await _wire(
             settings,

@@ -103,6 +103,9 @@ class Settings(BaseSettings):
     # /healthz and /metrics on a server of their own (Slack's HTTP mode serves them too).
     metrics_host: str = Field("127.0.0.1", alias="NEWSBRIEF_METRICS_HOST")
     metrics_port: int | None = Field(None, ge=0, le=65535, alias="NEWSBRIEF_METRICS_PORT")
+    # The status page (/status on the same server) is off unless this is set; a request
+    # must carry it (?token= or Authorization: Bearer).
+    status_token: SecretStr | None = Field(None, alias="NEWSBRIEF_STATUS_TOKEN")
 
     # --- Slack: on when SLACK_BOT_TOKEN is set ---------------------------------------------
     slack_bot_token: SecretStr | None = Field(None, alias="SLACK_BOT_TOKEN")
@@ -222,6 +225,7 @@ class Settings(BaseSettings):
         "slack_app_token",
         "slack_signing_secret",
         "openai_api_key",
+        "status_token",
         mode="before",
     )
     @classmethod

@@ -23,6 +23,7 @@ from prometheus_client.registry import Collector
 
 from bot.domain import StartupError, StoreUnavailable
 from bot.services.ports import ClaimLedger, HealthStore, LlmLedger
+from bot.status_page import StatusPage
 from bot.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -70,15 +71,23 @@ class LoopLag:
 
 class Probes:
     def __init__(
-        self, store: HealthStore, calls: LlmLedger, claims: ClaimLedger, lag: LoopLag
+        self,
+        store: HealthStore,
+        calls: LlmLedger,
+        claims: ClaimLedger,
+        lag: LoopLag,
+        *,
+        status: StatusPage | None = None,
     ) -> None:
         self._store = store
         self._calls = calls
         self._claims = claims
         self.lag = lag
+        self._status = status  # the operator's page, when NEWSBRIEF_STATUS_TOKEN is set
 
     def routes(self) -> list[web.RouteDef]:
-        return [web.get(HEALTHZ_PATH, self.healthz), web.get(METRICS_PATH, self.metrics)]
+        routes = [web.get(HEALTHZ_PATH, self.healthz), web.get(METRICS_PATH, self.metrics)]
+        return routes + (self._status.routes() if self._status is not None else [])
 
     async def healthz(self, request: web.Request) -> web.Response:
         """200 when the database answers, 503 when it does not (the platform restarts or

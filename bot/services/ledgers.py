@@ -4,7 +4,7 @@ database, for `stats` and `health`."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,13 @@ class ClaimTally:
 
 
 @dataclass(frozen=True)
+class DayTokens:
+    day: date  # UTC
+    tokens_in: int
+    tokens_out: int
+
+
+@dataclass(frozen=True)
 class DayClaims:
     day: date  # UTC
     checked: int
@@ -82,3 +89,18 @@ class StoreTotals:
     deliveries_late: int
     deliveries_abandoned: int
     parts_sent: int  # platform messages
+
+
+@dataclass(frozen=True)
+class RecentDelivery:
+    """A post as the status page lists it: what, where, and how it went."""
+
+    key: str
+    platform: str
+    channel: str
+    status: str  # "pending", "posted", "abandoned"
+    created_at: datetime
+    updated_at: datetime
+    attempts: int
+    late: bool
+    error: str | None

@@ -33,7 +33,16 @@ from bot.domain import (
 )
 from bot.placement import PlacedArticle, StoredPrint
 from bot.services.delivery import Delivery, OutboxCounts, OutboxPart, SentPart
-from bot.services.ledgers import ClaimTally, DayClaims, LlmCall, LlmStats, StoreHealth, StoreTotals
+from bot.services.ledgers import (
+    ClaimTally,
+    DayClaims,
+    DayTokens,
+    LlmCall,
+    LlmStats,
+    RecentDelivery,
+    StoreHealth,
+    StoreTotals,
+)
 from bot.services.url_trace import UrlTrace
 
 P = ParamSpec("P")
@@ -74,6 +83,10 @@ class FeedStore(Protocol):
     async def add_feed(self, url: str) -> Feed: ...
     async def get_feed(self, url: str) -> Feed | None: ...
     async def polled_feeds(self) -> list[Feed]: ...
+    async def read_feeds(self) -> list[Feed]:
+        """Every feed someone reads, paused ones too."""
+        ...
+
     async def feeds_for_scope(self, scope: Scope) -> list[Feed]: ...
     async def subscribe_feed(
         self, scope: Scope, feed: Feed, *, channel: str, added_by: str | None
@@ -345,6 +358,10 @@ class HealthStore(Protocol):
         """What has been stored and posted so far, for /metrics."""
         ...
 
+    async def recent_deliveries(self, limit: int) -> list[RecentDelivery]:
+        """The latest posts (digests, briefs, answers, notices), newest first."""
+        ...
+
 
 # --- summarizing and answering -------------------------------------------------------
 
@@ -389,6 +406,9 @@ class LlmLedger(Protocol):
     async def record_call(self, call: LlmCall, at: datetime) -> None: ...
     async def tokens_used_since(self, since: datetime) -> int: ...
     async def llm_stats(self, since: datetime | None) -> LlmStats: ...
+    async def tokens_by_day(self, since: datetime) -> list[DayTokens]:
+        """Tokens read and written per UTC day since `since`, oldest first."""
+        ...
 
 
 class ClaimLedger(Protocol):

@@ -202,7 +202,7 @@ def render_feeds(feeds: Sequence[Feed], now: datetime) -> Message:
         # The URL right under the title, before the statuses: each feed reads as one block,
         # and the URL is what `remove` takes.
         lines = [feed.url] if feed.title else []
-        lines.append(f"Status: {_health(feed, now)}")
+        lines.append(f"Status: {feed_health(feed, now)}")
         if feed.last_error:
             lines.append(f"Last error: {feed.last_error}")
         if feed.is_default:
@@ -255,7 +255,8 @@ def ago(moment: datetime, now: datetime) -> str:
     return f"{span((now - moment).total_seconds())} ago"
 
 
-def _health(feed: Feed, now: datetime) -> str:
+def feed_health(feed: Feed, now: datetime) -> str:
+    """A feed's state in a few words: paused, failing (since when, next try), ok."""
     if feed.paused:
         since = f" since {ago(feed.failing_since, now)}" if feed.failing_since else ""
         return f"paused ({feed.paused}): not fetched, after failing{since}; resume it to try again"

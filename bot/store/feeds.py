@@ -67,6 +67,11 @@ class FeedRecords(StoreBase):
         rows = await self.db.fetch(f"SELECT * FROM feeds WHERE {_POLLED} ORDER BY id")
         return [feed_of(r) for r in rows]
 
+    async def read_feeds(self) -> list[Feed]:
+        """Feeds someone reads, paused ones too (the status page lists them all)."""
+        rows = await self.db.fetch(f"SELECT * FROM feeds WHERE {_READ} ORDER BY id")
+        return [feed_of(r) for r in rows]
+
     async def feeds_for_scope(self, scope: Scope) -> list[Feed]:
         """The defaults first, then the workspace's own feeds, each by id."""
         rows = await self.db.fetch(

@@ -6,9 +6,18 @@ from __future__ import annotations
 from abc import abstractmethod
 from datetime import datetime
 
-from bot.services.ledgers import ClaimTally, DayClaims, LlmCall, LlmStats, StoreHealth, StoreTotals
+from bot.services.ledgers import (
+    ClaimTally,
+    DayClaims,
+    DayTokens,
+    LlmCall,
+    LlmStats,
+    RecentDelivery,
+    StoreHealth,
+    StoreTotals,
+)
 from bot.store.base import StoreBase
-from bot.store.sql import day, utc_day
+from bot.store.sql import day, moment, utc_day
 from bot.timeutil import utcnow
 
 # A condition on `at` from $1 on; a NULL $1 is every row.
@@ -95,6 +104,18 @@ class LlmRecords(StoreBase):
             fallback_reasons=tuple((str(r["error"]), int(r["n"])) for r in reasons),
         )
 
+    async def tokens_by_day(self, since: datetime) -> list[DayTokens]:
+        rows = await self.db.fetch(
+            f"SELECT {utc_day(self.db.engine, 'at')} AS day, SUM(tokens_in) AS tokens_in, "
+            f"SUM(tokens_out) AS tokens_out FROM llm_calls WHERE {_SINCE} "
+            "GROUP BY day ORDER BY day",
+            since,
+        )
+        return [
+            DayTokens(day(r["day"]), int(r["tokens_in"] or 0), int(r["tokens_out"] or 0))
+            for r in rows
+        ]
+
 
 class ClaimRecords(StoreBase):
     async def record_claims(self, tally: ClaimTally, at: datetime) -> None:
@@ -176,3 +197,25 @@ class HealthRecords(StoreBase):
         )
         assert row is not None
         return StoreTotals(*(int(row[i]) for i in range(10)))
+
+    async def recent_deliveries(self, limit: int) -> list[RecentDelivery]:
+        rows = await self.db.fetch(
+            "SELECT key, platform, channel, status, created_at, updated_at, attempts, "
+            "late_reported, error FROM deliveries WHERE status IN ('pending', 'posted', "
+            "'abandoned') ORDER BY created_at DESC, key LIMIT $1",
+            limit,
+        )
+        return [
+            RecentDelivery(
+                str(r["key"]),
+                str(r["platform"]),
+                str(r["channel"]),
+                str(r["status"]),
+                moment(r["created_at"]),
+                moment(r["updated_at"]),
+                int(r["attempts"]),
+                bool(r["late_reported"]),
+                r["error"],
+            )
+            for r in rows
+        ]

@@ -14,7 +14,7 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
 import snowballstemmer
@@ -36,7 +36,14 @@ from bot.domain import (
 )
 from bot.placement import PlacedArticle, PrintRecord, StoredPrint
 from bot.services.delivery import Delivery, DeliveryStatus, OutboxCounts, SentPart
-from bot.services.ledgers import LlmCall, LlmStats, StoreHealth, StoreTotals
+from bot.services.ledgers import (
+    DayTokens,
+    LlmCall,
+    LlmStats,
+    RecentDelivery,
+    StoreHealth,
+    StoreTotals,
+)
 from bot.services.ports import StoryStore, ThreadStore
 from bot.services.url_trace import Copy, Showing, StoredArticle, StoryPost, UrlTrace
 from bot.store.batch import Batch, check_batch_ids
@@ -110,6 +117,10 @@ class InMemoryFeedStore:
         return self._copies(
             [f for f in self.feeds.values() if (f.is_default or f.id in read) and not f.paused]
         )
+
+    async def read_feeds(self) -> list[Feed]:
+        read = {feed_id for _, feed_id in self.subscribed}
+        return self._copies([f for f in self.feeds.values() if f.is_default or f.id in read])
 
     async def feeds_for_scope(self, scope: Scope) -> list[Feed]:
         ids = self.scope_feed_ids(scope)
@@ -758,6 +769,15 @@ class InMemoryLlmLedger:
     async def tokens_used_since(self, since: datetime) -> int:
         return sum(c.tokens_in + c.tokens_out for c in self._since(since))
 
+    async def tokens_by_day(self, since: datetime) -> list[DayTokens]:
+        days: dict[date, list[int]] = {}
+        for at, call in self.calls:
+            if at >= since:
+                tally = days.setdefault(at.astimezone(UTC).date(), [0, 0])
+                tally[0] += call.tokens_in
+                tally[1] += call.tokens_out
+        return [DayTokens(d, i, o) for d, (i, o) in sorted(days.items())]
+
     async def llm_stats(self, since: datetime | None) -> LlmStats:
         calls = self._since(since)
         status = Counter(c.status for c in calls)
@@ -839,6 +859,16 @@ class InMemoryStore(
             deliveries_abandoned=sum(1 for d in deliveries if d.status == "abandoned"),
             parts_sent=sum(1 for d in deliveries for p in d.parts if p.state == "sent"),
         )
+
+    async def recent_deliveries(self, limit: int) -> list[RecentDelivery]:
+        rows = [
+            RecentDelivery(
+                d.key, d.scope.platform, d.channel, d.status, d.created_at, d.created_at,
+                d.attempts, d.late_reported, d.error,
+            )
+            for d in (leased.delivery for leased in self.outbox.values())
+        ]  # fmt: skip
+        return sorted(rows, key=lambda r: (-r.created_at.timestamp(), r.key))[:limit]
 
     async def trace_url(self, url: str, canonical: str) -> UrlTrace:
         found = next(

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from bot.domain import Scope
 from bot.services.delivery import Delivery, OutboxPart, SentPart
+from bot.services.ledgers import LlmCall
 from bot.services.ports import FeedStore, HealthStore, OutboxStore
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -57,3 +59,32 @@ async def test_totals_count_feeds_failing_and_posts_by_state(
     assert (totals.feeds, totals.feeds_failing) == (2, 1)
     assert (totals.digests_posted, totals.deliveries_posted, totals.parts_sent) == (1, 3, 3)
     assert (totals.deliveries_pending, totals.deliveries_abandoned) == (1, 0)
+
+
+async def test_recent_deliveries_newest_first_with_their_state(
+    engine: HealthStore, outbox: OutboxStore
+) -> None:
+    """The status page's list: newest first, claimed keys left out, limit kept."""
+    scope = Scope("slack", "T")
+    for n in range(3):
+        at = T0 + timedelta(minutes=n)
+        await outbox.enqueue([Delivery(f"k{n}", scope, "C", (OutboxPart(0, "{}"),), at)])
+    await outbox.claim_delivery("event-1", scope, "C")  # type: ignore[attr-defined]
+    recent = await engine.recent_deliveries(2)
+    assert [(d.key, d.status, d.platform, d.channel) for d in recent] == [
+        ("k2", "pending", "slack", "C"),
+        ("k1", "pending", "slack", "C"),
+    ]
+
+
+async def test_tokens_by_day_sum_each_utc_day(engine: HealthStore) -> None:
+    """Tokens read and written, summed per UTC day, oldest first, from `since` on."""
+    ledger: Any = engine
+    for hours, tokens in ((0, 100), (1, 50), (24, 7), (-48, 999)):
+        call = LlmCall("digest_item", "m", "v1", "ok", tokens, 1)
+        await ledger.record_call(call, T0 + timedelta(hours=hours))
+    days = await ledger.tokens_by_day(T0 - timedelta(hours=1))
+    assert [(d.day.isoformat(), d.tokens_in, d.tokens_out) for d in days] == [
+        ("2026-12-01", 150, 2),
+        ("2026-12-02", 7, 1),
+    ]
