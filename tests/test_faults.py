@@ -116,7 +116,7 @@ async def test_a_running_bot_posts_the_digest_due_in_an_outage_once_it_is_back(
     after it: the digest comes once when the server is back; the log says lost once,
     back once, and holds no traceback."""
     store = await PostgresStore.open(cluster.url)
-    due = _next_minute(at_least=timedelta(seconds=20))
+    due = _next_minute(at_least=timedelta(seconds=12))
     try:
         await store.upsert_subscription(
             SLACK, CHANNEL, digest_time=f"{due:%H:%M}", timezone="UTC", topics=()

@@ -179,7 +179,9 @@ async def test_a_model_server_that_cannot_be_reached_is_one_warning_at_start(
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]
-    code, output = await _run(tmp_path, OPENAI_BASE_URL=f"http://127.0.0.1:{port}/v1")
+    code, output = await _run(
+        tmp_path, OPENAI_BASE_URL=f"http://127.0.0.1:{port}/v1", NEWSBRIEF_LLM_MAX_RETRIES="0"
+    )
     assert code == 0  # the console ends at the end of its input
     warnings = [line for line in output.splitlines() if "model server cannot be reached" in line]
     assert len(warnings) == 1 and "OPENAI_BASE_URL" in warnings[0], output
