@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -37,6 +38,8 @@ from bot.services.render import plural
 from bot.timeutil import parse_hhmm, utcnow
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 POLL_JOB = "poll-feeds"
 OUTBOX_JOB = "outbox"
@@ -228,38 +231,31 @@ class Scheduler:
         }
 
     async def poll(self) -> None:
-        try:
-            reports = await self._ingest.poll_due()
-        except asyncio.CancelledError:  # shutting down: the feeds' leases end on their own
-            log.info("feed polling stopped: shutting down")
-            return
-        except StoreUnavailable as exc:  # the feeds are polled again at the next round
-            self.store_watch.lost(exc, "polling feeds")
-            return
-        except Exception:
-            log.exception("feed polling failed")
-            return
-        new = sum(r.new_articles for r in reports)
+        reports = await self._guarded("polling feeds", self._ingest.poll_due)
         if reports:
+            new = sum(r.new_articles for r in reports)
             log.info("polled %d feeds, %d new articles", len(reports), new)
 
     async def check_feeds(self) -> None:
         """Pause feeds that failed too long; tell their channels what changed."""
-        if self._alerts is None:
-            return
+        if self._alerts is not None:
+            told = await self._guarded("checking feeds for alerts", self._alerts.check)
+            if told:
+                log.info("feed alerts posted: %s", told)
+
+    async def _guarded(self, doing: str, work: Callable[[], Awaitable[T]]) -> T | None:
+        """A periodic job's work, None when it could not be done: stopped by a shutdown
+        (what it held ends on its own), the database away (said once, tried again), or
+        a bug (logged with its traceback; the next round tries again)."""
         try:
-            told = await self._alerts.check()
+            return await work()
         except asyncio.CancelledError:
-            log.info("feed alerts stopped: shutting down")
-            return
+            log.info("%s stopped: shutting down", doing)
         except StoreUnavailable as exc:
-            self.store_watch.lost(exc, "checking feeds for alerts")
-            return
+            self.store_watch.lost(exc, doing)
         except Exception:
-            log.exception("checking feeds for alerts failed")
-            return
-        if told:
-            log.info("feed alerts posted: %s", told)
+            log.exception("%s failed", doing)
+        return None
 
     def wake_outbox_at(self, when: datetime) -> None:
         """Resume the outbox at `when`, the time a failed post was announced to be tried
@@ -276,17 +272,9 @@ class Scheduler:
 
     async def resume_outbox(self) -> None:
         """Finish what an earlier run or a failing platform left unposted."""
-        try:
-            results = await self._outbox.resume(self._publishers)
-        except asyncio.CancelledError:  # shutting down: the outbox frees what it held
-            log.info("resuming deliveries stopped: shutting down")
-            return
-        except StoreUnavailable as exc:
-            self.store_watch.lost(exc, "resuming deliveries")
-            return
-        except Exception:
-            log.exception("resuming unfinished deliveries failed")
-            return
+        results = await self._guarded(
+            "resuming deliveries", lambda: self._outbox.resume(self._publishers)
+        )
         if results:
             log.info("resumed deliveries: %s", dict(results))
 

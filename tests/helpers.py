@@ -9,16 +9,28 @@ import sqlite3
 import sys
 from collections.abc import Awaitable, Callable
 from contextlib import closing
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar, overload
 
 from bot.app import App
-from bot.domain import Feed, FeedReport, Message, NewArticle, Scope, ThreadContext
+from bot.domain import (
+    Feed,
+    FeedReport,
+    Message,
+    NewArticle,
+    Scope,
+    Subscription,
+    ThreadContext,
+)
+from bot.llm.extractive import ExtractiveSummarizer
 from bot.placement import PlacedArticle
+from bot.scheduler import Scheduler
 from bot.services.chat import Where, command_key
 from bot.services.dedupe import canonical_url, content_hash
-from bot.services.ports import ArticleStore, StorageEngine, ThreadStore
+from bot.services.digest import DigestService
+from bot.services.outbox import Outbox
+from bot.services.ports import ArticleStore, PartSender, StorageEngine, ThreadStore
 from bot.services.story_index import Fingerprint, print_record
 from bot.timeutil import utcnow
 
@@ -253,4 +265,28 @@ def battery_follow_up(source: str = "Test Outlet") -> NewArticle:
         text,
         source=source,
         is_full_text=True,
+    )
+
+
+def digest_scheduler(
+    app: App, publisher: PartSender, *, max_stories: int = 5, outbox: Outbox | None = None
+) -> Scheduler:
+    """A scheduler over `app`'s store posting digests (offline summaries) through
+    `publisher`, with the bot's own timings: what a test drives a daily digest with."""
+    outbox = outbox or Outbox(app.store)
+    return Scheduler(
+        app.store,
+        app.ingest,
+        DigestService(app.store, ExtractiveSummarizer(), outbox, max_stories=max_stories),
+        outbox,
+        {publisher.platform: publisher},
+        poll_interval=timedelta(minutes=30),
+        grace=timedelta(hours=3),
+    )
+
+
+async def subscribe_due_now(app: App, scope: Scope, channel: str) -> Subscription:
+    """A daily digest for `channel` due this minute (UTC): posted by `post_digest` now."""
+    return await app.store.upsert_subscription(
+        scope, channel, digest_time=f"{utcnow():%H:%M}", timezone="UTC", topics=()
     )

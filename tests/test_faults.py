@@ -20,16 +20,13 @@ from bot.app import App, bootstrap, no_chat
 from bot.chat.slack import SlackAdapter
 from bot.config import Settings
 from bot.domain import Bullet, Message, Scope, Section, ThreadKind
-from bot.llm.extractive import ExtractiveSummarizer
-from bot.scheduler import Scheduler
 from bot.services.chat import Chat, Where
-from bot.services.digest import DigestService
 from bot.services.outbox import Outbox
 from bot.store.pg import PostgresStore
 from tests.fakes.feed_server import feed_server
 from tests.fakes.publisher import RecordingPublisher
 from tests.fakes.slack_api import FakeSlack, fake_slack
-from tests.helpers import bot_env, start_bot, until
+from tests.helpers import bot_env, digest_scheduler, start_bot, subscribe_due_now, until
 from tests.pg import REQUIRED, empty_database
 from tests.pg_cluster import NoBinaries, private_cluster
 
@@ -59,22 +56,10 @@ async def test_a_digest_due_while_postgres_is_down_is_posted_once_when_it_is_bac
     """Due during an outage: one line when lost, one when back, then posted once."""
     app = await bootstrap(Settings(NEWSBRIEF_DATABASE_URL=cluster.url), chat=no_chat)
     publisher = RecordingPublisher(platform="slack")
-    outbox = Outbox(app.store)
-    scheduler = Scheduler(
-        app.store,
-        app.ingest,
-        DigestService(app.store, ExtractiveSummarizer(), outbox, max_stories=5),
-        outbox,
-        {"slack": publisher},
-        poll_interval=timedelta(minutes=30),
-        grace=timedelta(hours=3),
-    )
+    scheduler = digest_scheduler(app, publisher)
     try:
         await app.ingest.poll_all()
-        due = datetime.now(UTC)
-        sub = await app.store.upsert_subscription(
-            SLACK, CHANNEL, digest_time=f"{due:%H:%M}", timezone="UTC", topics=()
-        )
+        sub = await subscribe_due_now(app, SLACK, CHANNEL)
         await scheduler.start(catch_up=False)
         caplog.set_level(logging.INFO)
         caplog.clear()

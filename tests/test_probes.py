@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +14,8 @@ from bot.app import App, bootstrap, no_chat, probe_address
 from bot.config import Settings
 from bot.domain import Scope
 from bot.probes import serve_probes
-from bot.scheduler import Scheduler
-from bot.services.digest import DigestService
-from bot.services.outbox import Outbox
 from tests.fakes.publisher import RecordingPublisher
+from tests.helpers import digest_scheduler, subscribe_due_now
 from tests.pg_cluster import NoBinaries, private_cluster
 
 SLACK = Scope("slack", "T1")
@@ -63,20 +60,8 @@ async def test_metrics_parse_and_move_after_an_ingest_and_a_digest(
     assert before["newsbrief_feeds"] == 4  # the bundled samples
 
     await app.ingest.poll_all()
-    sub = await app.store.upsert_subscription(
-        SLACK, "C1", digest_time=f"{datetime.now(UTC):%H:%M}", timezone="UTC", topics=()
-    )
-    publisher = RecordingPublisher(platform="slack")
-    outbox = Outbox(app.store)
-    scheduler = Scheduler(
-        app.store,
-        app.ingest,
-        DigestService(app.store, app.summarizer, outbox, max_stories=5),
-        outbox,
-        {"slack": publisher},
-        poll_interval=timedelta(minutes=30),
-        grace=timedelta(hours=3),
-    )
+    sub = await subscribe_due_now(app, SLACK, "C1")
+    scheduler = digest_scheduler(app, RecordingPublisher(platform="slack"))
     assert await scheduler.post_digest(sub.id) == "posted"
 
     after = _samples((await _get(f"{base}/metrics"))[2])

@@ -16,14 +16,10 @@ import pytest
 from bot.app import App, bootstrap, no_chat
 from bot.config import Settings
 from bot.domain import Scope
-from bot.llm.extractive import ExtractiveSummarizer
 from bot.probes import serve_probes
-from bot.scheduler import Scheduler
-from bot.services.digest import DigestService
 from bot.services.ledgers import ClaimTally, LlmCall
-from bot.services.outbox import Outbox
 from tests.fakes.publisher import RecordingPublisher
-from tests.helpers import REPO
+from tests.helpers import REPO, digest_scheduler, subscribe_due_now
 
 TOKEN = "status-token-for-the-test"
 CHROMIUM = os.environ.get("NEWSBRIEF_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -51,19 +47,8 @@ async def status(tmp_path: Path) -> AsyncIterator[tuple[App, str]]:
         at = now - timedelta(days=days_ago)
         await app.store.record_call(LlmCall("digest_item", "m", "v1", "ok", tokens, 200), at)
         await app.store.record_claims(ClaimTally("digest_item", 10, 1, dropped), at)
-    sub = await app.store.upsert_subscription(
-        Scope("slack", "T1"), "C1", digest_time=f"{now:%H:%M}", timezone="UTC", topics=()
-    )
-    outbox = Outbox(app.store)
-    scheduler = Scheduler(
-        app.store,
-        app.ingest,
-        DigestService(app.store, ExtractiveSummarizer(), outbox, max_stories=5),
-        outbox,
-        {"slack": RecordingPublisher(platform="slack")},
-        poll_interval=timedelta(minutes=30),
-        grace=timedelta(hours=3),
-    )
+    sub = await subscribe_due_now(app, Scope("slack", "T1"), "C1")
+    scheduler = digest_scheduler(app, RecordingPublisher(platform="slack"))
     assert await scheduler.post_digest(sub.id) == "posted"
     assert app.probes is not None
     runner = await serve_probes(app.probes, "127.0.0.1", 0)

@@ -4,36 +4,19 @@ left out."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 from bot.app import App
 from bot.domain import Scope
-from bot.llm.extractive import ExtractiveSummarizer
-from bot.scheduler import Scheduler
-from bot.services.digest import DigestService
-from bot.services.outbox import Outbox
 from tests.fakes.publisher import RecordingPublisher
-from tests.helpers import new_article, store_reprint
+from tests.helpers import digest_scheduler, new_article, store_reprint, subscribe_due_now
 
 SLACK = Scope("slack", "T1")
 
 
 async def _digest(app: App, channel: str, *, max_stories: int) -> RecordingPublisher:
     """A daily digest of `max_stories` stories posted in `channel`, as the scheduler does."""
-    sub = await app.store.upsert_subscription(
-        SLACK, channel, digest_time=f"{datetime.now(UTC):%H:%M}", timezone="UTC", topics=()
-    )
+    sub = await subscribe_due_now(app, SLACK, channel)
     publisher = RecordingPublisher(platform="slack")
-    outbox = Outbox(app.store)
-    scheduler = Scheduler(
-        app.store,
-        app.ingest,
-        DigestService(app.store, ExtractiveSummarizer(), outbox, max_stories=max_stories),
-        outbox,
-        {"slack": publisher},
-        poll_interval=timedelta(minutes=30),
-        grace=timedelta(hours=3),
-    )
+    scheduler = digest_scheduler(app, publisher, max_stories=max_stories)
     assert await scheduler.post_digest(sub.id) == "posted"
     return publisher
 
