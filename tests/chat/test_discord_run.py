@@ -44,5 +44,10 @@ async def test_run_serves_discord_brief_and_thread_answers(tmp_path: Path) -> No
         assert "Traceback" not in logs
         # The operator's lines at INFO; discord.py's and APScheduler's chatter not at all.
         assert "INFO bot.chat.discord: Discord: connected as" in logs
+        invite = (
+            f"https://discord.com/oauth2/authorize?client_id={fake.application_id}"
+            "&scope=bot+applications.commands&permissions=309237730304"
+        )
+        assert f"Discord: invite the bot to a server with {invite}" in logs
         assert f"INFO bot.chat.discord: Discord: commands synced to server {fake.guild_id}" in logs
         assert "apscheduler" not in logs and "INFO discord." not in logs

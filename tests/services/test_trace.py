@@ -30,6 +30,7 @@ async def test_why_a_posted_article_names_its_feed_story_and_the_digest(app: App
     assert f"Stored as article {article.id}" in text and article.source in text
     assert "In story" in text
     assert "Shown in a digest in slack C1" in text
+    assert "https://slack.com/archives/C1/pC1-post-1" in text  # the post, from its ids
 
 
 async def test_why_a_folded_copy_points_to_the_article_it_was_folded_into(app: App) -> None:
