@@ -61,6 +61,9 @@ _INSERT_PRINTS = (
 )
 
 
+CONNECT_SECONDS = 10.0
+
+
 class PostgresStore(PgSearch, SharedRecords):
     """Every storage port on one PostgreSQL database, for several processes."""
 
@@ -71,7 +74,11 @@ class PostgresStore(PgSearch, SharedRecords):
     async def open(cls, url: str, *, max_connections: int = 10) -> PostgresStore:
         # No floor of open connections: with one, asyncpg logs a traceback each time it
         # fails to restore it while the server is away; connections open as needed.
-        pool = await asyncpg.create_pool(url, min_size=0, max_size=max_connections)
+        # A new connection gives up after CONNECT_SECONDS (asyncpg's default is 60): a
+        # server that drops packets is then "unavailable" soon, like one that refuses.
+        pool = await asyncpg.create_pool(
+            url, min_size=0, max_size=max_connections, timeout=CONNECT_SECONDS
+        )
         store = cls(PgDatabase(pool))
         try:
             await store._migrate()
