@@ -32,10 +32,13 @@ from bot.services import story_index
 from bot.services.story_index import containment, fingerprint
 from tests.services.story_eval.evaluate import (
     HOLDOUT,
+    UNSEEN_HELD_OUT,
+    UNSEEN_TUNING,
     Grouping,
     Labelled,
     describe,
     indexed,
+    load_files,
     load_set,
     regrouped,
     score,
@@ -91,6 +94,12 @@ def main() -> None:
     header()
     row("regrouped", held_out, regrouped(held_out))
     row("indexed", held_out, indexed(held_out))
+    for name, paths in (("tuning", UNSEEN_TUNING), ("held out", UNSEEN_HELD_OUT)):
+        unseen = load_files(paths)
+        print(f"unseen reporting, {name} part (issue 26; four writers): {describe(unseen)}")
+        header()
+        row("regrouped", unseen, regrouped(unseen))
+        row("indexed", unseen, indexed(unseen))
     syndication(items)
     regroup_time = timed(regrouped, items)
     index_time = timed(indexed, items)
