@@ -16,10 +16,9 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from pydantic import SecretStr
 
 from bot.chat.links import message_link
-from bot.config import SAMPLES_DIR, Settings
+from bot.config import SAMPLES_DIR, Settings, secret_value
 from bot.domain import FeedReport, StartupError
 from bot.ingest.fetch import Fetcher, is_local, local_path
 from bot.ingest.source import HttpFeedSource
@@ -147,7 +146,7 @@ def check_db_path(path: Path) -> None:
 async def open_store(settings: Settings) -> StorageEngine:
     """PostgreSQL when NEWSBRIEF_DATABASE_URL is set, else the SQLite file at NEWSBRIEF_DB;
     a StartupError that says what is wrong with the setting."""
-    url = _secret(settings.database_url)
+    url = secret_value(settings.database_url)
     if url:
         return await open_postgres(url)
     path = settings.db_path
@@ -346,8 +345,8 @@ def build_chat_adapters(
         adapters.append(
             SlackAdapter(
                 bot_token=settings.slack_bot_token.get_secret_value(),
-                app_token=_secret(settings.slack_app_token),
-                signing_secret=_secret(settings.slack_signing_secret),
+                app_token=secret_value(settings.slack_app_token),
+                signing_secret=secret_value(settings.slack_signing_secret),
                 api_url=settings.slack_api_url,
                 admin_users=settings.slack_admin_users,
                 chat=chat,
@@ -384,10 +383,6 @@ def build_chat_adapters(
             )
         )
     return adapters
-
-
-def _secret(value: SecretStr | None) -> str | None:
-    return value.get_secret_value() if value else None
 
 
 def freeze_long_lived() -> None:

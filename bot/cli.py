@@ -11,12 +11,12 @@ from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
-from pydantic import SecretStr, ValidationError
+from pydantic import ValidationError
 
 from bot import __version__
 from bot.app import App, bootstrap, database_name, no_chat, serve
 from bot.chat.console import CHANNEL, render_text, with_hint
-from bot.config import ENV_FILE, Settings, bundled_sample_feeds
+from bot.config import ENV_FILE, Settings, bundled_sample_feeds, secret_value
 from bot.domain import CONSOLE_SCOPE, FeedReport, Hint, StartupError, StoreInUse, StoreUnavailable
 from bot.llm.capacity import model_server_problem
 from bot.services.render import plural
@@ -313,7 +313,7 @@ async def _run(app: App) -> int:
     warnings = list(app.warnings)
     if app.settings.llm_enabled:
         problem = await model_server_problem(
-            app.settings.openai_base_url, _secret(app.settings.openai_api_key)
+            app.settings.openai_base_url, secret_value(app.settings.openai_api_key)
         )
         warnings += [problem] if problem else []
     for warning in warnings:
@@ -334,7 +334,3 @@ def _print_ingest(reports: Sequence[FeedReport]) -> None:
     for report in reports:
         if report.status == "error":
             print(f"  {report.url}: {report.error}", flush=True)
-
-
-def _secret(value: SecretStr | None) -> str | None:
-    return value.get_secret_value() if value else None

@@ -28,6 +28,11 @@ def bundled_sample_feeds() -> list[str]:
     return [str(p) for p in sorted(SAMPLES_DIR.glob("*.xml"))]
 
 
+def secret_value(value: SecretStr | None) -> str | None:
+    """An optional token's text, for the one place that hands it to a client."""
+    return value.get_secret_value() if value else None
+
+
 def http_url(value: str) -> str:
     """`value` as an http(s) URL with a host, or ValueError saying what is wrong."""
     value = value.strip()

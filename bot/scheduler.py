@@ -325,8 +325,7 @@ class Scheduler:
         except StoreUnavailable as exc:
             self.store_watch.lost(exc, "catching up")
             return
-        posted = [i for i, result in caught_up if result not in ("already-posted", "empty")]
-        if posted:
+        if any(result not in ("already-posted", "empty") for _, result in caught_up):
             log.info("digests posted after the database came back: %s", dict(caught_up))
         await self.resume_outbox()
 

@@ -37,6 +37,7 @@ from bot.chat.reach import TRIES, reach
 from bot.domain import Message, Scope, StartupError, StoreUnavailable
 from bot.services.chat import STORE_AWAY, Answer, Chat, Reply, Where
 from bot.services.delivery import Delivery, OutboxPart, PostRefused, SentPart
+from bot.services.feeds import FeedChange
 from bot.services.retry import Backoff
 from bot.services.subscriptions import parse_topics
 
@@ -493,11 +494,7 @@ class DiscordAdapter:
             change = await self._chat.add_feed(here, url, added_by=str(interaction.user.id))
         else:
             change = await self._chat.remove_feed(here, url)
-        # The text is the core's, with the URL the user typed in it: escaped (links kept
-        # clickable); the hint is ours and keeps its Markdown.
-        await interaction.followup.send(
-            with_hint(_escape(change.text), change.hint), ephemeral=True
-        )
+        await _tell_change(interaction, change)
 
     async def _why(self, interaction: discord.Interaction, url: str) -> None:
         reply = await self._chat.why(_here(interaction), url)
@@ -505,10 +502,7 @@ class DiscordAdapter:
         await self._private(interaction, reply.message)
 
     async def _feeds_resume(self, interaction: discord.Interaction, url: str) -> None:
-        change = await self._chat.resume_feed(_here(interaction), url)
-        await interaction.followup.send(
-            with_hint(_escape(change.text), change.hint), ephemeral=True
-        )
+        await _tell_change(interaction, await self._chat.resume_feed(_here(interaction), url))
 
     # --- thread messages ---------------------------------------------------------------------
 
@@ -567,6 +561,12 @@ class DiscordAdapter:
 
 
 SEND_BACKOFF = Backoff(first=0.5, cap=4.0)
+
+
+async def _tell_change(interaction: discord.Interaction, change: FeedChange) -> None:
+    """A feed change's outcome, to the admin who asked. The text is the core's, with the
+    URL they typed in it: escaped (links kept clickable); the hint is ours, Markdown kept."""
+    await interaction.followup.send(with_hint(_escape(change.text), change.hint), ephemeral=True)
 
 
 async def _retry(action: Callable[[], Awaitable[T]]) -> T:

@@ -11,8 +11,7 @@ from bot.domain import FeedError, FeedReport, Hint, Message, Scope
 from bot.services.ingest import IngestService
 from bot.services.ports import FeedSource, FeedStore
 from bot.services.render import render_feeds
-from bot.services.typed import url_problem
-from bot.text import one_line
+from bot.services.typed import typed_url, url_problem
 from bot.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -24,12 +23,6 @@ class FeedChange:
     text: str
     report: FeedReport | None = None
     hint: Hint | None = None  # a command to point to, worded by the adapter
-
-
-def typed_url(text: str) -> str:
-    """A URL as a person typed it into a chat: one line, without the angle brackets chat
-    apps wrap links in, nor the label Slack adds (`<https://x|x>`)."""
-    return one_line(text).strip("<>").split("|", 1)[0].strip()
 
 
 class FeedService:

@@ -305,7 +305,8 @@ class Outbox:
                 if done:
                     return send.result()
                 asked_at = loop.time()
-                renewed = await self._renew(delivery.key, within=left)
+                left = held_until - lease / STOP_BEFORE_END_FRACTION - asked_at
+                renewed = await self._renew(delivery.key, within=max(left, 0.0))
                 if renewed is False:
                     log.warning(
                         "delivery %s part %d: lease lost to another worker; the send is stopped",

@@ -16,7 +16,7 @@ from bot.services.dedupe import canonical_url
 from bot.services.digest import MAX_WINDOW
 from bot.services.feed_alerts import PAUSE_REASONS
 from bot.services.render import ago
-from bot.services.typed import url_problem
+from bot.services.typed import typed_url, url_problem
 from bot.services.url_trace import UrlTrace
 from bot.timeutil import utcnow
 
@@ -48,7 +48,7 @@ class TraceService:
     async def why(self, url: str, scope: Scope | None = None) -> Message:
         """The trace of `url`; `scope` keeps an admin to their own workspace's posts
         (None: the operator, everything)."""
-        url = url.strip().strip("<>").split("|", 1)[0].strip()
+        url = typed_url(url)
         problem = url_problem(url)
         if problem is not None or not url:
             return _message(f"Why: {url[:80] or 'which URL?'}", [problem or "Give a URL."])

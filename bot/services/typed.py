@@ -29,6 +29,12 @@ def topic_problem(topic: str) -> str | None:
     return None
 
 
+def typed_url(text: str) -> str:
+    """A URL as a person typed it into a chat: one line, without the angle brackets chat
+    apps wrap links in, nor the label Slack adds (`<https://x|x>`)."""
+    return one_line(text).strip("<>").split("|", 1)[0].strip()
+
+
 def url_problem(url: str) -> str | None:
     """Why `url` is not worth looking up as a feed, or None."""
     if len(url) > MAX_URL_CHARS:

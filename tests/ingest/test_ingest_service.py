@@ -19,9 +19,9 @@ from bot.domain import CONSOLE_SCOPE, Article, Feed, FeedError
 from bot.ingest.fetch import Fetcher
 from bot.ingest.source import HttpFeedSource
 from bot.placement import PlacedArticle
-from bot.services.feeds import typed_url
 from bot.services.ingest import IngestService
 from bot.services.stories import StoryDesk
+from bot.services.typed import typed_url
 from bot.timeutil import utcnow
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.store import InMemoryStore
