@@ -392,13 +392,17 @@ def _reprinted(print_: Fingerprint, story: _Story) -> int | None:
 def _similarity(
     article: _Article, story: _Story, cosine: float, kept: list[_Shape], cosines: list[float]
 ) -> float:
-    """The mean over members of cosine times the names-and-figures factor: exact for the
-    members kept whole (all of a story of up to SHAPES), the rest at their mean cosine
-    times the kept members' mean factor."""
+    """Half the mean over members of cosine times the names-and-figures factor, half the
+    best kept member's. The mean alone held a story told from several angles (a rate
+    cut, the currency's move, what savers get) against a report like one of them, and a
+    follow-up against all but the report it follows. The mean is exact for the members
+    kept whole (all of a story of up to SHAPES), the rest at their mean cosine times the
+    kept members' mean factor."""
     factors = [article.alike(s) for s in kept]
     rest = max(0.0, cosine * story.size - sum(cosines))
-    total = sum(c * f for c, f in zip(cosines, factors, strict=True))
-    return (total + rest * sum(factors) / len(factors)) / story.size
+    scores = [c * f for c, f in zip(cosines, factors, strict=True)]
+    mean = (sum(scores) + rest * sum(factors) / len(factors)) / story.size
+    return (mean + max(scores)) / 2
 
 
 class StoryIndex:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
@@ -234,8 +235,11 @@ def _similarity_matrix(
     ]
 
 
-def indexed(items: Sequence[Labelled], *, primed: bool = True) -> Grouping:
-    """Each article assigned to a story once, as it arrives, oldest first.
+def indexed(
+    items: Sequence[Labelled], *, primed: bool = True, order: Sequence[int] | None = None
+) -> Grouping:
+    """Each article assigned to a story once, as it arrives: oldest first, or in `order`
+    (positions in `items`: the order feeds and their entries happened to arrive in).
 
     `primed`: word rarity counted over the whole set first, as a busy week's
     window would hold it; unprimed, the index starts empty (a bot's first hours).
@@ -250,7 +254,7 @@ def indexed(items: Sequence[Labelled], *, primed: bool = True) -> Grouping:
     key_of = {item.article.id: item.key for item in items}
     story_of, folded = {}, {}
     stories = count(1)  # the ids a store would give new stories
-    for item in items:
+    for item in items if order is None else [items[i] for i in order]:
         a = item.article
         placed = index.place(prints[item.key], at=a.published_at)
         story = placed.story if placed.story is not None else next(stories)
@@ -261,3 +265,63 @@ def indexed(items: Sequence[Labelled], *, primed: bool = True) -> Grouping:
         if placed.copy_of is not None:
             folded[item.key] = key_of[placed.copy_of]
     return Grouping(story_of, folded)
+
+
+def pair_agreement(a: Grouping, b: Grouping) -> float:
+    """The share of article pairs on which two groupings agree (together in both, or
+    apart in both): the Rand index."""
+    keys = sorted(a.story_of)
+    agree = total = 0
+    for x, y in combinations(keys, 2):
+        agree += (a.story_of[x] == a.story_of[y]) == (b.story_of[x] == b.story_of[y])
+        total += 1
+    return agree / total if total else 1.0
+
+
+def adjusted_rand(a: Grouping, b: Grouping) -> float:
+    """Pair agreement corrected for chance (Hubert and Arabie): 1 for the same
+    partition, about 0 for unrelated ones. Stricter than the Rand index, which pairs in
+    different stories in both (most pairs) lift towards 1."""
+    keys = sorted(a.story_of)
+    table = Counter((a.story_of[k], b.story_of[k]) for k in keys)
+    rows = Counter(a.story_of[k] for k in keys)
+    cols = Counter(b.story_of[k] for k in keys)
+
+    def pairs(n: int) -> float:
+        return n * (n - 1) / 2
+
+    index = sum(pairs(n) for n in table.values())
+    row_pairs = sum(pairs(n) for n in rows.values())
+    col_pairs = sum(pairs(n) for n in cols.values())
+    expected = row_pairs * col_pairs / pairs(len(keys)) if len(keys) > 1 else 0.0
+    top = (row_pairs + col_pairs) / 2
+    return 1.0 if top == expected else (index - expected) / (top - expected)
+
+
+@dataclass(frozen=True)
+class OrderAgreement:
+    """How far the stories depend on arrival order: every pair of `orders` random
+    arrival orders of one set compared."""
+
+    orders: int
+    mean_adjusted_rand: float
+    min_adjusted_rand: float
+    mean_pair_agreement: float
+    min_pair_agreement: float
+
+
+def order_agreement(
+    items: Sequence[Labelled], grouper: Callable[[Sequence[int]], Grouping], orders: int = 20
+) -> OrderAgreement:
+    """`grouper` (given an arrival order) run on `orders` seeded random orders; each
+    partition compared with every other."""
+    groupings = []
+    for seed in range(orders):
+        order = list(range(len(items)))
+        random.Random(seed).shuffle(order)
+        groupings.append(grouper(order))
+    aris = [adjusted_rand(a, b) for a, b in combinations(groupings, 2)]
+    rands = [pair_agreement(a, b) for a, b in combinations(groupings, 2)]
+    return OrderAgreement(
+        orders, sum(aris) / len(aris), min(aris), sum(rands) / len(rands), min(rands)
+    )
