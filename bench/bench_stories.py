@@ -15,10 +15,21 @@ hours). Pairwise precision and recall count article pairs; B-cubed averages per
 article; "merged" is stories holding two events, "split" events spread over
 two stories or more. "Arrival order" places each set in 20 seeded random orders
 (feeds fetched and entries read in any order) and compares the partitions.
+
+With an embeddings model (any OpenAI-compatible /v1/embeddings server), the indexed
+rows are printed again with each article's vector, as ingest adds them where
+NEWSBRIEF_EMBEDDINGS_MODEL is set:
+
+    .venv/bin/python bench/bench_stories.py --embeddings http://127.0.0.1:8081/v1 \
+        --embeddings-model all-MiniLM-L6-v2
+
+(bench/embeddings_server.py serves a sentence-transformers model that way.)
 """
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import statistics
 import sys
 import time
@@ -76,6 +87,10 @@ def timed(grouper: Callable[[Sequence[Labelled]], Grouping], items: Sequence[Lab
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--embeddings", help="an OpenAI-compatible /v1 URL serving embeddings")
+    parser.add_argument("--embeddings-model", default="embeddings", help="its model name")
+    args = parser.parse_args()
     items = load_set()
     print(f"story grouping: {describe(items)}")
     header()
@@ -123,6 +138,8 @@ def main() -> None:
             f"  {name:<10} {agreed.mean_adjusted_rand:14.3f} {agreed.min_adjusted_rand:5.3f} "
             f"{agreed.mean_pair_agreement:20.4f} {agreed.min_pair_agreement:6.4f}"
         )
+    if args.embeddings:
+        with_embeddings(args.embeddings, args.embeddings_model)
     syndication(items)
     regroup_time = timed(regrouped, items)
     index_time = timed(indexed, items)
@@ -131,6 +148,53 @@ def main() -> None:
         f"request); assigning each once {index_time / len(items) * 1e3:.2f} ms per article "
         "(fingerprint included, paid once at ingest)"
     )
+
+
+def with_embeddings(url: str, model: str) -> None:
+    """The indexed rows and arrival orders again, each article with the model's vector."""
+    sets = {
+        "labelled": load_set(),
+        "held out": load_set(HOLDOUT),
+        "tuning": load_files(UNSEEN_TUNING),
+        "unseen HO": load_files(UNSEEN_HELD_OUT),
+    }
+    everything = [item for part in sets.values() for item in part]
+    started = time.perf_counter()
+    vectors = asyncio.run(_embed(url, model, everything))
+    took = time.perf_counter() - started
+    print(
+        f"with embeddings ({model} at {url}; {len(everything)} articles embedded in "
+        f"{took:.1f} s, {took / len(everything) * 1e3:.1f} ms each; weight "
+        f"{story_index.MEANING_WEIGHT}, base {story_index.MEANING_BASE}):"
+    )
+    header()
+    for name, part in sets.items():
+        row(name, part, indexed(part, embeddings=vectors))
+    print("  set        adj. Rand mean   min   pair agreement mean    min")
+    for name, part in sets.items():
+        agreed = order_agreement(
+            part,
+            lambda order, part=part: indexed(part, order=order, embeddings=vectors),
+            ORDERS,
+        )
+        print(
+            f"  {name:<10} {agreed.mean_adjusted_rand:14.3f} {agreed.min_adjusted_rand:5.3f} "
+            f"{agreed.mean_pair_agreement:20.4f} {agreed.min_pair_agreement:6.4f}"
+        )
+
+
+async def _embed(url: str, model: str, items: Sequence[Labelled]) -> dict[str, list[float]]:
+    from openai import AsyncOpenAI
+
+    from bot.llm.embeddings import OpenAIEmbedder
+
+    embedder = OpenAIEmbedder(AsyncOpenAI(api_key="not-needed", base_url=url), model)
+    try:
+        texts = [f"{i.article.title}\n\n{i.article.text}" for i in items]  # as ingest sends
+        vectors = await embedder.embed(texts)
+    finally:
+        await embedder.aclose()
+    return {item.key: vector for item, vector in zip(items, vectors, strict=True)}
 
 
 def syndication(items: Sequence[Labelled]) -> None:

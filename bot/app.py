@@ -34,7 +34,7 @@ from bot.services.feed_alerts import FeedAlerts
 from bot.services.feeds import FeedService
 from bot.services.ingest import IngestService
 from bot.services.outbox import Outbox, worker_name
-from bot.services.ports import PartSender, StorageEngine, Summarizer
+from bot.services.ports import Embedder, PartSender, StorageEngine, Summarizer
 from bot.services.stats import StatsService
 from bot.services.stories import StoryDesk
 from bot.services.subscriptions import SubscriptionService
@@ -74,6 +74,7 @@ class App:
         await self.workers.close()
         await self.fetcher.aclose()
         await self.summarizer.aclose()
+        await self.stories.aclose()
         await self.store.close()
 
 
@@ -114,6 +115,24 @@ def build_summarizer(
         context_tokens=settings.llm_context_tokens,
         sleep=sleep,
     )
+
+
+def build_embedder(settings: Settings) -> Embedder | None:
+    """The embeddings model, when one is named; else stories are placed by words alone."""
+    if not settings.embeddings_model:
+        return None
+    from openai import AsyncOpenAI
+
+    from bot.llm.embeddings import OpenAIEmbedder
+
+    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+    client = AsyncOpenAI(
+        api_key=key or "not-needed",
+        base_url=settings.embeddings_url or settings.openai_base_url,
+        timeout=settings.llm_timeout_seconds,
+        max_retries=settings.llm_max_retries,
+    )
+    return OpenAIEmbedder(client, settings.embeddings_model)
 
 
 def default_feed_problems(settings: Settings) -> tuple[list[str], list[str]]:
@@ -255,7 +274,13 @@ async def _wire(
         fetcher, fetch_full_text=settings.fetch_full_text, samples_dir=SAMPLES_DIR, workers=cpu
     )
     summarizer = verified(summarizer, ExtractiveSummarizer(), store, settings.verify)
-    stories = StoryDesk(store, workers=cpu, shared=not store.embedded)
+    stories = StoryDesk(
+        store,
+        workers=cpu,
+        shared=not store.embedded,
+        embedder=build_embedder(settings),
+        same_event_meaning=settings.embeddings_same_event,
+    )
     worker = worker_name()
     ingest = IngestService(
         store,

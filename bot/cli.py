@@ -268,6 +268,8 @@ def banner(app: App) -> str:
     lines.append(f"  Summarizer: {app.summarizer.name}")
     if not s.llm_enabled:
         lines.append("              an LLM is switched on by OPENAI_API_KEY or OPENAI_BASE_URL")
+    if s.embeddings_model:
+        lines.append(f"  Stories:    grouped by words and {s.embeddings_model} embeddings")
     lines.append(f"  Feeds:      {plural(len(s.feeds), 'feed', 'feeds')} from {_feeds_source(s)}")
     lines.append(f"  Database:   {_database(s)}")
     lines.append(f"  Settings:   {_settings_source()}")

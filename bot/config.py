@@ -105,6 +105,14 @@ class Settings(BaseSettings):
     prompts_dir: Path = Field(DEFAULT_PROMPTS_DIR, alias="NEWSBRIEF_PROMPTS_DIR")
     verify: VerifyMode = Field(VerifyMode.STRICT, alias="NEWSBRIEF_VERIFY")
 
+    # --- Embeddings: stories grouped by meaning as well as words, when a model is named ----
+    embeddings_model: str | None = Field(None, alias="NEWSBRIEF_EMBEDDINGS_MODEL")
+    # Its OpenAI-compatible server; empty: OPENAI_BASE_URL (or api.openai.com).
+    embeddings_url: str | None = Field(None, alias="NEWSBRIEF_EMBEDDINGS_URL")
+    # The model's cosine at which two reports are as likely one event as two: 0.66 for
+    # all-MiniLM-L6-v2; measure another model's with bench/bench_stories.py --embeddings.
+    embeddings_same_event: float = Field(0.66, gt=0, lt=1, alias="NEWSBRIEF_EMBEDDINGS_SAME_EVENT")
+
     # /healthz and /metrics on a server of their own (Slack's HTTP mode serves them too).
     metrics_host: str = Field("127.0.0.1", alias="NEWSBRIEF_METRICS_HOST")
     metrics_port: int | None = Field(None, ge=0, le=65535, alias="NEWSBRIEF_METRICS_PORT")
@@ -180,7 +188,7 @@ class Settings(BaseSettings):
             raise ValueError("DISCORD_SHARD_IDS lists a shard twice")
         return self
 
-    @field_validator("openai_base_url", "slack_api_url", "discord_api_url")
+    @field_validator("openai_base_url", "embeddings_url", "slack_api_url", "discord_api_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         return None if value is None else http_url(value)
@@ -239,6 +247,8 @@ class Settings(BaseSettings):
 
     @field_validator(
         "openai_base_url",
+        "embeddings_url",
+        "embeddings_model",
         "discord_api_url",
         "discord_guild_id",
         "discord_shard_count",
@@ -291,6 +301,16 @@ class Settings(BaseSettings):
             self.slack_port = self.port
         if self.database_url is None and self.platform_database_url is not None:
             self.database_url = self.platform_database_url
+        return self
+
+    @model_validator(mode="after")
+    def _embeddings_have_a_server(self) -> Settings:
+        reachable = self.embeddings_url or self.openai_base_url or self.openai_api_key
+        if self.embeddings_model and not reachable:
+            raise ValueError(
+                "NEWSBRIEF_EMBEDDINGS_MODEL needs a server: NEWSBRIEF_EMBEDDINGS_URL, "
+                "OPENAI_BASE_URL, or OPENAI_API_KEY for api.openai.com"
+            )
         return self
 
     @model_validator(mode="after")

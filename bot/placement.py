@@ -8,6 +8,7 @@ module only fixes how one is written down, so the store imports nothing of the i
 
 from __future__ import annotations
 
+import base64
 import json
 from array import array
 from collections.abc import Iterable, Mapping
@@ -36,8 +37,9 @@ def encode_print(
     figures: Iterable[str],
     shingle_count: int,
     sketch: Iterable[int],
+    embedding: bytes | None = None,
 ) -> PrintRecord:
-    data = {
+    data: dict[str, Any] = {
         "words": words,
         "names": names,
         "title_names": sorted(title_names),
@@ -45,12 +47,22 @@ def encode_print(
         "figures": sorted(figures),
         "shingle_count": shingle_count,
     }
+    if embedding is not None:
+        data["embedding"] = base64.b64encode(embedding).decode("ascii")
     return PrintRecord(json.dumps(data, separators=(",", ":")), array("I", sketch).tobytes())
 
 
+def add_embedding(record: PrintRecord, embedding: bytes) -> PrintRecord:
+    """`record` with an embedding (packed float32s) added: the JSON object gains one key,
+    without parsing and writing the rest again."""
+    packed = json.dumps(base64.b64encode(embedding).decode("ascii"))
+    return PrintRecord(f'{record.data[:-1]},"embedding":{packed}}}', record.sketch)
+
+
 def decode_print(record: PrintRecord, *, sketch_size: int) -> dict[str, Any]:
-    """The fields `encode_print` took. Records written before sketches held every hash,
-    sorted, so their first `sketch_size` are the sketch."""
+    """The fields `encode_print` took (`embedding` None where none was made). Records
+    written before sketches held every hash, sorted, so their first `sketch_size` are
+    the sketch."""
     fields = json.loads(record.data)
     packed = array("I")
     packed.frombytes(record.sketch)
@@ -62,6 +74,7 @@ def decode_print(record: PrintRecord, *, sketch_size: int) -> dict[str, Any]:
         "figures": frozenset(fields["figures"]),
         "sketch": tuple(sorted(packed)[:sketch_size]),
         "shingle_count": fields.get("shingle_count", len(packed)),
+        "embedding": base64.b64decode(fields["embedding"]) if "embedding" in fields else None,
     }
 
 

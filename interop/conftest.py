@@ -12,6 +12,7 @@ import asyncio
 import os
 import re
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,7 +76,15 @@ async def start_llama(args: tuple[str, ...], log: Path) -> tuple[asyncio.subproc
 async def llama(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[LlamaServer]:
-    args = tuple(request.param)
+    async with running_llama(tuple(request.param), tmp_path_factory) as server:
+        yield server
+
+
+@asynccontextmanager
+async def running_llama(
+    args: tuple[str, ...], tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[LlamaServer]:
+    """A llama-server with `args`, stopped on leaving."""
     log = tmp_path_factory.mktemp("llama") / "server.log"
     process, base_url = await start_llama(args, log)
     try:

@@ -51,6 +51,23 @@ T = TypeVar("T")
 # --- ingest ------------------------------------------------------------------------
 
 
+class EmbeddingsUnavailable(Exception):
+    """The embeddings model gave no usable answer (down, refused, malformed): placing
+    goes on by words alone."""
+
+
+class Embedder(Protocol):
+    """An embeddings model: what each text means, as a vector (one per text, in order).
+    Raises EmbeddingsUnavailable when it cannot say."""
+
+    @property
+    def model(self) -> str: ...
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]: ...
+
+    async def aclose(self) -> None: ...
+
+
 class Workers(Protocol):
     """Runs CPU-heavy pure functions (parsing a feed, fingerprinting its entries) away
     from the event loop: in a thread, or in worker processes on the machine's other

@@ -17,13 +17,22 @@ from typing import Protocol
 
 from bot.domain import Article, Feed, NewArticle, Story
 from bot.placement import PlacedArticle
-from bot.services.ports import ArticleStore, StoryStore, Workers
+from bot.services.ports import (
+    ArticleStore,
+    Embedder,
+    EmbeddingsUnavailable,
+    StoryStore,
+    Workers,
+)
 from bot.services.story_index import (
+    MEANING_BASE,
     STORY_WINDOW,
+    Fingerprint,
     StoryIndex,
     fingerprints,
     print_from_record,
     print_record,
+    with_embedding,
 )
 from bot.timeutil import utcnow
 
@@ -48,8 +57,14 @@ class StoryDesk:
         clock: Callable[[], datetime] = utcnow,
         workers: Workers | None = None,
         shared: bool = False,
+        embedder: Embedder | None = None,
+        same_event_meaning: float = MEANING_BASE,
     ) -> None:
         self._store = store
+        # Where an embeddings model is configured, what each text means joins its words.
+        self._embedder = embedder
+        self._same_event_meaning = same_event_meaning
+        self._embeddings_down = False  # said once when it fails, once when it is back
         # Other processes store articles in the same database: each batch first takes in
         # theirs (see `_catch_up`).
         self._shared = shared
@@ -85,6 +100,8 @@ class StoryDesk:
             prints = await asyncio.to_thread(fingerprints, texts)
         else:
             prints = await self._workers.run(fingerprints, texts)
+        if self._embedder is not None:
+            prints = await self._embedded(self._embedder, articles, prints)
         async with self._lock, self._store.placing():
             index = await self._ready()
             if self._shared:
@@ -115,6 +132,35 @@ class StoryDesk:
                 log.debug("%s reprints article %d", article.url, entry.reprint_of)
         return stored
 
+    async def _embedded(
+        self, embedder: Embedder, articles: Sequence[NewArticle], prints: list[Fingerprint]
+    ) -> list[Fingerprint]:
+        """The fingerprints with the model's vectors; as they were when it fails (the
+        articles are then placed by their words, and stored all the same)."""
+        texts = [f"{a.title}\n\n{a.text}" for a in articles]  # the model reads their start
+        try:
+            vectors = await embedder.embed(texts)
+            if len(vectors) != len(texts):
+                raise EmbeddingsUnavailable(f"{len(vectors)} vectors for {len(texts)} texts")
+        except EmbeddingsUnavailable as error:
+            if not self._embeddings_down:
+                log.warning(
+                    "embeddings unavailable (%s): stories are placed by their words until "
+                    "it answers again",
+                    error,
+                )
+            self._embeddings_down = True
+            return prints
+        if self._embeddings_down:
+            log.info("embeddings: %s answers again", embedder.model)
+            self._embeddings_down = False
+        return [with_embedding(p, v) for p, v in zip(prints, vectors, strict=True)]
+
+    async def aclose(self) -> None:
+        """Close the embeddings model's connections, if one is configured."""
+        if self._embedder is not None:
+            await self._embedder.aclose()
+
     async def tidy(self) -> None:
         """Forget stories nothing can join any more, and fingerprints no longer needed."""
         now = self._clock()
@@ -126,7 +172,7 @@ class StoryDesk:
     async def _ready(self) -> StoryIndex:
         """The index, rebuilt from the store's recent fingerprints on first use."""
         if self._index is None:
-            index = StoryIndex(window=self._window)
+            index = StoryIndex(window=self._window, same_event_meaning=self._same_event_meaning)
             stored = await self._store.story_prints(self._clock() - self._window)
             for item in stored:
                 index.remember(

@@ -29,7 +29,7 @@ from itertools import repeat
 
 import numpy as np
 
-from bot.placement import PrintRecord, decode_print, encode_print
+from bot.placement import PrintRecord, add_embedding, decode_print, encode_print
 from bot.text import content_terms, stem, words
 
 SHINGLE_WORDS = 5
@@ -49,6 +49,15 @@ LEAD_FIGURES_DIFFER = 0.7
 # often two events (the two semi-finals of one tournament).
 TITLE_NAMES_DIFFER = 0.7
 FIGURES_WEIGHT = 0.5
+# Where articles carry embeddings (NEWSBRIEF_EMBEDDINGS_MODEL), their cosine over a base
+# (the cosine at which two reports are as likely one event as not) adds to the lexical
+# score, MEANING_WEIGHT times; below it, takes from it. Reports of one event told in
+# other words (a rate cut, the currency's move, what savers get) are close in meaning
+# and far in words. Fitted with all-MiniLM-L6-v2 on the tuning sets only
+# (bench/bench_stories.py --embeddings); other models put cosines on other scales, so
+# the base is a setting (NEWSBRIEF_EMBEDDINGS_SAME_EVENT).
+MEANING_WEIGHT = 5.0
+MEANING_BASE = 0.66
 STORY_WINDOW = timedelta(hours=48)
 # Rarity needs a background: until the window holds more than a few dozen articles, a
 # word found in two of them should still count as rare. Counted as if this many more
@@ -92,6 +101,9 @@ class Fingerprint:
     # Every hash, sorted (uint32): only while the article is new, to check it against
     # stored sketches.
     shingles: np.ndarray = field(default_factory=lambda: _NO_SHINGLES, compare=False)
+    # What the text means, as an embeddings model put it (a unit vector, float32), where
+    # one is configured; else None and placement is lexical.
+    embedding: np.ndarray | None = field(default=None, compare=False, repr=False)
     # The terms and names hashed, sorted, with log-scaled counts: what the index computes
     # with, derived once (where the fingerprint is made, off the event loop).
     terms: _Terms = field(init=False, compare=False, repr=False)
@@ -165,12 +177,40 @@ def print_record(print_: Fingerprint) -> PrintRecord:
         figures=print_.figures,
         shingle_count=print_.shingle_count,
         sketch=print_.sketch,
+        embedding=None if print_.embedding is None else _packed(print_.embedding),
     )
+
+
+def _packed(embedding: np.ndarray) -> bytes:
+    """As stored: half precision, plenty for a cosine, half the bytes."""
+    return embedding.astype(np.float16).tobytes()
+
+
+def with_embedding(print_: Fingerprint, vector: Sequence[float]) -> Fingerprint:
+    """The fingerprint with what an embeddings model made of its text, as a unit vector
+    (and its record, if made already, with it)."""
+    embedding = np.asarray(vector, dtype=np.float32)
+    norm = float(np.linalg.norm(embedding))
+    if not len(embedding) or not np.isfinite(norm) or norm == 0.0:
+        return print_
+    embedding = embedding / norm
+    placed = object.__new__(Fingerprint)  # not copy.copy: that goes by `__reduce__`
+    placed.__dict__.update(print_.__dict__)
+    object.__setattr__(placed, "embedding", embedding)
+    if print_.record is not None:
+        object.__setattr__(placed, "record", add_embedding(print_.record, _packed(embedding)))
+    return placed
 
 
 def print_from_record(record: PrintRecord) -> Fingerprint:
     """A stored fingerprint."""
-    return Fingerprint(**decode_print(record, sketch_size=SKETCH_SIZE))
+    fields = decode_print(record, sketch_size=SKETCH_SIZE)
+    packed = fields.pop("embedding")
+    print_ = Fingerprint(**fields)
+    if packed is not None:
+        embedding = np.frombuffer(packed, dtype=np.float16).astype(np.float32)
+        object.__setattr__(print_, "embedding", embedding)
+    return print_
 
 
 def _delivered(record: PrintRecord, shingles: np.ndarray, terms: _Terms) -> Fingerprint:
@@ -179,6 +219,7 @@ def _delivered(record: PrintRecord, shingles: np.ndarray, terms: _Terms) -> Fing
     print_ = object.__new__(Fingerprint)
     fields = decode_print(record, sketch_size=SKETCH_SIZE) | {"shingles": shingles, "terms": terms}
     fields["record"] = record
+    fields["embedding"] = None  # a worker makes none: an embeddings model is asked after
     for name, value in fields.items():
         object.__setattr__(print_, name, value)
     return print_
@@ -285,6 +326,7 @@ class _Shape:
     lead_figures: array[int]
     figures: array[int]
     terms: _Sum
+    embedding: np.ndarray | None
 
 
 _NO_KEYS = np.zeros(0, dtype=np.uint32)
@@ -340,6 +382,16 @@ class _Story:
         default_factory=lambda: deque(maxlen=SKETCHED)
     )
     posted: set[int] = field(default_factory=set)
+    # The sum of members' embeddings, and how many had one (of the one size).
+    meaning: np.ndarray | None = None
+    embedded: int = 0
+
+    def closeness(self, embedding: np.ndarray | None) -> float | None:
+        """The mean cosine of `embedding` with the members' that have one; None where
+        either side has none (or another model made them)."""
+        if embedding is None or self.meaning is None or len(self.meaning) != len(embedding):
+            return None
+        return float(np.dot(self.meaning, embedding)) / self.embedded
 
     def shapes(self) -> list[_Shape]:
         return ([self.first] if self.first else []) + list(self.latest)
@@ -390,7 +442,13 @@ def _reprinted(print_: Fingerprint, story: _Story) -> int | None:
 
 
 def _similarity(
-    article: _Article, story: _Story, cosine: float, kept: list[_Shape], cosines: list[float]
+    article: _Article,
+    story: _Story,
+    cosine: float,
+    kept: list[_Shape],
+    cosines: list[float],
+    meaning: float | None = None,
+    base: float = MEANING_BASE,
 ) -> float:
     """Half the mean over members of cosine times the names-and-figures factor, half the
     best kept member's. The mean alone held a story told from several angles (a rate
@@ -402,7 +460,20 @@ def _similarity(
     rest = max(0.0, cosine * story.size - sum(cosines))
     scores = [c * f for c, f in zip(cosines, factors, strict=True)]
     mean = (sum(scores) + rest * sum(factors) / len(factors)) / story.size
+    if meaning is not None:  # embeddings: closeness in meaning adds to closeness in words
+        mean += _meant(meaning, base) * sum(factors) / len(factors)
+        own = article.print_.embedding
+        for at, (shape, factor) in enumerate(zip(kept, factors, strict=True)):
+            theirs = shape.embedding
+            if own is not None and theirs is not None and len(theirs) == len(own):
+                scores[at] += _meant(float(np.dot(own, theirs)), base) * factor
     return (mean + max(scores)) / 2
+
+
+def _meant(cosine: float, base: float) -> float:
+    """What a cosine of embeddings adds to the lexical score (less than nothing below
+    what unrelated news scores)."""
+    return MEANING_WEIGHT * (cosine - base)
 
 
 class StoryIndex:
@@ -413,8 +484,11 @@ class StoryIndex:
     settles them. Rebuilt after a restart by remembering the window's articles.
     """
 
-    def __init__(self, *, window: timedelta = STORY_WINDOW) -> None:
+    def __init__(
+        self, *, window: timedelta = STORY_WINDOW, same_event_meaning: float = MEANING_BASE
+    ) -> None:
         self._window = window
+        self._meaning_base = same_event_meaning
         self._stories: dict[int, _Story] = {}
         self._postings: dict[int, set[int]] = {}  # term -> story ids
         self._rarity = _Rarity()
@@ -430,21 +504,26 @@ class StoryIndex:
         if not candidates:
             return Placement(None)
         dots = _dots([s.terms for s in candidates], *article.vector)
-        passing = [
-            (story, cosine)
-            for story, dot in zip(candidates, dots.tolist(), strict=True)
-            # the mean of word and name cosine; names and figures only ever lower it
-            if (cosine := dot / (2 * story.size)) >= SAME_STORY_SIMILARITY
-        ]
-        shapes = [story.shapes() for story, _ in passing]
+        embedding = print_.embedding
+        passing = []
+        for story, dot in zip(candidates, dots.tolist(), strict=True):
+            cosine = dot / (2 * story.size)  # the mean of word and name cosine
+            meaning = story.closeness(embedding)
+            centre = cosine if meaning is None else cosine + _meant(meaning, self._meaning_base)
+            if centre >= SAME_STORY_SIMILARITY:  # names and figures only ever lower it
+                passing.append((story, cosine, meaning))
+        shapes = [story.shapes() for story, _, _ in passing]
         # The kept members' own cosines, for every passing story in one pass.
         own: list[float] = (
             _dots([s.terms for kept in shapes for s in kept], *article.vector) / 2
         ).tolist()
         scored = []
-        for (story, cosine), kept in zip(passing, shapes, strict=True):
+        for (story, cosine, meaning), kept in zip(passing, shapes, strict=True):
             cosines, own = own[: len(kept)], own[len(kept) :]
-            scored.append((_similarity(article, story, cosine, kept, cosines), story))
+            similarity = _similarity(
+                article, story, cosine, kept, cosines, meaning, self._meaning_base
+            )
+            scored.append((similarity, story))
         scored.sort(key=lambda pair: -pair[0])
         for _, story in scored[:2]:  # a reprint is as like its story as anything gets
             original = _reprinted(print_, story)
@@ -477,6 +556,13 @@ class StoryIndex:
         self.count(print_, at=at)
         story.size += 1
         story.terms.add(print_.terms.keys, member.units, STORY_TERMS, self._rarity)
+        if print_.embedding is not None:
+            if story.meaning is None:
+                story.meaning = print_.embedding.copy()
+                story.embedded = 1
+            elif len(story.meaning) == len(print_.embedding):
+                story.meaning += print_.embedding
+                story.embedded += 1
         shape = member.shape()
         if story.first is None:
             story.first = shape
@@ -575,6 +661,7 @@ class _Article:
             array("I", sorted(t.lead_figures)),
             array("I", sorted(t.figures)),
             _Sum(t.keys, self.units.astype(np.float32)),
+            self.print_.embedding,
         )
 
     def alike(self, other: _Shape) -> float:

@@ -29,6 +29,7 @@ from aiohttp import web
 Step = Callable[[dict[str, Any]], Awaitable[web.Response]]
 
 CHAT_PATHS = frozenset({"/v1/chat/completions", "/chat/completions"})
+EMBEDDING_PATHS = frozenset({"/v1/embeddings", "/embeddings"})
 
 _ids = itertools.count(1)
 
@@ -380,6 +381,11 @@ class FakeOpenAI:
     props: dict[str, Any] | None = None
     ollama_show: dict[str, Any] | None = None  # set: answers /api/version and /api/show
     slots_that_fit: int | None = None
+    # /v1/embeddings: each input's vector from this; None answers as llama-server does
+    # when started without --embeddings (501). `embedding_requests` records the inputs.
+    embed: Callable[[str], list[float]] | None = None
+    embeddings_status: int | None = None  # set: every embeddings request fails with it
+    embedding_requests: list[list[str]] = field(default_factory=list)
     in_flight: int = 0
     most_in_flight: int = 0
     _queue: deque[Step] = field(default_factory=deque, repr=False)
@@ -391,6 +397,25 @@ class FakeOpenAI:
     @property
     def calls(self) -> int:
         return len(self.requests)
+
+    async def _embeddings(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        self.embedding_requests.append(texts)
+        if self.embeddings_status is not None:
+            return _error(self.embeddings_status, "fake openai server: embeddings failing")
+        if self.embed is None:
+            return _error(
+                501, "This server does not support embeddings. Start it with `--embeddings`"
+            )
+        data = [
+            {"object": "embedding", "index": i, "embedding": self.embed(text)}
+            for i, text in enumerate(texts)
+        ]
+        usage = {"prompt_tokens": sum(len(t) // 4 for t in texts), "total_tokens": 0}
+        return web.json_response(
+            {"object": "list", "data": data, "model": body.get("model"), "usage": usage}
+        )
 
     async def _handle(self, request: web.Request) -> web.Response:
         raw = await request.read()
@@ -434,6 +459,8 @@ async def fake_openai() -> AsyncIterator[FakeOpenAI]:
             return web.json_response({"version": "0.12.0"})
         if request.path == "/api/show" and server.ollama_show is not None:
             return web.json_response(server.ollama_show)
+        if request.path in EMBEDDING_PATHS and request.method == "POST":
+            return await server._embeddings(request)
         if request.path not in CHAT_PATHS:
             return _error(404, f"fake openai server: no route for {request.method} {request.path}")
         if request.method != "POST":

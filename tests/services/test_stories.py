@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from unittest.mock import create_autospec, patch
 
@@ -16,6 +17,7 @@ from bot.llm.extractive import ExtractiveSummarizer
 from bot.services.ask import AskService
 from bot.services.digest import DigestService
 from bot.services.outbox import Outbox
+from bot.services.ports import EmbeddingsUnavailable
 from bot.services.render import render_stories
 from bot.services.stories import StoryDesk, by_story
 from tests.fakes.publisher import RecordingPublisher
@@ -209,3 +211,100 @@ async def test_a_batch_the_store_refuses_is_stored_whole_when_polled_again() -> 
     first, reprint, report = await desk.store_all(wire, entries)
     assert first is not None and reprint is None and report is not None
     assert [a.story_id for a in await store.get_articles([first, report])] == [first, first]
+
+
+class MeaningOf:
+    """A stand-in embeddings model: texts starting with one of `same` mean one thing, the
+    rest each their own; `down` makes it fail as a server that cannot be reached does."""
+
+    model = "stand-in"
+
+    def __init__(self, *same: str) -> None:
+        self.same = same
+        self.down = False
+        self.asked: list[list[str]] = []
+
+    async def aclose(self) -> None:
+        pass
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        self.asked.append(list(texts))
+        if self.down:
+            raise EmbeddingsUnavailable("stand-in: connection refused")
+        return [
+            [1.0, 0.0] if text.startswith(self.same) else [0.0, float(len(self.asked) + i)]
+            for i, text in enumerate(texts)
+        ]
+
+
+async def _two_reports_of_sokolyne(desk: StoryDesk, store: InMemoryStore) -> tuple[int, int]:
+    wire, ledger = await _feeds(store)
+    first = await desk.store(wire, _entry("war-039"))
+    second = await desk.store(ledger, _entry("war-040"))
+    assert first is not None and second is not None
+    a, b = await store.get_articles([first, second])
+    assert a.story_id is not None and b.story_id is not None
+    return a.story_id, b.story_id
+
+
+async def test_reports_in_other_words_join_where_embeddings_say_they_mean_the_same() -> None:
+    """Two reports of one withdrawal, told in different words, are two stories by words
+    alone and one story when the embeddings model puts them close."""
+    titles = (WAR["war-039"]["title"], WAR["war-040"]["title"])
+    clock = lambda: datetime.fromisoformat(WAR["war-040"]["published_at"])  # noqa: E731
+    by_words = StoryDesk(InMemoryStore(), clock=clock)
+    first, second = await _two_reports_of_sokolyne(by_words, by_words._store)  # type: ignore[arg-type]
+    assert first != second
+    store = InMemoryStore()
+    meaning = MeaningOf(*titles)
+    first, second = await _two_reports_of_sokolyne(
+        StoryDesk(store, clock=clock, embedder=meaning), store
+    )
+    assert first == second
+    assert [t[0].startswith(WAR["war-039"]["title"]) for t in meaning.asked] == [True, False]
+
+
+async def test_embeddings_survive_a_restart_in_the_stored_fingerprints() -> None:
+    """A restarted desk reads each stored article's embedding back, so the next report
+    still joins by meaning."""
+    titles = (WAR["war-039"]["title"], WAR["war-040"]["title"])
+    clock = lambda: datetime.fromisoformat(WAR["war-040"]["published_at"])  # noqa: E731
+    store = InMemoryStore()
+    wire, ledger = await _feeds(store)
+    first = await StoryDesk(store, clock=clock, embedder=MeaningOf(*titles)).store(
+        wire, _entry("war-039")
+    )
+    restarted = StoryDesk(store, clock=clock, embedder=MeaningOf(*titles))
+    second = await restarted.store(ledger, _entry("war-040"))
+    assert first is not None and second is not None
+    a, b = await store.get_articles([first, second])
+    assert a.story_id == b.story_id
+
+
+async def test_an_embeddings_outage_places_by_words_and_says_so_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """With the model down every article is stored, placed by its words, and the outage
+    is logged once however many batches meet it; its return is logged once too."""
+    store = InMemoryStore()
+    wire, ledger = await _feeds(store)
+    meaning = MeaningOf()
+    meaning.down = True
+    desk = StoryDesk(
+        store,
+        clock=lambda: datetime.fromisoformat(WAR["war-007"]["published_at"]),
+        embedder=meaning,
+    )
+    stored = [
+        await desk.store(wire, _entry("war-001")),
+        await desk.store(ledger, _entry("war-003")),
+    ]
+    assert None not in stored and len(store.articles) == 2
+    meaning.down = False
+    await desk.store(wire, _entry("war-007"))
+    outages = [r for r in caplog.records if "embeddings unavailable" in r.getMessage()]
+    assert len(outages) == 1 and outages[0].levelname == "WARNING"
+    assert "connection refused" in outages[0].getMessage()
+    assert any("answers again" in r.getMessage() for r in caplog.records)
+    a, b = await store.get_articles([i for i in stored if i is not None])
+    assert a.story_id == b.story_id  # war-001 and war-003 join by their words, as before

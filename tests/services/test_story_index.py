@@ -12,6 +12,7 @@ from bot.services.story_index import (
     fingerprint,
     print_from_record,
     print_record,
+    with_embedding,
 )
 
 AT = datetime(2026, 11, 18, 9, 0, tzinfo=UTC)
@@ -148,3 +149,40 @@ def test_a_provisional_story_the_store_did_not_number_is_dropped() -> None:
     index.renumber({})
     assert len(index) == 0
     assert index.place(fingerprint(FIRE_AGAIN, OTHER_REPORT), at=AT) == Placement(None)
+
+
+def test_an_embedding_is_kept_in_the_record_made_here_or_in_a_worker() -> None:
+    """The model's vector, made unit length, is stored with the fingerprint (half
+    precision) whether the record was made here or arrived from a worker process."""
+    made_here = with_embedding(fingerprint(FIRE, WIRE), [3.0, 4.0])
+    from_worker = with_embedding(pickle.loads(pickle.dumps(fingerprint(FIRE, WIRE))), [3.0, 4.0])
+    for print_ in (made_here, from_worker):
+        assert print_.embedding is not None
+        assert np.allclose(print_.embedding, [0.6, 0.8])
+        stored = print_from_record(print_record(print_))
+        assert stored.embedding is not None
+        assert np.allclose(stored.embedding, [0.6, 0.8], atol=1e-3)
+        assert stored.words == print_.words
+    assert print_from_record(print_record(fingerprint(FIRE, WIRE))).embedding is None
+
+
+def test_an_empty_or_zero_vector_leaves_the_fingerprint_lexical() -> None:
+    """A vector that cannot be made unit length is not kept."""
+    print_ = fingerprint(FIRE, WIRE)
+    assert with_embedding(print_, []).embedding is None
+    assert with_embedding(print_, [0.0, 0.0]).embedding is None
+
+
+def test_embeddings_that_disagree_keep_reports_with_shared_words_apart() -> None:
+    """Close in words but far in meaning (the model's vectors at right angles), an
+    article starts its own story; the same pair with one meaning shares one."""
+    apart, together = Stored(StoryIndex()), Stored(StoryIndex())
+    fire = fingerprint(FIRE, WIRE)
+    report = fingerprint(FIRE_AGAIN, OTHER_REPORT)
+    for stored, vectors in ((apart, ([1.0, 0.0], [0.0, 1.0])), (together, ([1.0, 0.0],) * 2)):
+        for article, (print_, vector) in enumerate(zip((fire, report), vectors, strict=True), 1):
+            meant = with_embedding(print_, vector)
+            placed = stored.index.place(meant, at=AT)
+            story = placed.story if placed.story is not None else article
+            stored.index.remember(story, article, meant, at=AT)
+    assert len(apart.index) == 2 and len(together.index) == 1

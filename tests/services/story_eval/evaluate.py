@@ -14,7 +14,7 @@ import math
 import random
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import combinations, count
@@ -236,18 +236,26 @@ def _similarity_matrix(
 
 
 def indexed(
-    items: Sequence[Labelled], *, primed: bool = True, order: Sequence[int] | None = None
+    items: Sequence[Labelled],
+    *,
+    primed: bool = True,
+    order: Sequence[int] | None = None,
+    embeddings: Mapping[str, Sequence[float]] | None = None,
 ) -> Grouping:
     """Each article assigned to a story once, as it arrives: oldest first, or in `order`
     (positions in `items`: the order feeds and their entries happened to arrive in).
 
     `primed`: word rarity counted over the whole set first, as a busy week's
     window would hold it; unprimed, the index starts empty (a bot's first hours).
+    `embeddings`: what an embeddings model made of each article (by key), as ingest
+    adds where one is configured.
     """
-    from bot.services.story_index import StoryIndex, fingerprint
+    from bot.services.story_index import StoryIndex, fingerprint, with_embedding
 
     index = StoryIndex()
     prints = {item.key: fingerprint(item.article.title, item.article.text) for item in items}
+    if embeddings is not None:
+        prints = {key: with_embedding(p, embeddings[key]) for key, p in prints.items()}
     if primed:
         for item in items:
             index.count(prints[item.key], at=item.article.published_at)
