@@ -233,6 +233,12 @@ class StoryStore(Protocol):
         """Each stored story's version (how many articles have joined it)."""
         ...
 
+    async def merge_stories(self, into: int, absorbed: Sequence[int]) -> None:
+        """Move the absorbed stories' articles into `into` (its version grows) and drop
+        them; a channel shown an absorbed story but not `into` keeps its thread for it.
+        Held within `placing`."""
+        ...
+
     async def posted_stories(
         self, scope: Scope, channel: str, story_ids: Sequence[int]
     ) -> dict[int, PostedStory]:

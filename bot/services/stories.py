@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -107,6 +107,7 @@ class StoryDesk:
             if self._shared:
                 await self._catch_up(index)
             placed: list[PlacedArticle] = []
+            merged: dict[int, int] = {}  # a story merged away -> the one it went into
             for position, (article, print_) in enumerate(zip(articles, prints, strict=True)):
                 provisional = -(position + 1)
                 where = index.place(print_, at=article.published_at)
@@ -119,9 +120,14 @@ class StoryDesk:
                 placed.append(PlacedArticle(article, where.story, record=print_record(print_)))
                 story = where.story if where.story is not None else provisional
                 index.remember(story, provisional, print_, at=article.published_at)
+                for absorbed in where.merges:
+                    index.merge(story, absorbed)
+                    merged[absorbed] = story
+            placed = _merged(placed, merged)
             stored: list[int | None] = []
             try:
                 stored = await self._store.add_articles(feed, placed)
+                await self._merge_stored(merged)
             finally:  # stored or not, the index must not keep the batch's provisional ids
                 index.renumber(
                     {-(i + 1): article_id for i, article_id in enumerate(stored) if article_id}
@@ -131,6 +137,17 @@ class StoryDesk:
             if entry.reprint_of is not None:
                 log.debug("%s reprints article %d", article.url, entry.reprint_of)
         return stored
+
+    async def _merge_stored(self, merged: dict[int, int]) -> None:
+        """Merge in the store the stored stories (ids above zero) merged in the index;
+        stories of this batch were merged in `_merged` before they were stored."""
+        into: dict[int, list[int]] = {}
+        for absorbed in merged:
+            if absorbed > 0:
+                into.setdefault(_followed(merged, absorbed), []).append(absorbed)
+        for kept, gone in into.items():
+            await self._store.merge_stories(kept, gone)
+            log.debug("stories %s merged into %d", gone, kept)
 
     async def _embedded(
         self, embedder: Embedder, articles: Sequence[NewArticle], prints: list[Fingerprint]
@@ -198,6 +215,28 @@ class StoryDesk:
             self._seen_up_to = max(self._seen_up_to, item.article_id)
         if others:
             log.debug("story index: %d articles stored by other processes", len(others))
+
+
+def _followed(merged: Mapping[int, int], story: int) -> int:
+    """Where a story went, through every merge."""
+    while story in merged:
+        story = merged[story]
+    return story
+
+
+def _merged(placed: list[PlacedArticle], merged: Mapping[int, int]) -> list[PlacedArticle]:
+    """The batch with each entry in the story its own went into (an entry that started a
+    story is named by its provisional id, -1 for the first)."""
+    if not merged:
+        return placed
+    settled = []
+    for position, entry in enumerate(placed):
+        own = entry.story_id if entry.story_id is not None else -(position + 1)
+        story = _followed(merged, own)
+        if story != own:
+            entry = replace(entry, story_id=story)
+        settled.append(entry)
+    return settled
 
 
 async def stored_stories(store: StoryStore, articles: Sequence[Article]) -> list[Story]:

@@ -21,7 +21,7 @@ import re
 import zlib
 from array import array
 from collections import Counter, deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -57,6 +57,11 @@ FIGURES_WEIGHT = 0.5
 # (bench/bench_stories.py --embeddings); other models put cosines on other scales, so
 # the base is a setting (NEWSBRIEF_EMBEDDINGS_SAME_EVENT).
 MEANING_WEIGHT = 5.0
+# An arriving article that would join two stories, one of them a single article, and
+# the two alike: they are merged (placed in another order, they would have been one).
+# Larger stories are left apart: an article naming two events (a final's preview
+# naming both semi-finals) is like both without making them one.
+MERGE_AT_MOST = 1
 MEANING_BASE = 0.66
 STORY_WINDOW = timedelta(hours=48)
 # Rarity needs a background: until the window holds more than a few dozen articles, a
@@ -305,6 +310,9 @@ class Placement:
 
     story: int | None
     copy_of: int | None = None
+    # Other stories this article shows to be the same event as `story`: they are merged
+    # into it (see `StoryIndex.merge`).
+    merges: tuple[int, ...] = ()
 
 
 # In a story's sums a name and a word of one spelling are apart: names' keys are flipped.
@@ -530,8 +538,65 @@ class StoryIndex:
             if original is not None:
                 return Placement(story.id, copy_of=original)
         if scored and scored[0][0] >= SAME_STORY_SIMILARITY:
-            return Placement(scored[0][1].id)
+            best = scored[0][1]
+            group = [best.id] + [
+                story.id
+                for similarity, story in scored[1:]
+                if similarity >= SAME_STORY_SIMILARITY
+                and min(story.size, best.size) <= MERGE_AT_MOST
+                and self._likeness(best, story) >= SAME_STORY_SIMILARITY
+            ]
+            # The one kept is the oldest stored story; else the batch's earliest (ids below
+            # zero are a batch's entries not stored yet, -1 the first).
+            survivor = min((i for i in group if i > 0), default=max(group))
+            return Placement(survivor, merges=tuple(i for i in group if i != survivor))
         return Placement(None)
+
+    def _likeness(self, a: _Story, b: _Story) -> float:
+        """The mean similarity of two stories' members: word and name cosine, lowered as
+        far as their kept members' names and figures say they are other events, and the
+        embeddings' closeness where both have them."""
+        common, at_a, at_b = np.intersect1d(a.terms.keys, b.terms.keys, return_indices=True)
+        if not len(common):
+            return 0.0
+        idf = self._rarity.idf(common)
+        dot = float(np.dot(a.terms.values[at_a] * idf * idf, b.terms.values[at_b]))
+        likeness = dot / (2 * a.size * b.size)
+        factors = [
+            _alike(x.title_names, x.lead_figures, x.figures, y)
+            for x in a.shapes()
+            for y in b.shapes()
+        ]
+        likeness *= min(factors, default=1.0)
+        if a.meaning is not None and b.meaning is not None and len(a.meaning) == len(b.meaning):
+            meaning = float(np.dot(a.meaning, b.meaning)) / (a.embedded * b.embedded)
+            likeness += _meant(meaning, self._meaning_base)
+        return likeness
+
+    def merge(self, into: int, absorbed: int) -> None:
+        """One story takes in another's members: an article showed them to be one event."""
+        story, other = self._stories.get(into), self._stories.pop(absorbed, None)
+        if story is None or other is None or story is other:
+            return
+        story.size += other.size
+        story.terms.add(other.terms.keys, other.terms.values, STORY_TERMS, self._rarity)
+        story.latest.extend(other.shapes())
+        story.sketches.extend(other.sketches)
+        story.last_seen = max(story.last_seen, other.last_seen)
+        if other.meaning is not None:
+            if story.meaning is None:
+                story.meaning, story.embedded = other.meaning.copy(), other.embedded
+            elif len(story.meaning) == len(other.meaning):
+                story.meaning += other.meaning
+                story.embedded += other.embedded
+        for term in other.posted:
+            posting = self._postings.setdefault(term, set())
+            posting.discard(absorbed)
+            posting.add(into)
+            story.posted.add(term)
+        if absorbed in self._unsettled:
+            self._unsettled.discard(absorbed)
+            self._unsettled.add(into)
 
     def remember(
         self,
@@ -668,18 +733,29 @@ class _Article:
         """How far names and figures allow this to be `other`'s event (1: no sign that
         it is another)."""
         t = self.print_.terms
-        factor = 1.0
-        named = len(t.title_names) >= 2 and len(other.title_names) >= 2
-        if named and sum(1 for k in other.title_names if k in t.title_names) <= 1:
-            factor *= TITLE_NAMES_DIFFER
-        leads = t.lead_figures and other.lead_figures
-        if leads and not any(k in t.lead_figures for k in other.lead_figures):
-            factor *= LEAD_FIGURES_DIFFER
-        if t.figures and other.figures:
-            shared = sum(1 for k in other.figures if k in t.figures)
-            share = shared / min(len(t.figures), len(other.figures))
-            factor *= 1 - FIGURES_WEIGHT + FIGURES_WEIGHT * min(1.0, 2 * share)
-        return factor
+        return _alike(t.title_names, t.lead_figures, t.figures, other)
+
+
+def _alike(
+    title_names: Collection[int],
+    lead_figures: Collection[int],
+    figures: Collection[int],
+    other: _Shape,
+) -> float:
+    """How far names and figures allow a text of these to be `other`'s event (1: no
+    sign that it is another)."""
+    factor = 1.0
+    named = len(title_names) >= 2 and len(other.title_names) >= 2
+    if named and sum(1 for k in other.title_names if k in title_names) <= 1:
+        factor *= TITLE_NAMES_DIFFER
+    leads = lead_figures and other.lead_figures
+    if leads and not any(k in lead_figures for k in other.lead_figures):
+        factor *= LEAD_FIGURES_DIFFER
+    if figures and other.figures:
+        shared = sum(1 for k in other.figures if k in figures)
+        share = shared / min(len(figures), len(other.figures))
+        factor *= 1 - FIGURES_WEIGHT + FIGURES_WEIGHT * min(1.0, 2 * share)
+    return factor
 
 
 def _weighed(

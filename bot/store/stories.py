@@ -114,6 +114,33 @@ class StoryRecords(ArticleRecords):
         )
         return {r["id"]: r["version"] for r in rows}
 
+    async def merge_stories(self, into: int, absorbed: Sequence[int]) -> None:
+        gone = [i for i in absorbed if i != into]
+        if not gone:
+            return
+        async with self.db.transaction() as tx:
+            await tx.execute(
+                "UPDATE articles SET story_id = $1 WHERE story_id = ANY($2::bigint[])", into, gone
+            )
+            await tx.execute(
+                "UPDATE stories SET version = version + 1, last_seen = greatest(last_seen, "
+                "(SELECT max(last_seen) FROM stories WHERE id = ANY($2::bigint[]))) "
+                "WHERE id = $1",
+                into,
+                gone,
+            )
+            for story in gone:  # one at a time: two absorbed may have been in one channel
+                await tx.execute(
+                    "UPDATE story_posts SET story_id = $1 WHERE story_id = $2 AND NOT EXISTS "
+                    "(SELECT 1 FROM story_posts p WHERE p.platform = story_posts.platform "
+                    "AND p.workspace = story_posts.workspace "
+                    "AND p.channel = story_posts.channel AND p.story_id = $1)",
+                    into,
+                    story,
+                )
+            await tx.execute("DELETE FROM story_posts WHERE story_id = ANY($1::bigint[])", gone)
+            await tx.execute("DELETE FROM stories WHERE id = ANY($1::bigint[])", gone)
+
     async def posted_stories(
         self, scope: Scope, channel: str, story_ids: Sequence[int]
     ) -> dict[int, PostedStory]:

@@ -419,6 +419,25 @@ class InMemoryArticleStore:
     async def placing(self) -> AsyncIterator[None]:
         yield
 
+    async def merge_stories(self, into: int, absorbed: Sequence[int]) -> None:
+        gone = [i for i in absorbed if i != into]
+        if not gone:
+            return
+        for article in list(self.articles.values()):
+            if article.story_id in gone:
+                self.articles[article.id] = dataclasses.replace(article, story_id=into)
+        row = self.story_rows[into]
+        last = max([row.last_seen, *(self.story_rows[i].last_seen for i in gone)])
+        self.story_rows[into] = dataclasses.replace(row, version=row.version + 1, last_seen=last)
+        for story in gone:
+            for scope, channel, posted in [k for k in self.story_posts if k[2] == story]:
+                post = self.story_posts.pop((scope, channel, posted))
+                if (scope, channel, into) not in self.story_posts:
+                    self.story_posts[(scope, channel, into)] = dataclasses.replace(
+                        post, story_id=into
+                    )
+            del self.story_rows[story]
+
     async def story_versions(self, story_ids: Sequence[int]) -> dict[int, int]:
         return {i: self.story_rows[i].version for i in story_ids if i in self.story_rows}
 

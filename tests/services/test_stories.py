@@ -12,7 +12,7 @@ from unittest.mock import create_autospec, patch
 import pytest
 
 from bot.chat.console import render_text
-from bot.domain import CONSOLE_SCOPE, Feed, NewArticle, Story, ThreadKind
+from bot.domain import CONSOLE_SCOPE, Feed, NewArticle, PostedStory, Story, ThreadKind
 from bot.llm.extractive import ExtractiveSummarizer
 from bot.services.ask import AskService
 from bot.services.digest import DigestService
@@ -308,3 +308,50 @@ async def test_an_embeddings_outage_places_by_words_and_says_so_once(
     assert any("answers again" in r.getMessage() for r in caplog.records)
     a, b = await store.get_articles([i for i in stored if i is not None])
     assert a.story_id == b.story_id  # war-001 and war-003 join by their words, as before
+
+
+SCIENCE = {a["id"]: a for a in json.loads((HERE / "set_science.json").read_text())["articles"]}
+
+
+def _science(key: str) -> NewArticle:
+    row = SCIENCE[key]
+    at = datetime.fromisoformat(row["published_at"])
+    return new_article(
+        row["url"], row["title"], row["text"], source=row["outlet"], published_at=at, guid=key
+    )
+
+
+async def test_a_report_that_bridges_a_lone_article_and_its_story_merges_them() -> None:
+    """The second report starts a story of its own; the third is like both, so the two
+    become one: its articles move, a channel shown the lone one keeps its thread."""
+    store = InMemoryStore()
+    feeds = await store.sync_default_feeds([f"https://{n}/feed" for n in ("a", "b", "c")])
+    desk = StoryDesk(
+        store, clock=lambda: datetime.fromisoformat(SCIENCE["science-040"]["published_at"])
+    )
+    first = await desk.store(feeds[0], _science("science-038"))
+    lone = await desk.store(feeds[1], _science("science-039"))
+    assert first is not None and lone is not None and lone not in (first,)
+    assert (await store.get_articles([lone]))[0].story_id == lone
+    await store.record_posted_stories(CONSOLE_SCOPE, "C1", [PostedStory(lone, 1, "thread-1")])
+    bridge = await desk.store(feeds[2], _science("science-040"))
+    assert bridge is not None
+    stories = {a.story_id for a in await store.get_articles([first, lone, bridge])}
+    assert stories == {first} and lone not in store.story_rows
+    posted = await store.posted_stories(CONSOLE_SCOPE, "C1", [first])
+    assert posted == {first: PostedStory(first, 1, "thread-1")}
+
+
+async def test_a_batch_whose_last_entry_bridges_two_stories_stores_one() -> None:
+    """Within one feed's batch the same merge happens before anything is stored."""
+    store = InMemoryStore()
+    (feed,) = await store.sync_default_feeds(["https://a/feed"])
+    desk = StoryDesk(
+        store, clock=lambda: datetime.fromisoformat(SCIENCE["science-040"]["published_at"])
+    )
+    ids = await desk.store_all(
+        feed, [_science(k) for k in ("science-038", "science-039", "science-040")]
+    )
+    assert None not in ids
+    assert len({a.story_id for a in await store.get_articles([i for i in ids if i])}) == 1
+    assert len(store.story_rows) == 1

@@ -270,6 +270,9 @@ def indexed(
             story, a.id, prints[item.key], at=a.published_at, reprint=placed.copy_of is not None
         )
         story_of[item.key] = story
+        for absorbed in placed.merges:
+            index.merge(story, absorbed)
+            story_of = {k: story if s == absorbed else s for k, s in story_of.items()}
         if placed.copy_of is not None:
             folded[item.key] = key_of[placed.copy_of]
     return Grouping(story_of, folded)

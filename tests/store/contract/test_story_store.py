@@ -235,3 +235,35 @@ async def test_a_channel_remembers_the_latest_version_of_each_story_it_was_shown
     assert await stories.posted_stories(A, "C2", [first]) == {}
     assert await stories.posted_stories(B, "C1", [first]) == {}
     assert await stories.posted_stories(A, "C1", []) == {}
+
+
+async def test_merged_stories_move_their_articles_and_threads_into_the_one_kept(
+    feeds: FeedStore, articles: ArticleStore, stories: StoryStore
+) -> None:
+    """The absorbed stories' articles join the kept one (its version grows once); a
+    channel shown only an absorbed story keeps its thread for the kept one, a channel
+    shown both keeps the kept one's; the absorbed are gone."""
+    feed = await own_feed(feeds, A, "https://a.example/feed")
+    kept = await store_article(articles, feed, _new("https://a.example/1", "One"))
+    later = _new("https://a.example/2", "Two", published_at=T0 + timedelta(hours=3))
+    absorbed = await store_article(articles, feed, later)
+    other = await store_article(articles, feed, _new("https://a.example/3", "Three"))
+    assert kept is not None and absorbed is not None and other is not None
+    await stories.record_posted_stories(A, "C1", [PostedStory(absorbed, 1, "only-absorbed")])
+    await stories.record_posted_stories(
+        A, "C2", [PostedStory(kept, 1, "kept"), PostedStory(absorbed, 1, "absorbed")]
+    )
+    await stories.merge_stories(kept, [absorbed])
+    await stories.merge_stories(kept, [])
+    (story,) = await stories.stories(A, [kept])
+    assert [a.id for a in story.articles] == [kept, absorbed] and story.version == 2
+    assert await stories.story_versions([kept, absorbed, other]) == {kept: 2, other: 1}
+    assert await stories.posted_stories(A, "C1", [kept, absorbed]) == {
+        kept: PostedStory(kept, 1, "only-absorbed")
+    }
+    assert await stories.posted_stories(A, "C2", [kept, absorbed]) == {
+        kept: PostedStory(kept, 1, "kept")
+    }
+    assert (await articles.get_articles([absorbed]))[0].story_id == kept
+    prints = await stories.story_prints(T0 - timedelta(days=1))
+    assert {p.story_id for p in prints} <= {kept, other}
