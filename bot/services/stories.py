@@ -38,6 +38,8 @@ from bot.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
+# A model that failed is asked again after this; batches meanwhile are placed by words.
+EMBEDDINGS_RETRY = timedelta(minutes=2)
 # Fingerprints are kept a little longer than a story stays open, then dropped.
 PRINTS_KEPT = timedelta(days=7)
 
@@ -64,7 +66,9 @@ class StoryDesk:
         # Where an embeddings model is configured, what each text means joins its words.
         self._embedder = embedder
         self._same_event_meaning = same_event_meaning
-        self._embeddings_down = False  # said once when it fails, once when it is back
+        # Set while the model is down: until when it is not asked (a server that hangs
+        # would hold every feed's batch for its timeout). Said once down, once back.
+        self._embeddings_down: datetime | None = None
         # Other processes store articles in the same database: each batch first takes in
         # theirs (see `_catch_up`).
         self._shared = shared
@@ -154,23 +158,26 @@ class StoryDesk:
     ) -> list[Fingerprint]:
         """The fingerprints with the model's vectors; as they were when it fails (the
         articles are then placed by their words, and stored all the same)."""
+        if self._embeddings_down is not None and self._clock() < self._embeddings_down:
+            return prints  # down a moment ago: not asked again until EMBEDDINGS_RETRY
         texts = [f"{a.title}\n\n{a.text}" for a in articles]  # the model reads their start
         try:
             vectors = await embedder.embed(texts)
             if len(vectors) != len(texts):
                 raise EmbeddingsUnavailable(f"{len(vectors)} vectors for {len(texts)} texts")
         except EmbeddingsUnavailable as error:
-            if not self._embeddings_down:
+            if self._embeddings_down is None:
                 log.warning(
                     "embeddings unavailable (%s): stories are placed by their words until "
-                    "it answers again",
+                    "it answers again (asked again every %d s)",
                     error,
+                    EMBEDDINGS_RETRY.total_seconds(),
                 )
-            self._embeddings_down = True
+            self._embeddings_down = self._clock() + EMBEDDINGS_RETRY
             return prints
-        if self._embeddings_down:
+        if self._embeddings_down is not None:
             log.info("embeddings: %s answers again", embedder.model)
-            self._embeddings_down = False
+            self._embeddings_down = None
         return [with_embedding(p, v) for p, v in zip(prints, vectors, strict=True)]
 
     async def aclose(self) -> None:

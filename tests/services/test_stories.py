@@ -19,7 +19,7 @@ from bot.services.digest import DigestService
 from bot.services.outbox import Outbox
 from bot.services.ports import EmbeddingsUnavailable
 from bot.services.render import render_stories
-from bot.services.stories import StoryDesk, by_story
+from bot.services.stories import EMBEDDINGS_RETRY, StoryDesk, by_story
 from tests.fakes.publisher import RecordingPublisher
 from tests.fakes.store import InMemoryStore
 from tests.helpers import new_article, open_thread
@@ -285,23 +285,24 @@ async def test_an_embeddings_outage_places_by_words_and_says_so_once(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """With the model down every article is stored, placed by its words, and the outage
-    is logged once however many batches meet it; its return is logged once too."""
+    logged once; the model is not asked again until EMBEDDINGS_RETRY has passed, then
+    its return is logged once too."""
     store = InMemoryStore()
     wire, ledger = await _feeds(store)
     meaning = MeaningOf()
     meaning.down = True
-    desk = StoryDesk(
-        store,
-        clock=lambda: datetime.fromisoformat(WAR["war-007"]["published_at"]),
-        embedder=meaning,
-    )
+    now = [datetime.fromisoformat(WAR["war-007"]["published_at"])]
+    desk = StoryDesk(store, clock=lambda: now[0], embedder=meaning)
     stored = [
         await desk.store(wire, _entry("war-001")),
         await desk.store(ledger, _entry("war-003")),
     ]
     assert None not in stored and len(store.articles) == 2
+    assert len(meaning.asked) == 1  # the second batch did not wait on a model that is down
     meaning.down = False
+    now[0] += EMBEDDINGS_RETRY
     await desk.store(wire, _entry("war-007"))
+    assert len(meaning.asked) == 2
     outages = [r for r in caplog.records if "embeddings unavailable" in r.getMessage()]
     assert len(outages) == 1 and outages[0].levelname == "WARNING"
     assert "connection refused" in outages[0].getMessage()
