@@ -119,13 +119,16 @@ class StoryRecords(ArticleRecords):
         if not gone:
             return
         async with self.db.transaction() as tx:
+            # Another process may have merged either away already (its index was stale).
+            if await tx.fetchrow("SELECT id FROM stories WHERE id = $1", into) is None:
+                return
             await tx.execute(
                 "UPDATE articles SET story_id = $1 WHERE story_id = ANY($2::bigint[])", into, gone
             )
             await tx.execute(
                 "UPDATE stories SET version = version + 1, last_seen = greatest(last_seen, "
                 "(SELECT max(last_seen) FROM stories WHERE id = ANY($2::bigint[]))) "
-                "WHERE id = $1",
+                "WHERE id = $1 AND EXISTS (SELECT 1 FROM stories WHERE id = ANY($2::bigint[]))",
                 into,
                 gone,
             )

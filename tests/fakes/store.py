@@ -420,8 +420,8 @@ class InMemoryArticleStore:
         yield
 
     async def merge_stories(self, into: int, absorbed: Sequence[int]) -> None:
-        gone = [i for i in absorbed if i != into]
-        if not gone:
+        gone = [i for i in absorbed if i != into and i in self.story_rows]
+        if not gone or into not in self.story_rows:  # merged away by another process
             return
         for article in list(self.articles.values()):
             if article.story_id in gone:

@@ -255,9 +255,12 @@ async def test_merged_stories_move_their_articles_and_threads_into_the_one_kept(
     )
     await stories.merge_stories(kept, [absorbed])
     await stories.merge_stories(kept, [])
+    await stories.merge_stories(kept, [absorbed])  # gone already (another process merged it)
+    await stories.merge_stories(absorbed, [other])  # the one to keep is gone: nothing moves
     (story,) = await stories.stories(A, [kept])
     assert [a.id for a in story.articles] == [kept, absorbed] and story.version == 2
     assert await stories.story_versions([kept, absorbed, other]) == {kept: 2, other: 1}
+    assert (await articles.get_articles([other]))[0].story_id == other
     assert await stories.posted_stories(A, "C1", [kept, absorbed]) == {
         kept: PostedStory(kept, 1, "only-absorbed")
     }
