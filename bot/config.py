@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.llm.modes import OutputMode
 from bot.llm.prompts import DEFAULT_PROMPTS_DIR
+from bot.services.story_index import MEANING_BASE
 from bot.services.verify import VerifyMode
 from bot.timeutil import check_timezone, parse_hhmm
 
@@ -111,7 +112,9 @@ class Settings(BaseSettings):
     embeddings_url: str | None = Field(None, alias="NEWSBRIEF_EMBEDDINGS_URL")
     # The model's cosine at which two reports are as likely one event as two: 0.66 for
     # all-MiniLM-L6-v2; measure another model's with bench/bench_stories.py --embeddings.
-    embeddings_same_event: float = Field(0.66, gt=0, lt=1, alias="NEWSBRIEF_EMBEDDINGS_SAME_EVENT")
+    embeddings_same_event: float = Field(
+        MEANING_BASE, gt=0, lt=1, alias="NEWSBRIEF_EMBEDDINGS_SAME_EVENT"
+    )
 
     # /healthz and /metrics on a server of their own (Slack's HTTP mode serves them too).
     metrics_host: str = Field("127.0.0.1", alias="NEWSBRIEF_METRICS_HOST")

@@ -57,12 +57,12 @@ FIGURES_WEIGHT = 0.5
 # (bench/bench_stories.py --embeddings); other models put cosines on other scales, so
 # the base is a setting (NEWSBRIEF_EMBEDDINGS_SAME_EVENT).
 MEANING_WEIGHT = 5.0
+MEANING_BASE = 0.66
 # An arriving article that would join two stories, one of them a single article, and
 # the two alike: they are merged (placed in another order, they would have been one).
 # Larger stories are left apart: an article naming two events (a final's preview
 # naming both semi-finals) is like both without making them one.
 MERGE_AT_MOST = 1
-MEANING_BASE = 0.66
 STORY_WINDOW = timedelta(hours=48)
 # Rarity needs a background: until the window holds more than a few dozen articles, a
 # word found in two of them should still count as rare. Counted as if this many more
@@ -401,6 +401,16 @@ class _Story:
             return None
         return float(np.dot(self.meaning, embedding)) / self.embedded
 
+    def add_meaning(self, meaning: np.ndarray | None, count: int) -> None:
+        """Add `count` members' summed embeddings (none, or of another size: nothing)."""
+        if meaning is None:
+            return
+        if self.meaning is None:
+            self.meaning, self.embedded = meaning.copy(), count
+        elif len(self.meaning) == len(meaning):
+            self.meaning += meaning
+            self.embedded += count
+
     def shapes(self) -> list[_Shape]:
         return ([self.first] if self.first else []) + list(self.latest)
 
@@ -568,9 +578,9 @@ class StoryIndex:
             for y in b.shapes()
         ]
         likeness *= min(factors, default=1.0)
-        if a.meaning is not None and b.meaning is not None and len(a.meaning) == len(b.meaning):
-            meaning = float(np.dot(a.meaning, b.meaning)) / (a.embedded * b.embedded)
-            likeness += _meant(meaning, self._meaning_base)
+        meaning = a.closeness(b.meaning)  # to b's members' sum: b.embedded times the mean
+        if meaning is not None:
+            likeness += _meant(meaning / b.embedded, self._meaning_base)
         return likeness
 
     def merge(self, into: int, absorbed: int) -> None:
@@ -583,12 +593,7 @@ class StoryIndex:
         story.latest.extend(other.shapes())
         story.sketches.extend(other.sketches)
         story.last_seen = max(story.last_seen, other.last_seen)
-        if other.meaning is not None:
-            if story.meaning is None:
-                story.meaning, story.embedded = other.meaning.copy(), other.embedded
-            elif len(story.meaning) == len(other.meaning):
-                story.meaning += other.meaning
-                story.embedded += other.embedded
+        story.add_meaning(other.meaning, other.embedded)
         for term in other.posted:
             posting = self._postings.setdefault(term, set())
             posting.discard(absorbed)
@@ -621,13 +626,7 @@ class StoryIndex:
         self.count(print_, at=at)
         story.size += 1
         story.terms.add(print_.terms.keys, member.units, STORY_TERMS, self._rarity)
-        if print_.embedding is not None:
-            if story.meaning is None:
-                story.meaning = print_.embedding.copy()
-                story.embedded = 1
-            elif len(story.meaning) == len(print_.embedding):
-                story.meaning += print_.embedding
-                story.embedded += 1
+        story.add_meaning(print_.embedding, 1)
         shape = member.shape()
         if story.first is None:
             story.first = shape
