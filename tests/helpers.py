@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import os
+import socket
 import sqlite3
 import sys
 from collections.abc import Awaitable, Callable
@@ -290,3 +291,10 @@ async def subscribe_due_now(app: App, scope: Scope, channel: str) -> Subscriptio
     return await app.store.upsert_subscription(
         scope, channel, digest_time=f"{utcnow():%H:%M}", timezone="UTC", topics=()
     )
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound once, then let go): a refused connection."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

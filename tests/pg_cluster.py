@@ -13,12 +13,13 @@ import asyncio
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+
+from tests.helpers import closed_port
 
 
 class NoBinaries(Exception):
@@ -35,12 +36,6 @@ def _bindir() -> Path:
 def _major(initdb: Path) -> int:
     version = initdb.parent.parent.name
     return int(version) if version.isdigit() else 0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Cluster:
@@ -91,7 +86,7 @@ async def private_cluster() -> AsyncIterator[Cluster]:
     """A new cluster, started; stopped and removed at the end. NoBinaries without them."""
     root = Path(tempfile.mkdtemp(prefix="newsbrief-pg-", dir="/tmp"))
     try:
-        cluster = Cluster(root, _free_port())
+        cluster = Cluster(root, closed_port())
         await asyncio.to_thread(cluster.init)
         await cluster.start()
         try:

@@ -17,7 +17,7 @@ from bot.domain import StartupError
 from bot.services.retry import Backoff
 from tests.fakes.discord_api import fake_discord
 from tests.fakes.slack_api import fake_slack
-from tests.helpers import bot_env
+from tests.helpers import bot_env, closed_port
 
 
 async def _run(tmp_path: Path, **settings: str) -> tuple[int, str]:
@@ -129,9 +129,7 @@ async def test_an_unreachable_platform_is_tried_again_then_given_up_in_one_line(
     tmp_path: Path,
 ) -> None:
     """Nothing listening at SLACK_API_URL: each try logged, then one line naming it."""
-    with socket.socket() as closed:
-        closed.bind(("127.0.0.1", 0))
-        port = closed.getsockname()[1]
+    port = closed_port()
     code, output = await _run(
         tmp_path,
         SLACK_BOT_TOKEN="xoxb-good",
@@ -176,9 +174,7 @@ async def test_a_model_server_that_cannot_be_reached_is_one_warning_at_start(
     tmp_path: Path,
 ) -> None:
     """OPENAI_BASE_URL with nothing listening: one warning naming it; the bot still runs."""
-    with socket.socket() as closed:
-        closed.bind(("127.0.0.1", 0))
-        port = closed.getsockname()[1]
+    port = closed_port()
     code, output = await _run(
         tmp_path, OPENAI_BASE_URL=f"http://127.0.0.1:{port}/v1", NEWSBRIEF_LLM_MAX_RETRIES="0"
     )

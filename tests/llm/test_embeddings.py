@@ -4,7 +4,6 @@ ingest with it wired in by the composition root."""
 from __future__ import annotations
 
 import logging
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -19,6 +18,7 @@ from bot.llm.embeddings import BATCH, EMBEDDED_CHARS, OpenAIEmbedder
 from bot.services.ports import EmbeddingsUnavailable
 from bot.services.story_index import print_from_record
 from tests.fakes.openai_server import FakeOpenAI
+from tests.helpers import closed_port
 from tests.llm.conftest import llm_app_with
 
 
@@ -65,9 +65,7 @@ async def test_an_unreachable_server_and_a_malformed_answer_are_unavailable(
     fake: FakeOpenAI,
 ) -> None:
     """A refused connection and an empty vector both raise EmbeddingsUnavailable."""
-    with socket.socket() as closed:
-        closed.bind(("127.0.0.1", 0))
-        port = closed.getsockname()[1]
+    port = closed_port()
     async with _embedder(f"http://127.0.0.1:{port}/v1") as embedder:
         with pytest.raises(EmbeddingsUnavailable, match="fake-embed"):
             await embedder.embed(["a text"])
